@@ -1,0 +1,38 @@
+# Every target runs inside the project's locked environment (uv, uv.lock).
+# uv itself is installed on first use when the machine does not have it.
+UV := python3 -m uv
+RUN := $(UV) run --frozen
+
+.PHONY: help install demo test lint format
+.DEFAULT_GOAL := help
+
+help:
+	@echo "make demo   install, simulate data if there is none, run the pipeline, serve the dashboard"
+	@echo "make test   install and run the whole test suite"
+	@echo "make lint   ruff check and format check"
+
+# Re-sync only when the dependency files change.
+.venv/.synced: pyproject.toml uv.lock
+	@$(UV) --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
+	$(UV) sync --frozen --all-extras
+	@touch $@
+
+install: .venv/.synced
+
+demo: install
+	@if [ -z "$$(ls -A data/landing 2>/dev/null)" ]; then \
+		$(RUN) nudgescope simulate --scale m; \
+	else \
+		echo "data/landing already has files: using them (delete it to simulate afresh)"; \
+	fi
+
+test: install
+	$(RUN) pytest
+
+lint: install
+	$(RUN) ruff check .
+	$(RUN) ruff format --check .
+
+format: install
+	$(RUN) ruff check --fix .
+	$(RUN) ruff format .

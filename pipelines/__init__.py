@@ -1,0 +1,1 @@
+"""nudgescope: ingestion, metrics and publishing for a pay-later programme's messaging."""

@@ -1,0 +1,248 @@
+"""The data contract as code: the nine sources, their fields, types and rules.
+
+This module is the single description of the input files that the simulator writes and the
+ingestion validates. It restates the binding contract (shared spec `data-contract.md`) as data;
+if the two ever disagree, the spec wins and this file is the bug.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+# Field types of the contract.
+ID, TS, DATE, MONTH, MONEY, INT, BOOL, ENUM, TEXT = (
+    "id",
+    "ts",
+    "date",
+    "month",
+    "money",
+    "int",
+    "bool",
+    "enum",
+    "text",
+)
+
+# How each type is stored in DuckDB.
+STORAGE_TYPE = {
+    ID: "VARCHAR",
+    TS: "TIMESTAMPTZ",
+    DATE: "DATE",
+    MONTH: "VARCHAR",
+    MONEY: "DECIMAL(18,2)",
+    INT: "INTEGER",
+    BOOL: "BOOLEAN",
+    ENUM: "VARCHAR",
+    TEXT: "VARCHAR",
+}
+
+ID_MAX_LEN = 64
+FILE_FORMATS = ("csv", "csv.gz", "parquet", "jsonl")
+# Columns that carry a raw phone number: never stored, whatever the source.
+PHONE_COLUMNS = frozenset({"phone", "mobile", "phone_number", "手机号"})
+BOOL_TRUE = ("true", "1", "t", "yes", "y", "是")
+BOOL_FALSE = ("false", "0", "f", "no", "n", "否")
+
+PAYMENT_METHODS = ("bnpl", "bnpl_installment", "card", "balance", "other")
+BNPL_METHODS = ("bnpl", "bnpl_installment")
+SMS_PURPOSES = ("bill_notice", "due_reminder", "overdue_collection", "marketing", "verification")
+COMPLAINT_CATEGORIES = (
+    "sms_frequency",
+    "sms_night",
+    "sms_duplicate",
+    "sms_marketing",
+    "collection_conduct",
+    "fees",
+    "refund",
+    "credit_report",
+    "other",
+)
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str
+    type: str
+    required: bool = False
+    values: tuple[str, ...] = ()  # allowed values of an enum (lower case)
+    min_value: float | None = None  # inclusive lower bound (money, int)
+    min_exclusive: bool = False  # True: value must be > min_value
+    note: str = ""
+
+    @property
+    def storage_type(self) -> str:
+        return STORAGE_TYPE[self.type]
+
+
+@dataclass(frozen=True)
+class Source:
+    name: str
+    primary_key: tuple[str, ...]
+    fields: tuple[Field, ...]
+    # Row rules that involve more than one field, as (reason_code, description).
+    row_rules: tuple[tuple[str, str], ...] = field(default_factory=tuple)
+
+    @property
+    def field_names(self) -> tuple[str, ...]:
+        return tuple(f.name for f in self.fields)
+
+    def field(self, name: str) -> Field:
+        for f in self.fields:
+            if f.name == name:
+                return f
+        raise KeyError(f"{self.name} has no field {name!r}")
+
+
+def _f(name, type_, required=False, **kw) -> Field:
+    return Field(name, type_, required, **kw)
+
+
+SOURCES: dict[str, Source] = {
+    s.name: s
+    for s in (
+        Source(
+            "users",
+            ("user_id",),
+            (
+                _f("user_id", ID, True),
+                _f("opened_at", TS, True, note="account activation"),
+                _f("credit_limit", MONEY, True, min_value=0),
+                _f("score_band", ENUM, True, values=("a", "b", "c", "d", "e"),
+                   note="stored upper-case"),
+                _f("marketing_consent", BOOL, True),
+                _f("province", TEXT),
+                _f("updated_at", TS),
+            ),
+        ),
+        Source(
+            "experiment_assignments",
+            ("experiment_id", "user_id"),
+            (
+                _f("experiment_id", ID, True),
+                _f("user_id", ID, True),
+                _f("arm", ID, True, note="the arm named control is the reference"),
+                _f("assigned_at", TS, True),
+            ),
+        ),
+        Source(
+            "checkout_sessions",
+            ("session_id",),
+            (
+                _f("session_id", ID, True),
+                _f("user_id", ID, True),
+                _f("started_at", TS, True),
+                _f("bnpl_offered", BOOL, True),
+                _f("status", ENUM, True, values=("completed", "abandoned")),
+                _f("payment_method", ENUM, values=PAYMENT_METHODS,
+                   note="required when completed"),
+                _f("order_id", ID, note="set when completed"),
+            ),
+            row_rules=(("payment_method_required", "payment_method is required when completed"),),
+        ),
+        Source(
+            "orders",
+            ("order_id",),
+            (
+                _f("order_id", ID, True),
+                _f("user_id", ID, True),
+                _f("created_at", TS, True),
+                _f("amount", MONEY, True, min_value=0, min_exclusive=True),
+                _f("payment_method", ENUM, True, values=PAYMENT_METHODS),
+                _f("installments", INT, True, min_value=1,
+                   note="1 unless bnpl_installment"),
+                _f("channel", ENUM, values=("live", "short_video", "mall", "search", "other")),
+                _f("status", ENUM, True, values=("paid", "cancelled", "refunded")),
+            ),
+            row_rules=(("installments_not_one", "installments must be 1 unless bnpl_installment"),),
+        ),
+        Source(
+            "bills",
+            ("bill_id",),
+            (
+                _f("bill_id", ID, True),
+                _f("user_id", ID, True),
+                _f("cycle", MONTH, True),
+                _f("statement_date", DATE, True),
+                _f("due_date", DATE, True, note=">= statement_date"),
+                _f("amount_due", MONEY, True, min_value=0),
+            ),
+            row_rules=(("due_before_statement", "due_date is before statement_date"),),
+        ),
+        Source(
+            "repayments",
+            ("repayment_id",),
+            (
+                _f("repayment_id", ID, True),
+                _f("bill_id", ID, True),
+                _f("user_id", ID, True),
+                _f("paid_at", TS, True),
+                _f("amount", MONEY, True, min_value=0, min_exclusive=True),
+                _f("channel", ENUM, True, values=("auto_debit", "manual", "collection")),
+                _f("status", ENUM, True, values=("success", "failed")),
+            ),
+        ),
+        Source(
+            "sms_logs",
+            ("message_id",),
+            (
+                _f("message_id", ID, True),
+                _f("user_id", ID, True),
+                _f("template_code", ID, True),
+                _f("purpose", ENUM, True, values=SMS_PURPOSES),
+                _f("bill_id", ID),
+                _f("content", TEXT),
+                _f("sent_at", TS, True),
+                _f("delivery_status", ENUM, True, values=("delivered", "failed", "pending")),
+                _f("delivered_at", TS),
+                _f("provider", TEXT),
+                _f("err_code", TEXT),
+                _f("segments", INT, min_value=1, note="missing = 1"),
+            ),
+        ),
+        Source(
+            "opt_outs",
+            ("opt_out_id",),
+            (
+                _f("opt_out_id", ID, True),
+                _f("user_id", ID, True),
+                _f("received_at", TS, True),
+                _f("channel", ENUM, True, values=("sms_reply", "app", "hotline")),
+                _f("raw_text", TEXT),
+            ),
+        ),
+        Source(
+            "complaints",
+            ("complaint_id",),
+            (
+                _f("complaint_id", ID, True),
+                _f("user_id", ID, note="may be unknown"),
+                _f("received_at", TS, True),
+                _f("source", ENUM, True, values=("hotline", "app", "heimao", "regulator")),
+                _f("category", ENUM, values=COMPLAINT_CATEGORIES,
+                   note="empty = classify from narrative"),
+                _f("narrative", TEXT),
+                _f("status", ENUM, True, values=("open", "resolved")),
+                _f("resolved_at", TS),
+            ),
+        ),
+    )
+}
+
+SOURCE_NAMES: tuple[str, ...] = tuple(SOURCES)
+
+# Reason codes written to the quarantine table. One row gets the first reason that applies,
+# checked in this order: required fields, then types, then ranges, then row rules.
+REASON_CODES = {
+    "missing_required": "a required field is empty or its column is missing",
+    "bad_id": "an id is longer than 64 characters",
+    "bad_timestamp": "a timestamp does not parse",
+    "bad_date": "a date is not YYYY-MM-DD",
+    "bad_month": "a month is not YYYY-MM",
+    "bad_money": "an amount is not a decimal with at most 2 fraction digits",
+    "bad_int": "an integer does not parse",
+    "bad_bool": "a boolean is not one of the accepted spellings",
+    "bad_enum": "a value is not one of the enum's listed values",
+    "out_of_range": "a number is below its allowed minimum",
+    "payment_method_required": "a completed checkout session has no payment method",
+    "installments_not_one": "installments is not 1 for a non-installment payment method",
+    "due_before_statement": "due_date is before statement_date",
+}
