@@ -1,0 +1,15 @@
+"""Shared test setup: every test gets its own data directory, never the real data/."""
+
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def _isolated_data_dir(tmp_path, monkeypatch):
+    data = tmp_path / "data"
+    data.mkdir()
+    monkeypatch.setenv("NUDGESCOPE_DATA_DIR", str(data))
+    for var in ("NUDGESCOPE_LANDING", "NUDGESCOPE_WAREHOUSE", "NUDGESCOPE_SERVE"):
+        monkeypatch.delenv(var, raising=False)
+    return data
