@@ -13,6 +13,8 @@ import sys
 # module path of each subcommand, in the order --help lists them
 COMMANDS = [
     "pipelines.simulator.command",
+    "pipelines.sql_command",
+    "pipelines.dashboard_command",
 ]
 
 
