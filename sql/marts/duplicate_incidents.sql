@@ -1,0 +1,94 @@
+-- mart.duplicate_incidents: runs of consecutive local clock hours where the duplicate rate
+-- jumps, as a gateway or scheduler fault shows up. An hour is anomalous when it holds at
+-- least incident_min_duplicates duplicate messages and its duplicate rate is at least
+-- incident_rate_multiple times the overall duplicate rate of all messages (both in
+-- mart.run_context). Consecutive anomalous hours form one incident. Per incident:
+-- started_at / ended_at = first and last duplicate send, messages = all messages of its
+-- hours, duplicate_messages, duplicate_rate, users with a duplicate, and the sorted template
+-- codes of its duplicates. Verification messages are left out as everywhere.
+-- DuckDB idiom: list_sort(array_agg(distinct ...)) (sqlglot: array_sort(collect_list(...))).
+create or replace table mart.duplicate_incidents as
+with
+settings as (
+    select
+        incident_min_duplicates,
+        incident_rate_multiple
+    from mart.run_context
+),
+
+messages as (
+    select
+        message_id,
+        user_id,
+        template_code,
+        sent_at,
+        is_duplicate,
+        date_diff('day', date '2000-01-01', local_date) * 24 + local_hour as hour_index
+    from mart.sms_message_flags
+    where purpose <> 'verification'
+),
+
+baseline as (
+    select
+        cast(sum(case when is_duplicate then 1 else 0 end) as double) / count(*) as duplicate_rate
+    from messages
+),
+
+hours as (
+    select
+        hour_index,
+        count(*) as messages,
+        sum(case when is_duplicate then 1 else 0 end) as duplicate_messages
+    from messages
+    group by hour_index
+),
+
+anomalous as (
+    select
+        hours.hour_index,
+        hours.hour_index - row_number() over (order by hours.hour_index) as island
+    from hours
+    cross join settings
+    cross join baseline
+    where hours.duplicate_messages >= settings.incident_min_duplicates
+        and cast(hours.duplicate_messages as double) / hours.messages
+        >= settings.incident_rate_multiple * baseline.duplicate_rate
+),
+
+incident_messages as (
+    select
+        anomalous.island,
+        messages.*
+    from messages
+    inner join anomalous
+        on anomalous.hour_index = messages.hour_index
+),
+
+incidents as (
+    select
+        island,
+        min(case when is_duplicate then sent_at end) as started_at,
+        max(case when is_duplicate then sent_at end) as ended_at,
+        count(*) as messages,
+        sum(case when is_duplicate then 1 else 0 end) as duplicate_messages,
+        count(distinct case when is_duplicate then user_id end) as users,
+        list_sort(array_agg(distinct template_code) filter (where is_duplicate))
+            as templates
+    from incident_messages
+    group by island
+),
+
+final as (
+    select
+        cast(row_number() over (order by started_at, island) as integer) as incident_id,
+        started_at,
+        ended_at,
+        messages,
+        duplicate_messages,
+        cast(duplicate_messages as double) / messages as duplicate_rate,
+        users,
+        templates
+    from incidents
+)
+
+select * from final

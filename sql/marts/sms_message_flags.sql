@@ -1,0 +1,134 @@
+-- mart.sms_message_flags: one row per sms_logs row with the six fault flags of metrics.md.
+-- Verification messages keep a row but every flag is false; they never count as a "twin",
+-- nor towards a user's daily rank. Set-based: lag() for twins, row_number() for the daily
+-- cap, one join for opt-outs, consent and promotion keywords.
+create or replace table mart.sms_message_flags as
+with
+settings as (
+    select
+        duplicate_window_minutes,
+        quiet_start_hour,
+        quiet_end_hour,
+        daily_cap
+    from mart.run_context
+),
+
+keywords as (
+    select unnest(promo_keywords) as keyword
+    from mart.run_context
+),
+
+source as (
+    select
+        message_id,
+        user_id,
+        purpose,
+        template_code,
+        bill_id,
+        content,
+        sent_at,
+        delivery_status
+    from core.sms_logs
+),
+
+renamed as (
+    select
+        message_id,
+        user_id,
+        purpose,
+        template_code,
+        bill_id,
+        content,
+        sent_at,
+        delivery_status,
+        purpose <> 'verification' as is_message,
+        cast(sent_at at time zone 'Asia/Shanghai' as date) as local_date,
+        cast(extract(hour from sent_at at time zone 'Asia/Shanghai') as integer) as local_hour
+    from source
+),
+
+ranked as (
+    select
+        renamed.*,
+        -- the latest earlier message with the same (user, template, bill); window partitions
+        -- group null bill_ids together, which is the spec's "null equals null"
+        lag(sent_at) over (
+            partition by is_message, user_id, template_code, bill_id
+            order by sent_at, message_id
+        ) as previous_twin_sent_at,
+        row_number() over (
+            partition by is_message, user_id, local_date
+            order by sent_at, message_id
+        ) as day_rank
+    from renamed
+),
+
+first_opt_out as (
+    select
+        user_id,
+        min(received_at) as first_opt_out_at
+    from core.opt_outs
+    group by user_id
+),
+
+consent as (
+    select
+        user_id,
+        marketing_consent
+    from core.users
+),
+
+promo_hits as (
+    select distinct renamed.message_id
+    from renamed
+    inner join keywords
+        on position(keywords.keyword in renamed.content) > 0
+    where renamed.purpose in ('bill_notice', 'due_reminder', 'overdue_collection')
+        and keywords.keyword <> ''
+),
+
+final as (
+    select
+        ranked.message_id,
+        ranked.user_id,
+        ranked.purpose,
+        ranked.template_code,
+        ranked.bill_id,
+        ranked.sent_at,
+        ranked.local_date,
+        ranked.local_hour,
+        ranked.delivery_status,
+        coalesce(
+            ranked.is_message
+            and ranked.previous_twin_sent_at
+            >= ranked.sent_at - settings.duplicate_window_minutes * interval 1 minute,
+            false
+        ) as is_duplicate,
+        ranked.is_message and case
+            when settings.quiet_start_hour > settings.quiet_end_hour
+                then ranked.local_hour >= settings.quiet_start_hour
+                or ranked.local_hour < settings.quiet_end_hour
+            else ranked.local_hour >= settings.quiet_start_hour
+                and ranked.local_hour < settings.quiet_end_hour
+        end as is_quiet_hours,
+        coalesce(
+            ranked.purpose = 'marketing' and first_opt_out.first_opt_out_at < ranked.sent_at,
+            false
+        ) as is_after_opt_out,
+        ranked.is_message and ranked.day_rank > settings.daily_cap as is_over_daily_cap,
+        promo_hits.message_id is not null as is_marketing_in_service,
+        coalesce(
+            ranked.purpose = 'marketing' and not consent.marketing_consent,
+            false
+        ) as is_marketing_without_consent
+    from ranked
+    cross join settings
+    left join first_opt_out
+        on first_opt_out.user_id = ranked.user_id
+    left join consent
+        on consent.user_id = ranked.user_id
+    left join promo_hits
+        on promo_hits.message_id = ranked.message_id
+)
+
+select * from final
