@@ -36,8 +36,16 @@ def built() -> Warehouse:
     w.add("repayments", bill_id="BA1", user_id="ua", paid_at="2024-02-04 10:00:00+08", amount=100)
 
     def sms(mid, sent_at, purpose, bill=None, status="delivered", template=None, user="ua"):
-        w.add("sms_logs", message_id=mid, user_id=user, sent_at=sent_at, purpose=purpose,
-              bill_id=bill, delivery_status=status, template_code=template or f"T_{mid}")  # fmt: skip
+        w.add(
+            "sms_logs",
+            message_id=mid,
+            user_id=user,
+            sent_at=sent_at,
+            purpose=purpose,
+            bill_id=bill,
+            delivery_status=status,
+            template_code=template or f"T_{mid}",
+        )
 
     # --- BA1's window [01-15, 02-15)
     sms("n1", "2024-01-15 10:00:00+08", "bill_notice", "BA1")  # pre-due, delivered
