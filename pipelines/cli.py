@@ -13,6 +13,7 @@ import sys
 # module path of each subcommand, in the order --help lists them
 COMMANDS = [
     "pipelines.simulator.command",
+    "pipelines.ingest.command",
     "pipelines.sql_command",
     "pipelines.dashboard_command",
 ]

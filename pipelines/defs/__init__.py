@@ -1,0 +1,1 @@
+"""The Dagster definitions of nudgescope, autoloaded by `pipelines.definitions`."""

@@ -1,0 +1,180 @@
+"""Staging (one daily-partitioned asset per source), core tables, and their checks.
+
+Staging validates every new or changed landing file of the requested partitions and keeps its
+valid rows; bad rows go to `ingest.quarantine`. Blocking checks on staging stop the promotion
+into core when the staged data does not reconcile with the ledger or breaks the contract.
+Core merges the winners of the keys staging changed. Orphan references are a warning.
+"""
+
+from datetime import date
+
+import dagster as dg
+from dagster_duckdb import DuckDBResource
+
+from pipelines.contract import SOURCE_NAMES
+from pipelines.defs.resources import DataPaths
+from pipelines.ingest import checks, progress
+from pipelines.ingest.merge import merge_source
+from pipelines.ingest.stage import stage_source
+from pipelines.ingest.warehouse import configure, ensure
+from pipelines.settings import TIMEZONE
+
+POOL = "warehouse"
+PARTITIONS_START = "2020-01-01"
+# key = the dt folder; the current (Asia/Shanghai) day is included so today's exports load.
+DAILY = dg.DailyPartitionsDefinition(start_date=PARTITIONS_START, timezone=TIMEZONE, end_offset=1)
+STAGING_KEYS = [dg.AssetKey(["staging", s]) for s in SOURCE_NAMES]
+CORE_KEYS = [dg.AssetKey(["core", s]) for s in SOURCE_NAMES]
+
+
+def _staging_asset(source: str) -> dg.AssetsDefinition:
+    @dg.asset(
+        key=["staging", source],
+        partitions_def=DAILY,
+        backfill_policy=dg.BackfillPolicy.single_run(),
+        pool=POOL,
+        kinds={"duckdb"},
+        group_name="ingest",
+        description=f"Validated rows of every {source} landing file; bad rows quarantined.",
+    )
+    def staging(
+        context: dg.AssetExecutionContext, duckdb: DuckDBResource, data_paths: DataPaths
+    ) -> dg.MaterializeResult:
+        keys = context.partition_key_range
+        start, end = date.fromisoformat(keys.start), date.fromisoformat(keys.end)
+        run_id = context.run.run_id
+        with duckdb.get_connection() as con:
+            configure(con)
+            result = stage_source(
+                con,
+                source,
+                data_paths.landing_path,
+                start,
+                end,
+                run_id,
+                progress=lambda done, total: progress.report(f"staging {source}", done, total),
+            )
+        for line in result.failed:
+            context.log.warning(f"failed file {line}")
+        return dg.MaterializeResult(
+            metadata={
+                **result.as_metadata(),
+                "partitions": f"{keys.start} … {keys.end}",
+                "failed": dg.MetadataValue.md("\n".join(f"- {x}" for x in result.failed) or "none"),
+            }
+        )
+
+    return staging
+
+
+def _core_asset(source: str) -> dg.AssetsDefinition:
+    @dg.asset(
+        key=["core", source],
+        deps=[dg.AssetKey(["staging", source])],
+        pool=POOL,
+        kinds={"duckdb"},
+        group_name="core",
+        description=f"The current winner of every {source} key (latest dt, file, row).",
+    )
+    def core(context: dg.AssetExecutionContext, duckdb: DuckDBResource) -> dg.MaterializeResult:
+        progress.report(f"core {source}", 0, 1)
+        with duckdb.get_connection() as con:
+            configure(con)
+            result = merge_source(con, source)
+        progress.report(f"core {source}", 1, 1)
+        return dg.MaterializeResult(
+            metadata={"keys_merged": result.keys_merged, "dagster/row_count": result.rows}
+        )
+
+    return core
+
+
+STAGING_CHECKS = [
+    spec
+    for s in SOURCE_NAMES
+    for spec in (
+        dg.AssetCheckSpec(
+            "reconciles_with_ledger",
+            asset=["staging", s],
+            blocking=True,
+            description="Every file: rows read = staged + quarantined; no staged row without "
+            "its loaded file.",
+        ),
+        dg.AssetCheckSpec(
+            "meets_contract",
+            asset=["staging", s],
+            blocking=True,
+            description="Staged rows have every required field, valid enums and ids, masked "
+            "phone numbers.",
+        ),
+    )
+]
+CORE_CHECKS = [
+    dg.AssetCheckSpec(
+        "unique_key", asset=["core", s], blocking=True, description="One row per primary key."
+    )
+    for s in SOURCE_NAMES
+] + [
+    dg.AssetCheckSpec(
+        "references_known",
+        asset=["core", s],
+        additional_deps=[
+            dg.AssetKey(["core", p])
+            for p in sorted({p for c, _, p, _ in checks.REFERENCES if c == s})
+        ],
+        description="References to keys not loaded (kept and counted): a warning with counts.",
+    )
+    for s in SOURCE_NAMES
+    if any(c == s for c, *_ in checks.REFERENCES)
+]
+
+
+@dg.multi_asset_check(specs=STAGING_CHECKS, can_subset=True, pool=POOL, name="staging_checks")
+def staging_checks(context: dg.AssetCheckExecutionContext, duckdb: DuckDBResource):
+    """Structure and contract checks of staging; they block the promotion into core."""
+    with duckdb.get_connection() as con:
+        configure(con)
+        ensure(con)
+        for key in sorted(context.selected_asset_check_keys, key=lambda k: k.to_user_string()):
+            source = key.asset_key.path[-1]
+            if key.name == "reconciles_with_ledger":
+                problems = checks.reconcile_problems(con, source)
+            else:
+                problems = checks.contract_problems(con, source, "staging")
+            yield dg.AssetCheckResult(
+                asset_key=key.asset_key,
+                check_name=key.name,
+                passed=not any(problems.values()),
+                metadata=problems,
+            )
+
+
+@dg.multi_asset_check(specs=CORE_CHECKS, can_subset=True, pool=POOL, name="core_checks")
+def core_checks(context: dg.AssetCheckExecutionContext, duckdb: DuckDBResource):
+    """Unique keys (blocking) and references to unknown keys (a warning with counts)."""
+    with duckdb.get_connection() as con:
+        configure(con)
+        ensure(con)
+        for key in sorted(context.selected_asset_check_keys, key=lambda k: k.to_user_string()):
+            source = key.asset_key.path[-1]
+            if key.name == "unique_key":
+                n = checks.duplicate_keys(con, source)
+                yield dg.AssetCheckResult(
+                    asset_key=key.asset_key,
+                    check_name=key.name,
+                    passed=n == 0,
+                    metadata={"duplicate_keys": n},
+                )
+            else:
+                counts = checks.orphan_counts(con, source)
+                yield dg.AssetCheckResult(
+                    asset_key=key.asset_key,
+                    check_name=key.name,
+                    passed=not any(counts.values()),
+                    severity=dg.AssetCheckSeverity.WARN,
+                    metadata={k: int(v) for k, v in counts.items()},
+                )
+
+
+staging_assets = [_staging_asset(s) for s in SOURCE_NAMES]
+core_assets = [_core_asset(s) for s in SOURCE_NAMES]

@@ -1,0 +1,1 @@
+"""Ingestion: landing files → validated staging → core winners → the published database."""

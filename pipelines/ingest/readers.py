@@ -1,0 +1,211 @@
+"""Read landing files into the temporary table `raw`: every contract field as VARCHAR.
+
+Files with the same format and the same header are read by one DuckDB call; when such a call
+fails, its files are retried one by one so that only the broken file is recorded as failed.
+Columns outside the contract (phone columns included) are never selected, so they never reach
+any table; they are reported per file.
+"""
+
+from __future__ import annotations
+
+import re
+import tempfile
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+
+from pipelines.contract import PHONE_COLUMNS, SOURCES
+from pipelines.ingest.files import LandingFile, transcode_to_utf8
+from pipelines.ingest.mask import mask_text
+from pipelines.ingest.validate import lit, q
+
+CSV_OPTIONS = "header = true, all_varchar = true, delim = ',', quote = '\"', escape = '\"'"
+MAX_ERROR = 500
+
+
+@dataclass
+class FileRead:
+    """What reading one file gave: its column mapping, dropped columns, or its error."""
+
+    file: LandingFile
+    encoding: str | None
+    content_hash: str = ""
+    dropped: list[str] = field(default_factory=list)
+    error: str | None = None
+    read_path: str = ""  # what DuckDB reads (a UTF-8 copy for GB18030 text)
+    columns: dict[str, list[str]] = field(default_factory=dict)  # field -> file columns
+    types: dict[str, str] = field(default_factory=dict)  # parquet column -> DuckDB type
+
+
+class FileError(Exception):
+    pass
+
+
+def clean_error(exc: BaseException | str) -> str:
+    """One line, phone numbers masked, at most MAX_ERROR characters."""
+    text = " ".join(str(exc).split())
+    text = mask_text(text) or ""
+    return text[:MAX_ERROR]
+
+
+def _map_columns(source: str, names: list[str]) -> tuple[dict[str, list[str]], list[str]]:
+    wanted = set(SOURCES[source].field_names)
+    columns: dict[str, list[str]] = defaultdict(list)
+    dropped: list[str] = []
+    for name in names:
+        key = name.strip().lower()
+        if key in wanted and key not in PHONE_COLUMNS:
+            columns[key].append(name)
+        else:
+            dropped.append(name.strip())
+    return dict(columns), dropped
+
+
+def _raw_table_sql(source: str) -> str:
+    cols = ", ".join(f"{q(f)} VARCHAR" for f in SOURCES[source].field_names)
+    return f"create or replace temp table raw_read ({cols}, _src VARCHAR)"
+
+
+def _inspect(con: duckdb.DuckDBPyConnection, fr: FileRead, tmp: Path) -> None:
+    """Fill fr.columns/types/dropped/read_path, or raise FileError."""
+    f = fr.file
+    fmt = f.format
+    if f.size == 0:
+        raise FileError("empty file (no header)")
+    if fmt in ("csv", "csv.gz"):
+        if fr.encoding is None:
+            raise FileError("text is neither UTF-8 nor GB18030 (binary or corrupt file)")
+        fr.read_path = str(f.abspath)
+        if fr.encoding == "gb18030":
+            out = tmp / (re.sub(r"[^A-Za-z0-9_.-]", "_", f.path) + ".utf8.csv")
+            transcode_to_utf8(f.abspath, out, "gb18030", gz=(fmt == "csv.gz"))
+            fr.read_path = str(out)
+        rows = con.execute(
+            f"describe select * from read_csv($p, {CSV_OPTIONS})", {"p": fr.read_path}
+        ).fetchall()
+        names = [r[0] for r in rows]
+    elif fmt == "parquet":
+        fr.read_path = str(f.abspath)
+        rows = con.execute(
+            "describe select * from read_parquet($p)", {"p": fr.read_path}
+        ).fetchall()
+        names = [r[0] for r in rows]
+        fr.types = {r[0]: r[1] for r in rows}
+    elif fmt == "jsonl":
+        fr.read_path = str(f.abspath)
+        rows = con.execute(
+            "select distinct unnest(json_keys(json)) from "
+            "read_json_objects($p, format = 'newline_delimited') order by 1",
+            {"p": fr.read_path},
+        ).fetchall()
+        names = [r[0] for r in rows]
+    else:  # pragma: no cover - scan() only returns known formats
+        raise FileError(f"unsupported file type {f.path}")
+    fr.columns, fr.dropped = _map_columns(f.source, names)
+    if not fr.columns:
+        shown = ", ".join(names[:8])
+        raise FileError(f"no column matches the {f.source} contract (header: {shown})")
+
+
+def _value_expr(fr: FileRead, name: str) -> str:
+    """VARCHAR expression for one file column."""
+    fmt = fr.file.format
+    if fmt == "jsonl":
+        return f"(json ->> {lit(name)})"
+    if fmt == "parquet":
+        t = fr.types.get(name, "VARCHAR").upper()
+        col = q(name)
+        if t.startswith("TIMESTAMP WITH TIME ZONE"):
+            return f"strftime(timezone('UTC', {col}), '%Y-%m-%d %H:%M:%S.%f') || 'Z'"
+        if t.startswith("TIMESTAMP"):
+            return f"strftime({col}::timestamp, '%Y-%m-%d %H:%M:%S.%f')"
+        return f"{col}::varchar"
+    return q(name)
+
+
+def _select_sql(source: str, fr: FileRead) -> str:
+    exprs = []
+    for fname in SOURCES[source].field_names:
+        cols = fr.columns.get(fname)
+        if not cols:
+            exprs.append("NULL")
+        elif len(cols) == 1:
+            exprs.append(_value_expr(fr, cols[0]))
+        else:
+            exprs.append("coalesce(" + ", ".join(_value_expr(fr, c) for c in cols) + ")")
+    select = ", ".join(exprs)
+    fmt = fr.file.format
+    if fmt in ("csv", "csv.gz"):
+        scan = f"read_csv($files, {CSV_OPTIONS}, filename = true)"
+    elif fmt == "parquet":
+        scan = "read_parquet($files, filename = true)"
+    else:
+        scan = "read_json_objects($files, format = 'newline_delimited', filename = true)"
+    return f"insert into raw_read select {select}, filename from {scan}"
+
+
+def _group_key(fr: FileRead) -> tuple:
+    fmt = fr.file.format
+    if fmt == "parquet":
+        return (fmt, tuple(sorted(fr.types.items())))
+    cols = tuple(sorted((k, tuple(v)) for k, v in fr.columns.items()))
+    return (fmt, cols, tuple(fr.dropped))
+
+
+def read_files(
+    con: duckdb.DuckDBPyConnection,
+    source: str,
+    reads: list[FileRead],
+    tmp: Path,
+) -> None:
+    """Create temp table `raw` (contract fields as VARCHAR + _dt, _file, _row) from `reads`.
+
+    Runs in autocommit mode: a failing read rolls back only itself. Sets fr.error on failures.
+    """
+    con.execute(_raw_table_sql(source))
+    groups: dict[tuple, list[FileRead]] = defaultdict(list)
+    for fr in reads:
+        try:
+            _inspect(con, fr, tmp)
+        except FileError as exc:
+            fr.error = clean_error(exc)
+        except duckdb.Error as exc:
+            fr.error = clean_error(exc)
+        else:
+            groups[_group_key(fr)].append(fr)
+    for members in groups.values():
+        try:
+            con.execute(_select_sql(source, members[0]), {"files": [m.read_path for m in members]})
+        except duckdb.Error as exc:
+            if len(members) == 1:
+                members[0].error = clean_error(exc)
+                continue
+            for m in members:  # isolate the broken file(s)
+                try:
+                    con.execute(_select_sql(source, m), {"files": [m.read_path]})
+                except duckdb.Error as exc1:
+                    m.error = clean_error(exc1)
+    good = [fr for fr in reads if fr.error is None]
+    con.execute("create or replace temp table raw_files (_src VARCHAR, _dt DATE, _file VARCHAR)")
+    if good:
+        con.executemany(
+            "insert into raw_files values (?, ?, ?)",
+            [(fr.read_path, fr.file.dt, fr.file.path) for fr in good],
+        )
+    fields = ", ".join(f"r.{q(f)}" for f in SOURCES[source].field_names)
+    # Inserts keep the files' row order (preserve_insertion_order), so a file's rows are one
+    # contiguous, ordered run of rowids: the 1-based row number is the offset within that run.
+    con.execute(
+        f"""create or replace temp table raw as
+        with numbered as (select *, rowid as _rid from raw_read)
+        select {fields}, m._dt, m._file,
+               r._rid - min(r._rid) over (partition by r._src) + 1 as _row
+        from numbered r join raw_files m on m._src = r._src"""
+    )
+    con.execute("drop table raw_read")
+
+
+def temp_dir(base: Path | None = None) -> tempfile.TemporaryDirectory:
+    return tempfile.TemporaryDirectory(prefix="nudgescope-ingest-", dir=base)

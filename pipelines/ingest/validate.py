@@ -1,0 +1,177 @@
+"""Validation SQL generated from the contract: one set-based statement per source.
+
+Input is the temporary table `raw` (every contract field as VARCHAR, NULL when the file has no
+such column, plus `_dt, _file, _row`). The statement types every field, picks the first reason
+that applies — required fields, then types, then ranges, then row rules, each in contract field
+order — and builds the masked raw row for quarantine. Identifiers and literals come only from
+`pipelines.contract`, never from the data.
+"""
+
+from __future__ import annotations
+
+from pipelines import contract as C
+from pipelines.contract import SOURCES, Field
+from pipelines.ingest.mask import mask_sql
+from pipelines.settings import TIMEZONE
+
+TS_NAIVE = r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?"
+TS_OFFSET = TS_NAIVE + r"(Z|[+-]\d{2}:?\d{2})"
+
+# Row rules of the contract as conditions over the typed fields (true = the row breaks it).
+ROW_RULE_SQL = {
+    "payment_method_required": '"status" = \'completed\' and "payment_method" is null',
+    "installments_not_one": '"payment_method" <> \'bnpl_installment\' and "installments" <> 1',
+    "due_before_statement": '"due_date" < "statement_date"',
+}
+TYPE_REASON = {
+    C.ID: "bad_id",
+    C.TS: "bad_timestamp",
+    C.DATE: "bad_date",
+    C.MONTH: "bad_month",
+    C.MONEY: "bad_money",
+    C.INT: "bad_int",
+    C.BOOL: "bad_bool",
+    C.ENUM: "bad_enum",
+}
+for _src in SOURCES.values():
+    for _code, _ in _src.row_rules:
+        if _code not in ROW_RULE_SQL or _code not in C.REASON_CODES:
+            raise RuntimeError(f"row rule {_code!r} of {_src.name} has no validation SQL")
+for _code in TYPE_REASON.values():
+    assert _code in C.REASON_CODES, _code
+
+
+def q(name: str) -> str:
+    """Quote an identifier."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def lit(value: str) -> str:
+    """Quote a string literal (for constants of the contract only)."""
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _in_list(values) -> str:
+    return "(" + ", ".join(lit(v) for v in values) + ")"
+
+
+def typed_expr(f: Field, v: str) -> str:
+    """The typed value of field `f` from its trimmed text `v`; NULL when absent or unparsable."""
+    t = f.type
+    if t == C.ID:
+        return f"case when length({v}) <= {C.ID_MAX_LEN} then {v} end"
+    if t == C.TS:
+        with_offset = (
+            f"regexp_replace(regexp_replace(replace({v}, 'T', ' '), 'Z$', '+00:00'), "
+            r"'([+-]\d{2})(\d{2})$', '\1:\2')"
+        )
+        return (
+            f"case when regexp_full_match({v}, '{TS_NAIVE}') "
+            f"then timezone('{TIMEZONE}', try_cast(replace({v}, 'T', ' ') as timestamp)) "
+            f"when regexp_full_match({v}, '{TS_OFFSET}') "
+            f"then try_cast({with_offset} as timestamptz) end"
+        )
+    if t == C.DATE:
+        pattern = r"\d{4}-\d{2}-\d{2}"
+        return f"case when regexp_full_match({v}, '{pattern}') then try_cast({v} as date) end"
+    if t == C.MONTH:
+        return rf"case when regexp_full_match({v}, '\d{{4}}-(0[1-9]|1[0-2])') then {v} end"
+    if t == C.MONEY:
+        return (
+            rf"case when regexp_full_match({v}, '[+-]?\d+(\.\d{{1,2}})?') "
+            f"then try_cast({v} as {f.storage_type}) end"
+        )
+    if t == C.INT:
+        return rf"case when regexp_full_match({v}, '[+-]?\d+') then try_cast({v} as integer) end"
+    if t == C.BOOL:
+        return (
+            f"case when lower({v}) in {_in_list(C.BOOL_TRUE)} then true "
+            f"when lower({v}) in {_in_list(C.BOOL_FALSE)} then false end"
+        )
+    if t == C.ENUM:
+        value = f"upper({v})" if (f.name == "score_band") else f"lower({v})"
+        return f"case when lower({v}) in {_in_list(f.values)} then {value} end"
+    if t == C.TEXT:
+        return mask_sql(v)
+    raise ValueError(f"unknown contract type {t!r}")
+
+
+def _fail(code: str, field: str, cond: str, v: str | None) -> str:
+    shown = f" || ' (got ' || left({v}, 40) || ')'" if v else ""
+    desc = C.REASON_CODES[code]
+    return f"case when {cond} then {lit(code + '|' + field + ': ' + desc)}{shown} end"
+
+
+def validation_sql(source: str) -> str:
+    """SELECT over `raw` giving the typed fields, `_dt, _file, _row`, and for bad rows
+    `reason_code`, `message`, `raw_row` (all NULL for good rows)."""
+    src = SOURCES[source]
+    fields = src.fields
+
+    def v(f: Field) -> str:
+        return q("v__" + f.name)
+
+    raws = ",\n        ".join(f"{q(f.name)} as {q('r__' + f.name)}" for f in fields)
+    trimmed = ",\n        ".join(f"nullif(trim({q(f.name)}), '') as {v(f)}" for f in fields)
+    raw_json = (
+        "json_object("
+        + ", ".join(f"{lit(f.name)}, {q('r__' + f.name)}" for f in fields)
+        + ")::varchar"
+    )
+    typed = ",\n        ".join(f"{typed_expr(f, v(f))} as {q(f.name)}" for f in fields)
+
+    fails: list[str] = []
+    for f in fields:
+        if f.required:
+            fails.append(_fail("missing_required", f.name, f"{v(f)} is null", None))
+    for f in fields:
+        if f.type in TYPE_REASON:
+            cond = f"{v(f)} is not null and {q(f.name)} is null"
+            fails.append(_fail(TYPE_REASON[f.type], f.name, cond, v(f)))
+    for f in fields:
+        if f.min_value is not None:
+            op = "<=" if f.min_exclusive else "<"
+            cond = f"{q(f.name)} {op} {f.min_value:g}"
+            fails.append(_fail("out_of_range", f.name, cond, v(f)))
+    for code, desc in src.row_rules:
+        fails.append(f"case when {ROW_RULE_SQL[code]} then {lit(code + '|' + desc)} end")
+    failure = "coalesce(\n            " + ",\n            ".join(fails) + "\n        )"
+
+    outputs = []
+    for f in fields:
+        col = q(f.name)
+        if source == "sms_logs" and f.name == "segments":
+            outputs.append(f"coalesce({col}, 1) as {col}")
+        else:
+            outputs.append(col)
+    out = ",\n    ".join(outputs)
+    return f"""with
+source as (
+    select
+        _dt, _file, _row,
+        {raws},
+        {trimmed}
+    from raw
+),
+
+typed as (
+    select
+        source.*,
+        {typed}
+    from source
+),
+
+checked as (
+    select
+        typed.*,
+        {failure} as _failure
+    from typed
+)
+
+select
+    {out},
+    _dt, _file, _row,
+    split_part(_failure, '|', 1) as reason_code,
+    {mask_sql("substr(_failure, strpos(_failure, '|') + 1)")} as message,
+    case when _failure is not null then {mask_sql(raw_json)} end as raw_row
+from checked"""

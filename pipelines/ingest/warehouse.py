@@ -1,0 +1,54 @@
+"""The warehouse's ingest, staging and core tables, and connection settings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+
+from pipelines import sqlfiles
+from pipelines.contract import SOURCE_NAMES, SOURCES
+from pipelines.ingest.validate import q
+from pipelines.schema import core_table_ddl
+from pipelines.settings import TIMEZONE
+
+
+def connect(path: Path | str, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect(str(path), read_only=read_only)
+    configure(con)
+    return con
+
+
+def configure(con: duckdb.DuckDBPyConnection) -> None:
+    """Session settings every pipeline connection uses."""
+    con.execute(f"set TimeZone = '{TIMEZONE}'")
+    con.execute("set preserve_insertion_order = true")
+
+
+def pending_table(source: str) -> str:
+    return f'staging."_pending_{source}"'
+
+
+def pk_cols(source: str) -> str:
+    return ", ".join(q(k) for k in SOURCES[source].primary_key)
+
+
+def ensure(con: duckdb.DuckDBPyConnection) -> None:
+    """Create every ingest/staging/core table that does not exist yet (idempotent)."""
+    for name in (
+        "schema_ingest",
+        "schema_staging",
+        "schema_core",
+        "file_ledger",
+        "quarantine",
+        "file_stat",
+    ):
+        sqlfiles.run(con, f"ingest/{name}")
+    for source in SOURCE_NAMES:
+        con.execute(core_table_ddl(source, schema="staging"))
+        con.execute(core_table_ddl(source, schema="core"))
+        keys = ", ".join(
+            f"{q(k)} {SOURCES[source].field(k).storage_type}" for k in SOURCES[source].primary_key
+        )
+        con.execute(f"create table if not exists {pending_table(source)} ({keys})")
