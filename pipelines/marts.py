@@ -11,6 +11,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import duckdb
+import sqlglot
+from sqlglot import exp
 
 from pipelines import sqlfiles
 
@@ -114,3 +116,29 @@ def build_marts(
 def table_row_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
     """Rows of every mart table (the names come from MART_TABLES, never from input)."""
     return {table: con.table(f"mart.{table}").count("*").fetchall()[0][0] for table in MART_TABLES}
+
+
+def _file_tables(name: str) -> tuple[str | None, set[tuple[str, str]]]:
+    """(mart table the file writes, {(schema, table)} it reads), from the parsed SQL."""
+    tree = sqlglot.parse_one(sqlfiles.load(name), read="duckdb")
+    written = None
+    if isinstance(tree, exp.Create | exp.Insert):
+        target = tree.this.find(exp.Table) if not isinstance(tree.this, exp.Table) else tree.this
+        if target is not None and target.db == "mart" and target.name:
+            written = target.name
+    read = {
+        (table.db, table.name)
+        for table in tree.find_all(exp.Table)
+        if table.db and table.name and table.name != written
+    }
+    return written, read
+
+
+def table_inputs() -> dict[str, set[tuple[str, str]]]:
+    """Mart table -> the (schema, table) pairs its SQL files read, for asset lineage."""
+    inputs: dict[str, set[tuple[str, str]]] = {table: set() for table in MART_TABLES}
+    for name, _ in MART_FILES:
+        written, read = _file_tables(name)
+        if written is not None:
+            inputs[written] |= read
+    return inputs

@@ -1,0 +1,106 @@
+"""The marts: every table of sql/marts, rebuilt from core after each ingestion run.
+
+One multi-asset runs `build_marts` (all files, one transaction) and reports each table as
+its own asset `["mart", <table>]`, with lineage read from the SQL itself. The metric settings
+are run configuration (`MartSettings`) with the defaults of metrics.md; the values used are
+stored in `mart.run_context`, which the publish step copies into `meta.settings`.
+"""
+
+# No `from __future__ import annotations`: Dagster reads the config annotation at runtime.
+import dagster as dg
+from dagster_duckdb import DuckDBResource
+
+from pipelines.contract import SOURCE_NAMES
+from pipelines.marts import (
+    DEFAULT_PROMO_KEYWORDS,
+    MART_TABLES,
+    SPEC_TABLES,
+    MetricSettings,
+    build_marts,
+    table_inputs,
+)
+
+POOL = "warehouse"
+CORE_KEYS = [dg.AssetKey(["core", source]) for source in SOURCE_NAMES]
+MART_ASSET_KEYS = [dg.AssetKey(["mart", table]) for table in MART_TABLES]
+PREVIEW_ROWS = 5
+
+_DEFAULTS = MetricSettings()
+
+
+class MartSettings(dg.Config):
+    """Metric settings of a run (defaults: metrics.md)."""
+
+    duplicate_window_minutes: int = _DEFAULTS.duplicate_window_minutes
+    quiet_start_hour: int = _DEFAULTS.quiet_start_hour
+    quiet_end_hour: int = _DEFAULTS.quiet_end_hour
+    daily_cap: int = _DEFAULTS.daily_cap
+    promo_keywords: list[str] = list(DEFAULT_PROMO_KEYWORDS)
+    incident_min_duplicates: int = _DEFAULTS.incident_min_duplicates
+    incident_rate_multiple: float = _DEFAULTS.incident_rate_multiple
+
+    def to_settings(self) -> MetricSettings:
+        return MetricSettings(
+            duplicate_window_minutes=self.duplicate_window_minutes,
+            quiet_start_hour=self.quiet_start_hour,
+            quiet_end_hour=self.quiet_end_hour,
+            daily_cap=self.daily_cap,
+            promo_keywords=tuple(self.promo_keywords),
+            incident_min_duplicates=self.incident_min_duplicates,
+            incident_rate_multiple=self.incident_rate_multiple,
+        )
+
+
+def _spec(table: str, inputs: set[tuple[str, str]]) -> dg.AssetSpec:
+    # run_context records as_of of the loaded data, so it follows every core table; the other
+    # tables follow exactly the core and mart tables their SQL reads
+    if table == "run_context":
+        deps = list(CORE_KEYS)
+    else:
+        deps = [dg.AssetKey([schema, name]) for schema, name in sorted(inputs)]
+    return dg.AssetSpec(
+        key=["mart", table],
+        deps=deps,
+        kinds={"duckdb"},
+        group_name="marts",
+        tags={"nudgescope/spec": "true"} if table in SPEC_TABLES else None,
+        description=f"mart.{table}, built by sql/marts (see docs/metrics.md).",
+    )
+
+
+def _preview(con, table: str) -> dg.MetadataValue:
+    """The first rows of a mart table as a markdown table."""
+    relation = con.table(f"mart.{table}").limit(PREVIEW_ROWS)
+    columns = relation.columns
+    lines = [
+        "| " + " | ".join(columns) + " |",
+        "|" + "---|" * len(columns),
+        *("| " + " | ".join(str(v) for v in row) + " |" for row in relation.fetchall()),
+    ]
+    return dg.MetadataValue.md("\n".join(lines))
+
+
+_INPUTS = table_inputs()
+
+
+@dg.multi_asset(
+    specs=[_spec(table, _INPUTS[table]) for table in MART_TABLES],
+    pool=POOL,
+    name="marts",
+)
+def marts(context: dg.AssetExecutionContext, config: MartSettings, duckdb: DuckDBResource):
+    """Every mart table, rebuilt from core in one transaction."""
+    settings = config.to_settings()
+    with duckdb.get_connection() as con:
+        counts = build_marts(con, settings)
+        as_of = con.table("mart.run_context").project("cast(as_of as varchar)").fetchall()[0][0]
+        for table in MART_TABLES:
+            yield dg.MaterializeResult(
+                asset_key=["mart", table],
+                metadata={
+                    "dagster/row_count": counts[table],
+                    "as_of": str(as_of),
+                    "preview": _preview(con, table),
+                },
+            )
+    context.log.info(f"marts built for as_of {as_of}: {counts}")
