@@ -1,0 +1,79 @@
+"""nudgescope dashboard: the router entry point.
+
+Shared sidebar (language, filters) lives here; each page is a script in `pages/`; all data
+access goes through `dashboard.data`. Run with `nudgescope dashboard` (or `make dashboard`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import streamlit as st
+
+from dashboard import data
+from dashboard.i18n import LANGUAGES, t
+
+st.set_page_config(page_title="nudgescope", page_icon="📨", layout="wide")
+
+with st.sidebar:
+    st.radio(
+        t("language"),
+        list(LANGUAGES),
+        format_func=LANGUAGES.get,
+        key="lang",
+        horizontal=True,
+    )
+
+meta = data.meta()
+if meta is None:
+    st.title(t("app_title"))
+    st.error(t("no_data", path=data.serve_path()))
+    st.stop()
+
+opts = data.options()
+as_of: dt.date = opts["as_of"] or dt.date.today()
+first: dt.date = opts["first"] or as_of.replace(day=1)
+default_start = max(first, (as_of.replace(day=1) - dt.timedelta(days=62)).replace(day=1))
+
+with st.sidebar:
+    st.subheader(t("filters"))
+    picked = st.date_input(
+        t("date_range"),
+        value=(default_start, as_of),
+        min_value=first,
+        max_value=as_of,
+        key="date_range",
+    )
+    band = st.selectbox(
+        t("score_band"),
+        [None, *opts["bands"]],
+        format_func=lambda b: t("all") if b is None else b,
+        key="band",
+    )
+    experiment = st.selectbox(
+        t("experiment"),
+        [None, *opts["experiments"]],
+        format_func=lambda e: t("all") if e is None else e,
+        key="experiment",
+    )
+    st.caption(t("as_of_caption", as_of=meta["as_of"], version=meta["data_version"]))
+
+if isinstance(picked, tuple | list) and len(picked) == 2:
+    start, end = picked
+elif isinstance(picked, tuple | list) and len(picked) == 1:
+    start, end = picked[0], as_of
+else:
+    start, end = default_start, as_of
+st.session_state["filters"] = data.Filters(start=start, end=end, band=band, experiment=experiment)
+
+pages = [
+    st.Page("pages/overview.py", title=t("page_overview"), icon="📊", default=True),
+    st.Page("pages/tradeoffs.py", title=t("page_tradeoffs"), icon="⚖️"),
+    st.Page("pages/repayment.py", title=t("page_repayment"), icon="💳"),
+    st.Page("pages/conversion.py", title=t("page_conversion"), icon="🛒"),
+    st.Page("pages/complaints.py", title=t("page_complaints"), icon="📣"),
+    st.Page("pages/sms_health.py", title=t("page_sms"), icon="✉️"),
+    st.Page("pages/sql.py", title=t("page_sql"), icon="🧮"),
+    st.Page("pages/data_status.py", title=t("page_status"), icon="🗂️"),
+]
+st.navigation(pages).run()

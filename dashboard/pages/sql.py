@@ -1,0 +1,94 @@
+"""SQL: ad-hoc read-only queries on the published database, through the shared sandbox."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import charts, data
+from dashboard.i18n import t
+from pipelines import sandbox
+
+LIMITS = sandbox.Limits(timeout_s=10.0, max_rows=10_000)
+
+EXAMPLES = {
+    "on_time_rate by band": (
+        "select period, segment, value, numerator, denominator\n"
+        "from mart.metrics\n"
+        "where metric = 'on_time_rate' and grain = 'month'\n"
+        "order by period, segment"
+    ),
+    "flagged messages by purpose": (
+        "select purpose, count(*) as messages,\n"
+        "       count(*) filter (where is_duplicate) as duplicates,\n"
+        "       count(*) filter (where is_quiet_hours) as quiet_hours,\n"
+        "       count(*) filter (where is_over_daily_cap) as over_daily_cap\n"
+        "from mart.sms_message_flags\n"
+        "group by purpose\norder by messages desc"
+    ),
+    "reminders vs on-time (user_cycle)": (
+        "select least(pre_due_reminders, 5) as reminders, count(*) as bills,\n"
+        "       avg(on_time::int) as on_time_rate, avg(complained::int) as complaint_rate\n"
+        "from mart.user_cycle\n"
+        "group by 1\norder by 1"
+    ),
+    "experiment effects": (
+        "select * from mart.experiment_effects\norder by experiment_id, arm, outcome"
+    ),
+    "quarantine reasons": (
+        "select source, reason_code, count(*) as rows\n"
+        "from ingest.quarantine\ngroup by all\norder by rows desc"
+    ),
+    "publish metadata": "select * from meta",
+}
+
+st.title(t("page_sql"))
+st.caption(
+    t(
+        "sql_intro",
+        mem=sandbox.MEMORY_LIMIT,
+        timeout=int(LIMITS.timeout_s),
+        rows=f"{LIMITS.max_rows:,}",
+    )
+)
+
+if "sql_text" not in st.session_state:
+    st.session_state["sql_text"] = EXAMPLES["on_time_rate by band"]
+
+
+def _use_example() -> None:
+    st.session_state["sql_text"] = EXAMPLES[st.session_state["sql_example"]]
+
+
+left, right = st.columns([1, 3])
+with left:
+    st.subheader(t("schema_browser"))
+    schema = data.schema()
+    for (sch, table), cols in schema.groupby(["table_schema", "table_name"], sort=True):
+        with st.expander(f"{sch}.{table}"):
+            st.dataframe(
+                cols[["column_name", "data_type"]], hide_index=True, key=f"schema_{sch}_{table}"
+            )
+with right:
+    st.selectbox(t("examples"), list(EXAMPLES), key="sql_example", on_change=_use_example)
+    sql = st.text_area(t("query"), key="sql_text", height=180)
+    if st.button(t("run"), type="primary", key="sql_run"):
+        try:
+            result = sandbox.run(sql, data.serve_path(), LIMITS)
+            st.session_state["sql_result"] = result
+            st.session_state["sql_error"] = None
+        except sandbox.SandboxError as exc:
+            st.session_state["sql_result"] = None
+            st.session_state["sql_error"] = (exc.kind, exc.message)
+    err = st.session_state.get("sql_error")
+    result = st.session_state.get("sql_result")
+    if err:
+        kind, message = err
+        key = {"refused": "refused", "timeout": "timeout"}.get(kind, "sql_error")
+        st.error(t(key, msg=message))
+    elif result is not None:
+        df = data.mask_frame(pd.DataFrame(result.rows, columns=result.columns))
+        st.caption(t("rows_returned", n=f"{len(df):,}", s=result.elapsed_s))
+        for note in result.notes:
+            st.warning(note)
+        charts.table(df, "sql_result")
