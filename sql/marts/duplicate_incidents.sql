@@ -1,8 +1,9 @@
 -- mart.duplicate_incidents: runs of consecutive local clock hours where the duplicate rate
 -- jumps, as a gateway or scheduler fault shows up. An hour is anomalous when it holds at
 -- least incident_min_duplicates duplicate messages and its duplicate rate is at least
--- incident_rate_multiple times the overall duplicate rate of all messages (both in
--- mart.run_context). Consecutive anomalous hours form one incident. Per incident:
+-- incident_rate_multiple times the duplicate rate of all *other* hours together (both
+-- settings in mart.run_context; leaving the hour out keeps a large incident from raising its
+-- own bar). Consecutive anomalous hours form one incident. Per incident:
 -- started_at / ended_at = first and last duplicate send, messages = all messages of its
 -- hours, duplicate_messages, duplicate_rate, users with a duplicate, and the sorted template
 -- codes of its duplicates. Verification messages are left out as everywhere.
@@ -28,9 +29,10 @@ messages as (
     where purpose <> 'verification'
 ),
 
-baseline as (
+totals as (
     select
-        cast(sum(case when is_duplicate then 1 else 0 end) as double) / count(*) as duplicate_rate
+        count(*) as messages,
+        sum(case when is_duplicate then 1 else 0 end) as duplicate_messages
     from messages
 ),
 
@@ -49,10 +51,14 @@ anomalous as (
         hours.hour_index - row_number() over (order by hours.hour_index) as island
     from hours
     cross join settings
-    cross join baseline
+    cross join totals
     where hours.duplicate_messages >= settings.incident_min_duplicates
         and cast(hours.duplicate_messages as double) / hours.messages
-        >= settings.incident_rate_multiple * baseline.duplicate_rate
+        >= settings.incident_rate_multiple * coalesce(
+            cast(totals.duplicate_messages - hours.duplicate_messages as double)
+            / nullif(totals.messages - hours.messages, 0),
+            0
+        )
 ),
 
 incident_messages as (
