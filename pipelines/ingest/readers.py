@@ -21,7 +21,11 @@ from pipelines.ingest.files import LandingFile, transcode_to_utf8
 from pipelines.ingest.mask import mask_text
 from pipelines.ingest.validate import lit, q
 
-CSV_OPTIONS = "header = true, all_varchar = true, delim = ',', quote = '\"', escape = '\"'"
+# hive_partitioning off: the dt=… folder must not turn into a column of the data
+CSV_OPTIONS = (
+    "header = true, all_varchar = true, delim = ',', quote = '\"', escape = '\"', "
+    "hive_partitioning = false"
+)
 MAX_ERROR = 500
 
 
@@ -89,7 +93,8 @@ def _inspect(con: duckdb.DuckDBPyConnection, fr: FileRead, tmp: Path) -> None:
     elif fmt == "parquet":
         fr.read_path = str(f.abspath)
         rows = con.execute(
-            "describe select * from read_parquet($p)", {"p": fr.read_path}
+            "describe select * from read_parquet($p, hive_partitioning = false)",
+            {"p": fr.read_path},
         ).fetchall()
         names = [r[0] for r in rows]
         fr.types = {r[0]: r[1] for r in rows}
@@ -97,7 +102,8 @@ def _inspect(con: duckdb.DuckDBPyConnection, fr: FileRead, tmp: Path) -> None:
         fr.read_path = str(f.abspath)
         rows = con.execute(
             "select distinct unnest(json_keys(json)) from "
-            "read_json_objects($p, format = 'newline_delimited') order by 1",
+            "read_json_objects($p, format = 'newline_delimited', hive_partitioning = false) "
+            "order by 1",
             {"p": fr.read_path},
         ).fetchall()
         names = [r[0] for r in rows]
@@ -140,9 +146,12 @@ def _select_sql(source: str, fr: FileRead) -> str:
     if fmt in ("csv", "csv.gz"):
         scan = f"read_csv($files, {CSV_OPTIONS}, filename = true)"
     elif fmt == "parquet":
-        scan = "read_parquet($files, filename = true)"
+        scan = "read_parquet($files, filename = true, hive_partitioning = false)"
     else:
-        scan = "read_json_objects($files, format = 'newline_delimited', filename = true)"
+        scan = (
+            "read_json_objects($files, format = 'newline_delimited', filename = true, "
+            "hive_partitioning = false)"
+        )
     return f"insert into raw_read select {select}, filename from {scan}"
 
 
