@@ -1,6 +1,7 @@
 -- mart.cohort_retention: BNPL buyers by the month of their first BNPL order (cohort_month)
 -- and the share of them who place a BNPL order months_since months later. Only months that
 -- are complete (last day <= as_of) are shown; months_since 0 is 1.0 by construction.
+-- DuckDB idiom: unnest(generate_series(...)) for the offsets (sqlglot: explode(sequence)).
 create or replace table mart.cohort_retention as
 with
 context as (
@@ -43,13 +44,17 @@ activity as (
     group by 1, 2
 ),
 
-month_offsets as (
-    select unnest(generate_series(
-        0,
+month_span as (
+    select
         cast(date_diff('month', min(cohort_sizes.cohort_month), max(context.as_of)) as integer)
-    )) as months_since
+            as last_offset
     from cohort_sizes
     cross join context
+),
+
+month_offsets as (
+    select unnest(generate_series(0, last_offset)) as months_since
+    from month_span
 ),
 
 grid as (

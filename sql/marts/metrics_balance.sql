@@ -21,15 +21,22 @@ bills as (
     from mart.bill_state
 ),
 
-month_starts as (
+month_bounds as (
     select
-        cast(unnest(generate_series(
-            cast(date_trunc('month', min(bills.statement_date)) as date),
-            cast(date_trunc('month', max(context.as_of)) as date),
-            interval 1 month
-        )) as date) as period
+        cast(date_trunc('month', min(bills.statement_date)) as date) as first_month,
+        cast(date_trunc('month', max(context.as_of)) as date) as last_month
     from bills
     cross join context
+),
+
+month_series as (
+    select unnest(generate_series(first_month, last_month, interval 1 month)) as month_start
+    from month_bounds
+),
+
+month_starts as (
+    select cast(month_start as date) as period
+    from month_series
 ),
 
 evaluation as (

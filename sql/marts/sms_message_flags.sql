@@ -2,6 +2,7 @@
 -- Verification messages keep a row but every flag is false; they never count as a "twin",
 -- nor towards a user's daily rank. Set-based: lag() for twins, row_number() for the daily
 -- cap, one join for opt-outs, consent and promotion keywords.
+-- DuckDB idiom: unnest() of the keyword array of mart.run_context (sqlglot: explode).
 create or replace table mart.sms_message_flags as
 with
 settings as (

@@ -3,7 +3,8 @@
 -- e = last day of month (c + k), it has matured for 30 days (due_date + 30 <= e) and was not
 -- settled before due_date + 30. Only complete months (e <= as_of) are shown; bills = all
 -- bills (amount_due > 0) of the cohort, so the curve is cumulative and never falls.
--- DuckDB idiom: unnest(generate_series(...)) for months on book (sqlglot: explode(sequence)).
+-- DuckDB idioms: unnest(generate_series(...)) for months on book (sqlglot: explode(sequence))
+-- and strftime for the 'YYYY-MM' label (sqlglot: date_format).
 create or replace table mart.vintage_curve as
 with
 context as (
@@ -20,13 +21,17 @@ bills as (
     from mart.bill_state
 ),
 
-month_offsets as (
-    select unnest(generate_series(
-        0,
+month_span as (
+    select
         cast(date_diff('month', min(bills.cohort_month), max(context.as_of)) as integer)
-    )) as months_on_book
+            as last_offset
     from bills
     cross join context
+),
+
+month_offsets as (
+    select unnest(generate_series(0, last_offset)) as months_on_book
+    from month_span
 ),
 
 evaluated as (
