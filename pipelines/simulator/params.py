@@ -113,10 +113,10 @@ class Params:
     channel_share: tuple[float, ...] = (0.30, 0.25, 0.25, 0.15, 0.05)
     order_status_share: tuple[float, ...] = (0.93, 0.03, 0.04)  # paid, cancelled, refunded
     verification_per_session: float = 0.6  # one-time code at checkout
-    verification_logins_per_month: float = 1.0  # login codes
+    verification_logins_per_month: float = 2.0  # login codes
 
     # ---------------------------------------------------------------- messaging
-    marketing_per_month: float = 12.0  # assumption: campaigns a consented user receives
+    marketing_per_month: float = 16.0  # assumption: campaigns a consented user receives
     # calibrated: opt-out probability per delivered marketing send, 0.5-2 % (industry
     # benchmarks for China SMS marketing; Aliyun/Tencent guidance on 退订率)
     opt_out_per_send: float = 0.006
