@@ -17,7 +17,7 @@ st.set_page_config(page_title="nudgescope", page_icon="📨", layout="wide")
 
 with st.sidebar:
     st.radio(
-        t("language"),
+        "语言 / Language",  # the same label in both languages, so the choice survives a rerun
         list(LANGUAGES),
         format_func=LANGUAGES.get,
         key="lang",
@@ -67,13 +67,13 @@ else:
 st.session_state["filters"] = data.Filters(start=start, end=end, band=band, experiment=experiment)
 
 pages = [
-    st.Page("pages/overview.py", title=t("page_overview"), icon="📊", default=True),
-    st.Page("pages/tradeoffs.py", title=t("page_tradeoffs"), icon="⚖️"),
-    st.Page("pages/repayment.py", title=t("page_repayment"), icon="💳"),
-    st.Page("pages/conversion.py", title=t("page_conversion"), icon="🛒"),
-    st.Page("pages/complaints.py", title=t("page_complaints"), icon="📣"),
-    st.Page("pages/sms_health.py", title=t("page_sms"), icon="✉️"),
-    st.Page("pages/sql.py", title=t("page_sql"), icon="🧮"),
-    st.Page("pages/data_status.py", title=t("page_status"), icon="🗂️"),
+    st.Page("views/overview.py", title=t("page_overview"), icon="📊", default=True),
+    st.Page("views/tradeoffs.py", title=t("page_tradeoffs"), icon="⚖️"),
+    st.Page("views/repayment.py", title=t("page_repayment"), icon="💳"),
+    st.Page("views/conversion.py", title=t("page_conversion"), icon="🛒"),
+    st.Page("views/complaints.py", title=t("page_complaints"), icon="📣"),
+    st.Page("views/sms_health.py", title=t("page_sms"), icon="✉️"),
+    st.Page("views/sql.py", title=t("page_sql"), icon="🧮"),
+    st.Page("views/data_status.py", title=t("page_status"), icon="🗂️"),
 ]
 st.navigation(pages).run()

@@ -63,9 +63,28 @@ def mask_frame(df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+_META: dict[tuple, dict | None] = {}
+
+
 def meta() -> dict | None:
-    """The published `main.meta` row (uncached: it is the cache key), or None if no file."""
+    """The published `main.meta` row, or None if nothing is published.
+
+    Read again only when the file changes (a publish `os.replace`s it: new inode and mtime), so
+    a page run costs one `stat`, not one connection, to learn the data version.
+    """
     path = serve_path()
+    try:
+        st_ = path.stat()
+    except OSError:
+        return None
+    key = (str(path), st_.st_ino, st_.st_mtime_ns, st_.st_size)
+    if key not in _META:
+        _META.clear()
+        _META[key] = _read_meta(path)
+    return _META[key]
+
+
+def _read_meta(path: Path) -> dict | None:
     try:
         con = connect(path)
     except SandboxError:
@@ -192,14 +211,16 @@ def metrics(
 
 
 def for_band(df: pd.DataFrame, band: str | None) -> pd.DataFrame:
-    """One row per (metric, period): the band's segment where published, else 'all'."""
+    """Per metric: the band's rows where the metric is published for the band, else 'all'.
+
+    Never mixes the two within one metric, so a trend line is one population throughout.
+    """
     if df.empty:
         return df
     seg = f"score_band={band}" if band else "all"
-    sub = df[df["segment"].isin(["all", seg])].copy()
-    sub["_pref"] = (sub["segment"] == seg).astype(int)
-    sub = sub.sort_values(["metric", "period", "_pref"]).groupby(["metric", "period"]).tail(1)
-    return sub.drop(columns="_pref").sort_values(["metric", "period"]).reset_index(drop=True)
+    banded = set(df.loc[df["segment"] == seg, "metric"])
+    keep = (df["segment"] == seg) | ((df["segment"] == "all") & ~df["metric"].isin(banded))
+    return df[keep].sort_values(["metric", "period"]).reset_index(drop=True)
 
 
 def _month_start(d: dt.date) -> dt.date:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pandas as pd
 import streamlit as st
 
@@ -9,7 +11,10 @@ from dashboard import charts, data
 from dashboard.i18n import t
 from pipelines import sandbox
 
-LIMITS = sandbox.Limits(timeout_s=10.0, max_rows=10_000)
+# The time limit can be tightened for tests or a busy machine (NUDGESCOPE_SQL_TIMEOUT, seconds).
+LIMITS = sandbox.Limits(
+    timeout_s=float(os.environ.get("NUDGESCOPE_SQL_TIMEOUT", "10")), max_rows=10_000
+)
 
 EXAMPLES = {
     "on_time_rate by band": (
@@ -47,7 +52,7 @@ st.caption(
     t(
         "sql_intro",
         mem=sandbox.MEMORY_LIMIT,
-        timeout=int(LIMITS.timeout_s),
+        timeout=f"{LIMITS.timeout_s:g}",
         rows=f"{LIMITS.max_rows:,}",
     )
 )

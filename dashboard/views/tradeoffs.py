@@ -158,14 +158,17 @@ curve_rates = data.curve_map(f)
 bills = data.bills_by_reminders(f)
 
 
-def evaluate(policy: P.Policy) -> tuple[P.Counts, P.Baseline, P.Effect]:
-    counts, flagged = data.policy_counts(policy, f)
-    base = data.baseline(f, counts.messages, flagged)
+current, flagged = data.policy_counts(P.Policy(), f)
+base = data.baseline(f, current.messages, flagged)  # measured rates: the same for every policy
+
+
+def evaluate(policy: P.Policy) -> tuple[P.Counts, P.Effect]:
+    counts, _flagged = data.policy_counts(policy, f)
     cap = P.reminder_cap_effect(bills, curve_rates, policy.max_pre_due_reminders)
-    return counts, base, P.expected_effect(counts, base, cap)
+    return counts, P.expected_effect(counts, base, cap)
 
 
-counts, base, effect = evaluate(yours)
+counts, effect = evaluate(yours)
 enabled = {
     "compliance": compliance,
     "duplicates": duplicates,
@@ -253,17 +256,17 @@ weights = P.Weights(
 )  # fmt: skip
 candidates = {**P.CANDIDATES, "yours": yours}
 evaluated = {name: evaluate(p) for name, p in candidates.items()}
-values = {name: P.value(e, weights) for name, (_, _, e) in evaluated.items()}
+values = {name: P.value(e, weights) for name, (_, e) in evaluated.items()}
 ranked = pd.DataFrame(
     [
         {
             t("rank"): rank,
             "policy": name,
             t("policy"): t(f"p_{name}"),
-            t("messages_removed"): evaluated[name][2].messages_removed,
-            t("exp_on_time"): round(evaluated[name][2].on_time, 3),
-            t("exp_complaints"): round(evaluated[name][2].complaints, 3),
-            t("exp_opt_outs"): round(evaluated[name][2].opt_outs, 3),
+            t("messages_removed"): evaluated[name][1].messages_removed,
+            t("exp_on_time"): round(evaluated[name][1].on_time, 3),
+            t("exp_complaints"): round(evaluated[name][1].complaints, 3),
+            t("exp_opt_outs"): round(evaluated[name][1].opt_outs, 3),
             t("value_yuan"): round(v, 2),
         }
         for rank, name, v in P.rank(values)
