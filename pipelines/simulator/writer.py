@@ -29,6 +29,19 @@ OPT_OUT_CHANNELS = tuple(C.OPT_OUT_TEXTS)
 OPT_OUT_TEXT = [t for ts in C.OPT_OUT_TEXTS.values() for t in ts]
 COMPLAINT_SOURCES = ("hotline", "app", "heimao", "regulator")
 MOBILE = r"1[3-9][0-9]{9}"
+CHUNK_ROWS = 1_000_000  # rows built and rendered at once (whole days)
+# the column carrying each source's partition date, and its unit (seconds or days)
+DATE_COL = {
+    "users": ("opened", DAY),
+    "experiment_assignments": ("assigned", DAY),
+    "checkout_sessions": ("started", DAY),
+    "orders": ("created", DAY),
+    "bills": ("stmt", 1),
+    "repayments": ("paid", DAY),
+    "sms_logs": ("sent", DAY),
+    "opt_outs": ("received", DAY),
+    "complaints": ("received", DAY),
+}
 
 # How timestamps are written in text files, per source (all legal per the contract), and
 # whether Parquet timestamps are tz-aware (True) or naive local time (False).
@@ -382,81 +395,44 @@ class Writer:
         self.n_files += 1
         self.bytes += len(data)
 
-    def _write(
-        self,
-        path: Path,
-        df: pl.DataFrame,
-        source: str,
-        fmt: str,
-        style=None,
-        encoding="utf-8",
-        extra: dict | None = None,
-    ) -> None:
+    @staticmethod
+    def _encode(rendered: pl.DataFrame, fmt: str, encoding: str = "utf-8") -> bytes:
+        buf = io.BytesIO()
         if fmt == "parquet":
-            buf = io.BytesIO()
-            render(df, source, "parquet").write_parquet(buf, compression="zstd", statistics=False)
-            data = buf.getvalue()
-        elif fmt == "jsonl":
-            buf = io.BytesIO()
-            render(df, source, "json").write_ndjson(buf)
-            data = buf.getvalue()
-        else:
-            r = render(df, source, "text", style)
-            if extra:
-                r = r.with_columns(**extra)
-            text = r.write_csv()
-            if encoding == "gb18030":
-                data = text.encode("gb18030")
-            elif encoding == "utf-8-sig":
-                data = text.encode("utf-8-sig")
-            else:
-                data = text.encode("utf-8")
-            if fmt == "csv.gz":
-                data = gzip.compress(data, compresslevel=6, mtime=0)
-        self._write_bytes(path, data)
+            rendered.write_parquet(buf, compression="zstd", statistics=False)
+            return buf.getvalue()
+        if fmt == "jsonl":
+            rendered.write_ndjson(buf)
+            return buf.getvalue()
+        data = rendered.write_csv().encode(encoding)
+        return gzip.compress(data, compresslevel=6, mtime=0) if fmt == "csv.gz" else data
+
+    def _write(self, path, df, source, fmt, style=None, encoding="utf-8", extra=None) -> None:
+        """Render a typed frame in a file format and write it (special and dirty files)."""
+        mode = {"parquet": "parquet", "jsonl": "json"}.get(fmt, "text")
+        r = render(df, source, mode, style)
+        if extra:
+            r = r.with_columns(**extra)
+        self._write_bytes(path, self._encode(r, fmt, encoding))
 
     # ------------------------------------------------------------------ a month
     def write_month(self, m: int, tabs: dict[str, Tab]) -> dict[str, int]:
         rows = {}
         d0, d1 = int(self.w.md[m]), int(self.w.md[m + 1])
         for i, source in enumerate(contract.SOURCE_NAMES):
-            df = self.frames.build(source, tabs[source])
-            rows[source] = df.height
-            self.rows_clean[source] += df.height
-            self._observe(source, df)
+            tab = tabs[source]
+            col, unit = DATE_COL[source]
+            tab_days = tab[col] // unit if tab.n else np.zeros(0, np.int64)
+            days, counts = np.unique(tab_days, return_counts=True)
+            special = self._specials(source, m, days.tolist(), d0) if self.dirty else {}
             fmt = FORMATS[(i + m) % 4] if self.fmt == "mixed" else self.fmt
-            days = df.get_column("dt").unique(maintain_order=True).to_list()
-            special = self._specials(source, m, days, d0) if self.dirty else {}
-            for (day,), part in df.partition_by("dt", as_dict=True, maintain_order=True).items():
-                self.dts.add(int(day))
-                sp = special.get(int(day))
-                if sp is None:
-                    path = self._path(source, day, "{src}-{dt}." + fmt)
-                    self._write(path, part, source, fmt)
-                    continue
-                kind, arg = sp
-                path = self._path(source, day, "{src}-{dt}.csv")
-                if kind in ("gb18030", "utf-8-sig"):
-                    self._write(path, part, source, "csv", encoding=kind)
-                elif kind == "utc_timestamps":
-                    self._write(path, part, source, "csv", style=UTC_STYLE)
-                elif kind == "unknown_column":
-                    vals = [
-                        f"{arg.upper()}{x:06d}" for x in self.rng.integers(0, 10**6, part.height)
-                    ]
-                    self._write(
-                        path, part, source, "csv", extra={arg: pl.Series(vals, dtype=pl.String)}
-                    )
-                else:  # phone column
-                    ph = self.rng.choice(
-                        [138, 139, 186, 159], part.height
-                    ) * 10**8 + self.rng.integers(0, 10**8, part.height)
-                    self._write(
-                        path, part, source, "csv", extra={arg: pl.Series([str(x) for x in ph])}
-                    )
-                self.files[kind].append(self._rel(path))
-            if self.dirty and df.height:
-                self._plant_duplicates(source, df, d1)
+            rows[source] = tab.n
+            # build and write in chunks of whole days so memory stays bounded at any scale
+            bounds = np.cumsum(counts) // CHUNK_ROWS
+            for c in np.unique(bounds):
+                lo, hi = days[bounds == c][[0, -1]]
+                part_tab = tab.take((tab_days >= lo) & (tab_days <= hi)) if len(days) > 1 else tab
+                self._write_chunk(source, part_tab, fmt, special, d1)
         if self.dirty:
             self._plant_malformed(m, tabs)
             if m == 0:
@@ -464,6 +440,45 @@ class Writer:
                 self._write_bytes(p, b"PAR1\x15\x04\x15\x80\x01" + bytes(range(64)) * 4)
                 self.files["unparseable"].append(self._rel(p))
         return rows
+
+    def _write_chunk(self, source: str, tab: Tab, fmt: str, special: dict, d1: int) -> None:
+        if tab.n == 0:
+            return
+        df = self.frames.build(source, tab)
+        self.rows_clean[source] += df.height
+        self._observe(source, df)
+        if df.height == 0:
+            return
+        mode = {"parquet": "parquet", "jsonl": "json"}.get(fmt, "text")
+        rendered = render(df, source, mode).with_columns(df.get_column("dt"))
+        for (day,), rpart in rendered.partition_by(
+            "dt", as_dict=True, maintain_order=True, include_key=False
+        ).items():
+            self.dts.add(int(day))
+            sp = special.get(int(day))
+            if sp is None:
+                path = self._path(source, day, "{src}-{dt}." + fmt)
+                self._write_bytes(path, self._encode(rpart, fmt))
+                continue
+            part = df.filter(pl.col("dt") == day)
+            kind, arg = sp
+            path = self._path(source, day, "{src}-{dt}.csv")
+            if kind in ("gb18030", "utf-8-sig"):
+                self._write(path, part, source, "csv", encoding=kind)
+            elif kind == "utc_timestamps":
+                self._write(path, part, source, "csv", style=UTC_STYLE)
+            elif kind == "unknown_column":
+                vals = [f"{arg.upper()}{x:06d}" for x in self.rng.integers(0, 10**6, part.height)]
+                self._write(
+                    path, part, source, "csv", extra={arg: pl.Series(vals, dtype=pl.String)}
+                )
+            else:  # phone column
+                ph = self.rng.choice([138, 139, 186, 159], part.height) * 10**8
+                ph = ph + self.rng.integers(0, 10**8, part.height)
+                self._write(path, part, source, "csv", extra={arg: pl.Series([str(x) for x in ph])})
+            self.files[kind].append(self._rel(path))
+        if self.dirty:
+            self._plant_duplicates(source, df, d1)
 
     def _observe(self, source: str, df: pl.DataFrame) -> None:
         if source == "sms_logs" and df.height:
@@ -530,6 +545,12 @@ class Writer:
             self._write(path, part, source, "csv")
         self.dup_copies[source] += copies.height
 
+    def _sample_frame(self, source: str, tab: Tab) -> pl.DataFrame:
+        """The typed frame of up to 5,000 random rows of a month (base rows for malformed ones)."""
+        if tab.n > 5000:
+            tab = tab.take(np.sort(self.rng.choice(tab.n, 5000, replace=False)))
+        return self.frames.build(source, tab)
+
     def _plant_malformed(self, m: int, tabs: dict[str, Tab]) -> None:
         P: Params = self.w.P
         by_source: dict[str, list[pl.DataFrame]] = {}
@@ -540,14 +561,14 @@ class Writer:
                     (m * P.dirty_rows_per_reason_per_month + j) % len(variants)
                 ]
                 if src not in frames:
-                    frames[src] = self.frames.build(src, tabs[src])
+                    frames[src] = self._sample_frame(src, tabs[src])
                 df = frames[src]
                 if cond is not None:
                     df = df.filter(cond)
                 if df.height == 0:  # e.g. no complaint this month: fall back to the first variant
                     src, field, bad, cond = variants[0]
                     if src not in frames:
-                        frames[src] = self.frames.build(src, tabs[src])
+                        frames[src] = self._sample_frame(src, tabs[src])
                     df = frames[src] if cond is None else frames[src].filter(cond)
                     if df.height == 0:
                         continue
