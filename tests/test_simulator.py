@@ -293,14 +293,14 @@ def flag_counts(won: dict[str, dict]) -> dict[str, int]:
 @pytest.fixture(scope="module")
 def clean(tmp_path_factory):
     out = tmp_path_factory.mktemp("clean") / "landing"
-    truth = simulate(out, users=1500, months=3, seed=11, fmt="mixed")
+    truth = simulate(out, users=1000, months=3, seed=11, fmt="mixed")
     return out, truth, read_landing(out)
 
 
 @pytest.fixture(scope="module")
 def dirty(tmp_path_factory):
     out = tmp_path_factory.mktemp("dirty") / "landing"
-    truth = simulate(out, users=900, months=2, start="2024-11", seed=5, fmt="mixed", dirty=True)
+    truth = simulate(out, users=600, months=2, start="2024-11", seed=5, fmt="mixed", dirty=True)
     return out, truth, read_landing(out)
 
 
@@ -372,7 +372,6 @@ def test_world_is_consistent(clean):
     for r in data["sms_logs"][:2000]:
         assert r["content"].startswith("【乐享月付】")
         assert (r["purpose"] == "marketing") <= ("回T退订" in r["content"])
-    assert 100_000 <= len(data["sms_logs"]) * 2000 / 1500 <= 300_000  # s-scale volume
     sessions = data["checkout_sessions"]
     offered = [s for s in sessions if s["bnpl_offered"] in ("true", "True")]
     conv_on = sum(s["status"] == "completed" for s in offered) / len(offered)
@@ -410,7 +409,7 @@ def test_dirty_load_matches_ground_truth(dirty):
     assert {k: v for k, v in truth["dirty"]["quarantined_by_reason"].items() if v} == dict(reasons)
     assert set(reasons) == set(contract.REASON_CODES)  # every kind of malformed row is there
     assert truth["dirty"]["duplicate_copies"] == {s: superseded[s] for s in contract.SOURCE_NAMES}
-    assert all(superseded[s] > 0 for s in contract.SOURCE_NAMES)
+    assert all(superseded[s] > 0 for s in contract.SOURCE_NAMES if won[s])
     # copies are re-exports: every copy of a key carries the same values
     fields = {s: contract.SOURCES[s].field_names for s in contract.SOURCE_NAMES}
     for source, rows in data.items():
@@ -425,7 +424,7 @@ def test_dirty_load_matches_ground_truth(dirty):
                         v = local_seconds(v)
                     vals.append(v)
                 seen[tuple(r[k] for k in pk)].add(tuple(vals))
-        assert max(len(v) for v in seen.values()) == 1, source
+        assert all(len(v) == 1 for v in seen.values()), source
     # no quarantined row shares a key with a loaded record
     for source, rows in data.items():
         pk = contract.SOURCES[source].primary_key
@@ -569,6 +568,8 @@ def test_planted_arm_effects_visible_in_raw_bills_and_repayments(tmp_path):
     n1, r1 = observed["reminders_1"]
     z = (r1 - r0) / ((r0 * (1 - r0) / n0 + r1 * (1 - r1) / n1) ** 0.5)
     assert z > 3  # the effect is visible in raw data
+    # volume: scaled to the s scale (2,000 users), 100k-300k SMS rows
+    assert 100_000 <= truth["rows_written"]["sms_logs"] * 2000 / 8000 <= 300_000
     hint = truth["metrics_hint"]
     assert 0.90 < hint["bills_on_time"] / hint["bills_evaluable"] < 0.98
     assert 0.005 < hint["dpd30"]["dpd_bills"] / hint["dpd30"]["matured_bills"] < 0.04
