@@ -13,7 +13,11 @@ import streamlit as st
 from dashboard import data
 from dashboard.i18n import LANGUAGES, t
 
-st.set_page_config(page_title="nudgescope", page_icon="📨", layout="wide")
+st.set_page_config(page_title="nudgescope", page_icon=":material/sms:", layout="wide")
+
+# A link may choose the language (?lang=en); after that the sidebar switch decides.
+if "lang" not in st.session_state and st.query_params.get("lang") in LANGUAGES:
+    st.session_state["lang"] = st.query_params["lang"]
 
 with st.sidebar:
     st.radio(
@@ -67,13 +71,15 @@ else:
 st.session_state["filters"] = data.Filters(start=start, end=end, band=band, experiment=experiment)
 
 pages = [
-    st.Page("views/overview.py", title=t("page_overview"), icon="📊", default=True),
-    st.Page("views/tradeoffs.py", title=t("page_tradeoffs"), icon="⚖️"),
-    st.Page("views/repayment.py", title=t("page_repayment"), icon="💳"),
-    st.Page("views/conversion.py", title=t("page_conversion"), icon="🛒"),
-    st.Page("views/complaints.py", title=t("page_complaints"), icon="📣"),
-    st.Page("views/sms_health.py", title=t("page_sms"), icon="✉️"),
-    st.Page("views/sql.py", title=t("page_sql"), icon="🧮"),
-    st.Page("views/data_status.py", title=t("page_status"), icon="🗂️"),
+    st.Page(
+        "views/overview.py", title=t("page_overview"), icon=":material/dashboard:", default=True
+    ),
+    st.Page("views/tradeoffs.py", title=t("page_tradeoffs"), icon=":material/balance:"),
+    st.Page("views/repayment.py", title=t("page_repayment"), icon=":material/credit_card:"),
+    st.Page("views/conversion.py", title=t("page_conversion"), icon=":material/shopping_cart:"),
+    st.Page("views/complaints.py", title=t("page_complaints"), icon=":material/campaign:"),
+    st.Page("views/sms_health.py", title=t("page_sms"), icon=":material/sms:"),
+    st.Page("views/sql.py", title=t("page_sql"), icon=":material/terminal:"),
+    st.Page("views/data_status.py", title=t("page_status"), icon=":material/database:"),
 ]
 st.navigation(pages).run()

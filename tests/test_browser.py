@@ -1,0 +1,199 @@
+"""A real browser pass over the dashboard: Debian's chromium driven by Playwright.
+
+Serves the app on the fixture database with `streamlit run`, opens every page, checks that no
+Streamlit exception is shown and that Plotly charts render, changes a filter and sees a figure
+change, and saves one screenshot per page (artifacts/screenshots/, or $NUDGESCOPE_SCREENSHOTS).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from pipelines.settings import REPO_ROOT
+from tests.fixtures.dashboard.build import build
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+# url path of each page (st.Page derives it from the file name) -> does it draw Plotly charts
+PAGES = {
+    "overview": True,
+    "tradeoffs": True,
+    "repayment": True,
+    "conversion": True,
+    "complaints": True,
+    "sms_health": True,
+    "sql": False,
+    "data_status": True,
+}
+
+
+TITLES = {
+    "overview": "Overview",
+    "tradeoffs": "Messaging trade-offs",
+    "repayment": "Repayment & risk",
+    "conversion": "Conversion & stickiness",
+    "complaints": "Complaints & opt-outs",
+    "sms_health": "SMS health & compliance",
+    "sql": "SQL",
+    "data_status": "Data status",
+}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Debian chromium is not installed (.ci/run installs it)")
+    db = build(tmp_path_factory.mktemp("serve") / "serve.duckdb")
+    port = _free_port()
+    env = dict(os.environ, NUDGESCOPE_SERVE=str(db))
+    proc = subprocess.Popen(
+        [
+            sys.executable, "-m", "streamlit", "run", str(REPO_ROOT / "dashboard" / "app.py"),
+            "--server.address", "127.0.0.1", "--server.port", str(port),
+            "--server.headless", "true", "--browser.gatherUsageStats", "false",
+            "--server.fileWatcherType", "none",
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
+                if r.status == 200:
+                    break
+        except OSError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            out = proc.stdout.read().decode(errors="replace") if proc.stdout else ""
+            pytest.fail(f"streamlit did not start:\n{out[-3000:]}")
+        time.sleep(0.3)
+    yield url
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield b
+        b.close()
+
+
+@pytest.fixture(scope="module")
+def shots() -> Path:
+    out = Path(os.environ.get("NUDGESCOPE_SCREENSHOTS", REPO_ROOT / "artifacts" / "screenshots"))
+    out.mkdir(parents=True, exist_ok=True)
+    return out
+
+
+def _settle(page) -> None:
+    """Wait until Streamlit has run the script to the end (call once the page has content)."""
+    page.wait_for_selector(
+        '[data-testid="stApp"][data-test-script-state="notRunning"]', timeout=60_000
+    )
+    page.wait_for_timeout(200)
+
+
+def _figure_data(page, index: int = 0) -> list:
+    return page.evaluate(
+        # _fullData holds the decoded arrays (data may still hold base64 typed arrays)
+        "(i) => document.querySelectorAll('.js-plotly-plot')[i]._fullData"
+        ".map(t => ({name: t.name, y: Array.from(t.y || [])}))",
+        index,
+    )
+
+
+def test_every_page_loads_and_renders(server, browser, shots):
+    page = browser.new_page(viewport={"width": 1400, "height": 2400})
+    for path, has_charts in PAGES.items():
+        started = time.monotonic()
+        # the default page (overview) lives at the root URL
+        url_path = "" if path == "overview" else path
+        page.goto(f"{server}/{url_path}?lang=en", wait_until="domcontentloaded")
+        page.wait_for_selector("h1", timeout=60_000)
+        assert page.locator("h1").first.inner_text() == TITLES[path]
+        if has_charts:
+            page.wait_for_selector(".js-plotly-plot .main-svg", timeout=30_000)
+            assert page.locator(".js-plotly-plot").count() >= 1
+        else:
+            page.wait_for_selector('[data-testid="stTextArea"]', timeout=30_000)
+        _settle(page)
+        assert page.locator('[data-testid="stException"]').count() == 0, path
+        assert page.locator('[role="dialog"]').count() == 0, path  # e.g. "Page not found"
+        page.screenshot(path=str(shots / f"{path}.png"), full_page=True)
+        assert (shots / f"{path}.png").stat().st_size > 10_000
+        print(f"{path}: {time.monotonic() - started:.1f} s")
+    page.close()
+
+
+def test_filter_change_changes_a_figure(server, browser, shots):
+    page = browser.new_page(viewport={"width": 1400, "height": 2400})
+    page.goto(f"{server}/", wait_until="domcontentloaded")
+    page.wait_for_selector(".js-plotly-plot .main-svg", timeout=60_000)
+    _settle(page)
+    before = _figure_data(page)
+    # on-time rate, all accounts: Jan 100 %, Feb 87.5 %, Mar 75 %
+    assert any(t["y"] == [1.0, 0.875, 0.75] for t in before), json.dumps(before)
+    page.locator('[data-testid="stSidebar"] [data-testid="stSelectbox"]').first.click()
+    page.get_by_role("option", name="E", exact=True).click()
+    page.wait_for_function(
+        "() => { const p = document.querySelector('.js-plotly-plot');"
+        " return p && p._fullData && p._fullData.some("
+        "t => JSON.stringify(Array.from(t.y || [])) === '[0,0]'); }",
+        timeout=30_000,
+    )
+    after = _figure_data(page)
+    assert after != before
+    assert page.locator('[data-testid="stException"]').count() == 0
+    page.screenshot(path=str(shots / "overview_band_E.png"), full_page=True)
+    page.close()
+
+
+def test_sql_page_in_the_browser(server, browser):
+    page = browser.new_page(viewport={"width": 1400, "height": 2400})
+    page.goto(f"{server}/sql", wait_until="domcontentloaded")
+    page.wait_for_selector('[data-testid="stTextArea"]', timeout=60_000)
+    _settle(page)
+    area = page.locator('[data-testid="stTextArea"] textarea')
+    area.fill("copy core.users to '/tmp/users.csv'")
+    area.press("Control+Enter")
+    page.get_by_role("button", name="运行").click()
+    page.wait_for_selector('[data-testid="stAlertContentError"]', timeout=30_000)
+    assert "COPY" in page.locator('[data-testid="stAlertContentError"]').inner_text()
+    page.close()
