@@ -3,13 +3,14 @@
 UV := python3 -m uv
 RUN := $(UV) run --frozen
 
-.PHONY: help install demo test lint format
+.PHONY: help install demo test lint format dashboard
 .DEFAULT_GOAL := help
 
 help:
 	@echo "make demo   install, simulate data if there is none, run the pipeline, serve the dashboard"
 	@echo "make test   install and run the whole test suite"
 	@echo "make lint   ruff check and format check"
+	@echo "make dashboard   serve the dashboard on http://127.0.0.1:8501"
 
 # Re-sync only when the dependency files change.
 .venv/.synced: pyproject.toml uv.lock
@@ -25,9 +26,13 @@ demo: install
 	else \
 		echo "data/landing already has files: using them (delete it to simulate afresh)"; \
 	fi
+	$(RUN) nudgescope dashboard
 
 test: install
 	$(RUN) pytest
+
+dashboard: install
+	$(RUN) nudgescope dashboard
 
 lint: install
 	$(RUN) ruff check .
