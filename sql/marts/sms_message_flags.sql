@@ -1,7 +1,7 @@
 -- mart.sms_message_flags: one row per sms_logs row with the six fault flags of metrics.md.
 -- Verification messages keep a row but every flag is false; they never count as a "twin",
 -- nor towards a user's daily rank. Set-based: lag() for twins, row_number() for the daily
--- cap, one join for opt-outs, consent and promotion keywords.
+-- cap (on busy user-days only), one join each for opt-outs, consent and promotion keywords.
 -- DuckDB idiom: unnest() of the keyword array of mart.run_context (sqlglot: explode).
 create or replace table mart.sms_message_flags as
 with
@@ -55,12 +55,42 @@ ranked as (
         lag(sent_at) over (
             partition by is_message, user_id, template_code, bill_id
             order by sent_at, message_id
-        ) as previous_twin_sent_at,
+        ) as previous_twin_sent_at
+    from renamed
+),
+
+-- the daily rank only matters on user-days with more messages than the cap: rank those
+-- alone (a hash aggregate finds them), not every message
+busy_days as (
+    select
+        renamed.user_id,
+        renamed.local_date
+    from renamed
+    cross join settings
+    where renamed.is_message
+    group by renamed.user_id, renamed.local_date, settings.daily_cap
+    having count(*) > settings.daily_cap
+),
+
+busy_day_ranks as (
+    select
+        renamed.message_id,
         row_number() over (
-            partition by is_message, user_id, local_date
-            order by sent_at, message_id
+            partition by renamed.user_id, renamed.local_date
+            order by renamed.sent_at, renamed.message_id
         ) as day_rank
     from renamed
+    inner join busy_days
+        on busy_days.user_id = renamed.user_id
+        and busy_days.local_date = renamed.local_date
+    where renamed.is_message
+),
+
+over_cap as (
+    select busy_day_ranks.message_id
+    from busy_day_ranks
+    cross join settings
+    where busy_day_ranks.day_rank > settings.daily_cap
 ),
 
 first_opt_out as (
@@ -122,7 +152,7 @@ final as (
             ranked.purpose = 'marketing' and first_opt_out.first_opt_out_at < ranked.sent_at,
             false
         ) as is_after_opt_out,
-        ranked.is_message and ranked.day_rank > settings.daily_cap as is_over_daily_cap,
+        over_cap.message_id is not null as is_over_daily_cap,
         promo_hits.message_id is not null as is_marketing_in_service,
         coalesce(
             ranked.purpose = 'marketing' and not consent.marketing_consent,
@@ -136,6 +166,8 @@ final as (
         on consent.user_id = ranked.user_id
     left join promo_hits
         on promo_hits.message_id = ranked.message_id
+    left join over_cap
+        on over_cap.message_id = ranked.message_id
 )
 
 select * from final
