@@ -11,7 +11,7 @@ import datetime as dt
 import streamlit as st
 
 from dashboard import data
-from dashboard.i18n import LANGUAGES, t
+from dashboard.i18n import LANGUAGES, labeller, t
 
 st.set_page_config(page_title="nudgescope", page_icon=":material/sms:", layout="wide")
 
@@ -51,13 +51,13 @@ with st.sidebar:
     band = st.selectbox(
         t("score_band"),
         [None, *opts["bands"]],
-        format_func=lambda b: t("all") if b is None else b,
+        format_func=labeller(none="all"),
         key="band",
     )
     experiment = st.selectbox(
         t("experiment"),
         [None, *opts["experiments"]],
-        format_func=lambda e: t("all") if e is None else e,
+        format_func=labeller(none="all"),
         key="experiment",
     )
     st.caption(t("as_of_caption", as_of=meta["as_of"], version=meta["data_version"]))

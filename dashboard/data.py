@@ -444,6 +444,33 @@ def bills_by_reminders(f: Filters) -> list[tuple[str, int, int]]:
     return [(r.score_band, int(r.pre_due_reminders), int(r.bills)) for r in df.itertuples()]
 
 
+ARMS_SQL = """
+select experiment_id, arm, count(*) as cycles,
+       avg(pre_due_reminders) as reminders,
+       avg(on_time::int) as on_time,
+       avg(complained::int) as complained,
+       avg(opted_out::int) as opted_out
+from mart.user_cycle
+where experiment_id is not null and arm is not null
+  and due_date between $start and $end
+  and ($experiment is null or experiment_id = $experiment)
+group by experiment_id, arm
+order by experiment_id, reminders
+"""
+
+
+def experiment_arms(f: Filters) -> tuple[str | None, list[dict[str, float]]]:
+    """The arms of the experiment whose arms differ most in pre-due reminders (or the chosen
+    one) as dicts: arm, cycles, reminders (mean) and the outcome rates. All score bands."""
+    df = query(ARMS_SQL, f.params())
+    if df.empty:
+        return None, []
+    spread = df.groupby("experiment_id")["reminders"].agg(lambda r: r.max() - r.min())
+    exp = str(spread.sort_values(ascending=False).index[0])
+    rows = df[df["experiment_id"] == exp].to_dict("records")
+    return exp, [{k: (None if pd.isna(v) else v) for k, v in r.items()} for r in rows]
+
+
 # ---------------------------------------------------------------------------------------------
 # Repayment, conversion, complaints, SMS health
 # ---------------------------------------------------------------------------------------------

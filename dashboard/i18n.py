@@ -151,11 +151,24 @@ L: dict[str, tuple[str, str]] = {
         "count only what survives them.",
     ),
     "assumption_on_time": (
-        "按时还款只受到期前提醒上限影响：超过上限的账单移到所在评分等级量-效曲线的上限分组"
-        "（该等级无数据时用全部）。曲线是观察性数据，不是因果估计。",
-        "On-time repayment changes only through the pre-due reminder cap: a bill above the cap "
-        "moves to the cap's bucket on its score band's volume–outcome curve (band 'all' where "
-        "the band has no row). The curve is observational, not a causal estimate.",
+        "按时还款只受到期前提醒上限影响。默认用实验（随机分组、提醒条数不同）：每个实验组是一个点"
+        "（平均到期前提醒条数，结果率），提醒 r 条的账单变化 f(K) − f(r)，f 在组间线性插值、"
+        "超出范围取端点。备选：账单所在评分等级的量-效曲线（上限分组代替原分组）——"
+        "曲线是观察性的，有混杂（逾期者会收到更多提醒）。",
+        "On-time repayment changes only through the pre-due reminder cap. By default the effect "
+        "comes from the experiment (randomised arms with different reminder cadences): each arm "
+        "is a point (mean pre-due reminders, outcome rate); a bill with r reminders changes by "
+        "f(K) − f(r), f interpolated linearly between arms and flat beyond them. The alternative "
+        "is the volume–outcome curve of the bill's score band (bucket K instead of bucket r): "
+        "observational and confounded (late payers receive more reminders).",
+    ),
+    "effect_source": ("提醒上限的效果来自", "Effect of the reminder cap from"),
+    "source_experiment": ("实验（随机）", "experiment (randomised)"),
+    "source_curve": ("量-效曲线（观察性）", "volume–outcome curve (observational)"),
+    "dose_title": ("实验 {exp} 的剂量-反应（各组）", "Dose–response of experiment {exp} (arms)"),
+    "no_dose": (
+        "没有可用的实验剂量-反应，改用量-效曲线。",
+        "No experiment dose–response available; using the volume–outcome curve.",
     ),
     "assumption_complaints": (
         "投诉：每条被减少的短信带有本期同范围内实测的对应类别投诉率（重复→重复投诉/重复短信；"
@@ -271,6 +284,32 @@ L: dict[str, tuple[str, str]] = {
     "failed_files": ("{n} 个文件读取失败", "{n} files failed to load"),
     "rows_per_source": ("各数据源行数", "Rows per source"),
 }
+
+
+def labeller(fmt: str = "{}", none: str | None = None):
+    """A format_func with the labels fixed now, in the current language.
+
+    Streamlit may call a widget's format_func outside the script run (AppTest does), where
+    the session's language is not known; a closure over ready-made labels is safe there.
+    `fmt` builds the key from the option (e.g. "o_{}"); options are shown as they are when the
+    key has no label; `none` is the key for the option None.
+    """
+    current = lang()
+
+    def label(option: object) -> str:
+        if option is None:
+            return _pick(none, current) if none else ""
+        key = fmt.format(option)
+        return _pick(key, current) if key in L else str(option)
+
+    return label
+
+
+def _pick(key: str, language: str) -> str:
+    pair = L.get(key)
+    if pair is None:
+        return key
+    return pair[0] if language == "zh" else pair[1]
 
 
 def lang() -> str:

@@ -8,9 +8,12 @@ the caps then count only the messages that survive them, the way a gateway appli
 The expected effects are estimates from measured rates, with these assumptions (shown on the
 page via `ASSUMPTIONS`):
 
-* On-time repayment changes only through the pre-due reminder cap: a bill with more than K
-  delivered pre-due reminders moves to bucket K of the volume-outcome curve of its score band
-  (band `all` where the band has no row). The curve is observational.
+* On-time repayment changes only through the pre-due reminder cap. By default the effect of a
+  reminder count comes from the messaging experiment (randomised arms with different reminder
+  cadences): each arm is a point (mean pre-due reminders, outcome rate) and a bill with r > K
+  reminders changes by f(K) - f(r), f interpolated linearly between arms and flat beyond them.
+  The alternative is the volume-outcome curve of the bill's score band (bucket K instead of
+  bucket r); the curve is observational and confounded (late payers get more reminders).
 * Complaints: each removed message carries the complaint risk measured for its rule in the same
   period and scope: complaints of the matching category per flagged message (duplicates ->
   `sms_duplicate` per duplicate; quiet hours -> `sms_night` per quiet-hours message; daily cap
@@ -166,6 +169,53 @@ def reminder_cap_effect(
             r_new = curve_rate(curve, band, new, outcome)
             if r_old is not None and r_new is not None:
                 delta[outcome] += n * (r_new - r_old)
+    return delta
+
+
+Points = list[tuple[float, float]]  # (mean pre-due reminders, outcome rate), sorted by x
+
+
+def interpolate(points: Points, x: float) -> float:
+    """Piecewise-linear f(x) through `points` (sorted by x), flat beyond the first and last."""
+    if not points:
+        raise ValueError("no points")
+    if x <= points[0][0]:
+        return points[0][1]
+    for (x0, y0), (x1, y1) in zip(points, points[1:], strict=False):
+        if x <= x1:
+            return y0 if x1 == x0 else y0 + (y1 - y0) * (x - x0) / (x1 - x0)
+    return points[-1][1]
+
+
+def dose_points(arms: list[dict[str, float]]) -> dict[str, Points]:
+    """Per outcome, the experiment's arms as (mean reminders, rate), sorted, rates present only.
+
+    An outcome with fewer than two distinct reminder levels has no dose-response: left out.
+    """
+    out: dict[str, Points] = {}
+    for outcome in OUTCOMES:
+        pts = sorted(
+            (float(a["reminders"]), float(a[outcome]))
+            for a in arms
+            if a.get(outcome) is not None and a.get("reminders") is not None
+        )
+        if len({x for x, _ in pts}) >= 2:
+            out[outcome] = pts
+    return out
+
+
+def reminder_cap_effect_dose(
+    bills: list[tuple[str, int, int]], doses: dict[str, Points], cap: int | None
+) -> dict[str, float]:
+    """Expected change per outcome from the experiment's dose-response: Σ n·(f(cap) − f(r))."""
+    delta = dict.fromkeys(OUTCOMES, 0.0)
+    if cap is None:
+        return delta
+    for _band, reminders, n in bills:
+        if reminders <= cap:
+            continue
+        for outcome, pts in doses.items():
+            delta[outcome] += n * (interpolate(pts, cap) - interpolate(pts, reminders))
     return delta
 
 

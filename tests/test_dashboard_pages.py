@@ -152,13 +152,27 @@ def test_tradeoffs_whatif_counts_and_effects(app):
     m = metrics(at)
     assert m["Messages in scope"][0] == "14"
     assert m["Messages removed"][0] == "6"
+    # Default effect source: the experiment's arms in March. control: mean reminders
+    # (4+0+3+0)/4 = 1.75, on time 3/4; two_reminders: (0+1+0+0)/4 = 0.25, on time 3/4 -> flat,
+    # so the cap changes nothing; complaints and opt-outs of the arms are flat beyond 1.75 too.
+    assert m["Change in on-time repayments"] == ("+0.00", "+0.00 pp")
+    # removed messages x measured complaint rates: 2 x 1/5 + 1 x 1 + 2 x 1/3 + rewrite 1 x 1/5
+    assert m["Change in complaints"][0] == "-2.27"
+    assert m["Change in opt-outs"][0] == "-0.71"  # 5 removed outside the cap x 2/14
+    ranking = table_with(at, "Net value (yuan)")
+    values = dict(zip(ranking["policy"], ranking["Net value (yuan)"], strict=True))
+    # 200 x 2.2667 + 30 x 5/7 + 0.04 x 6
+    assert values["yours"] == pytest.approx(475.00, abs=0.01)
+    assert values["current"] == 0.0
+    # The observational curve instead: see test_dashboard_policy for the hand-worked numbers.
+    at.radio(key="p_effect_source").set_value("curve").run()
+    m = metrics(at)
     assert m["Change in on-time repayments"] == ("-0.08", "-1.00 pp")
-    assert m["Change in complaints"][0] == "-2.29"  # see test_dashboard_policy
+    assert m["Change in complaints"][0] == "-2.29"
     assert m["Change in opt-outs"][0] == "-0.72"
     ranking = table_with(at, "Net value (yuan)")
     values = dict(zip(ranking["policy"], ranking["Net value (yuan)"], strict=True))
     assert values["yours"] == pytest.approx(475.30, abs=0.01)
-    assert values["current"] == 0.0
     # compliance + dedupe + quiet + clean reminders: 200 x 2.2667 + 30 x 5/7 + 0.04 x 5
     assert values["hygiene"] == pytest.approx(474.96, abs=0.01)
     assert ranking["Rank"].tolist() == [1, 2, 3, 4, 5, 6]

@@ -106,3 +106,32 @@ def test_policy_params_bind_every_rule():
     p = P.Policy(True, False, True, False, 2, None).params()
     assert p == {"compliance": True, "duplicates": False, "quiet": True, "promo": False,
                  "max_reminders": 2, "daily_cap": None}  # fmt: skip
+
+
+def test_interpolate_between_arms_and_flat_beyond():
+    pts = [(0.0, 0.80), (2.0, 0.90), (4.0, 0.94)]
+    assert P.interpolate(pts, -1) == 0.80
+    assert P.interpolate(pts, 1) == pytest.approx(0.85)
+    assert P.interpolate(pts, 3) == pytest.approx(0.92)
+    assert P.interpolate(pts, 9) == 0.94
+
+
+def test_dose_points_need_two_levels():
+    arms = [
+        {"reminders": 2.0, "on_time": 0.90, "complained": 0.01, "opted_out": None},
+        {"reminders": 0.0, "on_time": 0.80, "complained": 0.01, "opted_out": 0.02},
+    ]
+    doses = P.dose_points(arms)
+    assert doses["on_time"] == [(0.0, 0.80), (2.0, 0.90)]
+    assert "opted_out" not in doses  # one level only
+
+
+def test_reminder_cap_effect_from_the_experiment_by_hand():
+    doses = {"on_time": [(0.0, 0.80), (2.0, 0.90), (4.0, 0.94)]}
+    # 10 bills with 3 reminders capped at 1: 10 x (f(1) - f(3)) = 10 x (0.85 - 0.92) = -0.7
+    # 5 bills with 6 reminders capped at 1: 5 x (0.85 - 0.94) = -0.45; 4 bills with 1: unchanged
+    bills = [("A", 3, 10), ("E", 6, 5), ("B", 1, 4)]
+    delta = P.reminder_cap_effect_dose(bills, doses, 1)
+    assert delta["on_time"] == pytest.approx(-1.15)
+    assert delta["complained"] == 0.0
+    assert P.reminder_cap_effect_dose(bills, doses, None)["on_time"] == 0.0

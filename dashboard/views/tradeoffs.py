@@ -8,7 +8,7 @@ import streamlit as st
 
 from dashboard import charts, data
 from dashboard import policy as P
-from dashboard.i18n import t
+from dashboard.i18n import labeller, t
 
 f: data.Filters = st.session_state["filters"]
 st.title(t("page_tradeoffs"))
@@ -21,7 +21,7 @@ outcome = (
         t("outcome"),
         OUTCOMES,
         default="on_time",
-        format_func=lambda o: t(f"o_{o}"),
+        format_func=labeller("o_{}"),
         key="curve_outcome",
     )
     or "on_time"
@@ -139,11 +139,11 @@ with c2:
     limits = [None, 1, 2, 3, 4, 5, 6]
     max_rem = st.selectbox(
         t("rule_reminder_cap"), limits, index=0, key="p_max_reminders",
-        format_func=lambda v: t("no_limit") if v is None else str(v),
+        format_func=labeller(none="no_limit"),
     )  # fmt: skip
     daily_cap = st.selectbox(
         t("rule_daily_cap"), limits, index=0, key="p_daily_cap",
-        format_func=lambda v: t("no_limit") if v is None else str(v),
+        format_func=labeller(none="no_limit"),
     )  # fmt: skip
 yours = P.Policy(
     block_marketing_without_permission=compliance,
@@ -156,6 +156,18 @@ yours = P.Policy(
 
 curve_rates = data.curve_map(f)
 bills = data.bills_by_reminders(f)
+dose_exp, arms = data.experiment_arms(f)
+doses = P.dose_points(arms)
+source = st.radio(
+    t("effect_source"),
+    ["experiment", "curve"],
+    format_func=labeller("source_{}"),
+    horizontal=True,
+    key="p_effect_source",
+)
+if source == "experiment" and not doses:
+    st.caption(t("no_dose"))
+    source = "curve"
 
 
 current, flagged = data.policy_counts(P.Policy(), f)
@@ -164,7 +176,10 @@ base = data.baseline(f, current.messages, flagged)  # measured rates: the same f
 
 def evaluate(policy: P.Policy) -> tuple[P.Counts, P.Effect]:
     counts, _flagged = data.policy_counts(policy, f)
-    cap = P.reminder_cap_effect(bills, curve_rates, policy.max_pre_due_reminders)
+    if source == "experiment":
+        cap = P.reminder_cap_effect_dose(bills, doses, policy.max_pre_due_reminders)
+    else:
+        cap = P.reminder_cap_effect(bills, curve_rates, policy.max_pre_due_reminders)
     return counts, P.expected_effect(counts, base, cap)
 
 
@@ -236,6 +251,9 @@ with st.expander(t("assumptions"), expanded=True):
                 f"{base.opt_outs} / {base.messages} = {base.opt_outs_per_message:.4f}; "
                 f"on-time bills: {base.on_time} / {base.bills}")  # fmt: skip
     st.dataframe(rates, hide_index=True, key="whatif_rates")
+    if arms:
+        st.markdown(f"**{t('dose_title', exp=dose_exp)}**")
+        st.dataframe(pd.DataFrame(arms), hide_index=True, key="whatif_dose")
     on_time_eff = eff[eff["outcome"] == "on_time"] if not eff.empty else eff
     for r in on_time_eff.itertuples():
         st.caption(
