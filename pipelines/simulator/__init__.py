@@ -135,6 +135,7 @@ def simulate(
                     task, advance=1, description=f"{n_users:,} users, month {m + 1}/{n_months}"
                 )
     finally:
+        writer.pool.shutdown()
         if bar:
             bar.stop()
     seconds = time.perf_counter() - t0

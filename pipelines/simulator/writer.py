@@ -12,6 +12,7 @@ from __future__ import annotations
 import gzip
 import io
 import re
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -386,6 +387,7 @@ class Writer:
         }
         self.sms_by_purpose = dict.fromkeys(PURPOSES, 0)
         self.dts: set[int] = set()
+        self.pool = ThreadPoolExecutor(max_workers=2)
         self.n_files = 0
         self.bytes = 0
         self._bad_seq = 0
@@ -402,8 +404,16 @@ class Writer:
 
     def _write_bytes(self, path: Path, data: bytes) -> None:
         path.write_bytes(data)
+        self._count(len(data))
+
+    def _count(self, nbytes: int) -> None:
         self.n_files += 1
-        self.bytes += len(data)
+        self.bytes += nbytes
+
+    def _encode_write(self, path: Path, rendered: pl.DataFrame, fmt: str) -> int:
+        data = self._encode(rendered, fmt)
+        path.write_bytes(data)
+        return len(data)
 
     @staticmethod
     def _encode(rendered: pl.DataFrame, fmt: str, encoding: str = "utf-8") -> bytes:
@@ -461,6 +471,7 @@ class Writer:
             return
         mode = {"parquet": "parquet", "jsonl": "json"}.get(fmt, "text")
         rendered = render(df, source, mode).with_columns(df.get_column("dt"))
+        jobs = []
         for (day,), rpart in rendered.partition_by(
             "dt", as_dict=True, maintain_order=True, include_key=False
         ).items():
@@ -468,7 +479,8 @@ class Writer:
             sp = special.get(int(day))
             if sp is None:
                 path = self._path(source, day, "{src}-{dt}." + fmt)
-                self._write_bytes(path, self._encode(rpart, fmt))
+                # encoding releases the GIL: partitions are written on both cores
+                jobs.append(self.pool.submit(self._encode_write, path, rpart, fmt))
                 continue
             part = df.filter(pl.col("dt") == day)
             kind, arg = sp
@@ -487,6 +499,8 @@ class Writer:
                 ph = ph + self.rng.integers(0, 10**8, part.height)
                 self._write(path, part, source, "csv", extra={arg: pl.Series([str(x) for x in ph])})
             self.files[kind].append(self._rel(path))
+        for job in jobs:
+            self._count(job.result())
         if self.dirty:
             self._plant_duplicates(source, df, d1)
 
