@@ -50,6 +50,7 @@ class FileError(Exception):
 def clean_error(exc: BaseException | str) -> str:
     """One line, phone numbers masked, at most MAX_ERROR characters."""
     text = " ".join(str(exc).split())
+    text = text.split(" LINE 1:")[0]  # DuckDB appends the (internal) SQL it was running
     text = mask_text(text) or ""
     return text[:MAX_ERROR]
 

@@ -17,6 +17,7 @@ import duckdb
 
 from pipelines import settings
 from pipelines.cli import UserError
+from pipelines.contract import SOURCE_NAMES
 from pipelines.ingest import files, progress
 from pipelines.ingest.readers import clean_error
 from pipelines.ingest.warehouse import connect
@@ -65,27 +66,42 @@ class RunSummary:
         return "; ".join(parts) + " (data published; see ingest.file_ledger / ingest.quarantine)"
 
 
-def _ledger_range(warehouse: Path) -> tuple[str, str] | None:
-    """min/max dt the ledger knows, so files removed from landing are withdrawn too."""
+@dataclass
+class Plan:
+    """What a run has to do: the dt range and sources with new, changed or removed files."""
+
+    range: tuple[str, str] | None
+    sources: list[str]
+    scan: files.Scan
+
+
+def _known_files(warehouse: Path) -> dict[str, tuple[int, int]]:
+    """path -> (size, mtime_ns) of every ledger file whose stat is known to match its hash."""
     if not warehouse.exists():
-        return None
+        return {}
     try:
         con = duckdb.connect(str(warehouse), read_only=True)
     except duckdb.Error as exc:
-        raise UserError(f"cannot open the warehouse {warehouse}: {clean_error(exc)}") from exc
+        raise UserError(
+            f"cannot open the warehouse {warehouse} (is another run writing it?): "
+            f"{clean_error(exc)}"
+        ) from exc
     try:
-        row = con.execute(
-            "select min(dt)::varchar, max(dt)::varchar from ingest.file_ledger"
-        ).fetchone()
+        rows = con.execute(
+            """select l.path, s.size, s.mtime_ns
+            from ingest.file_ledger as l
+            left join ingest.file_stat as s
+                on s.path = l.path and s.content_hash = l.content_hash"""
+        ).fetchall()
     except duckdb.CatalogException:
-        return None
+        return {}
     finally:
         con.close()
-    return (row[0], row[1]) if row and row[0] else None
+    return {p: (size, mtime) for p, size, mtime in rows}
 
 
-def plan(paths: settings.Paths) -> tuple[tuple[str, str] | None, files.Scan]:
-    """The partition range to run: every dt with landing files or ledger rows."""
+def plan(paths: settings.Paths) -> Plan:
+    """Compare the landing folder with the ledger: which partitions and sources to stage."""
     landing = paths.landing
     if not landing.is_dir():
         raise UserError(
@@ -95,21 +111,29 @@ def plan(paths: settings.Paths) -> tuple[tuple[str, str] | None, files.Scan]:
     from pipelines.defs.ingest import DAILY
 
     scan = files.scan(landing)
-    valid = set(DAILY.get_partition_keys())
-    dts = {f.dt.isoformat() for f in scan.files}
-    outside = sorted(dt for dt in dts if dt not in valid)
-    scan.ignored.extend(
-        f"dt={dt} (outside the partitions {valid and min(valid)} … today)" for dt in outside
-    )
-    dts = {dt for dt in dts if dt in valid}
-    known = _ledger_range(paths.warehouse)
-    if known:
-        dts |= {dt for dt in known if dt in valid}
-    if not dts:
-        if not scan.files:
-            raise UserError(f"no landing files under {landing}")
-        return None, scan
-    return (min(dts), max(dts)), scan
+    if not scan.files and not paths.warehouse.exists():
+        raise UserError(f"no landing files under {landing}")
+    keys = DAILY.get_partition_keys()
+    first, last = keys[0], keys[-1]
+    known = _known_files(paths.warehouse)
+    changed: set[tuple[str, str]] = set()
+    on_disk = set()
+    for f in scan.files:
+        on_disk.add(f.path)
+        if known.get(f.path) != (f.size, f.mtime_ns):
+            changed.add((f.source, f.dt.isoformat()))
+    for path in known:
+        if path not in on_disk:  # removed: its contribution is withdrawn
+            source, dt_dir = path.split("/")[:2]
+            changed.add((source, dt_dir.removeprefix("dt=")))
+    outside = sorted({dt for _, dt in changed if not first <= dt <= last})
+    scan.ignored.extend(f"dt={dt} (outside the partitions {first} … {last})" for dt in outside)
+    changed = {(s, dt) for s, dt in changed if first <= dt <= last}
+    if not changed:
+        return Plan(None, [], scan)
+    dts = sorted(dt for _, dt in changed)
+    sources = [s for s in SOURCE_NAMES if any(c == s for c, _ in changed)]
+    return Plan((dts[0], dts[-1]), sources, scan)
 
 
 def _watch(
@@ -134,7 +158,7 @@ def _watch(
         if conn is not None:
             for rec in conn.records:
                 ev = rec.event_log_entry.dagster_event
-                if ev is not None and ev.step_key in steps:
+                if ev is not None and ev.step_key and (not steps or ev.step_key in steps):
                     listener(ev.step_key, kinds[ev.event_type])
             cursor = conn.cursor
         if done:
@@ -147,59 +171,71 @@ def run_pipeline(
     listener: StepListener | None = None,
     reporter: progress.Reporter | None = None,
 ) -> RunSummary:
-    """Execute the pipeline job in-process over every partition with landing files."""
+    """Stage the partitions with new or changed files, then core, marts and publish.
+
+    Two in-process executions of the same job: the staging assets over the changed dt range
+    (one run for the whole range), then the unpartitioned rest. Splitting them keeps Dagster
+    from planning every core/mart asset once per partition of the range.
+    """
     t0 = time.monotonic()
     warnings.filterwarnings("ignore", message=".*currently in beta")
     if data_dir is not None:
         os.environ["NUDGESCOPE_DATA_DIR"] = str(Path(data_dir).resolve())
     paths = settings.paths()
-    rng, scan = plan(paths)
+    todo = plan(paths)
     from pipelines.definitions import defs
     from pipelines.defs.automation import range_tags
 
     job = defs().resolve_job_def(JOB_NAME)
-    run_id = str(uuid.uuid4())
-    summary = RunSummary(run_id, False, 0.0, rng, ignored=scan.ignored, serve=paths.serve)
-    summary.files_seen = len(scan.files)
-    tags = range_tags(*rng) if rng else {}
-    asset_steps = {"__".join(k.path) for k in job.asset_layer.executable_asset_keys}
-    selection = (
-        None
-        if rng
-        else [k for k in job.asset_layer.executable_asset_keys if k.path[0] != "staging"]
-    )
-    quiet = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
-    with dg.DagsterInstance.ephemeral() as instance:
-        stop = threading.Event()
-        watcher = None
-        if listener:
-            watcher = threading.Thread(
-                target=_watch,
-                args=(instance, run_id, listener, stop, asset_steps),
-                daemon=True,
-            )
-            watcher.start()
-        try:
-            with progress.listening(reporter or (lambda *_: None)):
-                result = job.execute_in_process(
-                    run_config=quiet,
-                    instance=instance,
-                    run_id=run_id,
-                    tags=tags,
-                    raise_on_error=False,
-                    asset_selection=selection,
-                )
-        finally:
-            stop.set()
-            if watcher:
-                watcher.join()
-        summary.success = result.success
-        if not result.success:
-            summary.error = _first_failure(result)
+    keys = list(job.asset_layer.executable_asset_keys)
+    stage_keys = [k for k in keys if k.path[0] == "staging" and k.path[-1] in todo.sources]
+    rest_keys = [k for k in keys if k.path[0] != "staging"]
+    summary = RunSummary("", False, 0.0, todo.range, ignored=todo.scan.ignored, serve=paths.serve)
+    summary.files_seen = len(todo.scan.files)
+    with (
+        dg.DagsterInstance.ephemeral() as instance,
+        progress.listening(reporter or (lambda *_: None)),
+    ):
+        steps = []
+        if todo.range:
+            steps.append((stage_keys, range_tags(*todo.range)))
+        steps.append((rest_keys, {}))
+        for selection, tags in steps:
+            run_id = str(uuid.uuid4())
+            summary.run_id = summary.run_id or run_id
+            result = _execute(job, instance, run_id, selection, tags, listener)
+            if not result.success:
+                summary.error = _first_failure(result)
+                break
+        else:
+            summary.success = True
     summary.seconds = time.monotonic() - t0
-    if summary.success or paths.warehouse.exists():
-        _fill_counts(summary, paths.warehouse)
+    _fill_counts(summary, paths.warehouse)
     return summary
+
+
+def _execute(job, instance, run_id, selection, tags, listener):
+    quiet = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
+    stop = threading.Event()
+    watcher = None
+    if listener:
+        watcher = threading.Thread(
+            target=_watch, args=(instance, run_id, listener, stop, set()), daemon=True
+        )
+        watcher.start()
+    try:
+        return job.execute_in_process(
+            run_config=quiet,
+            instance=instance,
+            run_id=run_id,
+            tags=tags,
+            raise_on_error=False,
+            asset_selection=selection,
+        )
+    finally:
+        stop.set()
+        if watcher:
+            watcher.join()
 
 
 def _first_failure(result) -> str:
@@ -218,6 +254,8 @@ def _first_failure(result) -> str:
 
 
 def _fill_counts(summary: RunSummary, warehouse: Path) -> None:
+    if not warehouse.exists():
+        return
     try:
         con = connect(warehouse, read_only=True)
     except duckdb.Error:
