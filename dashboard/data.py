@@ -298,8 +298,8 @@ with scope as (
     select f.message_id, f.user_id, f.purpose, f.bill_id, f.sent_at, f.local_date,
            f.is_duplicate, f.is_quiet_hours, f.is_after_opt_out, f.is_over_daily_cap,
            f.is_marketing_in_service, f.is_marketing_without_consent,
-           f.purpose in ('bill_notice', 'due_reminder') and f.local_date <= uc.due_date
-               as is_pre_due
+           coalesce(f.purpose in ('bill_notice', 'due_reminder') and f.local_date <= uc.due_date,
+                    false) as is_pre_due
     from mart.sms_message_flags f
     left join mart.user_cycle uc on uc.bill_id = f.bill_id
     where f.purpose <> 'verification'
@@ -312,39 +312,62 @@ filtered as (
                  then 'compliance'
              when $duplicates and is_duplicate then 'duplicates'
              when $quiet and is_quiet_hours then 'quiet_hours'
-        end as by_filter,
-        case when is_pre_due then row_number() over (
-            partition by bill_id, is_pre_due order by sent_at, message_id) end as rank_alone,
-        row_number() over (partition by user_id, local_date order by sent_at, message_id)
-            as day_rank_alone
+        end as by_filter
     from scope
 ),
-reminder_ranks as (
+-- Only bills with more pre-due reminders than the cap, and user-days with more messages than
+-- the daily cap, need ranking (a null cap selects nothing). Survivors of the filters are a
+-- subset, so the same bills / user-days cover the ranking after the filters too.
+bills_over as (
+    select bill_id from scope where is_pre_due
+    group by bill_id having count(*) > $max_reminders
+),
+days_over as (
+    select user_id, local_date from scope
+    group by user_id, local_date having count(*) > $daily_cap
+),
+reminders_alone as (
+    select message_id,
+           row_number() over (partition by bill_id order by sent_at, message_id) as rank_alone
+    from scope
+    where is_pre_due and bill_id in (select bill_id from bills_over)
+),
+reminders_kept as (
     select message_id,
            row_number() over (partition by bill_id order by sent_at, message_id) as rank_kept
     from filtered
-    where by_filter is null and is_pre_due
+    where by_filter is null and is_pre_due and bill_id in (select bill_id from bills_over)
 ),
 after_reminder_cap as (
     select f.*,
         coalesce(f.by_filter,
                  case when r.rank_kept > $max_reminders then 'reminder_cap' end) as by_rule
     from filtered f
-    left join reminder_ranks r using (message_id)
+    left join reminders_kept r using (message_id)
 ),
-day_ranks as (
-    select message_id,
-           row_number() over (partition by user_id, local_date order by sent_at, message_id)
-               as day_rank_kept
-    from after_reminder_cap
-    where by_rule is null
+days_alone as (
+    select s.message_id,
+           row_number() over (partition by s.user_id, s.local_date
+                              order by s.sent_at, s.message_id) as day_rank_alone
+    from scope s
+    semi join days_over d on d.user_id = s.user_id and d.local_date = s.local_date
+),
+days_kept as (
+    select a.message_id,
+           row_number() over (partition by a.user_id, a.local_date
+                              order by a.sent_at, a.message_id) as day_rank_kept
+    from after_reminder_cap a
+    semi join days_over d on d.user_id = a.user_id and d.local_date = a.local_date
+    where a.by_rule is null
 ),
 final as (
-    select a.*,
+    select a.*, ra.rank_alone, da.day_rank_alone,
         coalesce(a.by_rule,
-                 case when d.day_rank_kept > $daily_cap then 'daily_cap' end) as removed_by
+                 case when dk.day_rank_kept > $daily_cap then 'daily_cap' end) as removed_by
     from after_reminder_cap a
-    left join day_ranks d using (message_id)
+    left join days_kept dk using (message_id)
+    left join reminders_alone ra using (message_id)
+    left join days_alone da using (message_id)
 )
 select
     count(*) as messages,
