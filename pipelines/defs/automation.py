@@ -23,7 +23,6 @@ RANGE_END = "dagster/asset_partition_range_end"
 pipeline_job = dg.define_asset_job(
     "pipeline",
     selection=dg.AssetSelection.all(),
-    partitions_def=DAILY,
     description="Stage the requested dt partitions, merge core, rebuild the marts, publish.",
 )
 
