@@ -506,7 +506,7 @@ group by a.arm order by a.arm
 
 def test_planted_arm_effects_visible_in_raw_bills_and_repayments(tmp_path):
     out = tmp_path / "landing"
-    truth = simulate(out, users=8000, months=3, seed=21, fmt="parquet")
+    truth = simulate(out, users=6000, months=3, seed=21, fmt="parquet")
     data = {s: [] for s in ("bills", "repayments", "experiment_assignments")}
     for s in data:
         for p in sorted((out / s).glob("dt=*/*")):
@@ -569,7 +569,7 @@ def test_planted_arm_effects_visible_in_raw_bills_and_repayments(tmp_path):
     z = (r1 - r0) / ((r0 * (1 - r0) / n0 + r1 * (1 - r1) / n1) ** 0.5)
     assert z > 3  # the effect is visible in raw data
     # volume: scaled to the s scale (2,000 users), 100k-300k SMS rows
-    assert 100_000 <= truth["rows_written"]["sms_logs"] * 2000 / 8000 <= 300_000
+    assert 100_000 <= truth["rows_written"]["sms_logs"] * 2000 / 6000 <= 300_000
     hint = truth["metrics_hint"]
     assert 0.90 < hint["bills_on_time"] / hint["bills_evaluable"] < 0.98
     assert 0.005 < hint["dpd30"]["dpd_bills"] / hint["dpd30"]["matured_bills"] < 0.04

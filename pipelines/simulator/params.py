@@ -116,7 +116,7 @@ class Params:
     verification_logins_per_month: float = 2.0  # login codes
 
     # ---------------------------------------------------------------- messaging
-    marketing_per_month: float = 16.0  # assumption: campaigns a consented user receives
+    marketing_per_month: float = 18.0  # assumption: campaigns a consented user receives
     # calibrated: opt-out probability per delivered marketing send, 0.5-2 % (industry
     # benchmarks for China SMS marketing; Aliyun/Tencent guidance on 退订率)
     opt_out_per_send: float = 0.006
