@@ -281,6 +281,7 @@ L: dict[str, tuple[str, str]] = {
     "ledger": ("文件台账", "File ledger"),
     "quarantine": ("隔离行汇总（按原因）", "Quarantine summary (by reason)"),
     "quarantine_rows": ("隔离行样例", "Quarantined rows (latest)"),
+    "no_files": ("以下数据源还没有任何文件：{sources}", "No files yet for: {sources}"),
     "failed_files": ("{n} 个文件读取失败", "{n} files failed to load"),
     "rows_per_source": ("各数据源行数", "Rows per source"),
 }

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 
 from pipelines.settings import REPO_ROOT, paths
@@ -45,6 +44,8 @@ def main(args: argparse.Namespace) -> int:
         "--browser.gatherUsageStats",
         "false",
     ]
-    print(f"nudgescope dashboard: http://{args.host}:{args.port}  (data: {serve})")
+    print(f"nudgescope dashboard: http://{args.host}:{args.port}  (data: {serve})", flush=True)
     env = dict(os.environ, NUDGESCOPE_SERVE=str(serve))
-    return subprocess.call(cmd, env=env)
+    # Become the Streamlit server (no child process left behind when this one is stopped).
+    os.execve(sys.executable, cmd, env)
+    return 0  # not reached

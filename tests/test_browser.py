@@ -72,17 +72,14 @@ def server(tmp_path_factory):
     db = build(tmp_path_factory.mktemp("serve") / "serve.duckdb")
     port = _free_port()
     env = dict(os.environ, NUDGESCOPE_SERVE=str(db))
+    # through the real command: `nudgescope dashboard` (it execs streamlit, same process id)
     proc = subprocess.Popen(
-        [
-            sys.executable, "-m", "streamlit", "run", str(REPO_ROOT / "dashboard" / "app.py"),
-            "--server.address", "127.0.0.1", "--server.port", str(port),
-            "--server.headless", "true", "--browser.gatherUsageStats", "false",
-            "--server.fileWatcherType", "none",
-        ],
+        [sys.executable, "-m", "pipelines.cli", "dashboard", "--port", str(port)],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
-    )  # fmt: skip
+        cwd=REPO_ROOT,
+    )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while True:

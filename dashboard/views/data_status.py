@@ -9,6 +9,7 @@ import streamlit as st
 
 from dashboard import charts, data
 from dashboard.i18n import t
+from pipelines.contract import SOURCES
 
 st.title(t("page_status"))
 meta = data.meta() or {}
@@ -34,6 +35,13 @@ if rows:
 
 st.subheader(t("freshness"))
 fresh = data.freshness()
+# every source of the contract, also those no file has arrived for yet
+missing = sorted(set(SOURCES) - set(fresh["source"]))
+if missing:
+    fresh = pd.concat(
+        [fresh, pd.DataFrame({"source": missing, "files": 0})], ignore_index=True
+    ).sort_values("source")
+    st.warning(t("no_files", sources=", ".join(missing)))
 failed = int(fresh["failed_files"].sum()) if not fresh.empty else 0
 if failed:
     st.warning(t("failed_files", n=failed))
