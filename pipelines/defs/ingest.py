@@ -6,6 +6,7 @@ into core when the staged data does not reconcile with the ledger or breaks the 
 Core merges the winners of the keys staging changed. Orphan references are a warning.
 """
 
+import warnings
 from datetime import date
 
 import dagster as dg
@@ -28,6 +29,12 @@ CORE_KEYS = [dg.AssetKey(["core", s]) for s in SOURCE_NAMES]
 
 
 def _staging_asset(source: str) -> dg.AssetsDefinition:
+    with warnings.catch_warnings():  # BackfillPolicy is marked beta in 1.13; it is what we want
+        warnings.simplefilter("ignore", dg.BetaWarning)
+        return _staging_asset_def(source)
+
+
+def _staging_asset_def(source: str) -> dg.AssetsDefinition:
     @dg.asset(
         key=["staging", source],
         partitions_def=DAILY,
