@@ -44,6 +44,7 @@ class Step:
     runs_on: str
     seconds: float
     exported: tuple[str, ...] = ()  # tables handed from DuckDB to Spark before it ran
+    export_seconds: float = 0.0  # of `seconds`, the time the hand-over took
     rewrites: tuple[str, ...] = ()
 
 
@@ -74,10 +75,7 @@ def build_marts_spark(
     if root.exists():
         shutil.rmtree(root)
     root.mkdir(parents=True)
-    # Session time zone = the connection's, so implicit conversions (a TIMESTAMPTZ cast to
-    # DATE, date_trunc on one) fall on the same calendar in both engines.
-    tz = con.execute("select current_setting('TimeZone')").fetchone()[0]
-    spark.conf.set("spark.sql.session.timeZone", tz)
+    match_time_zone(con, spark)
 
     in_spark: set[str] = set()  # tables whose Spark view is current
     steps: list[Step] = []
@@ -91,32 +89,53 @@ def build_marts_spark(
             steps.append(Step(name, "duckdb", time.perf_counter() - started))
             continue
         exported = []
+        export_started = time.perf_counter()
         for table in st.reads:
             if table not in in_spark:
-                _hand_over(con, spark, table, root / "input" / table)
+                hand_over(con, spark, table, root / "input" / table)
                 in_spark.add(table)
                 exported.append(table)
+        export_seconds = time.perf_counter() - export_started
         out = root / "output" / f"{seq:02d}-{name.replace('/', '-')}"
-        _run_on_spark(con, spark, st, out)
+        run_statement(con, spark, st, out)
         if st.kind == "create_as":
             in_spark.add(st.target)
         else:
             in_spark.discard(st.target)
-        steps.append(Step(name, SPARK, time.perf_counter() - started, tuple(exported), st.rewrites))
+        steps.append(
+            Step(
+                name,
+                SPARK,
+                time.perf_counter() - started,
+                exported=tuple(exported),
+                export_seconds=export_seconds,
+                rewrites=st.rewrites,
+            )
+        )
     if not keep:
         shutil.rmtree(root, ignore_errors=True)
     return steps
 
 
-def _hand_over(con: duckdb.DuckDBPyConnection, spark: SparkSession, table: str, dest: Path) -> None:
+def match_time_zone(con: duckdb.DuckDBPyConnection, spark: SparkSession) -> str:
+    """Give Spark's session the connection's time zone, so implicit conversions (a TIMESTAMPTZ
+    cast to DATE, date_trunc on one) fall on the same calendar in both engines."""
+    tz = con.execute("select current_setting('TimeZone')").fetchall()[0][0]
+    spark.conf.set("spark.sql.session.timeZone", tz)
+    return tz
+
+
+def hand_over(con: duckdb.DuckDBPyConnection, spark: SparkSession, table: str, dest: Path) -> None:
+    """Export a DuckDB table to Parquet at dest and register it as Spark's view of it."""
     columns = [c for c, _ in exchange.table_columns(con, table)]
     part = exchange.export_table(con, table, dest)
     exchange.register_view(spark, table, dest, columns, part)
 
 
-def _run_on_spark(
+def run_statement(
     con: duckdb.DuckDBPyConnection, spark: SparkSession, st: Statement, out: Path
 ) -> None:
+    """Run a planned statement's query on Spark into out/ and apply its result to DuckDB."""
     assert st.spark_query is not None and st.target is not None
     # DuckDB's types for the result, taken before anything runs: a bad query fails here,
     # in DuckDB's words, before Spark spends time on it.

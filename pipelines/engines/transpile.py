@@ -241,7 +241,11 @@ def _rewrite_for_spark(tree: exp.Expression, name: str) -> list[str]:
             )
         return node
 
-    tree.transform(rewrite, copy=False)
+    # children before parents, so the arguments of a rewritten node are rewritten already
+    for node in reversed(list(tree.dfs())):
+        new = rewrite(node)
+        if new is not node:
+            node.replace(new)
     return applied
 
 
