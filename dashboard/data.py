@@ -234,7 +234,7 @@ def _month_start(d: dt.date) -> dt.date:
 CURVE_SQL = """
 select score_band, reminders_bucket, outcome, n, rate, ci_low, ci_high
 from mart.volume_outcome_curve
-where score_band in ('all', coalesce($band, 'all'))
+where $band is null or score_band in ('all', $band)
 order by outcome, score_band, reminders_bucket
 """
 

@@ -99,9 +99,9 @@ L: dict[str, tuple[str, str]] = {
     "reminders": ("到期前提醒条数", "Pre-due reminders"),
     "rate": ("比率", "Rate"),
     "curve_scope": (
-        "曲线为已发布的全部账期（不受日期/实验筛选影响），按评分等级。",
+        "曲线为已发布的全部账期（不受日期/实验筛选影响），按评分等级；点击图例可隐藏等级。",
         "The curve covers all published cycles (date and experiment filters do not apply), "
-        "per score band.",
+        "per score band; click a legend entry to hide a band.",
     ),
     "arms_title": (
         "实验组 vs 对照组：差值与 95% 置信区间",

@@ -127,3 +127,13 @@ def test_cli_table(serve, capsys):
 def test_cli_refusal_is_a_user_error(serve):
     with pytest.raises(UserError, match="refused: COPY"):
         _cli(["copy core.users to '/tmp/u.csv'"])
+
+
+def test_through_the_nudgescope_command(serve, capsys):
+    from pipelines.cli import main
+
+    assert main(["sql", "select count(*) as users from core.users", "--format", "csv"]) == 0
+    assert capsys.readouterr().out == "users\n8\n"
+    assert main(["sql", "attach '/tmp/x.duckdb'"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("nudgescope sql: refused: ATTACH") and err.count("\n") == 1

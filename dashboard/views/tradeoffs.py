@@ -38,6 +38,7 @@ for band, g in cv.groupby("score_band", sort=False):
             y=g["rate"],
             name=t("all") if band == "all" else f"{t('score_band')} {band}",
             mode="lines+markers",
+            line={"width": 3 if band == "all" else 1.5},
             error_y={
                 "type": "data",
                 "symmetric": False,
