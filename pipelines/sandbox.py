@@ -19,6 +19,7 @@ connections through `connect()` too.
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from dataclasses import dataclass, field
@@ -33,6 +34,7 @@ MEMORY_LIMIT = "1GB"
 THREADS = 2
 
 ALLOWED_TYPES = {duckdb.StatementType.SELECT, duckdb.StatementType.EXPLAIN}
+_EXPLAIN = re.compile(r"^explain(\s+analy[sz]e)?(\s*\([^)]*\))?\s+", re.IGNORECASE)
 
 # Why a statement type is refused, in words an analyst understands.
 REFUSALS = {
@@ -122,6 +124,15 @@ def check(con: duckdb.DuckDBPyConnection, sql: str) -> str:
     if len(statements) != 1:
         raise SandboxError("refused", f"one statement at a time, please (found {len(statements)})")
     kind = statements[0].type
+    if kind == duckdb.StatementType.EXPLAIN:
+        # EXPLAIN [ANALYZE] runs its inner statement: that one must be a SELECT too.
+        inner = _EXPLAIN.sub("", sql.strip(), count=1)
+        try:
+            inner_types = [s.type for s in con.extract_statements(inner)]
+        except duckdb.Error:
+            inner_types = []
+        if inner_types != [duckdb.StatementType.SELECT]:
+            raise SandboxError("refused", "EXPLAIN is allowed for a SELECT only")
     if kind not in ALLOWED_TYPES:
         name = kind.name
         reason = REFUSALS.get(name, f"{name} statements are refused; only SELECT is allowed")

@@ -34,6 +34,7 @@ def test_select_returns_rows_and_types(serve):
 
 def test_explain_and_describe_are_allowed(serve):
     assert run("explain select * from core.users").rows
+    assert run("EXPLAIN ANALYZE select count(*) from mart.metrics").rows
     cols = [row[0] for row in run("describe mart.user_cycle").rows]
     assert cols[:3] == ["bill_id", "user_id", "cycle"]
 
@@ -55,6 +56,8 @@ def test_explain_and_describe_are_allowed(serve):
         ("drop table mart.metrics", "refused", "read-only"),
         ("delete from mart.metrics", "refused", "read-only"),
         ("pragma version", "refused", "PRAGMA"),
+        ("explain analyze create table mart.x as select 1", "refused", "EXPLAIN"),
+        ("explain set threads = 1", "refused", "EXPLAIN"),
         ("select 1; select 2", "refused", "one statement"),
         ("   ", "refused", "empty"),
         ("selec 1", "error", "syntax"),
