@@ -3,7 +3,7 @@
 UV := python3 -m uv
 RUN := $(UV) run --frozen
 
-.PHONY: help install demo test lint format dashboard
+.PHONY: help install demo test lint format dashboard dagster
 .DEFAULT_GOAL := help
 
 help:
@@ -11,6 +11,7 @@ help:
 	@echo "make test   install and run the whole test suite"
 	@echo "make lint   ruff check and format check"
 	@echo "make dashboard   serve the dashboard on http://127.0.0.1:8501"
+	@echo "make dagster     Dagster UI + daemon (schedules, sensor) on http://127.0.0.1:3000"
 
 # Re-sync only when the dependency files change.
 .venv/.synced: pyproject.toml uv.lock
@@ -26,6 +27,10 @@ demo: install
 	else \
 		echo "data/landing already has files: using them (delete it to simulate afresh)"; \
 	fi
+	@# exit 3 = files failed or rows quarantined: the data is published, the demo goes on
+	@$(RUN) nudgescope run; code=$$?; [ $$code -eq 0 ] || [ $$code -eq 3 ] || exit $$code
+	@echo "warehouse: data/warehouse.duckdb   published (read this): data/serve.duckdb"
+	@echo "e.g. $(RUN) nudgescope sql \"select * from meta\""
 	$(RUN) nudgescope dashboard
 
 test: install
@@ -33,6 +38,13 @@ test: install
 
 dashboard: install
 	$(RUN) nudgescope dashboard
+
+# The local Dagster instance lives in data/dagster (runs, schedules, sensor cursors persist);
+# its dagster.yaml comes from pipelines/dagster.yaml (the warehouse pool is limited to 1).
+dagster: install
+	@mkdir -p data/dagster
+	@cp pipelines/dagster.yaml data/dagster/dagster.yaml
+	DAGSTER_HOME=$(CURDIR)/data/dagster $(RUN) dg dev --port 3000
 
 lint: install
 	$(RUN) ruff check .
