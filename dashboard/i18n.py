@@ -190,6 +190,12 @@ L: dict[str, tuple[str, str]] = {
         "Dropping promotions from reminders removes no message, only its marketing-complaint risk.",
     ),
     "measured_rates": ("实测比率", "Measured rates"),
+    "measured_line": (
+        "每条短信退订 {o} / {m} = {r:.4f}；按时还款账单 {ok} / {b}",
+        "opt-outs per message {o} / {m} = {r:.4f}; bills repaid on time {ok} / {b}",
+    ),
+    "template": ("模板", "Template"),
+    "flagged": ("问题短信", "Flagged messages"),
     "experiment_check": (
         "对照：实验 {exp} 中 {arm} 组按时还款差值 {diff}（95% CI {lo} ~ {hi}），"
         "平均每期短信 {a:.2f} vs 对照 {c:.2f}。",

@@ -74,7 +74,7 @@ st.subheader(t("worst_templates"))
 tpl = data.worst_templates(f)
 if not tpl.empty:
     fig = charts.bar(tpl, "template_code", "flagged", t("worst_templates"),
-                     labels={"template_code": "template", "flagged": "flagged"})  # fmt: skip
+                     labels={"template_code": t("template"), "flagged": t("flagged")})  # fmt: skip
     charts.show(fig, tpl, "sms_templates")
 
 st.subheader(t("non_permitted"))

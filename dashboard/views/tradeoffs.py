@@ -248,9 +248,11 @@ with st.expander(t("assumptions"), expanded=True):
             for r in ("compliance", "duplicates", "quiet_hours", "daily_cap", "promo")
         ]
     )
-    st.markdown(f"**{t('measured_rates')}** — opt-outs per message: "
-                f"{base.opt_outs} / {base.messages} = {base.opt_outs_per_message:.4f}; "
-                f"on-time bills: {base.on_time} / {base.bills}")  # fmt: skip
+    st.markdown(
+        f"**{t('measured_rates')}** — "
+        + t("measured_line", o=base.opt_outs, m=base.messages, r=base.opt_outs_per_message,
+            ok=base.on_time, b=base.bills)
+    )  # fmt: skip
     st.dataframe(rates, hide_index=True, key="whatif_rates")
     if arms:
         st.markdown(f"**{t('dose_title', exp=dose_exp)}**")
