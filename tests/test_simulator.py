@@ -142,8 +142,40 @@ def _valid_date(v: str) -> bool:
     return True
 
 
+CHECK = {
+    contract.ID: lambda v, f: len(v) <= 64,
+    contract.TS: lambda v, f: _valid_ts(v),
+    contract.DATE: lambda v, f: _valid_date(v),
+    contract.MONTH: lambda v, f: re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", v) is not None,
+    contract.MONEY: lambda v, f: MONEY_RE.fullmatch(v) is not None,
+    contract.INT: lambda v, f: re.fullmatch(r"-?\d+", v) is not None,
+    contract.BOOL: lambda v, f: v.lower() in contract.BOOL_TRUE + contract.BOOL_FALSE,
+    contract.ENUM: lambda v, f: v.lower() in f.values,
+    contract.TEXT: lambda v, f: True,
+}
+TYPE_REASON = {
+    contract.ID: "bad_id",
+    contract.TS: "bad_timestamp",
+    contract.DATE: "bad_date",
+    contract.MONTH: "bad_month",
+    contract.MONEY: "bad_money",
+    contract.INT: "bad_int",
+    contract.BOOL: "bad_bool",
+    contract.ENUM: "bad_enum",
+}
+
+
 def reason(source: str, row: dict) -> str | None:
-    """The first quarantine reason for a row (required, types, ranges, row rules), or None."""
+    """The first quarantine reason for a row (required, types, ranges, row rules), or None.
+
+    Computed once per row and kept in the row (`_reason`)."""
+    if "_reason" in row:
+        return row["_reason"]
+    row["_reason"] = r = _reason(source, row)
+    return r
+
+
+def _reason(source: str, row: dict) -> str | None:
     src = contract.SOURCES[source]
     val = {f.name: (row.get(f.name) or "").strip() for f in src.fields}
     for f in src.fields:
@@ -151,30 +183,8 @@ def reason(source: str, row: dict) -> str | None:
             return "missing_required"
     for f in src.fields:
         v = val[f.name]
-        if v == "":
-            continue
-        ok = {
-            contract.ID: lambda v: len(v) <= 64,
-            contract.TS: _valid_ts,
-            contract.DATE: _valid_date,
-            contract.MONTH: lambda v: re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", v) is not None,
-            contract.MONEY: lambda v: MONEY_RE.fullmatch(v) is not None,
-            contract.INT: lambda v: re.fullmatch(r"-?\d+", v) is not None,
-            contract.BOOL: lambda v: v.lower() in contract.BOOL_TRUE + contract.BOOL_FALSE,
-            contract.ENUM: lambda v, f=f: v.lower() in f.values,
-            contract.TEXT: lambda v: True,
-        }[f.type](v)
-        if not ok:
-            return {
-                contract.ID: "bad_id",
-                contract.TS: "bad_timestamp",
-                contract.DATE: "bad_date",
-                contract.MONTH: "bad_month",
-                contract.MONEY: "bad_money",
-                contract.INT: "bad_int",
-                contract.BOOL: "bad_bool",
-                contract.ENUM: "bad_enum",
-            }[f.type]
+        if v != "" and not CHECK[f.type](v, f):
+            return TYPE_REASON[f.type]
     for f in src.fields:
         v = val[f.name]
         if v == "" or f.min_value is None:
@@ -319,7 +329,7 @@ def test_clean_files_follow_the_contract(clean):
         keys = Counter()
         for r in rows:
             assert reason(source, r) is None, (source, r)
-            assert set(r) - {"_file", "_dt", "_row"} == names
+            assert set(r) - {"_file", "_dt", "_row", "_reason"} == names
             keys[tuple(r[k] for k in contract.SOURCES[source].primary_key)] += 1
             field = PARTITION_FIELD[source]
             if source == "bills":
