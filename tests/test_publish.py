@@ -1,0 +1,167 @@
+"""Publishing for readers: readers never fail during a run, and a run killed with SIGKILL at
+any point leaves the published database intact and the next run ends where a clean run does."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from fixtures.ingest.helpers import put, query, table_snapshot
+
+from pipelines.ingest.run import run_pipeline
+from pipelines.settings import REPO_ROOT
+
+USERS_HEADER = "user_id,opened_at,credit_limit,score_band,marketing_consent\n"
+ORDERS_HEADER = "order_id,user_id,created_at,amount,payment_method,installments,channel,status\n"
+
+READER = r"""
+import json, sys, time, duckdb
+serve, stop = sys.argv[1], sys.argv[2]
+import os
+out = {"queries": 0, "errors": [], "inconsistent": 0, "versions": []}
+while not os.path.exists(stop):
+    try:
+        con = duckdb.connect(serve, read_only=True)
+        try:
+            v, rows, users, orders = con.execute(
+                "select data_version, rows_per_source::varchar, "
+                "(select count(*) from core.users), (select count(*) from core.orders) from meta"
+            ).fetchone()
+        finally:
+            con.close()
+        rows = json.loads(rows)
+        if rows["users"] != users or rows["orders"] != orders:
+            out["inconsistent"] += 1
+        if not out["versions"] or out["versions"][-1] != v:
+            out["versions"].append(v)
+        out["queries"] += 1
+        if out["queries"] == 1:
+            open(stop + ".ready", "w").close()
+    except Exception as exc:
+        out["errors"].append(repr(exc))
+    time.sleep(0.005)
+print(json.dumps(out))
+"""
+
+
+def _day(landing: Path, dt: str, n_users: int, start: int = 0) -> None:
+    users = "".join(f"u{i},2025-01-01 10:00:00,100,a,1\n" for i in range(start, start + n_users))
+    put(landing, "users", dt, "users.csv", USERS_HEADER + users)
+    orders = "".join(
+        f"o{i},u{i},{dt} 12:00:00,{i + 1}.50,bnpl,1,live,paid\n"
+        for i in range(start, start + n_users)
+    )
+    put(landing, "orders", dt, "orders.csv", ORDERS_HEADER + orders + "bad,u1,x,1,card,1,,paid\n")
+
+
+def test_readers_never_fail_or_see_half_a_run(_isolated_data_dir):
+    data = _isolated_data_dir
+    landing = data / "landing"
+    _day(landing, "2025-03-01", 5)
+    assert run_pipeline(data).success
+    serve = data / "serve.duckdb"
+    stop = data / "stop"
+    reader = subprocess.Popen(
+        [sys.executable, "-c", READER, str(serve), str(stop)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        ready = Path(str(stop) + ".ready")
+        deadline = time.monotonic() + 60
+        while not ready.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        for i, dt in enumerate(("2025-03-02", "2025-03-03")):
+            _day(landing, dt, 7, start=100 * (i + 1))
+            assert run_pipeline(data).success
+            time.sleep(0.3)
+    finally:
+        stop.touch()
+        out, _ = reader.communicate(timeout=60)
+    seen = json.loads(out)
+    assert seen["errors"] == []
+    assert seen["inconsistent"] == 0
+    assert seen["queries"] > 10
+    assert len(seen["versions"]) == 3  # every publish was seen, each one whole
+    assert query(serve, "select count(*) from core.users") == [(19,)]
+
+
+def _comparable(data: Path) -> dict:
+    snap = table_snapshot(data / "warehouse.duckdb")
+    serve = data / "serve.duckdb"
+    for t in ("users", "orders"):
+        snap[f"serve.core.{t}"] = sorted(query(serve, f"select * from core.{t}"), key=repr)
+    snap["serve.quarantine"] = sorted(
+        query(serve, "select source, dt, path, row_number, reason_code from ingest.quarantine")
+    )
+    return snap
+
+
+def _kill_when(data: Path, ready) -> bool:
+    """Start `nudgescope run` in a subprocess and SIGKILL it as soon as ready() holds."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pipelines.cli", "run", "--data-dir", str(data)],
+        cwd=REPO_ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline and proc.poll() is None:
+            if ready():
+                os.kill(proc.pid, signal.SIGKILL)
+                proc.wait()
+                return True
+            time.sleep(0.002)
+        return False
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.mark.slow
+def test_sigkill_then_rerun_equals_a_clean_run(_isolated_data_dir):
+    base = _isolated_data_dir
+    clean = base / "clean"
+    for d in range(1, 9):
+        _day(clean / "landing", f"2025-03-0{d}", 6, start=10 * d)
+    assert run_pipeline(clean).success
+    expected = _comparable(clean)
+
+    # 1. killed while it writes the warehouse (a transaction is open: the WAL exists)
+    killed = base / "killed_staging"
+    shutil.copytree(clean / "landing", killed / "landing")
+    wal = killed / "warehouse.duckdb.wal"
+    assert _kill_when(killed, wal.exists), "the run ended before it could be killed"
+    assert not (killed / "serve.duckdb").exists()
+    assert run_pipeline(killed).success
+    assert _comparable(killed) == expected
+
+    # 2. killed while it publishes: the previous serve.duckdb stays, whole and readable
+    killed = base / "killed_publish"
+    shutil.copytree(clean / "landing", killed / "landing")
+    moved = killed / "later"
+    moved.mkdir()
+    for d in ("2025-03-07", "2025-03-08"):  # first publish without the last two days
+        for s in ("users", "orders"):
+            shutil.move(killed / "landing" / s / f"dt={d}", moved / f"{s}-{d}")
+    assert run_pipeline(killed).success
+    before = query(killed / "serve.duckdb", "select data_version from meta")
+    for d in ("2025-03-07", "2025-03-08"):
+        for s in ("users", "orders"):
+            shutil.move(moved / f"{s}-{d}", killed / "landing" / s / f"dt={d}")
+
+    def publishing() -> bool:
+        return any(killed.glob(".serve.duckdb.*.publishing"))
+
+    assert _kill_when(killed, publishing), "the run ended before it could be killed"
+    assert query(killed / "serve.duckdb", "select data_version from meta") == before
+    assert run_pipeline(killed).success
+    assert _comparable(killed) == expected
+    assert not list(killed.glob(".serve.duckdb.*"))  # the stray temporary file is gone
