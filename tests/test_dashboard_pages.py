@@ -38,8 +38,7 @@ def app(fixture_db, monkeypatch):
     monkeypatch.setenv("NUDGESCOPE_SERVE", str(fixture_db))
     at = AppTest.from_file(APP, default_timeout=60)
     at.session_state["lang"] = "en"
-    at.run()
-    return at
+    return at  # not run yet: open_page() runs the app on the page it is given
 
 
 def open_page(at: AppTest, page: str) -> AppTest:
@@ -331,7 +330,6 @@ def test_sql_page_interrupts_runaway_query(fixture_db, monkeypatch):
     monkeypatch.setenv("NUDGESCOPE_SQL_TIMEOUT", "1")
     at = AppTest.from_file(APP, default_timeout=60)
     at.session_state["lang"] = "en"
-    at.run()
     open_page(at, "sql")
     run_sql(at, "select count(*) from range(100000000) a cross join range(100000000) b")
     assert at.error[0].value.startswith("Interrupted:")
