@@ -132,6 +132,7 @@ L: dict[str, tuple[str, str]] = {
     "rule_promo": ("提醒短信不含营销内容", "No promotions in reminders"),
     "no_limit": ("不限", "no limit"),
     "rule": ("规则", "Rule"),
+    "enabled": ("启用", "On"),
     "alone": ("单独执行可减少", "Removes on its own"),
     "combined": ("组合策略中减少（去重计）", "Removed in the combined policy (each once)"),
     "rewritten": ("改写（保留提醒，去掉营销）", "Rewritten (reminder kept, promotion dropped)"),
@@ -145,10 +146,10 @@ L: dict[str, tuple[str, str]] = {
     "assumptions": ("假设", "Assumptions"),
     "assumption_counting": (
         "短信减少量按发送日志精确计数：每条短信最多计一次，归入表中第一条命中的规则；"
-        "拦截类规则先执行，上限类规则只计算剩余短信。",
+        "拦截类规则先执行，上限类规则只计算剩余短信；上限按已发送短信计（不论是否送达）。",
         "Messages removed are counted exactly from the send log: each message at most once, "
         "under the first rule in the table that removes it; filters act first and the caps "
-        "count only what survives them.",
+        "count only what survives them; caps count messages sent, whatever their delivery.",
     ),
     "assumption_on_time": (
         "按时还款只受到期前提醒上限影响。默认用实验（随机分组、提醒条数不同）：每个实验组是一个点"

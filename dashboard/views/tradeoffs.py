@@ -191,6 +191,7 @@ enabled = {
     "quiet_hours": quiet,
     "reminder_cap": max_rem is not None,
     "daily_cap": daily_cap is not None,
+    "promo": promo,
 }
 rows = [
     {
@@ -198,7 +199,8 @@ rows = [
         t("rule"): t(f"rule_{r}")
         + (f" ≤ {max_rem}" if r == "reminder_cap" and max_rem else "")
         + (f" ≤ {daily_cap}" if r == "daily_cap" and daily_cap else ""),
-        t("alone"): counts.alone[r] if enabled[r] else 0,
+        t("enabled"): enabled[r],
+        t("alone"): counts.alone[r],
         t("combined"): counts.removed[r],
     }
     for r in P.RULES
@@ -207,12 +209,19 @@ rows.append(
     {
         "rule": "promo",
         t("rule"): t("rule_promo") + " — " + t("rewritten"),
-        t("alone"): counts.alone["promo"] if promo else 0,
+        t("enabled"): promo,
+        t("alone"): counts.alone["promo"],
         t("combined"): counts.rewritten,
     }
 )
 rows.append(
-    {"rule": "total", t("rule"): t("total"), t("alone"): None, t("combined"): counts.total_removed}
+    {
+        "rule": "total",
+        t("rule"): t("total"),
+        t("enabled"): None,
+        t("alone"): None,
+        t("combined"): counts.total_removed,
+    }
 )
 rules_df = pd.DataFrame(rows)
 charts.table(rules_df, "whatif_rules")
