@@ -40,22 +40,24 @@ def merge_source(con: duckdb.DuckDBPyConnection, source: str) -> MergeResult:
         n_keys = con.execute("select count(*) from keys").fetchone()[0]
         if n_keys:
             core_empty = con.execute(f"select count(*) = 0 from {core}").fetchone()[0]
+            partition = ", ".join("t." + q(k) for k in SOURCES[source].primary_key)
+            # first load: every staged key is pending, so skip the key join altogether
+            scope = "" if core_empty else f"where exists (select 1 from keys as p where {join})"
             if not core_empty:
                 con.execute(f"delete from {core} as t using keys as p where {join}")
             con.execute(
                 f"""insert into {core}
                 select {cols} from {staging} as t
-                where exists (select 1 from keys as p where {join})
+                {scope}
                 qualify row_number() over (
-                    partition by {", ".join("t." + q(k) for k in SOURCES[source].primary_key)}
+                    partition by {partition}
                     order by t._dt desc, t._file desc, t._row desc
                 ) = 1"""
             )
             # files holding any of these keys: their loaded / superseded split may have moved
             con.execute(
                 f"""create or replace temp table touched as
-                select distinct t._file as path from {staging} as t
-                where exists (select 1 from keys as p where {join})"""
+                select distinct t._file as path from {staging} as t {scope}"""
             )
             con.execute(
                 f"""create or replace temp table core_rows as
