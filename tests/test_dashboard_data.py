@@ -1,0 +1,68 @@
+"""dashboard/data.py: per-query connections, cache keyed on the published version, masking."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+
+import duckdb
+import pytest
+
+from dashboard import data
+from tests.fixtures.dashboard.build import build
+
+GMV_MARCH = (
+    "select value from mart.metrics where metric = 'bnpl_gmv' and period = date '2026-03-01'"
+)
+
+
+@pytest.fixture
+def serve(_isolated_data_dir):
+    return build(_isolated_data_dir / "serve.duckdb")
+
+
+def test_a_new_publish_is_picked_up_and_the_file_is_never_held(serve, tmp_path):
+    assert data.query(GMV_MARCH)["value"].tolist() == [12345.6]
+    assert data.meta()["data_version"] == "fixture-v1"
+    # No connection is left open: a writer can open the file read-write in this very process
+    # (DuckDB would refuse while a read-only connection with another configuration is open).
+    writer = duckdb.connect(str(serve))
+    writer.close()
+    # publish a new version the way the pipeline does: build aside, os.replace over
+    fresh = build(tmp_path / "next.duckdb")
+    con = duckdb.connect(str(fresh))
+    con.execute("update mart.metrics set value = 1.0 where metric = 'bnpl_gmv'")
+    con.execute("update main.meta set data_version = 'fixture-v2'")
+    con.close()
+    os.replace(fresh, serve)
+    assert data.meta()["data_version"] == "fixture-v2"
+    assert data.query(GMV_MARCH)["value"].tolist() == [1.0]
+
+
+def test_metrics_pick_the_band_per_metric(serve):
+    f = data.Filters(dt.date(2026, 1, 1), dt.date(2026, 3, 31), band="E")
+    df = data.for_band(data.metrics(["on_time_rate", "bnpl_gmv"], f), f.band)
+    on_time = df[df["metric"] == "on_time_rate"]
+    # band E is published for February and March only: no January row from 'all' mixed in
+    assert on_time["segment"].unique().tolist() == ["score_band=E"]
+    assert on_time["value"].tolist() == [0.0, 0.0]
+    assert df[df["metric"] == "bnpl_gmv"]["segment"].unique().tolist() == ["all"]
+
+
+def test_missing_database(_isolated_data_dir):
+    assert data.meta() is None
+
+
+@pytest.mark.parametrize(
+    ("text", "masked"),
+    [
+        ("回电 13812345678 谢谢", "回电 138****5678 谢谢"),
+        ("13812345678", "138****5678"),
+        ("已脱敏 138****5678", "已脱敏 138****5678"),
+        ("订单 123456789012", "订单 123456789012"),  # 12 digits: not a mobile number
+        ("座机 02112345678", "座机 02112345678"),  # does not start with 1[3-9]
+        (None, None),
+    ],
+)
+def test_mask_phones(text, masked):
+    assert data.mask_phones(text) == masked
