@@ -1,0 +1,497 @@
+"""Prepare the benchmark data, run every step as a child process, collect the figures.
+
+Layout under `data/bench/`:
+
+    <scale>/landing/          simulator output, generated once per parameter set and reused
+    <scale>/dataset.json      marker: the simulator parameters and the simulate step's figures
+    <scale>/work/full/        data folder of the full run (landing hard-linked, fresh warehouse)
+    <scale>/work/incremental/ copy of the full run's state + one more day of landing files
+    <scale>-<timestamp>.json  the figures of one bench run; latest-<scale>.json the last one
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pipelines.settings import paths
+
+# The issue's targets (at scale l).
+TARGETS = {
+    "full_run_vs_floor": 4.0,  # full run wall <= 4 x the floor's
+    "incremental_vs_full": 0.10,  # incremental day wall <= 10 % of a full run's
+    "page_p95_s": 0.300,  # every page's query p95
+    "peak_rss_bytes": 8 * 1024**3,  # every step
+    "simulate_rows_per_s": 1_000_000,
+}
+STEPS = ("simulate", "floor", "full_run", "incremental_run", "noop_run", "pages", "sql")
+
+
+@dataclass
+class Measured:
+    """The OS's accounting of one child process."""
+
+    wall_s: float
+    peak_rss_bytes: int
+    user_s: float
+    sys_s: float
+    exit_code: int
+    result: dict = field(default_factory=dict)
+    stderr_tail: str = ""
+
+    def as_dict(self) -> dict:
+        return {
+            "wall_s": round(self.wall_s, 3),
+            "peak_rss_bytes": self.peak_rss_bytes,
+            "user_s": round(self.user_s, 3),
+            "sys_s": round(self.sys_s, 3),
+            "cpu_s": round(self.user_s + self.sys_s, 3),
+            "exit_code": self.exit_code,
+        }
+
+
+def measure(
+    argv: list[str], env: dict[str, str] | None = None, log: Path | None = None
+) -> Measured:
+    """Run argv as a child process; wall time from outside, peak RSS and CPU from wait4."""
+    full_env = {**os.environ, **(env or {})}
+    err = open(log, "w+b") if log else tempfile.TemporaryFile()  # noqa: SIM115
+    try:
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(argv, env=full_env, stdout=err, stderr=subprocess.STDOUT)
+        _, status, ru = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - t0
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        err.seek(0)
+        tail = err.read()[-4000:].decode("utf-8", "replace")
+    finally:
+        err.close()
+    # Linux reports ru_maxrss in kilobytes
+    return Measured(
+        wall, ru.ru_maxrss * 1024, ru.ru_utime, ru.ru_stime, proc.returncode, stderr_tail=tail
+    )
+
+
+def step_process(
+    step: str, result: Path, *args: str, env: dict | None = None, log: Path | None = None
+) -> Measured:
+    """Run `python -m pipelines.bench.step` and read back what it wrote."""
+    result.unlink(missing_ok=True)
+    m = measure(
+        [sys.executable, "-m", "pipelines.bench.step", step, "--result", str(result), *args],
+        env=env,
+        log=log,
+    )
+    if m.exit_code == 0 and result.exists():
+        m.result = json.loads(result.read_text(encoding="utf-8"))
+    return m
+
+
+# ---------------------------------------------------------------------------------------------
+# The data set: generated once per (scale, users, months, seed, format)
+# ---------------------------------------------------------------------------------------------
+
+
+def dataset_params(
+    scale: str, users: int | None, months: int | None, seed: int | None, fmt: str
+) -> dict:
+    from pipelines.simulator.params import DEFAULT_SEED, SCALES
+
+    n_users, n_months = SCALES[scale]
+    return {
+        "scale": scale,
+        "users": users or n_users,
+        "months": months or n_months,
+        "seed": DEFAULT_SEED if seed is None else seed,
+        "format": fmt,
+        "dirty": False,
+    }
+
+
+def ensure_dataset(root: Path, params: dict, regenerate: bool = False, say=print) -> dict:
+    """The simulate step's figures; simulates (measured) only when no matching data exists."""
+    marker = root / "dataset.json"
+    landing = root / "landing"
+    if marker.exists() and not regenerate:
+        known = json.loads(marker.read_text(encoding="utf-8"))
+        if known.get("params") == params and landing.is_dir():
+            say(f"reusing {landing} (simulated {known['simulate']['measured_at']})")
+            sim = known["simulate"]
+            sim.setdefault("cpu_s", round(sim["user_s"] + sim["sys_s"], 3))
+            sim.setdefault("rows_per_cpu_s", round(sim["rows"] / max(sim["cpu_s"], 1e-9)))
+            return sim
+    marker.unlink(missing_ok=True)
+    if landing.exists():
+        shutil.rmtree(landing)
+    root.mkdir(parents=True, exist_ok=True)
+    say(f"simulating {params['users']:,} users x {params['months']} months into {landing} ...")
+    m = step_process(
+        "simulate",
+        root / "simulate.result.json",
+        "--landing", str(landing),
+        "--scale", params["scale"],
+        "--users", str(params["users"]),
+        "--months", str(params["months"]),
+        "--seed", str(params["seed"]),
+        "--fmt", params["format"],
+        log=root / "simulate.log",
+    )  # fmt: skip
+    if m.exit_code != 0:
+        raise RuntimeError(f"simulate failed (exit {m.exit_code}):\n{m.stderr_tail}")
+    figures = {
+        **m.as_dict(),
+        **m.result,
+        "rows_per_s": round(m.result["rows"] / m.wall_s),
+        # the same on CPU time: less sensitive to other load on the machine
+        "rows_per_cpu_s": round(m.result["rows"] / max(m.user_s + m.sys_s, 1e-9)),
+        "measured_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+    }
+    marker.write_text(
+        json.dumps({"params": params, "simulate": figures}, indent=2) + "\n", encoding="utf-8"
+    )
+    return figures
+
+
+def bench_root(scale: str) -> Path:
+    return paths().bench / scale
+
+
+# ---------------------------------------------------------------------------------------------
+# Working copies
+# ---------------------------------------------------------------------------------------------
+
+PATH_VARS = ("NUDGESCOPE_LANDING", "NUDGESCOPE_WAREHOUSE", "NUDGESCOPE_SERVE")
+
+
+def link_tree(src: Path, dst: Path) -> int:
+    """Hard-link every file of src under dst (same tree); returns the number of files."""
+    n = 0
+    for root, _dirs, files in os.walk(src):
+        target = dst / Path(root).relative_to(src)
+        target.mkdir(parents=True, exist_ok=True)
+        for name in files:
+            os.link(Path(root) / name, target / name)
+            n += 1
+    return n
+
+
+def fresh_data_dir(work: Path, landing: Path, state_from: Path | None = None) -> Path:
+    """An empty data folder with `landing/` linked; with state_from, its warehouse state copied."""
+    if work.exists():
+        shutil.rmtree(work)
+    work.mkdir(parents=True)
+    link_tree(landing, work / "landing")
+    if state_from is not None:
+        for entry in state_from.iterdir():
+            if entry.name == "landing":
+                continue
+            if entry.is_dir():
+                shutil.copytree(entry, work / entry.name)
+            else:
+                shutil.copy2(entry, work / entry.name)
+    return work
+
+
+def data_env(data_dir: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in PATH_VARS}
+    env["NUDGESCOPE_DATA_DIR"] = str(data_dir)
+    return env
+
+
+def machine() -> dict:
+    import duckdb
+
+    mem = 0
+    cpu = platform.processor()
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                mem = int(line.split()[1]) * 1024
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {
+        "cores": os.cpu_count(),
+        "memory_bytes": mem,
+        "cpu": cpu,
+        "os": platform.platform(),
+        "python": platform.python_version(),
+        "duckdb": duckdb.__version__,
+        "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
+    }
+
+
+def serve_rows(db: Path) -> dict[str, int]:
+    """Rows of every core table in a published database."""
+    import duckdb
+
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        tables = [r[0] for r in con.execute(
+            "select table_name from duckdb_tables() where schema_name = 'core' order by 1"
+        ).fetchall()]  # fmt: skip
+        return {t: con.execute(f'select count(*) from core."{t}"').fetchone()[0] for t in tables}
+    finally:
+        con.close()
+
+
+# ---------------------------------------------------------------------------------------------
+# The benchmark
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Options:
+    scale: str = "l"
+    users: int | None = None
+    months: int | None = None
+    seed: int | None = None
+    fmt: str = "csv"
+    repeat: int = 20
+    steps: tuple[str, ...] = STEPS
+    profile: bool = False
+    regenerate: bool = False
+
+
+def _figures(m: Measured) -> dict:
+    return {**m.as_dict(), **({"stderr_tail": m.stderr_tail} if m.exit_code else {})}
+
+
+def _run_step(root: Path, data_dir: Path, name: str, profile: bool, say) -> dict:
+    args = ["--data-dir", str(data_dir)]
+    if profile:
+        args += ["--profile", str(root / f"{name}.prof")]
+    say(f"{name}: nudgescope run on {data_dir} ...")
+    m = step_process(
+        "run", root / f"{name}.result.json", *args, env=data_env(data_dir), log=root / f"{name}.log"
+    )
+    out = {**_figures(m), "summary": m.result, "profiled": profile}
+    if profile and m.exit_code == 0:
+        out["profile_top"] = profile_top(root / f"{name}.prof", root / f"{name}.prof.txt")
+    return out
+
+
+def profile_top(prof: Path, text: Path, n: int = 30) -> list[dict]:
+    """The n functions with the most cumulative time, also written as pstats text."""
+    import io
+    import pstats
+
+    buf = io.StringIO()
+    stats = pstats.Stats(str(prof), stream=buf)
+    stats.sort_stats("cumulative").print_stats(60)
+    stats.sort_stats("tottime").print_stats(40)
+    text.write_text(buf.getvalue(), encoding="utf-8")
+    rows = []
+    for (file, line, func), (_cc, nc, tt, ct, _callers) in stats.stats.items():
+        rows.append(
+            {
+                "function": f"{Path(file).name}:{line}({func})",
+                "calls": nc,
+                "tottime_s": round(tt, 3),
+                "cumtime_s": round(ct, 3),
+            }
+        )
+    rows.sort(key=lambda r: r["tottime_s"], reverse=True)
+    return rows[:n]
+
+
+def run_bench(opts: Options, say=print) -> dict:
+    started = dt.datetime.now(dt.UTC)
+    params = dataset_params(opts.scale, opts.users, opts.months, opts.seed, opts.fmt)
+    root = bench_root(opts.scale)
+    report: dict = {
+        "scale": opts.scale,
+        "started_at": started.isoformat(timespec="seconds"),
+        "command": "nudgescope bench " + " ".join(sys.argv[2:])
+        if len(sys.argv) > 2
+        else f"nudgescope bench --scale {opts.scale}",
+        "dataset": params,
+        "machine": machine(),
+        "targets": {**TARGETS, "apply_at_scale": "l"},
+        "steps": {},
+    }
+    steps = report["steps"]
+    sim = ensure_dataset(root, params, opts.regenerate, say)
+    steps["simulate"] = sim
+    landing = root / "landing"
+    work = root / "work"
+    full_dir, inc_dir = work / "full", work / "incremental"
+    serve = full_dir / "serve.duckdb"
+
+    if "floor" in opts.steps:
+        say("floor: one DuckDB process reading every landing file into a table ...")
+        m = step_process(
+            "floor",
+            root / "floor.result.json",
+            "--landing",
+            str(landing),
+            "--db",
+            str(root / "floor.duckdb"),
+            log=root / "floor.log",
+        )
+        steps["floor"] = {**_figures(m), **m.result}
+
+    if "full_run" in opts.steps:
+        fresh_data_dir(full_dir, landing)
+        steps["full_run"] = _run_step(root, full_dir, "full_run", opts.profile, say)
+        if serve.exists():
+            steps["full_run"]["core_rows"] = serve_rows(serve)
+
+    if "incremental_run" in opts.steps and (full_dir / "warehouse.duckdb").exists():
+        fresh_data_dir(inc_dir, full_dir / "landing", state_from=full_dir)
+        from pipelines.bench.extra_day import add_day
+
+        added = add_day(inc_dir / "landing")
+        say(f"added {added['new_day']}: {added['rows']:,} rows in every source")
+        steps["incremental_run"] = {
+            **_run_step(root, inc_dir, "incremental_run", opts.profile, say),
+            "added": added,
+        }
+
+    if "noop_run" in opts.steps and (inc_dir / "warehouse.duckdb").exists():
+        steps["noop_run"] = _run_step(root, inc_dir, "noop_run", False, say)
+
+    if "pages" in opts.steps and serve.exists():
+        say(f"pages: every dashboard page x {opts.repeat}, uncached ...")
+        m = step_process(
+            "pages",
+            root / "pages.result.json",
+            "--db",
+            str(serve),
+            "--repeat",
+            str(opts.repeat),
+            log=root / "pages.log",
+        )
+        steps["pages"] = {**_figures(m), **m.result}
+
+    if "sql" in opts.steps and serve.exists():
+        say(f"sql: a typical nudgescope sql query x {opts.repeat} ...")
+        m = step_process(
+            "sql",
+            root / "sql.result.json",
+            "--db",
+            str(serve),
+            "--repeat",
+            str(opts.repeat),
+            log=root / "sql.log",
+        )
+        steps["sql"] = {**_figures(m), **m.result}
+        cli = measure(
+            [
+                sys.executable,
+                "-m",
+                "pipelines.cli",
+                "sql",
+                m.result.get("sql", ""),
+                "--db",
+                str(serve),
+                "--format",
+                "csv",
+            ],
+            log=root / "sql_cli.log",
+        )
+        steps["sql"]["cli_process"] = cli.as_dict()
+
+    report["rows_per_source"] = {
+        "written": sim.get("rows_written"),
+        "floor": steps.get("floor", {}).get("rows_per_source"),
+        "core": steps.get("full_run", {}).get("core_rows"),
+    }
+    report["machine"]["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
+    report["finished_at"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    report["verdicts"] = verdicts(steps)
+    stamp = started.strftime("%Y%m%dT%H%M%SZ")
+    out = paths().bench
+    out.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(report, indent=2, ensure_ascii=False, default=str) + "\n"
+    (out / f"{opts.scale}-{stamp}.json").write_text(text, encoding="utf-8")
+    (out / f"latest-{opts.scale}.json").write_text(text, encoding="utf-8")
+    report["written_to"] = str(out / f"{opts.scale}-{stamp}.json")
+    return report
+
+
+def verdicts(steps: dict) -> list[dict]:
+    """Each target: the measured value, the limit, met or not (None when not measured)."""
+    out = []
+
+    def add(name, value, limit, met, unit, cpu_value=None):
+        out.append(
+            {
+                "target": name,
+                "value": value,
+                "limit": limit,
+                "met": met,
+                "unit": unit,
+                # the same comparison on CPU seconds (user + sys), for a loaded machine
+                "cpu_value": cpu_value,
+            }
+        )
+
+    sim = steps.get("simulate", {})
+    rps = sim.get("rows_per_s")
+    add(
+        "simulate rows/s",
+        rps,
+        TARGETS["simulate_rows_per_s"],
+        None if rps is None else rps >= TARGETS["simulate_rows_per_s"],
+        "rows/s",
+        sim.get("rows_per_cpu_s"),
+    )
+    floor, full = steps.get("floor"), steps.get("full_run")
+    if floor and full and not full.get("exit_code") and not floor.get("exit_code"):
+        ratio = full["wall_s"] / floor["wall_s"]
+        add(
+            "full run / floor",
+            round(ratio, 2),
+            TARGETS["full_run_vs_floor"],
+            ratio <= TARGETS["full_run_vs_floor"],
+            "x",
+            round(full["cpu_s"] / max(floor["cpu_s"], 1e-9), 2),
+        )
+    else:
+        add("full run / floor", None, TARGETS["full_run_vs_floor"], None, "x")
+    inc = steps.get("incremental_run")
+    if inc and full and not inc.get("exit_code") and not full.get("exit_code"):
+        ratio = inc["wall_s"] / full["wall_s"]
+        add(
+            "incremental day / full run",
+            round(ratio, 3),
+            TARGETS["incremental_vs_full"],
+            ratio <= TARGETS["incremental_vs_full"],
+            "ratio",
+            round(inc["cpu_s"] / max(full["cpu_s"], 1e-9), 3),
+        )
+    else:
+        add("incremental day / full run", None, TARGETS["incremental_vs_full"], None, "ratio")
+    for page, fig in (steps.get("pages", {}).get("pages") or {}).items():
+        p95 = fig["query"]["p95_s"]
+        add(
+            f"page {page} query p95",
+            p95,
+            TARGETS["page_p95_s"],
+            p95 <= TARGETS["page_p95_s"] and not fig["errors"],
+            "s",
+        )
+    for name, fig in steps.items():
+        rss = fig.get("peak_rss_bytes")
+        if rss is not None:
+            add(
+                f"{name} peak RSS",
+                rss,
+                TARGETS["peak_rss_bytes"],
+                rss <= TARGETS["peak_rss_bytes"],
+                "bytes",
+            )
+    return out
