@@ -12,6 +12,7 @@ loaded two-core machine it was written on).
 
 from __future__ import annotations
 
+import json
 import os
 from datetime import datetime
 
@@ -19,6 +20,7 @@ import duckdb
 import pytest
 
 from pipelines.ingest.run import run_pipeline
+from pipelines.marts import DEFAULT_PROMO_KEYWORDS
 from pipelines.simulator import simulate
 
 pytestmark = pytest.mark.slow
@@ -53,11 +55,23 @@ def simulated(tmp_path_factory):
     con.close()
 
 
-def test_as_of_is_the_last_simulated_day(simulated):
+def test_as_of_and_settings_are_published(simulated):
     truth, con = simulated
     assert con.execute("select cast(as_of as varchar) from mart.run_context").fetchall() == [
         (truth["as_of"],)
     ]
+    # the settings the marts used travel into the published meta row
+    as_of, settings = con.execute("select cast(as_of as varchar), settings from meta").fetchone()
+    assert as_of == truth["as_of"]
+    assert json.loads(settings) == {
+        "duplicate_window_minutes": 10,
+        "quiet_start_hour": 22,
+        "quiet_end_hour": 8,
+        "daily_cap": 3,
+        "promo_keywords": list(DEFAULT_PROMO_KEYWORDS),
+        "incident_min_duplicates": 5,
+        "incident_rate_multiple": 5.0,
+    }
 
 
 def test_fault_counts_equal_flag_counts(simulated):
