@@ -86,6 +86,7 @@ else:
             )
         )
     fig.add_vline(x=0, line_dash="dot", line_color="#7f8c8d")
+    fig.update_layout(scattermode="group")  # arms side by side on each outcome
     fig.update_xaxes(title=t("difference"), tickformat="+.0%")
     charts.style(fig, t("arms_title"))
     charts.show(fig, eff.drop(columns="outcome_label"), "tradeoff_arms")
@@ -96,6 +97,8 @@ if fr.empty:
     st.info(t("empty"))
 else:
     by = t("frontier_by_arm") if f.experiment else t("frontier_by_bucket")
+    top = fr["complaint_rate"].fillna(0).max()
+    rel = fr["complaint_rate"].fillna(0) / top if top > 0 else fr["complaint_rate"].fillna(0) * 0
     fig = go.Figure(
         go.Scatter(
             x=fr["sms_per_cycle"],
@@ -104,11 +107,14 @@ else:
             mode="markers+text",
             textposition="top center",
             marker={
-                "size": (fr["complaint_rate"].fillna(0) * 60 + 10).tolist(),
+                # bubble area and colour from the complaint rate, relative to the largest
+                "size": (12 + 36 * rel).tolist(),
                 "color": fr["complaint_rate"].fillna(0).tolist(),
-                "colorscale": "OrRd",
+                "colorscale": [[0, "#fdd49e"], [1, "#b30000"]],
+                "cmin": 0,
+                "line": {"width": 1, "color": "#444"},
                 "showscale": True,
-                "colorbar": {"title": t("complaint_rate"), "tickformat": ".0%"},
+                "colorbar": {"title": t("complaint_rate"), "tickformat": ".1%"},
             },
             customdata=fr[["cycles", "complaint_rate"]],
             hovertemplate=(
