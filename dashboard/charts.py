@@ -21,7 +21,7 @@ def style(fig: go.Figure, title: str, y_pct: bool = False, height: int = 360) ->
         font={"family": FONT, "size": 13},
         title={"text": title, "x": 0.0, "font": {"size": 15}},
         margin={"l": 10, "r": 10, "t": 50, "b": 10},
-        legend={"orientation": "h", "y": -0.2, "title": None},
+        legend={"orientation": "h", "y": -0.25, "yanchor": "top", "title": None},
         height=height,
     )
     if y_pct:

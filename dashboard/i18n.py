@@ -254,6 +254,9 @@ L: dict[str, tuple[str, str]] = {
     # sms
     "flags_title": ("各类问题短信（按日）", "Flagged messages per day"),
     "incidents_title": ("重复发送事件时间线", "Duplicate incidents timeline"),
+    "incident_start": ("开始时间（北京时间）", "Started (Asia/Shanghai)"),
+    "duplicate_messages": ("重复短信", "Duplicate messages"),
+    "duplicate_rate": ("重复率", "Duplicate rate"),
     "heatmap_title": ("本地时间：小时 × 星期", "Local hour × weekday"),
     "hour": ("小时", "Hour"),
     "weekday": ("星期", "Weekday"),

@@ -44,20 +44,19 @@ else:
     inc["start"] = (
         pd.to_datetime(inc["started_at"]).dt.tz_convert("Asia/Shanghai").dt.tz_localize(None)
     )
-    inc["end"] = pd.to_datetime(inc["ended_at"]).dt.tz_convert("Asia/Shanghai").dt.tz_localize(None)
-    # an incident of one instant still needs a visible bar
-    inc["end"] = (
-        inc[["start", "end"]]
-        .max(axis=1)
-        .where(inc["end"] > inc["start"], inc["start"] + pd.Timedelta(minutes=5))
-    )
-    inc["incident"] = "#" + inc["incident_id"].astype(str)
-    fig = px.timeline(
-        inc, x_start="start", x_end="end", y="templates", color="duplicate_messages",
-        hover_data=["incident", "messages", "duplicate_messages", "duplicate_rate", "users"],
+    inc["minutes"] = (
+        pd.to_datetime(inc["ended_at"]) - pd.to_datetime(inc["started_at"])
+    ).dt.total_seconds() / 60
+    fig = px.scatter(
+        inc, x="start", y="duplicate_messages", size="messages", color="duplicate_rate",
+        color_continuous_scale="OrRd", size_max=30,
+        hover_data=["incident_id", "minutes", "messages", "users", "templates"],
+        labels={"start": t("incident_start"), "duplicate_messages": t("duplicate_messages"),
+                "duplicate_rate": t("duplicate_rate")},
     )  # fmt: skip
+    fig.update_traces(marker={"line": {"width": 1, "color": "#444"}})
     charts.style(fig, t("incidents_title"))
-    charts.show(fig, inc.drop(columns=["start", "end"]), "sms_incidents")
+    charts.show(fig, inc.drop(columns=["start"]), "sms_incidents")
 
 hw = data.hour_weekday(f)
 if not hw.empty:
