@@ -23,6 +23,9 @@ RANGE_END = "dagster/asset_partition_range_end"
 pipeline_job = dg.define_asset_job(
     "pipeline",
     selection=dg.AssetSelection.all(),
+    # one process for the whole run: DuckDB has a single writer anyway (pool "warehouse"), and
+    # a subprocess per step would re-import the code location for every step
+    executor_def=dg.in_process_executor,
     description="Stage the requested dt partitions, merge core, rebuild the marts, publish.",
 )
 

@@ -34,8 +34,21 @@ def pk_cols(source: str) -> str:
     return ", ".join(q(k) for k in SOURCES[source].primary_key)
 
 
+EXPECTED_TABLES = frozenset(
+    [("ingest", t) for t in ("file_ledger", "quarantine", "file_stat")]
+    + [(schema, s) for s in SOURCE_NAMES for schema in ("staging", "core")]
+    + [("staging", f"_pending_{s}") for s in SOURCE_NAMES]
+)
+
+
 def ensure(con: duckdb.DuckDBPyConnection) -> None:
     """Create every ingest/staging/core table that does not exist yet (idempotent)."""
+    present = con.execute(
+        "select schema_name, table_name from duckdb_tables() "
+        "where database_name = current_database() and not temporary"
+    ).fetchall()
+    if set(present) >= EXPECTED_TABLES:
+        return
     for name in (
         "schema_ingest",
         "schema_staging",
