@@ -12,6 +12,11 @@ from dashboard.i18n import t
 COLORS = ["#1f5aa6", "#e07b39", "#2a9d8f", "#c0392b", "#8e6bbf", "#7f8c8d", "#d4a017"]
 FONT = "Noto Sans CJK SC, PingFang SC, Microsoft YaHei, Helvetica, Arial, sans-serif"
 HEAT = "Blues"
+PCT = ".1~%"  # 80%, 2.5%: one decimal only where it says something
+
+# Plotly Express picks colours when a trace is made: set its defaults, not only the layout.
+px.defaults.template = "plotly_white"
+px.defaults.color_discrete_sequence = COLORS
 
 
 def style(fig: go.Figure, title: str, y_pct: bool = False, height: int = 360) -> go.Figure:
@@ -25,7 +30,13 @@ def style(fig: go.Figure, title: str, y_pct: bool = False, height: int = 360) ->
         height=height,
     )
     if y_pct:
-        fig.update_yaxes(tickformat=".0%")
+        fig.update_yaxes(tickformat=PCT)
+    return fig
+
+
+def monthly(fig: go.Figure) -> go.Figure:
+    """An x axis of months: one tick per month, labelled YYYY-MM."""
+    fig.update_xaxes(dtick="M1", tickformat="%Y-%m")
     return fig
 
 

@@ -24,12 +24,14 @@ else:
             by_cat, "month", "complaints", f"{t('m_complaints')} · {t('by_category')}",
             color="category", labels={"month": t("month"), "complaints": t("m_complaints")},
         )  # fmt: skip
+        charts.monthly(fig)
         charts.show(fig, by_cat, "complaints_by_category")
     with right:
         fig = charts.bar(
             by_src, "month", "complaints", f"{t('m_complaints')} · {t('by_source')}",
             color="source", labels={"month": t("month"), "complaints": t("m_complaints")},
         )  # fmt: skip
+        charts.monthly(fig)
         charts.show(fig, by_src, "complaints_by_source")
 
 RATES = [
@@ -49,6 +51,7 @@ if not rates.empty:
     fig.update_yaxes(matches=None, showticklabels=True)
     fig.for_each_annotation(lambda a: a.update(text=a.text.split("=")[-1]))
     charts.style(fig, t("rates_title"), height=480)
+    charts.monthly(fig)
     charts.show(fig, rates[COLS], "complaints_rates")
 
 st.subheader(t("resolution_title"))

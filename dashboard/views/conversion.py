@@ -51,6 +51,7 @@ with left:
             monthly, "period", "value", f"{t('m_bnpl_active_users')} · {t('m_bnpl_orders')}",
             color="label", barmode="group", labels={"period": t("month"), "value": ""},
         )  # fmt: skip
+        charts.monthly(fig)
         charts.show(fig, monthly[COLS], "conversion_actives")
 sticky = data.metrics(["bnpl_repeat_rate", "dau_mau_ratio"], f)
 sticky = sticky[sticky["segment"] == "all"].copy()
@@ -61,6 +62,7 @@ with right:
             sticky, "period", "value", f"{t('m_bnpl_repeat_rate')} · {t('m_dau_mau_ratio')}",
             color="label", y_pct=True, labels={"period": t("month"), "value": t("rate")},
         )  # fmt: skip
+        charts.monthly(fig)
         charts.show(fig, sticky[COLS], "conversion_stickiness")
 
 ret = data.retention(f)

@@ -102,6 +102,7 @@ with left:
         y_pct=True,
         labels={"period": t("month"), "value": t("rate")},
     )
+    charts.monthly(fig)
     charts.show(
         fig,
         rates[["metric", "period", "segment", "value", "numerator", "denominator"]],
@@ -117,6 +118,7 @@ with right:
         color="label",
         labels={"period": t("month"), "value": ""},
     )
+    charts.monthly(fig)
     charts.show(
         fig,
         vol[["metric", "period", "segment", "value", "numerator", "denominator"]],

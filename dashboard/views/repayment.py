@@ -33,6 +33,7 @@ else:
         rates, "period", "value", f"{t('m_on_time_rate')} · DPD · {t('by_due_month')}",
         color="label", y_pct=True, labels={"period": t("due_month"), "value": t("rate")},
     )  # fmt: skip
+    charts.monthly(fig)
     charts.show(fig, rates[COLS], "repayment_rates")
 
 # By score band
@@ -45,6 +46,7 @@ if not banded.empty:
         labels={"period": t("due_month"), "value": t("rate"), "label": ""},
     )  # fmt: skip
     charts.style(fig, f"{t('m_on_time_rate')} · {t('m_dpd30_rate')} · {t('by_band')}", y_pct=True)
+    charts.monthly(fig)
     charts.show(fig, banded[COLS], "repayment_by_band")
 
 # First-payment default, cure rate, 30+ balance ratio
@@ -57,6 +59,7 @@ if not other.empty:
         f"{t('m_fpd30_rate')} · {t('m_cure_rate_30')} · {t('m_dpd30_balance_ratio')}",
         color="label", y_pct=True, labels={"period": t("month"), "value": t("rate")},
     )  # fmt: skip
+    charts.monthly(fig)
     charts.show(fig, other[COLS], "repayment_fpd_cure_balance")
 if f.band:
     st.caption(t("band_fallback") + f" ({t('m_cure_rate_30')}, {t('m_dpd30_balance_ratio')})")

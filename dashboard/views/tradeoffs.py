@@ -124,7 +124,7 @@ else:
         )
     )
     fig.update_xaxes(title=t("sms_per_cycle"))
-    fig.update_yaxes(title=t("o_on_time"), tickformat=".0%")
+    fig.update_yaxes(title=t("o_on_time"), tickformat=charts.PCT)
     charts.style(fig, f"{t('frontier_title')} · {by}")
     charts.show(fig, fr, "tradeoff_frontier")
 st.caption(
