@@ -19,7 +19,7 @@ keywords as (
     from mart.run_context
 ),
 
--- content stays out of the windows below: sorting its long text is most of their cost
+-- content stays out of the window sorts below; only the keyword match reads it
 source as (
     select
         message_id,
