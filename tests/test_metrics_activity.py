@@ -234,3 +234,20 @@ def test_catalog_covers_every_metric(built):
     assert len(catalog) == 32
     assert published <= {r[0] for r in catalog}
     assert all(all(field for field in row) for row in catalog)
+
+
+def test_one_row_per_metric_grain_period_segment(built):
+    assert (
+        built.rows(
+            "select metric, grain, period, segment from mart.metrics "
+            "group by all having count(*) > 1"
+        )
+        == []
+    )
+    # every metric has exactly one grain
+    assert (
+        built.rows(
+            "select metric from mart.metrics group by metric having count(distinct grain) > 1"
+        )
+        == []
+    )
