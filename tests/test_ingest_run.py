@@ -52,6 +52,8 @@ def test_run_loads_publishes_and_signals_quarantine(_isolated_data_dir):
     assert (s.files_processed, s.rows_read, s.rows_loaded, s.rows_quarantined) == (3, 6, 4, 1)
     assert (s.rows_superseded, s.files_failed, s.exit_code) == (1, 0, 3)
     assert "1 row(s) quarantined" in s.reason
+    # o3's user is unknown: kept, and reported as a warning with its count
+    assert s.warnings == ["core/orders references_known: user_id → users: 1"]
 
     serve = data / "serve.duckdb"
     assert query(serve, "select order_id, amount::varchar from core.orders order by 1") == [

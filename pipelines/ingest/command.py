@@ -97,6 +97,8 @@ def _print_summary(s: RunSummary, console: Console) -> None:
     for k, v in rows:
         table.add_row(k, v)
     console.print(table)
+    for line in s.warnings:
+        console.print(f"[yellow]warning[/yellow] {line}", highlight=False)
     for line in s.failed_files[:20]:
         console.print(f"[red]failed[/red] {line}", markup=True, highlight=False)
     if s.ignored:

@@ -42,6 +42,7 @@ class RunSummary:
     rows_quarantined: int = 0
     rows_superseded: int = 0
     failed_files: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # failed WARN checks, with counts
     ignored: list[str] = field(default_factory=list)
     error: str | None = None
     serve: Path | None = None
@@ -204,6 +205,7 @@ def run_pipeline(
             run_id = str(uuid.uuid4())
             summary.run_id = summary.run_id or run_id
             result = _execute(job, instance, run_id, selection, tags, listener)
+            summary.warnings.extend(_check_warnings(result))
             if not result.success:
                 summary.error = _first_failure(result)
                 break
@@ -236,6 +238,21 @@ def _execute(job, instance, run_id, selection, tags, listener):
         stop.set()
         if watcher:
             watcher.join()
+
+
+def _check_warnings(result) -> list[str]:
+    out = []
+    for ev in result.all_events:
+        if ev.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION:
+            data = ev.event_specific_data
+            if not data.passed and data.severity == dg.AssetCheckSeverity.WARN:
+                counts = ", ".join(
+                    f"{k}: {v.value}"
+                    for k, v in sorted(data.metadata.items())
+                    if getattr(v, "value", 0)
+                )
+                out.append(f"{data.asset_key.to_user_string()} {data.check_name}: {counts}")
+    return out
 
 
 def _first_failure(result) -> str:
