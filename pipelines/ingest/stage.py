@@ -94,7 +94,7 @@ def stage_source(
             con, "ingest/known_files", {"source": source, "start": start, "end": end}
         ).fetchall()
     }
-    # path -> (dt, size, content_hash, status, stat_size, mtime_ns, stat_hash)
+    # path -> (path, dt, size, content_hash, status, stat_size, stat_mtime_ns, stat_hash)
     todo: list[FileRead] = []
     restat: list[tuple] = []
     on_disk = set()
