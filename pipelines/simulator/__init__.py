@@ -168,7 +168,6 @@ def _ground_truth(
     world: World, w: Writer, complaint_cats, *, scale, seed, fmt, dirty, start
 ) -> dict:
     from pipelines.simulator.content import COMPLAINT_CATEGORY_ORDER
-    from pipelines.simulator.tables import DAY  # noqa: F401  (documented unit)
 
     as_of_day = max(w.dts)
     as_of = str(np.datetime64(as_of_day, "D"))

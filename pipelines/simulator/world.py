@@ -453,7 +453,10 @@ class World:
             np.minimum(29, rng.geometric(0.25, B)),
             np.where(sev == 1, rng.integers(30, 90, B), rng.integers(90, 151, B)),
         )
-        r = lambda lo, hi: rng.integers(lo, hi, B)  # noqa: E731
+
+        def r(lo, hi):
+            return rng.integers(lo, hi, B)
+
         # on time, settled by the auto-debit run on the due date (first attempt may fail)
         ad = on_time & auto & (rng.random(B) < P.autodebit_settles_share)
         fail1 = ad & (rng.random(B) < P.autodebit_first_attempt_fail)
@@ -569,6 +572,8 @@ class World:
         )
         msgs = Tab.concat(parts)
         self.defaulted[u[never]] = True
+        # a charged-off account: its remaining installments are not billed again
+        self.buf[u[never]] = 0
         settle_day = np.where(settle == NEVER, np.iinfo(np.int32).max, settle // DAY)
         log = Tab(
             uid=u, cyc=np.full(B, m, np.int16), stmt=stmt, due=due, p=p, settle_day=settle_day
