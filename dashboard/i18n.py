@@ -50,6 +50,7 @@ L: dict[str, tuple[str, str]] = {
     ),
     "latest_month_note": ("（{metric} 最近可得月份：{month}）", "({metric}: latest month {month})"),
     "trends": ("趋势", "Trends"),
+    "basis": ("{month}：{num:,.0f} / {den:,.0f}", "{month}: {num:,.0f} / {den:,.0f}"),
     # metric names
     "m_active_accounts": ("活跃账户", "Active accounts"),
     "m_bnpl_gmv": ("先享后付 GMV", "Pay-later GMV"),

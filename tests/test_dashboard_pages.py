@@ -117,6 +117,9 @@ def test_overview_headlines_against_previous_month(app):
     assert m["Messages per active account"] == ("1.75", "+1.46")  # 14/8 vs 2/7
     assert m["Opt-outs"] == ("2", "+1")
     assert "(30+ DPD: latest month 2026-02)" in [c.value for c in at.caption]
+    helps = {x.label: x.proto.help for x in at.metric}
+    assert helps["On-time rate"] == "2026-03: 6 / 8"  # what the rate rests on
+    assert helps["30+ DPD"] == "2026-02: 1 / 8"
     spec = figures(at)["On-time rate · 30+ DPD"]
     assert trace(spec, "On-time rate")["y"] == [1.0, 0.875, 0.75]
 

@@ -51,6 +51,14 @@ def fmt_delta(v: float, kind: str) -> str:
     return f"{v:+,.2f}" if kind.startswith("dec") else f"{v:+,.0f}"
 
 
+def basis(row: pd.Series) -> str | None:
+    """What a rate rests on: numerator / denominator of its month (small months show)."""
+    num, den = row.get("numerator"), row.get("denominator")
+    if den is None or pd.isna(den) or num is None or pd.isna(num):
+        return None
+    return t("basis", month=pd.Timestamp(row["period"]).strftime("%Y-%m"), num=num, den=den)
+
+
 notes = []
 cols = st.columns(4)
 for i, (metric, kind, lower_better) in enumerate(HEADLINES):
@@ -78,6 +86,7 @@ for i, (metric, kind, lower_better) in enumerate(HEADLINES):
         delta_color="inverse" if lower_better else "normal",
         chart_data=in_range["value"].astype(float).tolist() if len(in_range) > 1 else None,
         border=True,
+        help=basis(latest),
     )
 for note in notes:
     st.caption(note)
