@@ -3,13 +3,14 @@
 UV := python3 -m uv
 RUN := $(UV) run --frozen
 
-.PHONY: help install demo test lint format dashboard dagster
+.PHONY: help install demo test lint format dashboard dagster bench
 .DEFAULT_GOAL := help
 
 help:
 	@echo "make demo   install, simulate data if there is none, run the pipeline, serve the dashboard"
 	@echo "make test   install and run the whole test suite"
 	@echo "make lint   ruff check and format check"
+	@echo "make bench  benchmark at scale l (slow: simulates ~500,000 users x 12 months once; SCALE=m make bench)"
 	@echo "make dashboard   serve the dashboard on http://127.0.0.1:8501"
 	@echo "make dagster     Dagster UI + daemon (schedules, sensor) on http://127.0.0.1:3000"
 
@@ -53,3 +54,8 @@ lint: install
 format: install
 	$(RUN) ruff check --fix .
 	$(RUN) ruff format .
+
+# The benchmark (docs/performance.md). Scale l takes a long time; SCALE=m make bench is quicker.
+SCALE ?= l
+bench: install
+	$(RUN) nudgescope bench --scale $(SCALE)

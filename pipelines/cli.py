@@ -16,6 +16,7 @@ COMMANDS = [
     "pipelines.ingest.command",
     "pipelines.sql_command",
     "pipelines.dashboard_command",
+    "pipelines.bench.command",
 ]
 
 

@@ -361,7 +361,7 @@ def run_bench(opts: Options, say=print) -> dict:
         }
 
     if "noop_run" in opts.steps and (inc_dir / "warehouse.duckdb").exists():
-        steps["noop_run"] = _run_step(root, inc_dir, "noop_run", False, say)
+        steps["noop_run"] = _run_step(root, inc_dir, "noop_run", opts.profile, say)
 
     if "pages" in opts.steps and serve.exists():
         say(f"pages: every dashboard page x {opts.repeat}, uncached ...")

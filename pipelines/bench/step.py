@@ -117,9 +117,9 @@ def step_floor(a: argparse.Namespace) -> dict:
         con.close()
     size = db.stat().st_size
     db.unlink(missing_ok=True)
-    rows_per_source: dict[str, int] = {}
+    rows_per_source = dict.fromkeys(contract.SOURCE_NAMES, 0)
     for t in tables.values():
-        rows_per_source[t["source"]] = rows_per_source.get(t["source"], 0) + t["rows"]
+        rows_per_source[t["source"]] += t["rows"]
     return {
         "tables": tables,
         "rows_per_source": rows_per_source,
