@@ -337,3 +337,35 @@ def test_sql_page_interrupts_runaway_query(fixture_db, monkeypatch):
     run_sql(at, "select count(*) from range(100000000) a cross join range(100000000) b")
     assert at.error[0].value.startswith("Interrupted:")
     assert "1 s time limit" in at.error[0].value
+
+
+def test_every_page_in_chinese(fixture_db, monkeypatch):
+    monkeypatch.setenv("NUDGESCOPE_SERVE", str(fixture_db))
+    at = AppTest.from_file(APP, default_timeout=60)
+    titles = {
+        "overview": "总览",
+        "tradeoffs": "短信权衡",
+        "repayment": "还款与风险",
+        "conversion": "转化与粘性",
+        "complaints": "投诉与退订",
+        "sms_health": "短信健康与合规",
+        "sql": "SQL 查询",
+        "data_status": "数据状态",
+    }
+    for page, title in titles.items():
+        open_page(at, page)
+        assert at.title[0].value == title
+    assert metrics(open_page(at, "data_status"))["数据截至"][0] == "2026-03-31"
+
+
+def test_labels_exist_in_both_languages_with_the_same_placeholders():
+    import string
+
+    from dashboard.i18n import L
+
+    def fields(text: str) -> set[str]:
+        return {f for _, f, _, _ in string.Formatter().parse(text) if f}
+
+    for key, (zh, en) in L.items():
+        assert zh and en, key
+        assert fields(zh) == fields(en), key
