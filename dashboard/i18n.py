@@ -209,6 +209,7 @@ L: dict[str, tuple[str, str]] = {
     "w_complaint": ("每件投诉（成本）", "per complaint (cost)"),
     "w_opt_out": ("每个退订（成本）", "per opt-out (cost)"),
     "w_message": ("每条短信（成本）", "per message (cost)"),
+    "computing": ("正在计算各候选策略……", "Counting every candidate policy…"),
     "ranking": ("候选策略排名", "Candidate policies ranked"),
     "policy": ("策略", "Policy"),
     "value_yuan": ("净价值（元）", "Net value (yuan)"),

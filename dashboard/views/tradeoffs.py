@@ -291,7 +291,8 @@ weights = P.Weights(
                                      format="%.3f"),
 )  # fmt: skip
 candidates = {**P.CANDIDATES, "yours": yours}
-evaluated = {name: evaluate(p) for name, p in candidates.items()}
+with st.spinner(t("computing")):
+    evaluated = {name: evaluate(p) for name, p in candidates.items()}
 values = {name: P.value(e, weights) for name, (_, e) in evaluated.items()}
 ranked = pd.DataFrame(
     [
