@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import warnings
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -92,6 +93,9 @@ def spark_session(
             "the spark engine needs Java 17 (no java on PATH and no JAVA_HOME); "
             "install a JDK or use the duckdb engine"
         )
+    # pyspark 4.x warns on import that it is not yet tested with pandas 3; the engine does not
+    # use pandas (results go through Parquet), so the warning is noise on every run
+    warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas")
     from pyspark.sql import SparkSession
 
     url = master_url(master)
