@@ -71,6 +71,7 @@ else:
                 y=g["outcome_label"],
                 name=f"{exp} · {arm}",
                 mode="markers",
+                orientation="h",  # with scattermode="group": arms side by side
                 marker={"size": 11},
                 error_x={
                     "type": "data",
@@ -114,7 +115,7 @@ else:
                 "cmin": 0,
                 "line": {"width": 1, "color": "#444"},
                 "showscale": True,
-                "colorbar": {"title": t("complaint_rate"), "tickformat": ".1%"},
+                "colorbar": {"title": t("complaint_rate"), "tickformat": ".2~%"},
             },
             customdata=fr[["cycles", "complaint_rate"]],
             hovertemplate=(
