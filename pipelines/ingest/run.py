@@ -43,6 +43,7 @@ class RunSummary:
     rows_superseded: int = 0
     failed_files: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)  # failed WARN checks, with counts
+    run_ids: list[str] = field(default_factory=list)  # every Dagster run of this command
     ignored: list[str] = field(default_factory=list)
     error: str | None = None
     serve: Path | None = None
@@ -74,6 +75,9 @@ class Plan:
     range: tuple[str, str] | None
     sources: list[str]
     scan: files.Scan
+    # sources grouped by their own changed dt range: one staging execution per group, so a
+    # source is not materialized over partitions where only another source changed
+    groups: list[tuple[tuple[str, str], list[str]]] = field(default_factory=list)
 
 
 def _known_files(warehouse: Path) -> dict[str, tuple[int, int]]:
@@ -134,7 +138,11 @@ def plan(paths: settings.Paths) -> Plan:
         return Plan(None, [], scan)
     dts = sorted(dt for _, dt in changed)
     sources = [s for s in SOURCE_NAMES if any(c == s for c, _ in changed)]
-    return Plan((dts[0], dts[-1]), sources, scan)
+    by_range: dict[tuple[str, str], list[str]] = {}
+    for source in sources:
+        own = sorted(dt for c, dt in changed if c == source)
+        by_range.setdefault((own[0], own[-1]), []).append(source)
+    return Plan((dts[0], dts[-1]), sources, scan, sorted(by_range.items()))
 
 
 def _watch(
@@ -189,7 +197,6 @@ def run_pipeline(
 
     job = defs().resolve_job_def(JOB_NAME)
     keys = list(job.asset_layer.executable_asset_keys)
-    stage_keys = [k for k in keys if k.path[0] == "staging" and k.path[-1] in todo.sources]
     rest_keys = [k for k in keys if k.path[0] != "staging"]
     summary = RunSummary("", False, 0.0, todo.range, ignored=todo.scan.ignored, serve=paths.serve)
     summary.files_seen = len(todo.scan.files)
@@ -198,12 +205,14 @@ def run_pipeline(
         progress.listening(reporter or (lambda *_: None)),
     ):
         steps = []
-        if todo.range:
-            steps.append((stage_keys, range_tags(*todo.range)))
+        for rng, sources in todo.groups:
+            stage_keys = [k for k in keys if k.path[0] == "staging" and k.path[-1] in sources]
+            steps.append((stage_keys, range_tags(*rng)))
         steps.append((rest_keys, {}))
         for selection, tags in steps:
             run_id = str(uuid.uuid4())
             summary.run_id = summary.run_id or run_id
+            summary.run_ids.append(run_id)
             result = _execute(job, instance, run_id, selection, tags, listener)
             summary.warnings.extend(_check_warnings(result))
             if not result.success:
@@ -282,8 +291,8 @@ def _fill_counts(summary: RunSummary, warehouse: Path) -> None:
             """select count(*), count(*) filter (where status = 'failed'),
                 coalesce(sum(rows_read), 0), coalesce(sum(rows_loaded), 0),
                 coalesce(sum(rows_quarantined), 0), coalesce(sum(rows_superseded), 0)
-            from ingest.file_ledger where run_id = $r""",
-            {"r": summary.run_id},
+            from ingest.file_ledger where list_contains($r, run_id)""",
+            {"r": summary.run_ids},
         ).fetchone()
         (
             summary.files_processed,
@@ -297,8 +306,8 @@ def _fill_counts(summary: RunSummary, warehouse: Path) -> None:
             f"{p}: {e}"
             for p, e in con.execute(
                 "select path, error from ingest.file_ledger "
-                "where run_id = $r and status = 'failed' order by path",
-                {"r": summary.run_id},
+                "where list_contains($r, run_id) and status = 'failed' order by path",
+                {"r": summary.run_ids},
             ).fetchall()
         ]
     except duckdb.CatalogException:
