@@ -67,8 +67,8 @@ def build_marts_spark(
 
     `params` maps a file name to its bound parameters; such files run on DuckDB. The caller
     owns the DuckDB transaction, exactly as with the duckdb engine. The exchange folder
-    (workdir, default exchange_dir()/build) is emptied first and removed afterwards unless
-    `keep`.
+    (workdir, default exchange_dir()/build) is emptied first and removed after a successful
+    build unless `keep`; after a failure it stays for inspection.
     """
     params = params or {}
     root = (workdir or exchange_dir() / "build").resolve()
