@@ -1,4 +1,4 @@
-"""Load and run the SQL files under sql/: one statement per file, parameters bound, never formatted."""
+"""Load and run the SQL files under sql/: one statement per file, parameters bound."""
 
 from __future__ import annotations
 
