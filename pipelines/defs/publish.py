@@ -4,15 +4,11 @@ import dagster as dg
 from dagster_duckdb import DuckDBResource
 
 from pipelines.defs.ingest import CORE_KEYS, POOL
+from pipelines.defs.marts import MART_ASSET_KEYS
 from pipelines.defs.resources import DataPaths
 from pipelines.ingest import progress
 from pipelines.ingest.publish import publish
 from pipelines.ingest.warehouse import configure, ensure
-
-try:
-    from pipelines.defs.marts import MART_ASSET_KEYS
-except ImportError:  # the marts module is not there yet: publish core and ingest only
-    MART_ASSET_KEYS = []
 
 
 @dg.asset(
