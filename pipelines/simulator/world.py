@@ -252,10 +252,19 @@ class World:
         ndays = d1 - d0
         n = rng.poisson(P.marketing_per_month * frac) * active
         uid, _ = expand(n)
+        day = first[uid] + (rng.random(uid.shape[0]) * span[uid]).astype(np.int64)
+        slot = rng.integers(0, len(MARKETING_SLOTS), uid.shape[0])
+        # a campaign is a (day, slot) with one template; a user gets at most one message of
+        # a campaign, sent within its first 40 minutes (so campaigns never overlap in 10 min)
+        campaign = (day - d0) * len(MARKETING_SLOTS) + slot
+        _, first_of = np.unique(
+            uid.astype(np.int64) * (ndays * len(MARKETING_SLOTS)) + campaign, return_index=True
+        )
+        uid, day, slot, campaign = uid[first_of], day[first_of], slot[first_of], campaign[first_of]
         k = uid.shape[0]
-        day = first[uid] + (rng.random(k) * span[uid]).astype(np.int64)
-        sent = day * DAY + rng.choice(MARKETING_SLOTS, k) * HOUR + rng.integers(0, HOUR, k)
-        tpl = np.array([TPL[c] for c in C.MARKETING_TEMPLATES])[rng.integers(0, 5, k)]
+        sent = day * DAY + MARKETING_SLOTS[slot] * HOUR + rng.integers(0, 40 * MINUTE, k)
+        campaign_tpl = rng.integers(0, len(C.MARKETING_TEMPLATES), ndays * len(MARKETING_SLOTS))
+        tpl = np.array([TPL[c] for c in C.MARKETING_TEMPLATES])[campaign_tpl[campaign]]
         msgs = self._new_msgs(rng, uid, tpl, sent)
 
         days = np.arange(d0, d1)
