@@ -404,6 +404,17 @@ def run_bench(opts: Options, say=print) -> dict:
         )
         steps["sql"]["cli_process"] = cli.as_dict()
 
+    # steps not run this time: carried over from the latest full report, marked as such
+    previous = paths().bench / f"latest-{opts.scale}.json"
+    if set(opts.steps) != set(STEPS) and previous.exists():
+        before = json.loads(previous.read_text(encoding="utf-8"))
+        if before.get("dataset") == params:
+            for name, fig in before.get("steps", {}).items():
+                if name not in steps:
+                    steps[name] = {
+                        **fig,
+                        "from_report": fig.get("from_report") or before.get("started_at"),
+                    }
     report["rows_per_source"] = {
         "written": sim.get("rows_written"),
         "floor": steps.get("floor", {}).get("rows_per_source"),
@@ -416,9 +427,12 @@ def run_bench(opts: Options, say=print) -> dict:
     out = paths().bench
     out.mkdir(parents=True, exist_ok=True)
     text = json.dumps(report, indent=2, ensure_ascii=False, default=str) + "\n"
-    (out / f"{opts.scale}-{stamp}.json").write_text(text, encoding="utf-8")
-    (out / f"latest-{opts.scale}.json").write_text(text, encoding="utf-8")
-    report["written_to"] = str(out / f"{opts.scale}-{stamp}.json")
+    # profiled timings are not comparable: they never become the latest figures
+    name = f"{opts.scale}-{stamp}{'-profile' if opts.profile else ''}.json"
+    (out / name).write_text(text, encoding="utf-8")
+    if not opts.profile:
+        (out / f"latest-{opts.scale}.json").write_text(text, encoding="utf-8")
+    report["written_to"] = str(out / name)
     return report
 
 

@@ -97,6 +97,15 @@ def landing_files(landing: Path) -> dict[tuple[str, str], list[str]]:
     return groups
 
 
+def _same_header(files: list[str]) -> list[list[str]]:
+    """Files grouped by their first line (the CSV header)."""
+    by: dict[bytes, list[str]] = {}
+    for f in files:
+        with open(f, "rb") as fh:
+            by.setdefault(fh.readline().rstrip(b"\r\n"), []).append(f)
+    return list(by.values())
+
+
 def step_floor(a: argparse.Namespace) -> dict:
     import duckdb
 
@@ -106,12 +115,18 @@ def step_floor(a: argparse.Namespace) -> dict:
     con = duckdb.connect(str(db))
     tables = {}
     try:
-        for (source, fmt), files in groups.items():
-            name = f"{source}_{fmt.replace('.', '_')}"
-            # the reader is fixed text per format; only the file list is a bound parameter
-            con.execute(f"create table {name} as select * from {READERS[fmt]}", {"files": files})
-            rows = con.execute(f"select count(*) from {name}").fetchone()[0]
-            tables[name] = {"source": source, "format": fmt, "files": len(files), "rows": rows}
+        for (source, fmt), all_files in groups.items():
+            # CSV files with the same header need no union_by_name (2-3x cheaper in DuckDB):
+            # one table per distinct header
+            for i, files in enumerate(_same_header(all_files) if fmt == "csv" else [all_files]):
+                name = f"{source}_{fmt.replace('.', '_')}_{i}"
+                reader = READERS[fmt]
+                if fmt == "csv":
+                    reader = reader.replace("union_by_name = true", "union_by_name = false")
+                # the reader is fixed text per format; only the file list is a bound parameter
+                con.execute(f"create table {name} as select * from {reader}", {"files": files})
+                rows = con.execute(f"select count(*) from {name}").fetchone()[0]
+                tables[name] = {"source": source, "format": fmt, "files": len(files), "rows": rows}
         con.execute("checkpoint")
     finally:
         con.close()
