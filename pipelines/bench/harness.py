@@ -233,6 +233,22 @@ def machine() -> dict:
     }
 
 
+def code_version() -> dict:
+    """The commit measured, and the files that differed from it (a shared working tree)."""
+    from pipelines.settings import REPO_ROOT
+
+    def git(*args: str) -> str:
+        try:
+            out = subprocess.run(["git", *args], cwd=REPO_ROOT, capture_output=True, text=True)
+        except OSError:
+            return ""
+        return out.stdout.strip() if out.returncode == 0 else ""
+
+    changed = [line[3:] for line in git("status", "--porcelain", "--untracked-files=no")
+               .splitlines()]  # fmt: skip
+    return {"commit": git("rev-parse", "HEAD") or None, "modified_files": changed}
+
+
 def serve_rows(db: Path) -> dict[str, int]:
     """Rows of every core table in a published database."""
     import duckdb
@@ -319,6 +335,7 @@ def run_bench(opts: Options, say=print) -> dict:
         else f"nudgescope bench --scale {opts.scale}",
         "dataset": params,
         "machine": machine(),
+        "code": code_version(),
         "targets": {**TARGETS, "apply_at_scale": "l"},
         "steps": {},
     }
