@@ -1,8 +1,9 @@
 """Build the mart schema from core: the SQL files of sql/marts in dependency order.
 
-`build_marts(con, settings)` is a plain function so the tests, the Dagster assets and a later
-Spark engine can all call it. Only `sql/marts/run_context.sql` takes parameters (the
-settings); every other file reads them from `mart.run_context`.
+`build_marts(con, settings, engine=...)` is a plain function so the tests and the Dagster
+assets can call it; with engine `spark` the same files run on Spark SQL (pipelines.engines).
+Only `sql/marts/run_context.sql` takes parameters (the settings); every other file reads them
+from `mart.run_context`.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import duckdb
 import sqlglot
 from sqlglot import exp
 
-from pipelines import sqlfiles
+from pipelines import engines, sqlfiles
 
 # Promotion keywords of metrics.md: a service message containing one is "marketing in service".
 DEFAULT_PROMO_KEYWORDS: tuple[str, ...] = (
@@ -94,18 +95,29 @@ SPEC_TABLES: tuple[str, ...] = (
 
 
 def build_marts(
-    con: duckdb.DuckDBPyConnection, settings: MetricSettings | None = None
+    con: duckdb.DuckDBPyConnection,
+    settings: MetricSettings | None = None,
+    *,
+    engine: str | None = None,
+    spark: Any = None,
 ) -> dict[str, int]:
-    """Run every mart SQL file on `con` in one transaction; returns rows per mart table.
+    """Run every mart SQL file in one transaction on `con`; returns rows per mart table.
 
-    Needs core.<source> for the nine sources and ingest.file_ledger (dt, status).
+    Needs core.<source> for the nine sources and ingest.file_ledger (dt, status). `engine`:
+    `duckdb` (default, or $NUDGESCOPE_ENGINE) or `spark`, whose results land in the same tables
+    of `con`; `spark` is the session to use (default: a local one).
     """
     settings = settings or MetricSettings()
+    names = [name for name, _ in MART_FILES]
     con.execute("begin transaction")
     try:
-        for name, _ in MART_FILES:
-            params = settings.as_params() if name == "marts/run_context" else None
-            sqlfiles.run(con, name, params)
+        engines.run_sql_files(
+            con,
+            names,
+            engine=engine,
+            params={"marts/run_context": settings.as_params()},
+            spark=spark,
+        )
         con.execute("commit")
     except BaseException:
         con.execute("rollback")

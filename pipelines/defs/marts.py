@@ -11,6 +11,8 @@ import dagster as dg
 from dagster_duckdb import DuckDBResource
 
 from pipelines.contract import SOURCE_NAMES
+from pipelines.defs.spark import SparkResource
+from pipelines.engines import engine_name
 from pipelines.marts import (
     DEFAULT_PROMO_KEYWORDS,
     MART_TABLES,
@@ -38,6 +40,8 @@ class MartSettings(dg.Config):
     promo_keywords: list[str] = list(DEFAULT_PROMO_KEYWORDS)
     incident_min_duplicates: int = _DEFAULTS.incident_min_duplicates
     incident_rate_multiple: float = _DEFAULTS.incident_rate_multiple
+    # "duckdb" or "spark"; empty: $NUDGESCOPE_ENGINE, else duckdb (see pipelines.engines)
+    engine: str = ""
 
     def to_settings(self) -> MetricSettings:
         return MetricSettings(
@@ -88,11 +92,18 @@ _INPUTS = table_inputs()
     pool=POOL,
     name="marts",
 )
-def marts(context: dg.AssetExecutionContext, config: MartSettings, duckdb: DuckDBResource):
-    """Every mart table, rebuilt from core in one transaction."""
+def marts(
+    context: dg.AssetExecutionContext,
+    config: MartSettings,
+    duckdb: DuckDBResource,
+    spark: SparkResource,
+):
+    """Every mart table, rebuilt from core in one transaction (on DuckDB or Spark)."""
     settings = config.to_settings()
+    engine = engine_name(config.engine or None)
+    session = spark.get_session() if engine == "spark" else None
     with duckdb.get_connection() as con:
-        counts = build_marts(con, settings)
+        counts = build_marts(con, settings, engine=engine, spark=session)
         as_of = con.table("mart.run_context").project("cast(as_of as varchar)").fetchall()[0][0]
         for table in MART_TABLES:
             yield dg.MaterializeResult(
@@ -103,4 +114,4 @@ def marts(context: dg.AssetExecutionContext, config: MartSettings, duckdb: DuckD
                     "preview": _preview(con, table),
                 },
             )
-    context.log.info(f"marts built for as_of {as_of}: {counts}")
+    context.log.info(f"marts built on {engine} for as_of {as_of}: {counts}")

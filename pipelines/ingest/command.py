@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -10,6 +11,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from pipelines.engines import ENGINE_ENV, ENGINES
 from pipelines.ingest.run import EXIT_DATA, EXIT_ERROR, RunSummary, run_pipeline
 
 
@@ -30,10 +32,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=None,
         help="data folder with landing/ (default: $NUDGESCOPE_DATA_DIR or ./data)",
     )
+    p.add_argument(
+        "--engine",
+        choices=ENGINES,
+        default=None,
+        help="engine that builds the marts: duckdb (embedded, default) or spark "
+        "(local[*] unless $NUDGESCOPE_SPARK_MASTER names a cluster); default: "
+        f"${ENGINE_ENV} or duckdb",
+    )
     p.set_defaults(func=main)
 
 
 def main(args: argparse.Namespace) -> int:
+    if args.engine:
+        # the marts asset reads the engine from the environment of this in-process run
+        os.environ[ENGINE_ENV] = args.engine
     console = Console(stderr=True)
     columns = (
         TextColumn("{task.description:<36}"),
