@@ -242,7 +242,7 @@ def code_version() -> dict:
             out = subprocess.run(["git", *args], cwd=REPO_ROOT, capture_output=True, text=True)
         except OSError:
             return ""
-        return out.stdout.strip() if out.returncode == 0 else ""
+        return out.stdout.rstrip() if out.returncode == 0 else ""
 
     changed = [line[3:] for line in git("status", "--porcelain", "--untracked-files=no")
                .splitlines()]  # fmt: skip
