@@ -9,6 +9,7 @@ from dagster_duckdb import DuckDBResource
 from fixtures.metrics.warehouse import Warehouse
 
 from pipelines.defs.marts import MART_ASSET_KEYS, marts
+from pipelines.defs.spark import SparkResource
 from pipelines.marts import MART_TABLES
 
 
@@ -23,7 +24,8 @@ def test_marts_asset_materializes_with_config(tmp_path):
 
     result = dg.materialize(
         [marts],
-        resources={"duckdb": DuckDBResource(database=path)},
+        # the spark resource starts no JVM unless the spark engine is chosen
+        resources={"duckdb": DuckDBResource(database=path), "spark": SparkResource()},
         run_config={"ops": {"marts": {"config": {"daily_cap": 2, "promo_keywords": ["到期"]}}}},
     )
     assert result.success
