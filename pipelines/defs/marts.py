@@ -10,7 +10,7 @@ stored in `mart.run_context`, which the publish step copies into `meta.settings`
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
-from pipelines.contract import SOURCE_NAMES
+from pipelines.defs.ingest import CORE_KEYS, POOL
 from pipelines.defs.spark import SparkResource
 from pipelines.engines import engine_name
 from pipelines.marts import (
@@ -22,8 +22,6 @@ from pipelines.marts import (
     table_inputs,
 )
 
-POOL = "warehouse"
-CORE_KEYS = [dg.AssetKey(["core", source]) for source in SOURCE_NAMES]
 MART_ASSET_KEYS = [dg.AssetKey(["mart", table]) for table in MART_TABLES]
 PREVIEW_ROWS = 5
 
