@@ -13,6 +13,7 @@ import json
 import re
 import shutil
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -124,17 +125,28 @@ def simulate(
         )
         bar.start()
         task = bar.add_task(f"{n_users:,} users", total=n_months)
+    # a pipeline of two stages on two threads: the world simulates month m+1 (numpy) while
+    # the writer renders and writes month m (polars); both release the GIL for their bulk work
+    stage = ThreadPoolExecutor(max_workers=1)
     try:
+        writing = None
         for m in range(n_months):
             tabs = world.month(m)
             complaint_cats += np.bincount(tabs["complaints"]["cat"], minlength=9)
-            writer.write_month(m, tabs)
+            if writing is not None:
+                writing.result()
+                if bar:
+                    bar.update(
+                        task, advance=1, description=f"{n_users:,} users, month {m}/{n_months}"
+                    )
+            writing = stage.submit(writer.write_month, m, tabs)
             del tabs
+        if writing is not None:
+            writing.result()
             if bar:
-                bar.update(
-                    task, advance=1, description=f"{n_users:,} users, month {m + 1}/{n_months}"
-                )
+                bar.update(task, advance=1, description=f"{n_users:,} users, month {n_months}")
     finally:
+        stage.shutdown(cancel_futures=True)
         writer.pool.shutdown()
         if bar:
             bar.stop()
