@@ -8,6 +8,7 @@ from `mart.run_context`.
 
 from __future__ import annotations
 
+import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -15,7 +16,7 @@ import duckdb
 import sqlglot
 from sqlglot import exp
 
-from pipelines import engines, sqlfiles
+from pipelines import engines, mart_state, sqlfiles
 
 # Promotion keywords of metrics.md: a service message containing one is "marketing in service".
 DEFAULT_PROMO_KEYWORDS: tuple[str, ...] = (
@@ -100,29 +101,96 @@ def build_marts(
     *,
     engine: str | None = None,
     spark: Any = None,
+    incremental: bool = True,
 ) -> dict[str, int]:
     """Run every mart SQL file in one transaction on `con`; returns rows per mart table.
 
     Needs core.<source> for the nine sources and ingest.file_ledger (dt, status). `engine`:
     `duckdb` (default, or $NUDGESCOPE_ENGINE) or `spark`, whose results land in the same tables
     of `con`; `spark` is the session to use (default: a local one).
+
+    With `incremental` (the default) and the duckdb engine, `mart.sms_message_flags` is
+    updated for the local dates and users whose core rows changed since the last build (see
+    pipelines.mart_state); every other file runs as it is. The first build, a build after a
+    settings or mart SQL change, and every spark build recompute everything (and record the
+    state, so the next duckdb build can be incremental again).
     """
-    settings = settings or MetricSettings()
-    names = [name for name, _ in MART_FILES]
+    run_build(con, settings, engine=engine, spark=spark, incremental=incremental)
+    return table_row_counts(con)
+
+
+def run_build(
+    con: duckdb.DuckDBPyConnection,
+    settings: MetricSettings | None = None,
+    *,
+    engine: str | None = None,
+    spark: Any = None,
+    incremental: bool = True,
+) -> BuildPlan:
+    """build_marts, returning what it did: the flags plan and the seconds per file."""
+    build = build_plan(con, settings, engine=engine, incremental=incremental)
     con.execute("begin transaction")
     try:
-        engines.run_sql_files(
-            con,
-            names,
-            engine=engine,
-            params={"marts/run_context": settings.as_params()},
-            spark=spark,
-        )
+        _run_plan(con, build, spark=spark)
         con.execute("commit")
     except BaseException:
         con.execute("rollback")
         raise
-    return table_row_counts(con)
+    return build
+
+
+@dataclass
+class BuildPlan:
+    """How build_marts will run: the files, the engine and the plan for the flags."""
+
+    settings: MetricSettings
+    engine: str
+    names: list[str]
+    fingerprint: str
+    incremental: bool
+    flags: mart_state.FlagsPlan | None = None
+    seconds: dict[str, float] = field(default_factory=dict)  # per file, duckdb only
+
+
+def build_plan(
+    con: duckdb.DuckDBPyConnection,
+    settings: MetricSettings | None = None,
+    *,
+    engine: str | None = None,
+    incremental: bool = True,
+) -> BuildPlan:
+    settings = settings or MetricSettings()
+    names = [name for name, _ in MART_FILES]
+    return BuildPlan(
+        settings=settings,
+        engine=engines.engine_name(engine),
+        names=names,
+        fingerprint=mart_state.build_fingerprint(settings.as_params(), names),
+        incremental=incremental,
+    )
+
+
+def _run_plan(con: duckdb.DuckDBPyConnection, build: BuildPlan, *, spark: Any = None) -> None:
+    """The body of build_marts, inside the caller's transaction."""
+    params = {"marts/run_context": build.settings.as_params()}
+    mart_state.snapshot(con)
+    if build.incremental and build.engine == "duckdb":
+        build.flags = mart_state.plan_flags(
+            con, build.fingerprint, build.settings.duplicate_window_minutes
+        )
+    else:
+        build.flags = mart_state.FlagsPlan(full=True, reason="full build requested")
+    if build.engine != "duckdb":
+        engines.run_sql_files(con, build.names, engine=build.engine, params=params, spark=spark)
+    else:
+        for name in build.names:
+            started = time.perf_counter()
+            if name == mart_state.FLAGS_FILE and not build.flags.full:
+                mart_state.update_flags(con)
+            else:
+                sqlfiles.run(con, name, params.get(name))
+            build.seconds[name] = time.perf_counter() - started
+    mart_state.save(con, build.fingerprint)
 
 
 def table_row_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:

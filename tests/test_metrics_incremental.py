@@ -1,0 +1,208 @@
+"""Incremental mart builds equal a full rebuild on the same core (pipelines.mart_state).
+
+One warehouse goes through a sequence of core changes, each followed by an incremental
+build; after every step every mart table must equal a full rebuild of a copy of the same
+core (row sets; floats within 1e-9), and the flags must have been updated in a small scope,
+not rebuilt, where the change allows it.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from fixtures.metrics.warehouse import Warehouse
+from test_metrics_flags import _fixture
+
+from pipelines import mart_state
+from pipelines.contract import SOURCE_NAMES
+from pipelines.marts import MART_TABLES, MetricSettings, run_build
+
+
+def _sms(w: Warehouse, mid: str, user: str, sent_at: str, **kw) -> None:
+    kw.setdefault("purpose", "due_reminder")
+    kw.setdefault("template_code", "T_DUE")
+    w.add("sms_logs", message_id=mid, user_id=user, sent_at=sent_at, **kw)
+
+
+def _base() -> Warehouse:
+    w = _fixture()
+    # bills, repayments and orders so user_cycle and the bill metrics have rows
+    for user, bill, statement, due in (
+        ("u1", "b1", "2024-02-20", "2024-03-05"),
+        ("u1", "b2", "2024-03-01", "2024-03-15"),
+        ("u5", "b5", "2024-02-25", "2024-03-10"),
+    ):
+        w.add(
+            "bills",
+            bill_id=bill,
+            user_id=user,
+            cycle=statement[:7],
+            statement_date=statement,
+            due_date=due,
+            amount_due=100,
+        )
+    w.add("repayments", bill_id="b1", user_id="u1", paid_at="2024-03-04 10:00:00+08", amount=100)
+    w.add("orders", user_id="u1", created_at="2024-03-03 10:00:00+08", payment_method="bnpl")
+    w.add("orders", user_id="u5", created_at="2024-03-18 10:00:00+08", payment_method="bnpl")
+    # a message late in the evening whose twin arrives just after midnight (step 2)
+    _sms(w, "m1", "u1", "2024-03-22 23:57:00+08", bill_id="b2")
+    return w
+
+
+def _rows(con, table: str) -> list[tuple]:
+    rows = con.execute(f"select * from {table}").fetchall()
+
+    def key(row: tuple) -> str:
+        return repr(tuple(round(v, 6) if isinstance(v, float) else v for v in row))
+
+    return sorted(rows, key=key)
+
+
+def _same(a: object, b: object) -> bool:
+    if isinstance(a, float) and isinstance(b, float):
+        return (math.isnan(a) and math.isnan(b)) or math.isclose(a, b, rel_tol=0, abs_tol=1e-9)
+    return a == b
+
+
+def _assert_equals_full_rebuild(w: Warehouse, settings: MetricSettings | None = None) -> None:
+    """Copy core and the ledger into a second database, build it in full, compare."""
+    con = w.con
+    con.execute("attach ':memory:' as ref")
+    try:
+        con.execute("create schema ref.core")
+        con.execute("create schema ref.ingest")
+        for source in SOURCE_NAMES:
+            con.execute(f'create table ref.core."{source}" as select * from memory.core."{source}"')
+        con.execute("create table ref.ingest.file_ledger as select * from memory.ingest.file_ledger")
+        con.execute("use ref")
+        run_build(con, settings, incremental=False)
+        con.execute("use memory")
+        for table in MART_TABLES:
+            got = _rows(con, f"memory.mart.{table}")
+            want = _rows(con, f"ref.mart.{table}")
+            assert len(got) == len(want), table
+            for g, x in zip(got, want, strict=True):
+                assert len(g) == len(x), table
+                assert all(_same(a, b) for a, b in zip(g, x, strict=True)), (table, g, x)
+    finally:
+        con.execute("use memory")
+        con.execute("detach ref")
+
+
+def _flags(w: Warehouse, message_id: str) -> tuple:
+    return w.rows(
+        "select is_duplicate, is_after_opt_out, is_over_daily_cap, is_marketing_without_consent "
+        "from mart.sms_message_flags where message_id = ?",
+        [message_id],
+    )[0]
+
+
+@pytest.fixture(scope="module")
+def steps():
+    """The warehouse after its first (full) build, and a helper that builds and checks."""
+    w = _base()
+    first = run_build(w.con)
+    assert first.flags.full and "no state" in first.flags.reason
+    _assert_equals_full_rebuild(w)
+
+    def step(settings: MetricSettings | None = None):
+        plan = run_build(w.con, settings)
+        _assert_equals_full_rebuild(w, settings)
+        return plan
+
+    return w, step
+
+
+def test_sequence_of_changes_equals_full_rebuild(steps):
+    w, step = steps
+
+    # nothing changed: the flags are not touched
+    plan = step()
+    assert not plan.flags.full
+    assert (plan.flags.scope_dates, plan.flags.scope_users) == (0, 0)
+
+    # a new day of messages, one just after midnight with its twin before midnight (m1)
+    _sms(w, "m2", "u1", "2024-03-22 16:03:00+00:00", bill_id="b2")  # 2024-03-23 00:03 local
+    _sms(w, "m3", "u3", "2024-03-23 09:00:00+08", purpose="marketing")
+    w.con.execute("update ingest.file_ledger set dt = '2024-04-01' where dt = '2024-03-31'")
+    plan = step()
+    assert not plan.flags.full
+    assert plan.flags.scope_dates == 2  # 03-23 and the day after it
+    assert _flags(w, "m2")[0] is True
+
+    # the twin before midnight arrives late, for a message already built (the day after)
+    _sms(w, "m5", "u4", "2024-03-25 16:02:00+00:00", template_code="T_N")  # 03-26 00:02
+    step()
+    _sms(w, "m4", "u4", "2024-03-25 23:58:00+08", template_code="T_N")  # 03-25 23:58
+    plan = step()
+    assert not plan.flags.full and plan.flags.scope_dates == 2  # 03-25 and 03-26
+    assert _flags(w, "m5")[0] is True
+
+    # a replaced partition: a message moves to another day (sent_at changed), another is
+    # re-delivered with new content, one is withdrawn
+    w.con.execute(
+        "update core.sms_logs set sent_at = '2024-03-15 13:00:00+08' where message_id = 'd3'"
+    )
+    w.con.execute("update core.sms_logs set content = '红包' where message_id = 's2'")
+    w.con.execute("delete from core.sms_logs where message_id = 'c1'")
+    plan = step()
+    assert not plan.flags.full
+    assert w.rows(
+        "select cast(local_date as varchar) from mart.sms_message_flags where message_id = 'd3'"
+    ) == [("2024-03-15",)]
+    assert w.rows("select count(*) from mart.sms_message_flags where message_id = 'c1'") == [(0,)]
+
+    # a late opt-out affecting old messages (u1's marketing on 03-06 and later)
+    _sms(w, "mk1", "u1", "2024-03-06 12:00:00+08", purpose="marketing", template_code="T_M")
+    step()
+    w.add("opt_outs", user_id="u1", received_at="2024-03-01 09:00:00+08")
+    plan = step()
+    assert not plan.flags.full and plan.flags.scope_users == 1
+    assert _flags(w, "mk1")[1] is True
+
+    # a consent change, and a user that becomes known (u99 was unknown: false)
+    w.con.execute("update core.users set marketing_consent = false where user_id = 'u3'")
+    w.add("users", user_id="u99", marketing_consent=False)
+    plan = step()
+    assert not plan.flags.full and plan.flags.scope_users == 2
+    assert _flags(w, "m3")[3] is True
+    assert _flags(w, "w3")[3] is True
+
+    # a settings change rebuilds everything, and changing back does too
+    settings = MetricSettings(daily_cap=2, duplicate_window_minutes=30)
+    plan = step(settings)
+    assert plan.flags.full and "settings" in plan.flags.reason
+    # with a 30-minute window (still one day of reach) an incremental step stays exact
+    _sms(w, "m7", "u4", "2024-03-26 16:20:00+00:00", template_code="T_N")  # 03-27 00:20
+    _sms(w, "m6", "u4", "2024-03-26 23:55:00+08", template_code="T_N")
+    plan = step(settings)
+    assert not plan.flags.full
+    assert _flags(w, "m7")[0] is True
+    plan = step()
+    assert plan.flags.full
+
+
+def test_long_duplicate_window_reaches_several_days():
+    w = _base()
+    settings = MetricSettings(duplicate_window_minutes=3 * 1440)
+    run_build(w.con, settings)
+    _sms(w, "x2", "u6", "2024-03-27 10:00:00+08", template_code="T_X")
+    run_build(w.con, settings)
+    _sms(w, "x1", "u6", "2024-03-25 10:00:00+08", template_code="T_X")
+    plan = run_build(w.con, settings)
+    assert not plan.flags.full and plan.flags.scope_dates == 4  # 03-25 and 3 days after
+    assert _flags(w, "x2")[0] is True
+    _assert_equals_full_rebuild(w, settings)
+
+
+def test_state_is_private_and_forgettable():
+    w = _base()
+    run_build(w.con)
+    schemas = {r[0] for r in w.rows("select distinct schema_name from duckdb_tables()")}
+    assert mart_state.SCHEMA in schemas
+    mart_state.invalidate(w.con)
+    plan = run_build(w.con)
+    assert plan.flags.full
+    # a build without incremental is always full
+    assert run_build(w.con, incremental=False).flags.full
