@@ -361,7 +361,12 @@ class Frames:
 
 
 def render(df: pl.DataFrame, source: str, mode: str, style=None) -> pl.DataFrame:
-    """Contract columns in the representation of a file format. mode: text | json | parquet."""
+    """Contract columns in the representation of a file format.
+
+    mode: text (every value a string), csv (what the CSV writer turns into the same text:
+    timestamps as naive datetimes formatted by the writer with `csv_datetime_format`, dates,
+    bools and ints native, which is much cheaper than formatting them first), json, parquet.
+    """
     src = contract.SOURCES[source]
     fmt, suffix, aware = style or TS_STYLE[source]
     exprs = []
@@ -379,14 +384,16 @@ def render(df: pl.DataFrame, source: str, mode: str, style=None) -> pl.DataFrame
                     e = pl.from_epoch(c, "s")
             else:
                 shift = UTC_OFFSET if suffix == "Z" else 0
-                e = pl.from_epoch(c - shift, "s").dt.strftime(fmt) + pl.lit(suffix)
+                e = pl.from_epoch(c - shift, "s")
+                if mode != "csv":
+                    e = e.dt.strftime(fmt) + pl.lit(suffix)
         elif f.type == contract.MONEY:
             e = _money(f.name)
             if mode == "parquet":
                 e = e.cast(pl.Decimal(18, 2))
         elif f.type == contract.DATE:
             e = c.cast(pl.Date)
-            if mode != "parquet":
+            if mode not in ("parquet", "csv"):
                 e = e.cast(pl.String)
         elif f.type == contract.BOOL:
             e = c if mode != "text" else pl.when(c).then(pl.lit("true")).otherwise(pl.lit("false"))
@@ -396,6 +403,15 @@ def render(df: pl.DataFrame, source: str, mode: str, style=None) -> pl.DataFrame
             e = c.cast(pl.String)
         exprs.append(e.alias(f.name))
     return df.select(exprs)
+
+
+def csv_datetime_format(source: str, style=None) -> str:
+    """The CSV writer's format for a `render(..., "csv")` frame's timestamps (suffix literal)."""
+    fmt, suffix, _ = style or TS_STYLE[source]
+    return fmt + suffix
+
+
+MODE = {"parquet": "parquet", "jsonl": "json", "csv": "csv", "csv.gz": "csv"}
 
 
 class Writer:
@@ -451,20 +467,20 @@ class Writer:
         self.n_files += 1
         self.bytes += nbytes
 
-    def _encode_write(self, path: Path, rendered: pl.DataFrame, fmt: str) -> int:
+    def _encode_write(self, path: Path, rendered: pl.DataFrame, fmt: str, dtfmt: str) -> int:
         """Encode straight into the file (no intermediate Python str or bytes); its size."""
         if fmt == "csv":
-            rendered.write_csv(path)
+            rendered.write_csv(path, datetime_format=dtfmt)
         elif fmt == "parquet":
             rendered.write_parquet(path, compression="zstd", statistics=False)
         elif fmt == "jsonl":
             rendered.write_ndjson(path)
         else:
-            path.write_bytes(self._encode(rendered, fmt))
+            path.write_bytes(self._encode(rendered, fmt, dtfmt))
         return path.stat().st_size
 
     @staticmethod
-    def _encode(rendered: pl.DataFrame, fmt: str, encoding: str = "utf-8") -> bytes:
+    def _encode(rendered: pl.DataFrame, fmt: str, dtfmt: str, encoding: str = "utf-8") -> bytes:
         buf = io.BytesIO()
         if fmt == "parquet":
             rendered.write_parquet(buf, compression="zstd", statistics=False)
@@ -472,7 +488,7 @@ class Writer:
         if fmt == "jsonl":
             rendered.write_ndjson(buf)
             return buf.getvalue()
-        rendered.write_csv(buf)
+        rendered.write_csv(buf, datetime_format=dtfmt)
         data = buf.getvalue()
         if encoding == "utf-8-sig":
             data = b"\xef\xbb\xbf" + data
@@ -482,11 +498,11 @@ class Writer:
 
     def _write(self, path, df, source, fmt, style=None, encoding="utf-8", extra=None) -> None:
         """Render a typed frame in a file format and write it (special and dirty files)."""
-        mode = {"parquet": "parquet", "jsonl": "json"}.get(fmt, "text")
-        r = render(df, source, mode, style)
+        r = render(df, source, MODE[fmt], style)
         if extra:
             r = r.with_columns(**extra)
-        self._write_bytes(path, self._encode(r, fmt, encoding))
+        dtfmt = csv_datetime_format(source, style)
+        self._write_bytes(path, self._encode(r, fmt, dtfmt, encoding))
 
     # ------------------------------------------------------------------ a month
     def write_month(self, m: int, tabs: dict[str, Tab]) -> dict[str, int]:
@@ -522,8 +538,8 @@ class Writer:
         self._observe(source, df, tab)
         if df.height == 0:
             return
-        mode = {"parquet": "parquet", "jsonl": "json"}.get(fmt, "text")
-        rendered = render(df, source, mode).with_columns(df.get_column("dt"))
+        rendered = render(df, source, MODE[fmt]).with_columns(df.get_column("dt"))
+        dtfmt = csv_datetime_format(source)
         jobs = []
         for (day,), rpart in rendered.partition_by(
             "dt", as_dict=True, maintain_order=True, include_key=False
@@ -533,7 +549,7 @@ class Writer:
             if sp is None:
                 path = self._path(source, day, "{src}-{dt}." + fmt)
                 # encoding releases the GIL: partitions are written on both cores
-                jobs.append(self.pool.submit(self._encode_write, path, rpart, fmt))
+                jobs.append(self.pool.submit(self._encode_write, path, rpart, fmt, dtfmt))
                 continue
             part = df.filter(pl.col("dt") == day)
             kind, arg = sp
