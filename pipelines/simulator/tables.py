@@ -55,3 +55,25 @@ def choice_rows(rng: np.random.Generator, probs: np.ndarray) -> np.ndarray:
     cum /= cum[:, -1:]
     u = rng.random((probs.shape[0], 1))
     return np.minimum((u > cum).sum(axis=1), probs.shape[1] - 1)
+
+
+def lexorder(keys) -> np.ndarray:
+    """Exactly `np.lexsort(keys)` (the last key primary, ties in input order) for integer keys,
+    computed as one stable argsort of a packed int64 key: several times faster than lexsort
+    on millions of rows (falls back to lexsort when the keys' ranges need more than 62 bits)."""
+    keys = [np.asarray(k) for k in keys]
+    n = keys[0].shape[0]
+    if n == 0:
+        return np.zeros(0, np.intp)
+    packed = np.zeros(n, np.int64)
+    bits = 0
+    for k in reversed(keys):  # primary key first
+        lo, hi = int(k.min()), int(k.max())
+        b = (hi - lo).bit_length()
+        bits += b
+        if bits > 62:
+            return np.lexsort(keys)
+        if b:
+            packed <<= b
+            packed |= k.astype(np.int64) - lo
+    return np.argsort(packed, kind="stable")

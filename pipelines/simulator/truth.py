@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from pipelines.simulator.tables import DAY, HOUR, MINUTE, Tab
+from pipelines.simulator.tables import DAY, HOUR, MINUTE, Tab, lexorder
 
 VERIFICATION = 4
 MARKETING = 3
@@ -40,7 +40,7 @@ def month_flags(sms: Tab, prev_tail: Tab, consent, t_opt, tpl_purpose) -> dict[s
     else:
         allk = {k: sms[k] for k in keys}
         own = np.ones(n, bool)
-    order = np.lexsort((allk["sent"], allk["cyc"], allk["tpl"], allk["uid"]))
+    order = lexorder((allk["sent"], allk["cyc"], allk["tpl"], allk["uid"]))
     u, t, c, s = (allk[k][order] for k in keys)
     same = np.zeros(order.shape[0], bool)
     same[1:] = (
@@ -63,7 +63,7 @@ def month_flags(sms: Tab, prev_tail: Tab, consent, t_opt, tpl_purpose) -> dict[s
     # daily cap: rank among the user's non-verification messages of the local date
     idx = np.flatnonzero(nv)
     day = sent[idx] // DAY
-    o = np.lexsort((sent[idx], day, uid[idx]))
+    o = lexorder((sent[idx], day, uid[idx]))
     uu, dd = uid[idx][o], day[o]
     newgrp = np.ones(o.shape[0], bool)
     newgrp[1:] = (uu[1:] != uu[:-1]) | (dd[1:] != dd[:-1])

@@ -14,7 +14,16 @@ import numpy as np
 
 from pipelines.simulator import content as C
 from pipelines.simulator.params import Params
-from pipelines.simulator.tables import DAY, HOUR, MINUTE, NEVER, Tab, choice_rows, expand
+from pipelines.simulator.tables import (
+    DAY,
+    HOUR,
+    MINUTE,
+    NEVER,
+    Tab,
+    choice_rows,
+    expand,
+    lexorder,
+)
 from pipelines.simulator.truth import month_flags
 
 TPL = {code: i for i, code in enumerate(C.TEMPLATE_CODES)}
@@ -236,7 +245,7 @@ class World:
         ):
             t = out[src]
             if t.n:
-                order = np.lexsort((t["uid"], t[tcol]))
+                order = lexorder((t["uid"], t[tcol]))
                 t = t.take(order)
                 t["id"] = self.counters[src] + np.arange(t.n, dtype=np.int64)
                 self.counters[src] += t.n
@@ -334,7 +343,7 @@ class World:
         t = np.where(t > d1 * DAY - HOUR, t - HOUR, t)
         uid = np.concatenate([uid, trig_sessions[0]])
         t = np.concatenate([t, trig_sessions[1]])
-        order = np.lexsort((uid, t))
+        order = lexorder((uid, t))
         uid, t = uid[order], t[order]
         k = uid.shape[0]
         offered = rng.random(k) < P.bnpl_offered_share
@@ -679,7 +688,7 @@ class World:
     def _delivery(self, m, sms: Tab) -> Tab:
         P = self.P
         rng = self._rng(m, 5)
-        order = np.lexsort((sms["cyc"], sms["tpl"], sms["uid"], sms["sent"]))
+        order = lexorder((sms["cyc"], sms["tpl"], sms["uid"], sms["sent"]))
         sms = sms.take(order)
         n = sms.n
         sms["id"] = self.counters["sms"] + np.arange(n, dtype=np.int64)
