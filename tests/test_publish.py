@@ -165,3 +165,68 @@ def test_sigkill_then_rerun_equals_a_clean_run(_isolated_data_dir):
     assert run_pipeline(killed).success
     assert _comparable(killed) == expected
     assert not list(killed.glob(".serve.duckdb.*"))  # the stray temporary file is gone
+
+
+def test_noop_run_skips_everything_only_when_the_publish_is_current(
+    _isolated_data_dir, monkeypatch
+):
+    """Nothing new and serve.duckdb current: no Dagster run, no publish. Every other case runs."""
+    from pipelines.defs import publish as publish_asset
+    from pipelines.ingest import run as run_module
+
+    data = _isolated_data_dir
+    landing = data / "landing"
+    serve = data / "serve.duckdb"
+    _day(landing, "2025-03-01", 3)
+    first = run_pipeline(data)
+    assert first.success and not first.up_to_date and first.run_ids
+    version = query(serve, "select data_version from meta")
+
+    noop = run_pipeline(data)
+    assert noop.success and noop.up_to_date and noop.exit_code == 0
+    assert noop.run_ids == [] and noop.files_seen == first.files_seen
+    assert query(serve, "select data_version from meta") == version
+
+    # a new day whose publish fails: the warehouse moved on, serve.duckdb did not
+    _day(landing, "2025-03-02", 4, start=100)
+
+    def broken(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(publish_asset, "publish", broken)
+    assert not run_pipeline(data).success
+    assert query(serve, "select data_version from meta") == version
+    monkeypatch.undo()
+    # no landing file changed since, but the published ledger differs: it runs and publishes
+    caught_up = run_pipeline(data)
+    assert caught_up.success and not caught_up.up_to_date and caught_up.run_ids
+    assert query(serve, "select count(*) from core.users") == [(7,)]
+    version = query(serve, "select data_version from meta")
+
+    # other SQL than the one that built serve.duckdb: rebuild
+    monkeypatch.setattr(run_module, "build_fingerprint", lambda: "another-version")
+    rebuilt = run_pipeline(data)
+    assert rebuilt.success and not rebuilt.up_to_date
+    assert query(serve, "select data_version from meta") != version
+    monkeypatch.undo()
+
+    # serve.duckdb removed: published again
+    serve.unlink()
+    again = run_pipeline(data)
+    assert again.success and not again.up_to_date and serve.exists()
+
+
+def test_published_file_has_only_what_readers_get(_isolated_data_dir):
+    data = _isolated_data_dir
+    _day(data / "landing", "2025-03-01", 3)
+    assert run_pipeline(data).success
+    tables = query(
+        data / "serve.duckdb",
+        "select distinct schema_name from duckdb_tables() order by 1",
+    )
+    assert tables == [("core",), ("ingest",), ("main",), ("mart",)]
+    assert query(
+        data / "serve.duckdb",
+        "select table_name from duckdb_tables() where schema_name in ('ingest', 'main') order by 1",
+    ) == [("file_ledger",), ("meta",), ("quarantine",)]
+    assert query(data / "serve.duckdb", "select count(*) from core.users") == [(3,)]

@@ -7,12 +7,32 @@ folder get their own warehouse.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import dagster as dg
+import duckdb
 from dagster_duckdb import DuckDBResource
 
 from pipelines import settings
+
+
+class WarehouseResource(DuckDBResource):
+    """dagster-duckdb's resource, but the connection is closed when the asset raises too.
+
+    The library's `get_connection` closes it only after a clean exit; after a failed step the
+    open connection kept the warehouse locked in this process until garbage collection, so the
+    next in-process run (or a reader opening it read-only) could not open the file.
+    """
+
+    @contextmanager
+    def get_connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        with super().get_connection() as conn:
+            try:
+                yield conn
+            finally:
+                conn.close()
 
 
 class DataPaths(dg.ConfigurableResource):
@@ -35,7 +55,7 @@ def resources() -> dg.Definitions:
     paths = settings.paths()
     return dg.Definitions(
         resources={
-            "duckdb": DuckDBResource(database=str(paths.warehouse)),
+            "duckdb": WarehouseResource(database=str(paths.warehouse)),
             "data_paths": DataPaths(landing=str(paths.landing), serve=str(paths.serve)),
         }
     )

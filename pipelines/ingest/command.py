@@ -93,6 +93,14 @@ def main(args: argparse.Namespace) -> int:
     return code
 
 
+def _published(s: RunSummary) -> str:
+    if not s.success:
+        return "no (previous publish kept)"
+    if s.up_to_date:
+        return f"{s.serve} is up to date (nothing new since it was published)"
+    return str(s.serve)
+
+
 def _print_summary(s: RunSummary, console: Console) -> None:
     table = Table(title="nudgescope run", show_header=False, box=None)
     rng = f"{s.partitions[0]} … {s.partitions[1]}" if s.partitions else "none"
@@ -105,7 +113,7 @@ def _print_summary(s: RunSummary, console: Console) -> None:
         ("rows superseded", f"{s.rows_superseded:,}"),
         ("failed files", str(s.files_failed)),
         ("time", f"{s.seconds:.1f} s"),
-        ("published", str(s.serve) if s.success else "no (previous publish kept)"),
+        ("published", _published(s)),
     ]
     for k, v in rows:
         table.add_row(k, v)

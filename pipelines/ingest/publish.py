@@ -1,16 +1,25 @@
-"""Publishing: build the readers' database in a temporary file and swap it in atomically.
+"""Publishing: the readers' database, a byte copy of the warehouse swapped in atomically.
 
-Readers open `serve.duckdb` read-only, one query at a time. The new file is written next to
-it under a temporary name, checkpointed, detached (closed), fsynced and `os.replace`d over the
-old one, so a reader sees either the previous publish or this one — never a mix — and a run
-killed at any moment leaves the previous file untouched (the stray temporary file is removed
-by the next publish).
+Readers open `serve.duckdb` read-only, one query at a time. A publish checkpoints the warehouse
+(so its file holds every committed change and nothing else), copies that file byte for byte
+next to `serve.duckdb` under a temporary name (the kernel's file copy: disk speed, no
+re-encoding of rows), drops from the copy what readers do not get (staging, bookkeeping),
+adds the `meta` row, checkpoints it, fsyncs it and `os.replace`s it over the old file. A reader
+sees either the previous publish or this one, never a mix, and a run killed at any moment leaves
+the previous file untouched (the stray temporary file is removed by the next publish).
+
+Copying the file instead of the tables keeps a publish at disk speed: at scale m a table-by-table
+copy took 36 s, the file copy 3 s. The price is disk space: the serve file keeps the free blocks
+of the dropped staging tables (it is as large as the warehouse). `meta.build_fingerprint` (a
+hash of the SQL under `sql/`) lets a later run see that nothing needs rebuilding.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,8 +28,10 @@ import duckdb
 
 from pipelines.contract import SOURCE_NAMES
 from pipelines.ingest.validate import lit, q
+from pipelines.settings import SQL_DIR
 
 TMP_SUFFIX = ".publishing"
+PUBLISHED_SCHEMAS = ("core", "mart")
 COPIED_INGEST_TABLES = ("file_ledger", "quarantine")
 
 
@@ -32,14 +43,35 @@ class PublishResult:
     seconds: float
 
 
-def _tables(con: duckdb.DuckDBPyConnection, schema: str) -> list[str]:
-    rows = con.execute(
-        "select table_name from duckdb_tables() "
-        "where database_name = current_database() and schema_name = $s and not temporary "
-        "order by table_name",
-        {"s": schema},
+def build_fingerprint() -> str:
+    """Hash of every SQL file the pipeline runs: a publish made by other SQL is out of date."""
+    h = hashlib.sha256()
+    for path in sorted(SQL_DIR.rglob("*.sql")):
+        h.update(str(path.relative_to(SQL_DIR)).encode())
+        h.update(b"\0")
+        h.update(path.read_bytes())
+        h.update(b"\0")
+    return h.hexdigest()[:16]
+
+
+def ledger_signature(con: duckdb.DuckDBPyConnection, catalog: str | None = None) -> str:
+    """A digest of `ingest.file_ledger`: equal digests mean the same files in the same state."""
+    prefix = f"{q(catalog)}." if catalog else ""
+    n, digest = con.execute(
+        f"""select count(*), coalesce(bit_xor(hash(
+                path, content_hash, status, rows_read, rows_loaded, rows_quarantined,
+                rows_superseded, run_id)), 0)
+        from {prefix}ingest.file_ledger"""
+    ).fetchone()
+    return f"{n}:{digest}"
+
+
+def _tables(con: duckdb.DuckDBPyConnection, catalog: str) -> list[tuple[str, str]]:
+    return con.execute(
+        "select schema_name, table_name from duckdb_tables() "
+        "where database_name = $c and not temporary order by schema_name, table_name",
+        {"c": catalog},
     ).fetchall()
-    return [r[0] for r in rows]
 
 
 def _remove_stale(serve: Path) -> None:
@@ -55,53 +87,81 @@ def _fsync(path: Path) -> None:
         os.close(fd)
 
 
+def _database_file(con: duckdb.DuckDBPyConnection) -> Path:
+    row = con.execute(
+        "select path from duckdb_databases() where database_name = current_database()"
+    ).fetchone()
+    if row is None or not row[0]:
+        raise ValueError("publish needs a warehouse stored in a file, not an in-memory database")
+    return Path(row[0])
+
+
+def _trim(con: duckdb.DuckDBPyConnection) -> int:
+    """Drop from `pub` everything readers do not get; returns the tables left."""
+    kept = 0
+    for schema, table in _tables(con, "pub"):
+        if schema in PUBLISHED_SCHEMAS or (schema == "ingest" and table in COPIED_INGEST_TABLES):
+            kept += 1
+        else:
+            con.execute(f"drop table pub.{q(schema)}.{q(table)}")
+    for (schema,) in con.execute(
+        "select schema_name from duckdb_schemas() where database_name = 'pub' "
+        "and not internal and schema_name not in ('main', 'ingest', 'core', 'mart')"
+    ).fetchall():
+        con.execute(f"drop schema pub.{q(schema)} cascade")
+    return kept
+
+
 def publish(con: duckdb.DuckDBPyConnection, serve: Path, run_id: str) -> PublishResult:
-    """Copy core.*, mart.*, the ledger and quarantine and a `meta` row into a new serve file."""
+    """Publish the warehouse behind `con`: core.*, mart.*, the ledger, quarantine and `meta`."""
     t0 = time.monotonic()
     serve = Path(serve)
     serve.parent.mkdir(parents=True, exist_ok=True)
     _remove_stale(serve)
+    source = _database_file(con)
     tmp = serve.parent / f".{serve.name}.{os.getpid()}.{int(time.time() * 1000)}{TMP_SUFFIX}"
-    con.execute(f"attach {lit(str(tmp))} as pub")
-    n = 0
+    counts_sql = ", ".join(
+        f"{lit(s)}, (select count(*) from pub.core.{q(s)})" for s in SOURCE_NAMES
+    )
     try:
-        for schema in ("core", "mart"):
-            con.execute(f"create schema pub.{schema}")
-            for t in _tables(con, schema):
-                con.execute(f"create table pub.{schema}.{q(t)} as select * from {schema}.{q(t)}")
-                n += 1
-        con.execute("create schema pub.ingest")
-        for t in COPIED_INGEST_TABLES:
-            con.execute(f"create table pub.ingest.{q(t)} as select * from ingest.{q(t)}")
-            n += 1
-        counts_sql = ", ".join(
-            f"{lit(s)}, (select count(*) from core.{q(s)})" for s in SOURCE_NAMES
-        )
-        has_context = "run_context" in _tables(con, "mart")
-        settings_sql = (
-            "(select to_json(r) from (select * exclude (as_of) from mart.run_context) as r)"
-            if has_context
-            else "null::json"
-        )
-        con.execute(
-            f"""create table pub.main.meta as
-            select
-                (select max(dt) from ingest.file_ledger where status = 'loaded') as as_of,
-                now() as published_at,
-                $run_id as run_id,
-                $run_id || '-' || epoch_ms(now())::varchar as data_version,
-                json_object({counts_sql}) as rows_per_source,
-                {settings_sql} as settings""",
-            {"run_id": run_id},
-        )
-        rows = con.execute("select rows_per_source from pub.main.meta").fetchone()[0]
-        con.execute("checkpoint pub")
+        # every committed change into the main file, then a byte copy of that file
+        con.execute("checkpoint")
+        shutil.copyfile(source, tmp)
+        con.execute(f"attach {lit(str(tmp))} as pub")
+        try:
+            n = _trim(con)
+            has_context = ("mart", "run_context") in _tables(con, "pub")
+            settings_sql = (
+                "(select to_json(r) from (select * exclude (as_of) from pub.mart.run_context) as r)"
+                if has_context
+                else "null::json"
+            )
+            con.execute(
+                f"""create or replace table pub.main.meta as
+                select
+                    (select max(dt) from pub.ingest.file_ledger where status = 'loaded')
+                        as as_of,
+                    now() as published_at,
+                    $run_id as run_id,
+                    $run_id || '-' || epoch_ms(now())::varchar as data_version,
+                    json_object({counts_sql}) as rows_per_source,
+                    {settings_sql} as settings,
+                    $fingerprint as build_fingerprint,
+                    $ledger as ledger_signature""",
+                {
+                    "run_id": run_id,
+                    "fingerprint": build_fingerprint(),
+                    "ledger": ledger_signature(con, "pub"),
+                },
+            )
+            rows = con.execute("select rows_per_source from pub.main.meta").fetchone()[0]
+            con.execute("checkpoint pub")
+        finally:
+            con.execute("detach pub")
+        _fsync(tmp)
+        os.replace(tmp, serve)
     except BaseException:
-        con.execute("detach pub")
         _remove_stale(serve)
         raise
-    con.execute("detach pub")
-    _fsync(tmp)
-    os.replace(tmp, serve)
     _fsync(serve.parent)
     return PublishResult(serve, n + 1, json.loads(rows), time.monotonic() - t0)

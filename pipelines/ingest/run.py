@@ -3,6 +3,7 @@ landing files (only new, changed or removed files do any work), then core, marts
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 import time
@@ -11,16 +12,20 @@ import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import dagster as dg
 import duckdb
 
 from pipelines import settings
 from pipelines.cli import UserError
 from pipelines.contract import SOURCE_NAMES
 from pipelines.ingest import files, progress
+from pipelines.ingest.publish import build_fingerprint, ledger_signature
 from pipelines.ingest.readers import clean_error
 from pipelines.ingest.warehouse import connect
+
+if TYPE_CHECKING:  # Dagster is imported only when there is work to run (about 9 s)
+    import dagster as dg
 
 EXIT_OK, EXIT_ERROR, EXIT_USER, EXIT_DATA = 0, 1, 2, 3
 JOB_NAME = "pipeline"
@@ -47,6 +52,7 @@ class RunSummary:
     ignored: list[str] = field(default_factory=list)
     error: str | None = None
     serve: Path | None = None
+    up_to_date: bool = False  # nothing changed and serve.duckdb was current: nothing ran
 
     @property
     def exit_code(self) -> int:
@@ -105,21 +111,17 @@ def _known_files(warehouse: Path) -> dict[str, tuple[int, int]]:
     return {p: (size, mtime) for p, size, mtime in rows}
 
 
-def plan(paths: settings.Paths) -> Plan:
-    """Compare the landing folder with the ledger: which partitions and sources to stage."""
+def _changes(paths: settings.Paths) -> tuple[files.Scan, set[tuple[str, str]]]:
+    """Scan the landing folder: (source, dt) of every new, changed or removed file."""
     landing = paths.landing
     if not landing.is_dir():
         raise UserError(
             f"landing folder {landing} does not exist "
             "(run `nudgescope simulate` or point --data-dir at your data)"
         )
-    from pipelines.defs.ingest import DAILY
-
     scan = files.scan(landing)
     if not scan.files and not paths.warehouse.exists():
         raise UserError(f"no landing files under {landing}")
-    keys = DAILY.get_partition_keys()
-    first, last = keys[0], keys[-1]
     known = _known_files(paths.warehouse)
     changed: set[tuple[str, str]] = set()
     on_disk = set()
@@ -131,6 +133,16 @@ def plan(paths: settings.Paths) -> Plan:
         if path not in on_disk:  # removed: its contribution is withdrawn
             source, dt_dir = path.split("/")[:2]
             changed.add((source, dt_dir.removeprefix("dt=")))
+    return scan, changed
+
+
+def plan(paths: settings.Paths, changes: tuple | None = None) -> Plan:
+    """Compare the landing folder with the ledger: which partitions and sources to stage."""
+    from pipelines.defs.ingest import DAILY
+
+    scan, changed = changes or _changes(paths)
+    keys = DAILY.get_partition_keys()
+    first, last = keys[0], keys[-1]
     outside = sorted({dt for _, dt in changed if not first <= dt <= last})
     scan.ignored.extend(f"dt={dt} (outside the partitions {first} … {last})" for dt in outside)
     changed = {(s, dt) for s, dt in changed if first <= dt <= last}
@@ -145,6 +157,36 @@ def plan(paths: settings.Paths) -> Plan:
     return Plan((dts[0], dts[-1]), sources, scan, sorted(by_range.items()))
 
 
+def _published_is_current(paths: settings.Paths) -> bool:
+    """True when serve.duckdb already shows the warehouse as it is, built by this code.
+
+    The published ledger must equal the warehouse's (a run that failed after staging leaves
+    them different), the SQL must be what built it, and its settings the defaults a CLI run
+    uses. Any doubt (a file missing, unreadable or locked, an older publish without these
+    columns) means "not current": the run then goes ahead as usual.
+    """
+    from pipelines.marts import MetricSettings
+
+    if not (paths.serve.exists() and paths.warehouse.exists()):
+        return False
+    try:
+        with duckdb.connect(str(paths.warehouse), read_only=True) as con:
+            warehouse_ledger = ledger_signature(con)
+        with duckdb.connect(str(paths.serve), read_only=True) as con:
+            fingerprint, ledger, published = con.execute(
+                "select build_fingerprint, ledger_signature, settings::varchar from meta"
+            ).fetchone()
+    except (duckdb.Error, TypeError):
+        return False
+    wanted = json.loads(json.dumps(MetricSettings().as_params()))
+    return (
+        ledger == warehouse_ledger
+        and fingerprint == build_fingerprint()
+        and published is not None
+        and json.loads(published) == wanted
+    )
+
+
 def _watch(
     instance: dg.DagsterInstance,
     run_id: str,
@@ -152,6 +194,8 @@ def _watch(
     stop: threading.Event,
     steps: set[str],
 ) -> None:
+    import dagster as dg
+
     kinds = {
         dg.DagsterEventType.STEP_START: "start",
         dg.DagsterEventType.STEP_SUCCESS: "success",
@@ -191,7 +235,17 @@ def run_pipeline(
     if data_dir is not None:
         os.environ["NUDGESCOPE_DATA_DIR"] = str(Path(data_dir).resolve())
     paths = settings.paths()
-    todo = plan(paths)
+    changes = _changes(paths)
+    if not changes[1] and _published_is_current(paths):
+        # nothing new, and the published file already shows it: no Dagster run at all
+        summary = RunSummary("", True, 0.0, None, ignored=changes[0].ignored, serve=paths.serve)
+        summary.files_seen = len(changes[0].files)
+        summary.up_to_date = True
+        summary.seconds = time.monotonic() - t0
+        return summary
+    todo = plan(paths, changes)
+    import dagster as dg
+
     from pipelines.definitions import defs
     from pipelines.defs.automation import range_tags
 
@@ -250,6 +304,8 @@ def _execute(job, instance, run_id, selection, tags, listener):
 
 
 def _check_warnings(result) -> list[str]:
+    import dagster as dg
+
     out = []
     for ev in result.all_events:
         if ev.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION:
@@ -265,6 +321,8 @@ def _check_warnings(result) -> list[str]:
 
 
 def _first_failure(result) -> str:
+    import dagster as dg
+
     for ev in result.all_events:
         if ev.is_step_failure:
             err = ev.step_failure_data.error
