@@ -580,3 +580,68 @@ def test_loading_twice_gives_identical_tables(wh, landing):
     load(wh, landing, "run-2")
     assert table_snapshot(wh) == first
     assert query(wh, "select order_id, amount::varchar from core.orders") == [("o1", "90.00")]
+
+
+def test_csv_headers_differ_within_one_source_and_batch(wh, landing):
+    """Headers are read from each file's first record: files of one source with different
+    column orders, extra columns, encodings, a BOM, CRLF endings and quoted names load in one
+    batch, and row numbers stay per file."""
+    dt = "2025-03-01"
+    put(landing, "users", dt, "a.csv", USERS_HEADER + "u1,2025-01-05 09:00:00,1,a,1,浙江,\n")
+    put(
+        landing,
+        "users",
+        dt,
+        "b.csv",
+        "score_band,remark,USER_ID,opened_at,credit_limit,marketing_consent\r\n"
+        "b,x,u2,2025-01-05 09:00:00,2,0\r\n"
+        "b,y,u3,2025-01-05 09:00:00,-2,0\r\n",  # row 2: out_of_range
+    )
+    put(
+        landing,
+        "users",
+        dt,
+        "c.csv",
+        "province,user_id,opened_at,credit_limit,score_band,marketing_consent\n"
+        "广东,u4,2025-01-05 09:00:00,4,c,是\n",
+        encoding="gb18030",
+    )
+    put(
+        landing,
+        "users",
+        dt,
+        "d.csv",
+        '\ufeff"user_id","opened_at","credit_limit","score_band","marketing_consent",'
+        '"province","note, with comma"\n'
+        'u5,2025-01-05 09:00:00,5,d,1,"上海\n浦东",n\n'
+        "u6,2025-01-05 09:00:00,6,e,1,,n\n",
+    )
+    put(landing, "users", dt, "e.csv", USERS_HEADER)  # header only: no rows
+    load(wh, landing)
+    assert query(
+        wh, "select user_id, credit_limit::int, score_band, province from core.users order by 1"
+    ) == [
+        ("u1", 1, "A", "浙江"),
+        ("u2", 2, "B", None),
+        ("u4", 4, "C", "广东"),
+        ("u5", 5, "D", "上海\n浦东"),
+        ("u6", 6, "E", None),
+    ]
+    assert query(wh, "select path, row_number, reason_code from ingest.quarantine") == [
+        ("users/dt=2025-03-01/b.csv", 2, "out_of_range")
+    ]
+    assert query(wh, "select _file, _row from core.users where user_id = 'u6'") == [
+        ("users/dt=2025-03-01/d.csv", 2)
+    ]
+    led = {p.rsplit("/", 1)[1]: r for p, r in ledger(wh).items()}
+    got = {
+        n: (r["status"], r["encoding"], r["rows_read"], r["rows_loaded"], r["dropped_columns"])
+        for n, r in led.items()
+    }
+    assert got == {
+        "a.csv": ("loaded", "utf-8", 1, 1, []),
+        "b.csv": ("loaded", "utf-8", 2, 1, ["remark"]),
+        "c.csv": ("loaded", "gb18030", 1, 1, []),
+        "d.csv": ("loaded", "utf-8-sig", 2, 2, ["note, with comma"]),
+        "e.csv": ("loaded", "utf-8", 0, 0, []),
+    }

@@ -1,13 +1,19 @@
 """Read landing files into the temporary table `raw`: every contract field as VARCHAR.
 
-Files with the same format and the same header are read by one DuckDB call; when such a call
-fails, its files are retried one by one so that only the broken file is recorded as failed.
-Columns outside the contract (phone columns included) are never selected, so they never reach
-any table; they are reported per file.
+A CSV file's header is taken from its first record in Python (decoded with the encoding the
+fingerprint detected), not sniffed by DuckDB. Files with the same format and the same column
+layout are read by one DuckDB call with explicit positional columns (no sniffing, no
+union_by_name); when such a call fails, its files are retried one by one so that only the
+broken file is recorded as failed. Columns outside the contract (phone columns included) are
+never selected, so they never reach any table; they are reported per file.
 """
 
 from __future__ import annotations
 
+import codecs
+import csv
+import gzip
+import io
 import re
 import tempfile
 from collections import defaultdict
@@ -21,12 +27,15 @@ from pipelines.ingest.files import LandingFile, transcode_to_utf8
 from pipelines.ingest.mask import mask_text
 from pipelines.ingest.validate import lit, q
 
-# hive_partitioning off: the dt=… folder must not turn into a column of the data
+# hive_partitioning off: the dt=… folder must not turn into a column of the data.
+# The columns are given explicitly (positional names c0, c1, …), so DuckDB does not sniff.
 CSV_OPTIONS = (
-    "header = true, all_varchar = true, delim = ',', quote = '\"', escape = '\"', "
+    "header = true, auto_detect = false, delim = ',', quote = '\"', escape = '\"', "
     "hive_partitioning = false"
 )
 MAX_ERROR = 500
+HEADER_CHUNK = 64 << 10
+MAX_HEADER_BYTES = 4 << 20
 
 
 @dataclass
@@ -41,6 +50,7 @@ class FileRead:
     read_path: str = ""  # what DuckDB reads (a UTF-8 copy for GB18030 text)
     columns: dict[str, list[str]] = field(default_factory=dict)  # field -> file columns
     types: dict[str, str] = field(default_factory=dict)  # parquet column -> DuckDB type
+    width: int = 0  # CSV: number of columns in the header
 
 
 class FileError(Exception):
@@ -55,14 +65,17 @@ def clean_error(exc: BaseException | str) -> str:
     return text[:MAX_ERROR]
 
 
-def _map_columns(source: str, names: list[str]) -> tuple[dict[str, list[str]], list[str]]:
+def _map_columns(
+    source: str, names: list[str], ids: list[str] | None = None
+) -> tuple[dict[str, list[str]], list[str]]:
+    """field -> the file's columns holding it (as `ids`, default the names), dropped names."""
     wanted = set(SOURCES[source].field_names)
     columns: dict[str, list[str]] = defaultdict(list)
     dropped: list[str] = []
-    for name in names:
+    for i, name in enumerate(names):
         key = name.strip().lower()
         if key in wanted and key not in PHONE_COLUMNS:
-            columns[key].append(name)
+            columns[key].append(ids[i] if ids else name)
         else:
             dropped.append(name.strip())
     return dict(columns), dropped
@@ -71,6 +84,48 @@ def _map_columns(source: str, names: list[str]) -> tuple[dict[str, list[str]], l
 def _raw_table_sql(source: str) -> str:
     cols = ", ".join(f"{q(f)} VARCHAR" for f in SOURCES[source].field_names)
     return f"create or replace temp table raw_read ({cols}, _src VARCHAR)"
+
+
+def _record_end(text: str) -> int:
+    """Index of the first line break outside double quotes, or -1."""
+    in_quote = False
+    for i, ch in enumerate(text):
+        if ch == '"':
+            in_quote = not in_quote
+        elif (ch == "\n" or ch == "\r") and not in_quote:
+            return i
+    return -1
+
+
+def csv_header(path: Path, encoding: str, gz: bool) -> list[str]:
+    """The column names of a CSV file: its first record (RFC 4180), decoded with `encoding`
+    (a UTF-8 byte order mark is dropped)."""
+    opener = gzip.open if gz else open
+    dec = codecs.getincrementaldecoder(encoding)()
+    text = ""
+    try:
+        with opener(path, "rb") as fh:
+            while True:
+                chunk = fh.read(HEADER_CHUNK)
+                text += dec.decode(chunk, final=not chunk)
+                end = _record_end(text)
+                if end >= 0:
+                    text = text[:end]
+                    break
+                if not chunk:
+                    break
+                if len(text) > MAX_HEADER_BYTES:
+                    raise FileError("header line longer than 4 MB")
+    except (OSError, EOFError, UnicodeDecodeError) as exc:
+        raise FileError(f"cannot read the header: {clean_error(exc)}") from exc
+    text = text.removeprefix("\ufeff")
+    if not text.strip():
+        raise FileError("empty file (no header)")
+    try:
+        header = next(csv.reader(io.StringIO(text, newline=""), strict=True))
+    except (csv.Error, StopIteration) as exc:
+        raise FileError(f"cannot parse the header: {exc}") from exc
+    return [h if h.strip() else f"column{i}" for i, h in enumerate(header)]
 
 
 def _inspect(con: duckdb.DuckDBPyConnection, fr: FileRead, tmp: Path) -> None:
@@ -82,15 +137,14 @@ def _inspect(con: duckdb.DuckDBPyConnection, fr: FileRead, tmp: Path) -> None:
     if fmt in ("csv", "csv.gz"):
         if fr.encoding is None:
             raise FileError("text is neither UTF-8 nor GB18030 (binary or corrupt file)")
+        names = csv_header(f.abspath, fr.encoding, gz=(fmt == "csv.gz"))
+        fr.width = len(names)
         fr.read_path = str(f.abspath)
-        if fr.encoding == "gb18030":
+        fr.columns, fr.dropped = _map_columns(f.source, names, [f"c{i}" for i in range(len(names))])
+        if fr.columns and fr.encoding == "gb18030":
             out = tmp / (re.sub(r"[^A-Za-z0-9_.-]", "_", f.path) + ".utf8.csv")
             transcode_to_utf8(f.abspath, out, "gb18030", gz=(fmt == "csv.gz"))
             fr.read_path = str(out)
-        rows = con.execute(
-            f"describe select * from read_csv($p, {CSV_OPTIONS})", {"p": fr.read_path}
-        ).fetchall()
-        names = [r[0] for r in rows]
     elif fmt == "parquet":
         fr.read_path = str(f.abspath)
         rows = con.execute(
@@ -99,6 +153,7 @@ def _inspect(con: duckdb.DuckDBPyConnection, fr: FileRead, tmp: Path) -> None:
         ).fetchall()
         names = [r[0] for r in rows]
         fr.types = {r[0]: r[1] for r in rows}
+        fr.columns, fr.dropped = _map_columns(f.source, names)
     elif fmt == "jsonl":
         fr.read_path = str(f.abspath)
         rows = con.execute(
@@ -108,9 +163,9 @@ def _inspect(con: duckdb.DuckDBPyConnection, fr: FileRead, tmp: Path) -> None:
             {"p": fr.read_path},
         ).fetchall()
         names = [r[0] for r in rows]
+        fr.columns, fr.dropped = _map_columns(f.source, names)
     else:  # pragma: no cover - scan() only returns known formats
         raise FileError(f"unsupported file type {f.path}")
-    fr.columns, fr.dropped = _map_columns(f.source, names)
     if not fr.columns:
         shown = ", ".join(names[:8])
         raise FileError(f"no column matches the {f.source} contract (header: {shown})")
@@ -145,7 +200,8 @@ def _select_sql(source: str, fr: FileRead) -> str:
     select = ", ".join(exprs)
     fmt = fr.file.format
     if fmt in ("csv", "csv.gz"):
-        scan = f"read_csv($files, {CSV_OPTIONS}, filename = true)"
+        layout = ", ".join(f"'c{i}': 'VARCHAR'" for i in range(fr.width))
+        scan = f"read_csv($files, {CSV_OPTIONS}, columns = {{{layout}}}, filename = true)"
     elif fmt == "parquet":
         scan = "read_parquet($files, filename = true, hive_partitioning = false)"
     else:
@@ -161,7 +217,9 @@ def _group_key(fr: FileRead) -> tuple:
     if fmt == "parquet":
         return (fmt, tuple(sorted(fr.types.items())))
     cols = tuple(sorted((k, tuple(v)) for k, v in fr.columns.items()))
-    return (fmt, cols, tuple(fr.dropped))
+    if fmt in ("csv", "csv.gz"):  # same width and same positions: one read, whatever names
+        return (fmt, fr.width, cols)
+    return (fmt, cols)
 
 
 def read_files(
@@ -170,7 +228,8 @@ def read_files(
     reads: list[FileRead],
     tmp: Path,
 ) -> None:
-    """Create temp table `raw` (contract fields as VARCHAR + _dt, _file, _row) from `reads`.
+    """Create temp table `raw_read` and temp view `raw` (contract fields as VARCHAR + _dt,
+    _file, _row) from `reads`.
 
     Runs in autocommit mode: a failing read rolls back only itself. Sets fr.error on failures.
     """
@@ -204,17 +263,27 @@ def read_files(
             "insert into raw_files values (?, ?, ?)",
             [(fr.read_path, fr.file.dt, fr.file.path) for fr in good],
         )
-    fields = ", ".join(f"r.{q(f)}" for f in SOURCES[source].field_names)
     # Inserts keep the files' row order (preserve_insertion_order), so a file's rows are one
     # contiguous, ordered run of rowids: the 1-based row number is the offset within that run.
     con.execute(
-        f"""create or replace temp table raw as
-        with numbered as (select *, rowid as _rid from raw_read)
-        select {fields}, m._dt, m._file,
-               r._rid - min(r._rid) over (partition by r._src) + 1 as _row
-        from numbered r join raw_files m on m._src = r._src"""
+        """create or replace temp table raw_first as
+        select m._src, m._dt, m._file, min(r.rowid) as _first
+        from raw_read as r join raw_files as m on m._src = r._src
+        group by all"""
     )
-    con.execute("drop table raw_read")
+    fields = ", ".join(f"r.{q(f)}" for f in SOURCES[source].field_names)
+    con.execute(
+        f"""create or replace temp view raw as
+        select {fields}, m._dt, m._file, r.rowid - m._first + 1 as _row
+        from raw_read as r join raw_first as m on m._src = r._src"""
+    )
+
+
+def drop_raw(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute("drop view if exists raw")
+    con.execute("drop table if exists raw_first")
+    con.execute("drop table if exists raw_files")
+    con.execute("drop table if exists raw_read")
 
 
 def temp_dir(base: Path | None = None) -> tempfile.TemporaryDirectory:

@@ -20,7 +20,7 @@ import duckdb
 from pipelines import sqlfiles
 from pipelines.contract import SOURCES
 from pipelines.ingest import files as landing_files
-from pipelines.ingest.readers import FileRead, read_files, temp_dir
+from pipelines.ingest.readers import FileRead, drop_raw, read_files, temp_dir
 from pipelines.ingest.validate import q, validation_sql
 from pipelines.ingest.warehouse import ensure, pending_table, pk_cols
 
@@ -121,12 +121,12 @@ def stage_source(
         progress(0, total)
     with temp_dir() as tmp:
         for batch in _batches(todo):
-            _stage_batch(con, source, batch, [], Path(tmp), run_id, result)
+            _stage_batch(con, source, batch, [], Path(tmp), run_id, result, set(known))
             done += len(batch)
             if progress:
                 progress(done, total)
     if removed:
-        _stage_batch(con, source, [], removed, Path(), run_id, result)
+        _stage_batch(con, source, [], removed, Path(), run_id, result, set(known))
     return result
 
 
@@ -154,16 +154,17 @@ def _stage_batch(
     tmp: Path,
     run_id: str,
     result: StageResult,
+    known: set[str],
 ) -> None:
     """Read and validate `batch`, then in one transaction replace what those files (and the
-    `removed` ones) contributed."""
+    `removed` ones) contributed. `known`: paths the ledger holds (only those have staged rows
+    to withdraw; a batch of new files never scans the staged table)."""
     fields = ", ".join(q(f) for f in SOURCES[source].field_names)
     staging = f'staging."{source}"'
     if batch:
         read_files(con, source, batch, tmp)  # autocommit: a failing read rolls back alone
         con.execute(f"create or replace temp table checked as {validation_sql(source)}")
     else:
-        con.execute("create or replace temp table raw as select 1 where false")
         con.execute(
             "create or replace temp table checked (_dt DATE, _file VARCHAR, _row BIGINT, "
             "reason_code VARCHAR, message VARCHAR, raw_row VARCHAR)"
@@ -184,20 +185,22 @@ def _stage_batch(
     ]
     stats = [(fr.file.path, fr.file.size, fr.file.mtime_ns, fr.content_hash) for fr in batch]
     replaced = [fr.file.path for fr in batch] + removed
+    withdrawn = [p for p in replaced if p in known]
     pending = pending_table(source)
     keys = pk_cols(source)
     con.execute("begin")
     try:
-        # withdraw what the replaced/removed files contributed; their keys need a new winner
-        con.execute(
-            f"insert into {pending} select {keys} from {staging} "
-            "where _file in (select unnest($paths::varchar[]))",
-            {"paths": replaced},
-        )
-        con.execute(
-            f"delete from {staging} where _file in (select unnest($paths::varchar[]))",
-            {"paths": replaced},
-        )
+        if withdrawn:
+            # withdraw what the replaced/removed files contributed; their keys need a new winner
+            con.execute(
+                f"insert into {pending} select {keys} from {staging} "
+                "where _file in (select unnest($paths::varchar[]))",
+                {"paths": withdrawn},
+            )
+            con.execute(
+                f"delete from {staging} where _file in (select unnest($paths::varchar[]))",
+                {"paths": withdrawn},
+            )
         sqlfiles.run(con, "ingest/delete_quarantine", {"source": source, "paths": replaced})
         sqlfiles.run(con, "ingest/delete_ledger", {"source": source, "paths": replaced})
         sqlfiles.run(con, "ingest/delete_file_stat", {"paths": replaced})
@@ -231,7 +234,7 @@ def _stage_batch(
         con.execute("rollback")
         raise
     finally:
-        con.execute("drop table if exists raw")
+        drop_raw(con)
         con.execute("drop table if exists checked")
     result.files_read += len(batch)
     result.rows_read += counts[0]
