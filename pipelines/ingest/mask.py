@@ -17,10 +17,15 @@ _PHONE_PY = re.compile(
 UNMASKED_RE2 = r"(^|[^0-9])1[3-9][0-9][- ]?[0-9]{4}[- ]?[0-9]{4}($|[^0-9])"
 
 
+# Every match of PHONE_RE2 contains this; the cheap test skips the replacement for most text.
+PHONE_HINT_RE2 = r"1[3-9][0-9]"
+
+
 def mask_sql(expr: str) -> str:
     """A DuckDB expression masking phone numbers inside the text expression `expr`."""
     once = f"regexp_replace({expr}, '{PHONE_RE2}', '{PHONE_REPLACEMENT}', 'g')"
-    return f"regexp_replace({once}, '{PHONE_RE2}', '{PHONE_REPLACEMENT}', 'g')"
+    twice = f"regexp_replace({once}, '{PHONE_RE2}', '{PHONE_REPLACEMENT}', 'g')"
+    return f"(case when regexp_matches({expr}, '{PHONE_HINT_RE2}') then {twice} else {expr} end)"
 
 
 def mask_text(text: str | None) -> str | None:

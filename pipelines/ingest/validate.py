@@ -16,6 +16,7 @@ from pipelines.settings import TIMEZONE
 
 TS_NAIVE = r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?"
 TS_OFFSET = TS_NAIVE + r"(Z|[+-]\d{2}:?\d{2})"
+TS_COLON_OFFSET = TS_NAIVE + r"[+-]\d{2}:\d{2}"  # the usual spelling: DuckDB casts it as is
 
 # Row rules of the contract as conditions over the typed fields (true = the row breaks it).
 ROW_RULE_SQL = {
@@ -68,6 +69,8 @@ def typed_expr(f: Field, v: str) -> str:
         return (
             f"case when regexp_full_match({v}, '{TS_NAIVE}') "
             f"then timezone('{TIMEZONE}', try_cast(replace({v}, 'T', ' ') as timestamp)) "
+            f"when regexp_full_match({v}, '{TS_COLON_OFFSET}') "
+            f"then try_cast(replace({v}, 'T', ' ') as timestamptz) "
             f"when regexp_full_match({v}, '{TS_OFFSET}') "
             f"then try_cast({with_offset} as timestamptz) end"
         )
