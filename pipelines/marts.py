@@ -79,6 +79,12 @@ MART_FILES: tuple[tuple[str, str | None], ...] = (
     ("marts/cohort_retention", "cohort_retention"),
     ("marts/sms_hour_weekday", "sms_hour_weekday"),
     ("marts/duplicate_incidents", "duplicate_incidents"),
+    # small aggregates the dashboard reads instead of the message-level marts
+    ("marts/sms_daily_flags", "sms_daily_flags"),
+    ("marts/sms_day_hour", "sms_day_hour"),
+    ("marts/sms_non_permitted", "sms_non_permitted"),
+    ("marts/policy_cap_histogram", "policy_cap_histogram"),
+    ("marts/user_cycle_summary", "user_cycle_summary"),
 )
 
 # Every table the marts publish, in build order.
