@@ -1,17 +1,31 @@
 """All data access of the dashboard.
 
-Every query opens its own read-only connection to the published `serve.duckdb` (through
-`pipelines.sandbox.connect`, so every connection of the process has the same locked-down
-configuration), runs one aggregating statement with bound parameters, and closes the
-connection. Results are cached with `st.cache_data`, keyed on the SQL, the parameters and the
-published `meta.data_version`: a new publish invalidates everything, and the file is never held
-open between queries, so a pipeline run can always replace it.
+Every query runs one aggregating statement with bound parameters on the published
+`serve.duckdb`, read-only (through `pipelines.sandbox.connect`, so every connection of the
+process has the same locked-down configuration). Results are cached with `st.cache_data`, keyed
+on the SQL, the parameters and the published `meta.data_version`: a new publish invalidates
+everything.
+
+Connections: the app wraps each script run in `page_run()`. Within it, the first query that
+misses the cache opens one read-only connection and every later query of the same run reuses
+it; it is closed when the run ends (also on `st.stop()` and reruns). So a page pays for opening
+the file once, and the file is still never held between runs: a pipeline run can always
+`os.replace` it, and a run that started before a publish reads the old file consistently to its
+end. Outside a page run (tests, scripts) each query opens and closes its own connection.
+
+Every page reads small tables only: the metrics and the aggregate marts built for the dashboard
+(`mart.sms_daily_flags`, `mart.sms_day_hour`, `mart.sms_non_permitted`,
+`mart.policy_cap_histogram`, `mart.user_cycle_summary`; see docs/metrics.md), never the
+message-level `mart.sms_message_flags`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import re
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +36,15 @@ import streamlit as st
 from dashboard.policy import RULES, Baseline, Counts, Curve, Policy
 from pipelines.sandbox import SandboxError, connect
 from pipelines.settings import paths
+
+# The aggregate marts the pages read instead of the message-level ones (sql/marts/<name>.sql).
+AGGREGATE_MARTS = (
+    "sms_daily_flags",
+    "sms_day_hour",
+    "sms_non_permitted",
+    "policy_cap_histogram",
+    "user_cycle_summary",
+)
 
 _PARAM = re.compile(r"\$([a-z_][a-z0-9_]*)")
 PHONE = re.compile(r"(?<!\d)(1[3-9]\d)\d{4}(\d{4})(?!\d)")
@@ -112,11 +135,61 @@ def query(sql: str, params: dict[str, object] | None = None) -> pd.DataFrame:
 
 @st.cache_data(ttl=3600, max_entries=512, show_spinner=False)
 def _cached(sql: str, params: dict[str, object], version: str | None, db: str) -> pd.DataFrame:
-    con = connect(db)
+    con, owned = _connection(db, version)
     try:
         return con.execute(sql, params).df()
     finally:
-        con.close()
+        if owned:
+            con.close()
+
+
+class _Run(threading.local):
+    """The connection of the current script run (Streamlit runs each session's script in its
+    own thread, so this is per run): None until a query needs it."""
+
+    active = False
+    con: duckdb.DuckDBPyConnection | None = None
+    db: str | None = None
+    version: str | None = None
+
+
+_RUN = _Run()
+
+
+@contextmanager
+def page_run() -> Iterator[None]:
+    """Share one read-only connection among the queries of a script run; close it at the end."""
+    if _RUN.active:  # nested: the outer run owns the connection
+        yield
+        return
+    _RUN.active = True
+    try:
+        yield
+    finally:
+        con, _RUN.con, _RUN.db, _RUN.version = _RUN.con, None, None, None
+        _RUN.active = False
+        if con is not None:
+            con.close()
+
+
+def _connection(db: str, version: str | None) -> tuple[duckdb.DuckDBPyConnection, bool]:
+    """(connection, whether the caller must close it). In a page run: the run's connection,
+    opened on first use, reopened if the published file it reads is not the version the
+    query's cache key names (a publish happened since the run's first query)."""
+    if not _RUN.active:
+        return connect(db), True
+    if _RUN.con is not None and (_RUN.db != db or _RUN.version != version):
+        _RUN.con.close()
+        _RUN.con = None
+    if _RUN.con is None:
+        _RUN.con = connect(db)
+        _RUN.db = db
+        try:
+            row = _RUN.con.execute("select data_version from main.meta").fetchone()
+            _RUN.version = row[0] if row else None
+        except duckdb.Error:
+            _RUN.version = None
+    return _RUN.con, False
 
 
 # ---------------------------------------------------------------------------------------------
@@ -134,6 +207,11 @@ USER_IN_SCOPE = """(
 
 def _scoped(sql: str, col: str = "user_id") -> str:
     return sql.replace("{user_in_scope}", USER_IN_SCOPE.replace("{col}", col))
+
+
+# The same scope on the aggregate marts, which carry the user's score band and one row per
+# experiment scope ('*' = every user, else an experiment the user is assigned to).
+IN_SCOPE = "(experiment_id = coalesce($experiment, '*') and ($band is null or score_band = $band))"
 
 
 def options() -> dict[str, object]:
@@ -270,17 +348,18 @@ with cycles as (
         case when $by_arm then coalesce(arm, '(none)')
              when pre_due_reminders >= 5 then '5+'
              else pre_due_reminders::varchar end as grp,
-        total_sms, on_time, complained, opted_out
-    from mart.user_cycle
+        cycles, total_sms_n, total_sms, on_time_n, on_time_sum, complained_n, complained_sum,
+        opted_out_n, opted_out_sum
+    from mart.user_cycle_summary
     where due_date between $start and $end
       and ($band is null or score_band = $band)
       and ($experiment is null or experiment_id = $experiment)
 )
-select grp, count(*) as cycles,
-       avg(total_sms) as sms_per_cycle,
-       avg(on_time::int) as on_time_rate,
-       avg(complained::int) as complaint_rate,
-       avg(opted_out::int) as opt_out_rate
+select grp, sum(cycles)::bigint as cycles,
+       sum(total_sms) / nullif(sum(total_sms_n), 0) as sms_per_cycle,
+       sum(on_time_sum) / nullif(sum(on_time_n), 0) as on_time_rate,
+       sum(complained_sum) / nullif(sum(complained_n), 0) as complaint_rate,
+       sum(opted_out_sum) / nullif(sum(opted_out_n), 0) as opt_out_rate
 from cycles
 group by grp
 order by grp
@@ -291,126 +370,169 @@ def frontier(f: Filters) -> pd.DataFrame:
     return query(FRONTIER_SQL, {**f.params(), "by_arm": f.experiment is not None})
 
 
-# One row: messages in scope, what each rule would remove alone, and the combined policy with
-# every message removed at most once (first rule in RULES order).
-POLICY_COUNTS_SQL = """
-with scope as (
-    select f.message_id, f.user_id, f.purpose, f.bill_id, f.sent_at, f.local_date,
-           f.is_duplicate, f.is_quiet_hours, f.is_after_opt_out, f.is_over_daily_cap,
-           f.is_marketing_in_service, f.is_marketing_without_consent,
-           coalesce(f.purpose in ('bill_notice', 'due_reminder') and f.local_date <= uc.due_date,
-                    false) as is_pre_due
-    from mart.sms_message_flags f
-    left join mart.user_cycle uc on uc.bill_id = f.bill_id
-    where f.purpose <> 'verification'
-      and f.local_date between $start and $end
-      and {user_in_scope}
+# The what-if for several policies in one query over two small marts (see
+# sql/marts/policy_cap_histogram.sql for what each histogram row means). Per policy: messages in
+# scope, what each rule would remove alone, and the combined policy with every message removed
+# at most once (first rule in RULES order). `filters` = 1 compliance + 2 duplicates + 4 quiet
+# hours; a cap of 0 means none.
+POLICY_SQL = """
+with policies as (
+    select unnest($policy_ids) as policy, unnest($filters) as filters,
+           unnest($reminder_caps) as reminder_cap, unnest($daily_caps) as daily_cap
+),
+flags as (
+    select is_after_opt_out or is_marketing_without_consent as is_compliance,
+           is_duplicate, is_quiet_hours, is_over_daily_cap, is_marketing_in_service,
+           purpose = 'marketing' as is_marketing,
+           sum(messages) as messages
+    from mart.sms_daily_flags
+    where local_date between $start and $end and {in_scope}
+    group by all
+),
+caps as (
+    select kind, filters, reminder_cap, rank,
+           sum(units) as units, sum(total) as total, sum(promo) as promo
+    from mart.policy_cap_histogram
+    where local_date between $start and $end and {in_scope}
+    group by all
 ),
 filtered as (
-    select *,
-        case when $compliance and (is_after_opt_out or is_marketing_without_consent)
-                 then 'compliance'
-             when $duplicates and is_duplicate then 'duplicates'
-             when $quiet and is_quiet_hours then 'quiet_hours'
+    select p.policy, f.*,
+        case when p.filters & 1 = 1 and f.is_compliance then 'compliance'
+             when p.filters & 2 = 2 and f.is_duplicate then 'duplicates'
+             when p.filters & 4 = 4 and f.is_quiet_hours then 'quiet_hours'
         end as by_filter
-    from scope
+    from policies p cross join flags f
 ),
--- Only bills with more pre-due reminders than the cap, and user-days with more messages than
--- the daily cap, need ranking (a null cap selects nothing). Survivors of the filters are a
--- subset, so the same bills / user-days cover the ranking after the filters too.
-bills_over as (
-    select bill_id from scope where is_pre_due
-    group by bill_id having count(*) > $max_reminders
-),
-days_over as (
-    select user_id, local_date from scope
-    group by user_id, local_date having count(*) > $daily_cap
-),
-reminders_alone as (
-    select message_id,
-           row_number() over (partition by bill_id order by sent_at, message_id) as rank_alone
-    from scope
-    where is_pre_due and bill_id in (select bill_id from bills_over)
-),
-reminders_kept as (
-    select message_id,
-           row_number() over (partition by bill_id order by sent_at, message_id) as rank_kept
+by_filters as (
+    select policy,
+        sum(messages) as messages,
+        sum(messages) filter (where is_compliance) as alone_compliance,
+        sum(messages) filter (where is_duplicate) as alone_duplicates,
+        sum(messages) filter (where is_quiet_hours) as alone_quiet_hours,
+        sum(messages) filter (where is_marketing_in_service) as alone_promo,
+        sum(messages) filter (where by_filter = 'compliance') as removed_compliance,
+        sum(messages) filter (where by_filter = 'duplicates') as removed_duplicates,
+        sum(messages) filter (where by_filter = 'quiet_hours') as removed_quiet_hours,
+        sum(messages) filter (where by_filter is null and is_marketing_in_service)
+            as promo_after_filters,
+        sum(messages) filter (where is_duplicate) as flagged_duplicates,
+        sum(messages) filter (where is_quiet_hours) as flagged_quiet_hours,
+        sum(messages) filter (where is_over_daily_cap) as flagged_daily_cap,
+        sum(messages) filter (where is_marketing or is_marketing_in_service) as promotional
     from filtered
-    where by_filter is null and is_pre_due and bill_id in (select bill_id from bills_over)
+    group by policy
 ),
-after_reminder_cap as (
-    select f.*,
-        coalesce(f.by_filter,
-                 case when r.rank_kept > $max_reminders then 'reminder_cap' end) as by_rule
-    from filtered f
-    left join reminders_kept r using (message_id)
-),
-days_alone as (
-    select s.message_id,
-           row_number() over (partition by s.user_id, s.local_date
-                              order by s.sent_at, s.message_id) as day_rank_alone
-    from scope s
-    semi join days_over d on d.user_id = s.user_id and d.local_date = s.local_date
-),
-days_kept as (
-    select a.message_id,
-           row_number() over (partition by a.user_id, a.local_date
-                              order by a.sent_at, a.message_id) as day_rank_kept
-    from after_reminder_cap a
-    semi join days_over d on d.user_id = a.user_id and d.local_date = a.local_date
-    where a.by_rule is null
-),
-final as (
-    select a.*, ra.rank_alone, da.day_rank_alone,
-        coalesce(a.by_rule,
-                 case when dk.day_rank_kept > $daily_cap then 'daily_cap' end) as removed_by
-    from after_reminder_cap a
-    left join days_kept dk using (message_id)
-    left join reminders_alone ra using (message_id)
-    left join days_alone da using (message_id)
+by_caps as (
+    select p.policy,
+        sum(c.units) filter (where c.kind = 'reminder' and c.filters = 0
+                             and p.reminder_cap > 0 and c.rank > p.reminder_cap)
+            as alone_reminder_cap,
+        sum(c.units) filter (where c.kind = 'reminder' and c.filters = p.filters
+                             and p.reminder_cap > 0 and c.rank > p.reminder_cap)
+            as removed_reminder_cap,
+        sum(c.promo) filter (where c.kind = 'reminder' and c.filters = p.filters
+                             and p.reminder_cap > 0 and c.rank > p.reminder_cap)
+            as promo_reminder_cap,
+        sum(c.total - p.daily_cap * c.units)
+            filter (where c.kind = 'day' and c.filters = 0 and c.reminder_cap = 0
+                    and p.daily_cap > 0 and c.rank > p.daily_cap) as alone_daily_cap,
+        sum(c.total - p.daily_cap * c.units)
+            filter (where c.kind = 'day' and c.filters = p.filters
+                    and c.reminder_cap = p.reminder_cap
+                    and p.daily_cap > 0 and c.rank > p.daily_cap) as removed_daily_cap,
+        sum(c.units)
+            filter (where c.kind = 'promo_day' and c.filters = p.filters
+                    and c.reminder_cap = p.reminder_cap
+                    and p.daily_cap > 0 and c.rank > p.daily_cap) as promo_daily_cap
+    from policies p cross join caps c
+    group by p.policy
 )
-select
-    count(*) as messages,
-    count(*) filter (where is_after_opt_out or is_marketing_without_consent) as alone_compliance,
-    count(*) filter (where is_duplicate) as alone_duplicates,
-    count(*) filter (where is_quiet_hours) as alone_quiet_hours,
-    count(*) filter (where rank_alone > $max_reminders) as alone_reminder_cap,
-    count(*) filter (where day_rank_alone > $daily_cap) as alone_daily_cap,
-    count(*) filter (where is_marketing_in_service) as alone_promo,
-    count(*) filter (where removed_by = 'compliance') as removed_compliance,
-    count(*) filter (where removed_by = 'duplicates') as removed_duplicates,
-    count(*) filter (where removed_by = 'quiet_hours') as removed_quiet_hours,
-    count(*) filter (where removed_by = 'reminder_cap') as removed_reminder_cap,
-    count(*) filter (where removed_by = 'daily_cap') as removed_daily_cap,
-    count(*) filter (where removed_by is null and $promo and is_marketing_in_service)
-        as rewritten_promo,
-    count(*) filter (where is_duplicate) as flagged_duplicates,
-    count(*) filter (where is_quiet_hours) as flagged_quiet_hours,
-    count(*) filter (where is_over_daily_cap) as flagged_daily_cap,
-    count(*) filter (where purpose = 'marketing' or is_marketing_in_service) as promotional
-from final
-"""
+select p.policy,
+    coalesce(f.messages, 0) as messages,
+    coalesce(f.alone_compliance, 0) as alone_compliance,
+    coalesce(f.alone_duplicates, 0) as alone_duplicates,
+    coalesce(f.alone_quiet_hours, 0) as alone_quiet_hours,
+    coalesce(c.alone_reminder_cap, 0) as alone_reminder_cap,
+    coalesce(c.alone_daily_cap, 0) as alone_daily_cap,
+    coalesce(f.alone_promo, 0) as alone_promo,
+    coalesce(f.removed_compliance, 0) as removed_compliance,
+    coalesce(f.removed_duplicates, 0) as removed_duplicates,
+    coalesce(f.removed_quiet_hours, 0) as removed_quiet_hours,
+    coalesce(c.removed_reminder_cap, 0) as removed_reminder_cap,
+    coalesce(c.removed_daily_cap, 0) as removed_daily_cap,
+    coalesce(f.promo_after_filters, 0) - coalesce(c.promo_reminder_cap, 0)
+        - coalesce(c.promo_daily_cap, 0) as rewritten_promo,
+    coalesce(f.flagged_duplicates, 0) as flagged_duplicates,
+    coalesce(f.flagged_quiet_hours, 0) as flagged_quiet_hours,
+    coalesce(f.flagged_daily_cap, 0) as flagged_daily_cap,
+    coalesce(f.promotional, 0) as promotional
+from policies p
+left join by_filters f using (policy)
+left join by_caps c using (policy)
+order by p.policy
+""".replace("{in_scope}", IN_SCOPE)
+
+# The caps the aggregate marts cover (the page's choices): 1..6 or none.
+CAP_VALUES = (1, 2, 3, 4, 5, 6)
+
+
+def _cap(value: int | None, name: str) -> int:
+    if value is None:
+        return 0
+    if value not in CAP_VALUES:
+        raise ValueError(f"{name} {value!r}: the what-if covers caps {CAP_VALUES} or none")
+    return int(value)
+
+
+def policy_counts_many(
+    policies: Mapping[str, Policy], f: Filters
+) -> dict[str, tuple[Counts, dict[str, int]]]:
+    """Exact message counts of each policy in scope, and the flagged-message denominators.
+
+    One query for all policies, over `mart.sms_daily_flags` and `mart.policy_cap_histogram`.
+    """
+    names = list(policies)
+    if not names:
+        return {}
+    params = {
+        **f.params(),
+        "policy_ids": names,
+        "filters": [
+            int(p.block_marketing_without_permission)
+            + 2 * int(p.suppress_duplicates)
+            + 4 * int(p.quiet_hours)
+            for p in policies.values()
+        ],
+        "reminder_caps": [
+            _cap(p.max_pre_due_reminders, "pre-due reminder cap") for p in policies.values()
+        ],
+        "daily_caps": [_cap(p.daily_cap, "daily cap") for p in policies.values()],
+    }
+    rows = {r["policy"]: r for r in query(POLICY_SQL, params).to_dict("records")}
+    out = {}
+    for name, policy in policies.items():
+        row = rows[name]
+        counts = Counts(
+            messages=int(row["messages"]),
+            removed={r: int(row[f"removed_{r}"]) for r in RULES},
+            alone={r: int(row[f"alone_{r}"]) for r in (*RULES, "promo")},
+            rewritten=int(row["rewritten_promo"]) if policy.no_promo_in_reminders else 0,
+        )
+        flagged = {
+            "duplicates": int(row["flagged_duplicates"]),
+            "quiet_hours": int(row["flagged_quiet_hours"]),
+            "daily_cap": int(row["flagged_daily_cap"]),
+            "compliance": int(row["promotional"]),
+            "promo": int(row["promotional"]),
+        }
+        out[name] = (counts, flagged)
+    return out
 
 
 def policy_counts(policy: Policy, f: Filters) -> tuple[Counts, dict[str, int]]:
-    """Exact message counts of a policy in scope, and the flagged-message denominators."""
-    params = {**f.params(), **policy.params()}
-    row = query(_scoped(POLICY_COUNTS_SQL, "f.user_id"), params).iloc[0]
-    alone = {r: int(row[f"alone_{r}"]) for r in (*RULES, "promo")}
-    counts = Counts(
-        messages=int(row["messages"]),
-        removed={r: int(row[f"removed_{r}"]) for r in RULES},
-        alone=alone,
-        rewritten=int(row["rewritten_promo"]) if policy.no_promo_in_reminders else 0,
-    )
-    flagged = {
-        "duplicates": int(row["flagged_duplicates"]),
-        "quiet_hours": int(row["flagged_quiet_hours"]),
-        "daily_cap": int(row["flagged_daily_cap"]),
-        "compliance": int(row["promotional"]),
-        "promo": int(row["promotional"]),
-    }
-    return counts, flagged
+    """Exact message counts of one policy in scope, and the flagged-message denominators."""
+    return policy_counts_many({"policy": policy}, f)["policy"]
 
 
 BASELINE_SQL = """
@@ -420,11 +542,11 @@ select
     (select count(*) from core.opt_outs
       where cast(timezone('Asia/Shanghai', received_at) as date) between $start and $end
         and {user_in_scope}) as opt_outs,
-    (select count(on_time) from mart.user_cycle
+    (select coalesce(sum(on_time_n), 0) from mart.user_cycle_summary
       where due_date between $start and $end
         and ($band is null or score_band = $band)
         and ($experiment is null or experiment_id = $experiment)) as bills,
-    (select count(*) filter (where on_time) from mart.user_cycle
+    (select coalesce(sum(on_time_sum), 0) from mart.user_cycle_summary
       where due_date between $start and $end
         and ($band is null or score_band = $band)
         and ($experiment is null or experiment_id = $experiment)) as on_time
@@ -439,8 +561,8 @@ order by category
 """
 
 BILLS_BY_REMINDERS_SQL = """
-select score_band, pre_due_reminders, count(*) as bills
-from mart.user_cycle
+select score_band, pre_due_reminders, sum(cycles)::bigint as bills
+from mart.user_cycle_summary
 where due_date between $start and $end
   and ($band is null or score_band = $band)
   and ($experiment is null or experiment_id = $experiment)
@@ -468,12 +590,13 @@ def bills_by_reminders(f: Filters) -> list[tuple[str, int, int]]:
 
 
 ARMS_SQL = """
-select experiment_id, arm, count(*) as cycles,
-       avg(pre_due_reminders) as reminders,
-       avg(on_time::int) as on_time,
-       avg(complained::int) as complained,
-       avg(opted_out::int) as opted_out
-from mart.user_cycle
+select experiment_id, arm, sum(cycles)::bigint as cycles,
+       sum(pre_due_reminders * cycles)
+           / nullif(sum(cycles) filter (where pre_due_reminders is not null), 0) as reminders,
+       sum(on_time_sum) / nullif(sum(on_time_n), 0) as on_time,
+       sum(complained_sum) / nullif(sum(complained_n), 0) as complained,
+       sum(opted_out_sum) / nullif(sum(opted_out_n), 0) as opted_out
+from mart.user_cycle_summary
 where experiment_id is not null and arm is not null
   and due_date between $start and $end
   and ($experiment is null or experiment_id = $experiment)
@@ -571,35 +694,37 @@ def narratives(f: Filters, limit: int = 20) -> pd.DataFrame:
 
 FLAGS_DAILY_SQL = """
 select local_date,
-       count(*) as messages,
-       count(*) filter (where is_duplicate) as is_duplicate,
-       count(*) filter (where is_quiet_hours) as is_quiet_hours,
-       count(*) filter (where is_after_opt_out) as is_after_opt_out,
-       count(*) filter (where is_over_daily_cap) as is_over_daily_cap,
-       count(*) filter (where is_marketing_in_service) as is_marketing_in_service,
-       count(*) filter (where is_marketing_without_consent) as is_marketing_without_consent
-from mart.sms_message_flags
-where purpose <> 'verification' and local_date between $start and $end and {user_in_scope}
+       sum(messages)::bigint as messages,
+       coalesce(sum(messages) filter (where is_duplicate), 0)::bigint as is_duplicate,
+       coalesce(sum(messages) filter (where is_quiet_hours), 0)::bigint as is_quiet_hours,
+       coalesce(sum(messages) filter (where is_after_opt_out), 0)::bigint as is_after_opt_out,
+       coalesce(sum(messages) filter (where is_over_daily_cap), 0)::bigint as is_over_daily_cap,
+       coalesce(sum(messages) filter (where is_marketing_in_service), 0)::bigint
+           as is_marketing_in_service,
+       coalesce(sum(messages) filter (where is_marketing_without_consent), 0)::bigint
+           as is_marketing_without_consent
+from mart.sms_daily_flags
+where local_date between $start and $end and {in_scope}
 group by local_date
 order by local_date
-"""
+""".replace("{in_scope}", IN_SCOPE)
 
 
 def flags_daily(f: Filters) -> pd.DataFrame:
-    return query(_scoped(FLAGS_DAILY_SQL), f.params())
+    return query(FLAGS_DAILY_SQL, f.params())
 
 
 HOUR_WEEKDAY_SQL = """
-select isodow(local_date) as local_weekday, local_hour, count(*) as messages
-from mart.sms_message_flags
-where purpose <> 'verification' and local_date between $start and $end and {user_in_scope}
+select isodow(local_date) as local_weekday, local_hour, sum(messages)::bigint as messages
+from mart.sms_day_hour
+where local_date between $start and $end and {in_scope}
 group by all
 order by all
-"""
+""".replace("{in_scope}", IN_SCOPE)
 
 
 def hour_weekday(f: Filters) -> pd.DataFrame:
-    return query(_scoped(HOUR_WEEKDAY_SQL), f.params())
+    return query(HOUR_WEEKDAY_SQL, f.params())
 
 
 INCIDENTS_SQL = """
@@ -616,21 +741,21 @@ def incidents(f: Filters) -> pd.DataFrame:
 
 
 TEMPLATES_SQL = """
-select template_code, any_value(purpose) as purpose, count(*) as messages,
-       count(*) filter (where is_duplicate or is_quiet_hours or is_after_opt_out
-                        or is_over_daily_cap or is_marketing_in_service
-                        or is_marketing_without_consent) as flagged,
-       flagged / count(*) as flagged_share
-from mart.sms_message_flags
-where purpose <> 'verification' and local_date between $start and $end and {user_in_scope}
+select template_code, any_value(purpose) as purpose, sum(messages)::bigint as messages,
+       coalesce(sum(messages) filter (where is_duplicate or is_quiet_hours or is_after_opt_out
+                                      or is_over_daily_cap or is_marketing_in_service
+                                      or is_marketing_without_consent), 0)::bigint as flagged,
+       flagged / sum(messages) as flagged_share
+from mart.sms_daily_flags
+where local_date between $start and $end and {in_scope}
 group by template_code
 order by flagged desc, flagged_share desc, template_code
 limit 10
-"""
+""".replace("{in_scope}", IN_SCOPE)
 
 
 def worst_templates(f: Filters) -> pd.DataFrame:
-    return query(_scoped(TEMPLATES_SQL), f.params())
+    return query(TEMPLATES_SQL, f.params())
 
 
 NON_PERMITTED_SQL = """
@@ -638,9 +763,8 @@ select strftime(timezone('Asia/Shanghai', sent_at), '%Y-%m-%d %H:%M') as sent,
        message_id, user_id, template_code,
        case when is_after_opt_out and is_marketing_without_consent then 'opt_out+no_consent'
             when is_after_opt_out then 'after_opt_out' else 'no_consent' end as reason
-from mart.sms_message_flags
-where (is_after_opt_out or is_marketing_without_consent)
-  and local_date between $start and $end and {user_in_scope}
+from mart.sms_non_permitted
+where local_date between $start and $end and {user_in_scope}
 order by sent_at desc, message_id
 limit 200
 """

@@ -147,10 +147,18 @@ L: dict[str, tuple[str, str]] = {
     "assumptions": ("假设", "Assumptions"),
     "assumption_counting": (
         "短信减少量按发送日志精确计数：每条短信最多计一次，归入表中第一条命中的规则；"
-        "拦截类规则先执行，上限类规则只计算剩余短信；上限按已发送短信计（不论是否送达）。",
+        "拦截类规则先执行，上限类规则只计算剩余短信；上限按已发送短信计（不论是否送达）。"
+        "到期前提醒上限按账单的全部到期前提醒排序（含所选期间之前发送的），与短信网关执行方式一致；"
+        "所选期间只决定统计哪些短信。计数来自流水线预先汇总的表（mart.policy_cap_histogram，"
+        "覆盖上限 1–6 与不设上限的每种组合），结果与逐条计算完全一致。",
         "Messages removed are counted exactly from the send log: each message at most once, "
         "under the first rule in the table that removes it; filters act first and the caps "
-        "count only what survives them; caps count messages sent, whatever their delivery.",
+        "count only what survives them; caps count messages sent, whatever their delivery. "
+        "The pre-due reminder cap ranks a bill's whole pre-due sequence (also reminders sent "
+        "before the chosen period), as a gateway would; the period only picks which messages "
+        "are counted. The counts come from histograms the pipeline precomputes "
+        "(mart.policy_cap_histogram, for every combination of caps 1-6 or none), and equal a "
+        "message-by-message count exactly.",
     ),
     "assumption_on_time": (
         "按时还款只受到期前提醒上限影响。默认用实验（随机分组、提醒条数不同）：每个实验组是一个点"

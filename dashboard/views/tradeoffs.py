@@ -178,12 +178,16 @@ if source == "experiment" and not doses:
     source = "curve"
 
 
-current, flagged = data.policy_counts(P.Policy(), f)
+# Every policy of the page (current, the candidates, yours) counted in one query.
+candidates = {**P.CANDIDATES, "yours": yours}
+all_counts = data.policy_counts_many(candidates, f)
+current, flagged = all_counts["current"]
 base = data.baseline(f, current.messages, flagged)  # measured rates: the same for every policy
 
 
-def evaluate(policy: P.Policy) -> tuple[P.Counts, P.Effect]:
-    counts, _flagged = data.policy_counts(policy, f)
+def evaluate(name: str) -> tuple[P.Counts, P.Effect]:
+    counts, _flagged = all_counts[name]
+    policy = candidates[name]
     if source == "experiment":
         cap = P.reminder_cap_effect_dose(bills, doses, policy.max_pre_due_reminders)
     else:
@@ -191,7 +195,7 @@ def evaluate(policy: P.Policy) -> tuple[P.Counts, P.Effect]:
     return counts, P.expected_effect(counts, base, cap)
 
 
-counts, effect = evaluate(yours)
+counts, effect = evaluate("yours")
 enabled = {
     "compliance": compliance,
     "duplicates": duplicates,
@@ -291,9 +295,7 @@ weights = P.Weights(
     yuan_per_message=w4.number_input(t("w_message"), 0.0, 10.0, 0.04, 0.01, key="w_m",
                                      format="%.3f"),
 )  # fmt: skip
-candidates = {**P.CANDIDATES, "yours": yours}
-with st.spinner(t("computing")):
-    evaluated = {name: evaluate(p) for name, p in candidates.items()}
+evaluated = {name: evaluate(name) for name in candidates}
 values = {name: P.value(e, weights) for name, (_, e) in evaluated.items()}
 ranked = pd.DataFrame(
     [
