@@ -9,6 +9,7 @@ returns the ground truth as a dict (keys documented in `pipelines/simulator/READ
 
 from __future__ import annotations
 
+import gc
 import json
 import re
 import shutil
@@ -128,6 +129,9 @@ def simulate(
     # a pipeline of two stages on two threads: the world simulates month m+1 (numpy) while
     # the writer renders and writes month m (polars); both release the GIL for their bulk work
     stage = ThreadPoolExecutor(max_workers=1)
+    # nothing here makes reference cycles; the collector would only rescan big containers
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
     try:
         writing = None
         for m in range(n_months):
@@ -146,6 +150,8 @@ def simulate(
             if bar:
                 bar.update(task, advance=1, description=f"{n_users:,} users, month {n_months}")
     finally:
+        if gc_was_enabled:
+            gc.enable()
         stage.shutdown(cancel_futures=True)
         writer.pool.shutdown()
         if bar:
