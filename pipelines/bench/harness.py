@@ -201,6 +201,19 @@ def fresh_data_dir(work: Path, landing: Path, state_from: Path | None = None) ->
     return work
 
 
+def _tree_bytes(root: Path, skip: str) -> int:
+    """Bytes of the files under root, leaving out the top-level folder `skip`."""
+    total = 0
+    for entry in root.iterdir():
+        if entry.name == skip:
+            continue
+        if entry.is_dir():
+            total += sum(f.stat().st_size for f in entry.rglob("*") if f.is_file())
+        else:
+            total += entry.stat().st_size
+    return total
+
+
 def data_env(data_dir: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in PATH_VARS}
     env["NUDGESCOPE_DATA_DIR"] = str(data_dir)
@@ -366,19 +379,8 @@ def run_bench(opts: Options, say=print) -> dict:
         if serve.exists():
             steps["full_run"]["core_rows"] = serve_rows(serve)
 
-    if "incremental_run" in opts.steps and (full_dir / "warehouse.duckdb").exists():
-        fresh_data_dir(inc_dir, full_dir / "landing", state_from=full_dir)
-        from pipelines.bench.extra_day import add_day
-
-        added = add_day(inc_dir / "landing")
-        say(f"added {added['new_day']}: {added['rows']:,} rows in every source")
-        steps["incremental_run"] = {
-            **_run_step(root, inc_dir, "incremental_run", opts.profile, say),
-            "added": added,
-        }
-
-    if "noop_run" in opts.steps and (inc_dir / "warehouse.duckdb").exists():
-        steps["noop_run"] = _run_step(root, inc_dir, "noop_run", opts.profile, say)
+    if not serve.exists() and (inc_dir / "serve.duckdb").exists():
+        serve = inc_dir / "serve.duckdb"  # an earlier incremental run moved the full run's folder
 
     if "pages" in opts.steps and serve.exists():
         say(f"pages: every dashboard page x {opts.repeat}, uncached ...")
@@ -420,6 +422,34 @@ def run_bench(opts: Options, say=print) -> dict:
             log=root / "sql_cli.log",
         )
         steps["sql"]["cli_process"] = cli.as_dict()
+
+    if "incremental_run" in opts.steps and (full_dir / "warehouse.duckdb").exists():
+        from pipelines.bench.extra_day import add_day
+
+        state = _tree_bytes(full_dir, skip="landing")
+        free = shutil.disk_usage(work).free
+        if free > 2.5 * state:
+            fresh_data_dir(inc_dir, full_dir / "landing", state_from=full_dir)
+        else:
+            # a copy of the warehouse does not fit: run the incremental day on the full run's
+            # folder itself (its pages and SQL were measured above)
+            say(
+                f"incremental run in place: {free / 1e9:.1f} GB free, "
+                f"the full run's state is {state / 1e9:.1f} GB"
+            )
+            if inc_dir.exists():
+                shutil.rmtree(inc_dir)
+            full_dir.rename(inc_dir)
+        added = add_day(inc_dir / "landing")
+        say(f"added {added['new_day']}: {added['rows']:,} rows in every source")
+        steps["incremental_run"] = {
+            **_run_step(root, inc_dir, "incremental_run", opts.profile, say),
+            "added": added,
+            "in_place": not full_dir.exists(),
+        }
+
+    if "noop_run" in opts.steps and (inc_dir / "warehouse.duckdb").exists():
+        steps["noop_run"] = _run_step(root, inc_dir, "noop_run", opts.profile, say)
 
     # steps not run this time: carried over from the latest full report, marked as such
     previous = paths().bench / f"latest-{opts.scale}.json"
