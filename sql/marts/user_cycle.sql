@@ -1,10 +1,9 @@
 -- mart.user_cycle: one row per bill (amount_due > 0) with what happened around it.
 -- W = [statement_date, statement_date + 1 month), N = [statement_date + 1 month, + 2 months).
--- Counts in W and N come from one per-user event stream: every bill contributes three
--- zero-valued markers (W start, N start, N end) and every user-day of activity one row; a
--- running sum per user ordered by (date, markers first) gives at each marker the total
--- strictly before that date, so a window's count is the difference of two markers. This is
--- exact for overlapping windows and needs only sorting, never a per-row subquery.
+-- Activity is first summed per user and local day, then each bill sums the days of its
+-- user inside its window: an equi-join on user_id with a date-range condition, then a
+-- group by bill. A user has a few bills, so the join emits (user-days x bills of the user)
+-- rows and needs one hash table; no sort of the whole activity history.
 create or replace table mart.user_cycle as
 with
 context as (
@@ -63,14 +62,13 @@ reminders as (
     group by bills.bill_id
 ),
 
-markers as (
-    select user_id, statement_date as event_date, bill_id, 0 as marker
-    from bills
-    union all
-    select user_id, cast(statement_date + interval 1 month as date), bill_id, 1
-    from bills
-    union all
-    select user_id, cast(statement_date + interval 2 month as date), bill_id, 2
+bill_windows as (
+    select
+        bill_id,
+        user_id,
+        statement_date as w_start,
+        cast(statement_date + interval 1 month as date) as n_start,
+        cast(statement_date + interval 2 month as date) as n_end
     from bills
 ),
 
@@ -88,6 +86,21 @@ sms_days as (
     group by user_id, local_date
 ),
 
+sms_in_w as (
+    select
+        bill_windows.bill_id,
+        sum(sms_days.total_sms) as total_sms,
+        sum(sms_days.marketing_sms) as marketing_sms,
+        sum(sms_days.duplicate_sms) as duplicate_sms,
+        sum(sms_days.quiet_hours_sms) as quiet_hours_sms
+    from bill_windows
+    inner join sms_days
+        on sms_days.user_id = bill_windows.user_id
+        and sms_days.event_date >= bill_windows.w_start
+        and sms_days.event_date < bill_windows.n_start
+    group by bill_windows.bill_id
+),
+
 complaint_days as (
     select
         user_id,
@@ -99,6 +112,19 @@ complaint_days as (
     group by user_id, local_date
 ),
 
+complaints_in_w as (
+    select
+        bill_windows.bill_id,
+        sum(complaint_days.complaints) as complaints,
+        sum(complaint_days.sms_complaints) as sms_complaints
+    from bill_windows
+    inner join complaint_days
+        on complaint_days.user_id = bill_windows.user_id
+        and complaint_days.event_date >= bill_windows.w_start
+        and complaint_days.event_date < bill_windows.n_start
+    group by bill_windows.bill_id
+),
+
 opt_out_days as (
     select
         user_id,
@@ -106,6 +132,18 @@ opt_out_days as (
         count(*) as opt_outs
     from core.opt_outs
     group by 1, 2
+),
+
+opt_outs_in_w as (
+    select
+        bill_windows.bill_id,
+        sum(opt_out_days.opt_outs) as opt_outs
+    from bill_windows
+    inner join opt_out_days
+        on opt_out_days.user_id = bill_windows.user_id
+        and opt_out_days.event_date >= bill_windows.w_start
+        and opt_out_days.event_date < bill_windows.n_start
+    group by bill_windows.bill_id
 ),
 
 order_days as (
@@ -117,73 +155,38 @@ order_days as (
     group by user_id, local_date
 ),
 
-events as (
+orders_in_n as (
     select
-        user_id, event_date, 0 as event_kind, bill_id, marker,
-        0 as total_sms, 0 as marketing_sms, 0 as duplicate_sms, 0 as quiet_hours_sms,
-        0 as complaints, 0 as sms_complaints, 0 as opt_outs, 0 as bnpl_orders
-    from markers
-    union all
-    select
-        user_id, event_date, 1, null, null,
-        total_sms, marketing_sms, duplicate_sms, quiet_hours_sms, 0, 0, 0, 0
-    from sms_days
-    union all
-    select
-        user_id, event_date, 1, null, null,
-        0, 0, 0, 0, complaints, sms_complaints, 0, 0
-    from complaint_days
-    union all
-    select user_id, event_date, 1, null, null, 0, 0, 0, 0, 0, 0, opt_outs, 0
-    from opt_out_days
-    union all
-    select user_id, event_date, 1, null, null, 0, 0, 0, 0, 0, 0, 0, bnpl_orders
-    from order_days
-),
-
-running as (
-    select
-        bill_id,
-        marker,
-        event_kind,
-        sum(total_sms) over running_total as total_sms,
-        sum(marketing_sms) over running_total as marketing_sms,
-        sum(duplicate_sms) over running_total as duplicate_sms,
-        sum(quiet_hours_sms) over running_total as quiet_hours_sms,
-        sum(complaints) over running_total as complaints,
-        sum(sms_complaints) over running_total as sms_complaints,
-        sum(opt_outs) over running_total as opt_outs,
-        sum(bnpl_orders) over running_total as bnpl_orders
-    from events
-    window running_total as (
-        partition by user_id
-        order by event_date, event_kind
-        rows between unbounded preceding and current row
-    )
+        bill_windows.bill_id,
+        sum(order_days.bnpl_orders) as bnpl_orders
+    from bill_windows
+    inner join order_days
+        on order_days.user_id = bill_windows.user_id
+        and order_days.event_date >= bill_windows.n_start
+        and order_days.event_date < bill_windows.n_end
+    group by bill_windows.bill_id
 ),
 
 windowed as (
     select
-        bill_id,
-        max(case when marker = 1 then total_sms end)
-        - max(case when marker = 0 then total_sms end) as total_sms,
-        max(case when marker = 1 then marketing_sms end)
-        - max(case when marker = 0 then marketing_sms end) as marketing_sms,
-        max(case when marker = 1 then duplicate_sms end)
-        - max(case when marker = 0 then duplicate_sms end) as duplicate_sms,
-        max(case when marker = 1 then quiet_hours_sms end)
-        - max(case when marker = 0 then quiet_hours_sms end) as quiet_hours_sms,
-        max(case when marker = 1 then complaints end)
-        - max(case when marker = 0 then complaints end) as complaints,
-        max(case when marker = 1 then sms_complaints end)
-        - max(case when marker = 0 then sms_complaints end) as sms_complaints,
-        max(case when marker = 1 then opt_outs end)
-        - max(case when marker = 0 then opt_outs end) as opt_outs,
-        max(case when marker = 2 then bnpl_orders end)
-        - max(case when marker = 1 then bnpl_orders end) as next_bnpl_orders
-    from running
-    where event_kind = 0
-    group by bill_id
+        bill_windows.bill_id,
+        coalesce(sms_in_w.total_sms, 0) as total_sms,
+        coalesce(sms_in_w.marketing_sms, 0) as marketing_sms,
+        coalesce(sms_in_w.duplicate_sms, 0) as duplicate_sms,
+        coalesce(sms_in_w.quiet_hours_sms, 0) as quiet_hours_sms,
+        coalesce(complaints_in_w.complaints, 0) as complaints,
+        coalesce(complaints_in_w.sms_complaints, 0) as sms_complaints,
+        coalesce(opt_outs_in_w.opt_outs, 0) as opt_outs,
+        coalesce(orders_in_n.bnpl_orders, 0) as next_bnpl_orders
+    from bill_windows
+    left join sms_in_w
+        on sms_in_w.bill_id = bill_windows.bill_id
+    left join complaints_in_w
+        on complaints_in_w.bill_id = bill_windows.bill_id
+    left join opt_outs_in_w
+        on opt_outs_in_w.bill_id = bill_windows.bill_id
+    left join orders_in_n
+        on orders_in_n.bill_id = bill_windows.bill_id
 ),
 
 final as (
