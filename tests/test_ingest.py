@@ -645,3 +645,48 @@ def test_csv_headers_differ_within_one_source_and_batch(wh, landing):
         "d.csv": ("loaded", "utf-8-sig", 2, 2, ["note, with comma"]),
         "e.csv": ("loaded", "utf-8", 0, 0, []),
     }
+
+
+def test_incremental_merge_mixes_new_keys_and_copies_of_known_keys(wh, landing):
+    """A second load with new keys, a newer copy of a known key and a late (older dt) copy of
+    a known key: the merge reads new keys from the new files only and still settles every
+    winner and every file's counts."""
+    put(
+        landing,
+        "opt_outs",
+        "2025-03-01",
+        "a.csv",
+        OPT_HEADER + "k1,u1,2025-03-01 09:00:00,app,A1\nk2,u1,2025-03-01 09:00:00,app,A2\n",
+    )
+    load(wh, landing, "run-1")
+    put(
+        landing,
+        "opt_outs",
+        "2025-03-02",
+        "b.csv",
+        OPT_HEADER + "k2,u1,2025-03-02 09:00:00,app,B2\nk3,u1,2025-03-02 09:00:00,app,B3\n",
+    )
+    put(
+        landing,
+        "opt_outs",
+        "2025-02-28",
+        "c.csv",
+        OPT_HEADER + "k1,u1,2025-02-28 09:00:00,app,C1\nk4,u1,2025-02-28 09:00:00,app,C4\n"
+        "k4,u1,2025-02-28 09:00:00,app,C4b\n",
+    )
+    load(wh, landing, "run-2")
+    assert [(k, t) for k, t, *_ in _winners(wh)] == [
+        ("k1", "A1"),
+        ("k2", "B2"),
+        ("k3", "B3"),
+        ("k4", "C4b"),
+    ]
+    assert _counts(wh) == {
+        "opt_outs/dt=2025-02-28/c.csv": (3, 1, 0, 2),
+        "opt_outs/dt=2025-03-01/a.csv": (2, 1, 0, 1),
+        "opt_outs/dt=2025-03-02/b.csv": (2, 2, 0, 0),
+    }
+    # the same files loaded into a fresh warehouse in one go give the same tables
+    other = wh.with_name("other.duckdb")
+    load(other, landing, "run-2")
+    assert table_snapshot(other) == table_snapshot(wh)

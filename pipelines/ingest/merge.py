@@ -1,9 +1,16 @@
 """Core: the current winner of every primary key, merged incrementally.
 
 Staging keeps every valid row of every loaded file. Staging queues the keys whose set of rows
-changed; the merge recomputes the winner of exactly those keys (latest `_dt`, then the lexically
-last `_file`, then the last `_row`), replaces them in `core.<source>`, and settles the ledger's
-loaded / superseded counts of the files that hold those keys — all in one transaction.
+changed, each with the file that staged it (NULL when a file was withdrawn); the merge
+recomputes the winner of exactly those keys (latest `_dt`, then the lexically last `_file`,
+then the last `_row`), replaces them in `core.<source>`, and settles the ledger's loaded /
+superseded counts of the files that hold those keys — all in one transaction.
+
+Cost follows the changed data: a key not yet in core can only have staged rows in files staged
+since the last merge (the merge empties the queue and every staged key gets a winner), so its
+candidates are read from those files only. Only keys already in core (a changed re-delivery,
+a late copy of a known key, a withdrawn file) make the merge look for their copies in the whole
+staged table. Winners are picked by a window only for keys that have more than one candidate.
 """
 
 from __future__ import annotations
@@ -14,9 +21,12 @@ import duckdb
 
 from pipelines import sqlfiles
 from pipelines.contract import SOURCES
-from pipelines.ingest.validate import q
+from pipelines.ingest.validate import lit, q
 from pipelines.ingest.warehouse import ensure, pending_table, pk_cols
 from pipelines.schema import core_columns
+
+# More pending files than this: select them with a join instead of a literal IN list.
+MAX_IN_LIST = 2000
 
 
 @dataclass
@@ -26,10 +36,18 @@ class MergeResult:
     rows: int
 
 
+def _file_filter(paths: list[str]) -> str:
+    """A condition on `_file` that DuckDB can push into the scan (row-group min/max)."""
+    if len(paths) <= MAX_IN_LIST:
+        return "_file in (" + ", ".join(lit(p) for p in paths) + ")"
+    return "_file in (select path from new_files)"
+
+
 def merge_source(con: duckdb.DuckDBPyConnection, source: str) -> MergeResult:
     ensure(con)
+    pk = SOURCES[source].primary_key
     keys = pk_cols(source)
-    join = " and ".join(f"t.{q(k)} = p.{q(k)}" for k in SOURCES[source].primary_key)
+    join = " and ".join(f"t.{q(k)} = p.{q(k)}" for k in pk)
     cols = ", ".join(q(c) for c, _ in core_columns(source))
     pending = pending_table(source)
     staging = f'staging."{source}"'
@@ -40,33 +58,54 @@ def merge_source(con: duckdb.DuckDBPyConnection, source: str) -> MergeResult:
         n_keys = con.execute("select count(*) from keys").fetchone()[0]
         if n_keys:
             core_empty = con.execute(f"select count(*) = 0 from {core}").fetchone()[0]
-            partition = ", ".join("t." + q(k) for k in SOURCES[source].primary_key)
-            # first load: every staged key is pending, so skip the key join altogether
-            scope = "" if core_empty else f"where exists (select 1 from keys as p where {join})"
-            if not core_empty:
-                con.execute(f"delete from {core} as t using keys as p where {join}")
+            if core_empty:
+                # first load: every staged key is pending, so every staged row is a candidate
+                cand = staging
+                con.execute("create or replace temp table lost (_file VARCHAR, n BIGINT)")
+            else:
+                cand = "cand"
+                _candidates(con, source, staging, core, pending, join)
+            partition = ", ".join(q(k) for k in pk)
             con.execute(
-                f"""insert into {core}
-                select {cols} from {staging} as t
-                {scope}
-                qualify row_number() over (
-                    partition by {partition}
-                    order by t._dt desc, t._file desc, t._row desc
-                ) = 1"""
+                f"""create or replace temp table dup_keys as
+                select {keys} from {cand} group by all having count(*) > 1"""
             )
+            n_dup = con.execute("select count(*) from dup_keys").fetchone()[0]
+            if n_dup:
+                not_dup = f"where not exists (select 1 from dup_keys as p where {join})"
+            else:
+                not_dup = ""
+            con.execute(f"insert into {core} select {cols} from {cand} as t {not_dup}")
+            if n_dup:
+                con.execute(
+                    f"""insert into {core}
+                    select {cols} from {cand} as t
+                    where exists (select 1 from dup_keys as p where {join})
+                    qualify row_number() over (
+                        partition by {partition}
+                        order by _dt desc, _file desc, _row desc
+                    ) = 1"""
+                )
             # files holding any of these keys: their loaded / superseded split may have moved
             con.execute(
                 f"""create or replace temp table touched as
-                select distinct t._file as path from {staging} as t {scope}"""
+                select distinct _file as path from {cand}
+                union select _file from lost"""
             )
+            touched = [r[0] for r in con.execute("select path from touched").fetchall()]
+            if core_empty:
+                scope = ""
+            elif len(touched) <= MAX_IN_LIST:
+                scope = "where _file in (" + ", ".join(lit(p) for p in touched) + ")"
+            else:
+                scope = "where _file in (select path from touched)"
             con.execute(
-                f"""create or replace temp table core_rows as
-                select _file from {core} where _file in (select path from touched)"""
+                f"create or replace temp table core_rows as select _file from {core} {scope}"
             )
             sqlfiles.run(con, "ingest/update_ledger_winners")
             con.execute(f"delete from {pending}")
-            con.execute("drop table touched")
-            con.execute("drop table core_rows")
+            for t in ("touched", "core_rows", "dup_keys", "lost", "cand", "old_keys", "new_files"):
+                con.execute(f"drop table if exists {t}")
         con.execute("drop table keys")
         rows = con.execute(f"select count(*) from {core}").fetchone()[0]
         con.execute("commit")
@@ -74,3 +113,51 @@ def merge_source(con: duckdb.DuckDBPyConnection, source: str) -> MergeResult:
         con.execute("rollback")
         raise
     return MergeResult(source, n_keys, rows)
+
+
+def _candidates(con, source: str, staging: str, core: str, pending: str, join: str) -> None:
+    """Temp table `cand`: every staged row of a pending key; `lost`: per file, how many of its
+    current winners are removed from core. Pending keys already in core are deleted from it."""
+    keys = pk_cols(source)
+    cols = ", ".join(q(c) for c, _ in core_columns(source))
+    # keys with a winner in core, or whose queue entry has no file (a withdrawn file's keys,
+    # or entries of an older version): their copies may sit in any staged file
+    con.execute(
+        f"""create or replace temp table old_keys as
+        select {keys} from keys as t where exists (select 1 from {core} as p where {join})
+        union
+        select {keys} from {pending} where _file is null"""
+    )
+    con.execute(
+        f"create or replace temp table new_files as "
+        f"select distinct _file as path from {pending} where _file is not null"
+    )
+    new_files = [r[0] for r in con.execute("select path from new_files").fetchall()]
+    n_old = con.execute("select count(*) from old_keys").fetchone()[0]
+    parts = []
+    if new_files:
+        old = f"and not exists (select 1 from old_keys as p where {join})" if n_old else ""
+        parts.append(
+            f"""select {cols} from {staging} as t
+            where {_file_filter(new_files)}
+              and exists (select 1 from keys as p where {join}) {old}"""
+        )
+    if n_old:
+        parts.append(
+            f"""select {cols} from {staging} as t
+            where exists (select 1 from old_keys as p where {join})"""
+        )
+    if parts:
+        con.execute("create or replace temp table cand as " + "\nunion all\n".join(parts))
+    else:
+        con.execute(f"create or replace temp table cand as select {cols} from {staging} limit 0")
+    if n_old:
+        con.execute(
+            f"""create or replace temp table lost as
+            select _file, count(*) as n from {core} as t
+            where exists (select 1 from old_keys as p where {join})
+            group by _file"""
+        )
+        con.execute(f"delete from {core} as t using old_keys as p where {join}")
+    else:
+        con.execute("create or replace temp table lost (_file VARCHAR, n BIGINT)")

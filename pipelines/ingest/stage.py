@@ -193,7 +193,7 @@ def _stage_batch(
         if withdrawn:
             # withdraw what the replaced/removed files contributed; their keys need a new winner
             con.execute(
-                f"insert into {pending} select {keys} from {staging} "
+                f"insert into {pending} select {keys}, NULL from {staging} "
                 "where _file in (select unnest($paths::varchar[]))",
                 {"paths": withdrawn},
             )
@@ -210,7 +210,7 @@ def _stage_batch(
                 "where reason_code is null"
             )
             con.execute(
-                f"insert into {pending} select {keys} from checked where reason_code is null"
+                f"insert into {pending} select {keys}, _file from checked where reason_code is null"
             )
             sqlfiles.run(con, "ingest/insert_quarantine", {"source": source, "run_id": run_id})
             con.execute(

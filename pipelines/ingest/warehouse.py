@@ -48,6 +48,7 @@ def ensure(con: duckdb.DuckDBPyConnection) -> None:
         "where database_name = current_database() and not temporary"
     ).fetchall()
     if set(present) >= EXPECTED_TABLES:
+        _pending_files(con)
         return
     for name in (
         "schema_ingest",
@@ -64,4 +65,20 @@ def ensure(con: duckdb.DuckDBPyConnection) -> None:
         keys = ", ".join(
             f"{q(k)} {SOURCES[source].field(k).storage_type}" for k in SOURCES[source].primary_key
         )
-        con.execute(f"create table if not exists {pending_table(source)} ({keys})")
+        con.execute(f"create table if not exists {pending_table(source)} ({keys}, _file VARCHAR)")
+    _pending_files(con)
+
+
+def _pending_files(con: duckdb.DuckDBPyConnection) -> None:
+    """Pending keys carry the file that staged them (NULL: withdrawn, or queued by an older
+    version); warehouses made before that column get it added."""
+    n = con.execute(
+        "select count(*) from duckdb_columns() where database_name = current_database() "
+        "and schema_name = 'staging' and table_name like '\\_pending\\_%' escape '\\' "
+        "and column_name = '_file'"
+    ).fetchone()[0]
+    if n < len(SOURCE_NAMES):
+        for source in SOURCE_NAMES:
+            con.execute(
+                f"alter table {pending_table(source)} add column if not exists _file VARCHAR"
+            )
