@@ -229,6 +229,46 @@ def update_flags(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(f"drop table if exists {table}")
 
 
+# Files whose table holds one row per (user_id, local_date) (or several), every value a
+# function of the flags rows of that user and local date: after a scoped flags update they
+# are recomputed for S and U only, by running the file over those flags rows. Any other file
+# (and every file a build does not know) runs in full.
+SCOPED_FILES: dict[str, str] = {
+    "marts/sms_user_days": "mart.sms_user_days",
+}
+
+
+def scoped_file_sql(name: str) -> str:
+    """A SCOPED_FILES file reading only the flags of S and U, inserting into its table."""
+    table = SCOPED_FILES[name]
+    text = sqlfiles.load(name)
+    create = f"create or replace table {table} as"
+    _, found, query = text.partition(create)
+    if not found or "mart.sms_message_flags" not in query:
+        raise RuntimeError(f"{name}: unexpected shape for the scoped update")
+    query = query.strip().rstrip(";").replace("mart.sms_message_flags", "flags_in_scope")
+    return f"insert into {table} by name {query}"
+
+
+def update_scoped_file(con: duckdb.DuckDBPyConnection, name: str) -> None:
+    """Replace the rows of S and U of a SCOPED_FILES table (after update_flags)."""
+    table = SCOPED_FILES[name]
+    con.execute(
+        """create or replace temp table flags_in_scope as
+        select *
+        from mart.sms_message_flags
+        where local_date in (select local_date from flags_scope_dates)
+            or user_id in (select user_id from flags_scope_users)"""
+    )
+    con.execute(
+        f"""delete from {table}
+        where local_date in (select local_date from flags_scope_dates)
+            or user_id in (select user_id from flags_scope_users)"""
+    )
+    con.execute(scoped_file_sql(name))
+    con.execute("drop table flags_in_scope")
+
+
 def save(con: duckdb.DuckDBPyConnection, fingerprint: str) -> None:
     """Record what this build reflected (call inside the build's transaction, at the end)."""
     con.execute(f"create schema if not exists {SCHEMA}")

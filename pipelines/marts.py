@@ -59,6 +59,7 @@ MART_FILES: tuple[tuple[str, str | None], ...] = (
     ("marts/schema", None),
     ("marts/run_context", "run_context"),
     ("marts/sms_message_flags", "sms_message_flags"),
+    ("marts/sms_user_days", "sms_user_days"),
     ("marts/complaints_classified", "complaints_classified"),
     ("marts/bnpl_orders", "bnpl_orders"),
     ("marts/bill_state", "bill_state"),
@@ -191,8 +192,13 @@ def _run_plan(con: duckdb.DuckDBPyConnection, build: BuildPlan, *, spark: Any = 
     else:
         for name in build.names:
             started = time.perf_counter()
+            scoped = build.flags.scope_dates or build.flags.scope_users
             if name == mart_state.FLAGS_FILE and not build.flags.full:
-                mart_state.update_flags(con)
+                if scoped:
+                    mart_state.update_flags(con)
+            elif name in mart_state.SCOPED_FILES and not build.flags.full:
+                if scoped:
+                    mart_state.update_scoped_file(con, name)
             else:
                 sqlfiles.run(con, name, params.get(name))
             build.seconds[name] = time.perf_counter() - started

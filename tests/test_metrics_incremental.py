@@ -74,7 +74,9 @@ def _assert_equals_full_rebuild(w: Warehouse, settings: MetricSettings | None = 
         con.execute("create schema ref.ingest")
         for source in SOURCE_NAMES:
             con.execute(f'create table ref.core."{source}" as select * from memory.core."{source}"')
-        con.execute("create table ref.ingest.file_ledger as select * from memory.ingest.file_ledger")
+        con.execute(
+            "create table ref.ingest.file_ledger as select * from memory.ingest.file_ledger"
+        )
         con.execute("use ref")
         run_build(con, settings, incremental=False)
         con.execute("use memory")

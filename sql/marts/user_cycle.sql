@@ -76,14 +76,11 @@ sms_days as (
     select
         user_id,
         local_date as event_date,
-        count(*) as total_sms,
-        sum(case when purpose = 'marketing' and delivery_status = 'delivered' then 1 else 0 end)
-            as marketing_sms,
-        sum(case when is_duplicate then 1 else 0 end) as duplicate_sms,
-        sum(case when is_quiet_hours then 1 else 0 end) as quiet_hours_sms
-    from mart.sms_message_flags
-    where purpose <> 'verification'
-    group by user_id, local_date
+        total_sms,
+        marketing_sms,
+        duplicate_sms,
+        quiet_hours_sms
+    from mart.sms_user_days
 ),
 
 sms_in_w as (
