@@ -1,9 +1,10 @@
-"""The marts: every table of sql/marts, rebuilt from core after each ingestion run.
+"""The marts: every table of sql/marts, built from core after each ingestion run.
 
-One multi-asset runs `build_marts` (all files, one transaction) and reports each table as
-its own asset `["mart", <table>]`, with lineage read from the SQL itself. The metric settings
-are run configuration (`MartSettings`) with the defaults of metrics.md; the values used are
-stored in `mart.run_context`, which the publish step copies into `meta.settings`.
+One multi-asset runs `run_build` (all files, one transaction; on DuckDB the message-level
+flags only for the dates and users that changed, see pipelines.mart_state) and reports each
+table as its own asset `["mart", <table>]`, with lineage read from the SQL itself. The metric
+settings are run configuration (`MartSettings`) with the defaults of metrics.md; the values
+used are stored in `mart.run_context`, which the publish step copies into `meta.settings`.
 """
 
 # No `from __future__ import annotations`: Dagster reads the config annotation at runtime.
@@ -18,8 +19,9 @@ from pipelines.marts import (
     MART_TABLES,
     SPEC_TABLES,
     MetricSettings,
-    build_marts,
+    run_build,
     table_inputs,
+    table_row_counts,
 )
 
 MART_ASSET_KEYS = [dg.AssetKey(["mart", table]) for table in MART_TABLES]
@@ -96,12 +98,15 @@ def marts(
     duckdb: DuckDBResource,
     spark: SparkResource,
 ):
-    """Every mart table, rebuilt from core in one transaction (on DuckDB or Spark)."""
+    """Every mart table from core in one transaction (on DuckDB or Spark); on DuckDB the
+    message-level flags are updated for the changed dates and users only (pipelines.mart_state).
+    """
     settings = config.to_settings()
     engine = engine_name(config.engine or None)
     session = spark.get_session() if engine == "spark" else None
     with duckdb.get_connection() as con:
-        counts = build_marts(con, settings, engine=engine, spark=session)
+        build = run_build(con, settings, engine=engine, spark=session)
+        counts = table_row_counts(con)
         as_of = con.table("mart.run_context").project("cast(as_of as varchar)").fetchall()[0][0]
         for table in MART_TABLES:
             yield dg.MaterializeResult(
@@ -112,4 +117,15 @@ def marts(
                     "preview": _preview(con, table),
                 },
             )
-    context.log.info(f"marts built on {engine} for as_of {as_of}: {counts}")
+    flags = build.flags
+    how = (
+        f"full ({flags.reason})"
+        if flags.full
+        else f"incremental ({flags.scope_dates} local dates, {flags.scope_users} users)"
+    )
+    slowest = sorted(build.seconds.items(), key=lambda item: -item[1])[:5]
+    context.log.info(
+        f"marts built on {engine} for as_of {as_of}, flags {how}; slowest files: "
+        + ", ".join(f"{name} {seconds:.1f} s" for name, seconds in slowest)
+        + f"; rows: {counts}"
+    )
