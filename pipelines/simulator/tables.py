@@ -8,6 +8,7 @@ Times are int64 *local seconds*: seconds since 1970-01-01 00:00 Asia/Shanghai wa
 from __future__ import annotations
 
 import numpy as np
+import polars as pl
 
 DAY = 86_400
 HOUR = 3_600
@@ -60,11 +61,10 @@ def choice_rows(rng: np.random.Generator, probs: np.ndarray) -> np.ndarray:
     return np.minimum((u > cum).sum(axis=1), probs.shape[1] - 1)
 
 
-def lexorder(keys, stable: bool = True) -> np.ndarray:
+def lexorder(keys) -> np.ndarray:
     """Exactly `np.lexsort(keys)` (the last key primary, ties in input order) for integer keys,
-    computed as one stable argsort of a packed int64 key: several times faster than lexsort
-    on millions of rows (falls back to lexsort when the keys' ranges need more than 62 bits).
-    `stable=False`: rows with equal keys in any (deterministic) order, faster still."""
+    computed as one stable sort of a packed int64 key: several times faster than lexsort
+    on millions of rows (falls back to lexsort when the keys' ranges need more than 62 bits)."""
     keys = [np.asarray(k) for k in keys]
     n = keys[0].shape[0]
     if n == 0:
@@ -80,4 +80,6 @@ def lexorder(keys, stable: bool = True) -> np.ndarray:
         if b:
             packed <<= b
             packed |= k.astype(np.int64) - lo
-    return np.argsort(packed, kind="stable" if stable else None)
+    # polars' sort is about twice as fast as numpy's argsort on int64
+    frame = pl.DataFrame({"k": packed}).with_row_index("i")
+    return frame.sort("k", maintain_order=True).get_column("i").to_numpy()

@@ -32,9 +32,7 @@ def month_flags(sms: Tab, prev_tail: Tab, consent, t_opt, tpl_purpose) -> dict[s
     sent = sms["sent"]
 
     # duplicate: predecessor in (user, template, bill) within the window; last month's final
-    # 10 minutes are prepended so that the first minutes of this month see them. Rows with
-    # equal keys may come in any order (unstable sort): which of two identical messages is
-    # flagged does not change any count, per user or in total
+    # 10 minutes are prepended so that the first minutes of this month see them
     keys = ("uid", "tpl", "cyc", "sent")
     if prev_tail.n:
         allk = {k: np.concatenate([prev_tail[k], sms[k]]) for k in keys}
@@ -42,7 +40,7 @@ def month_flags(sms: Tab, prev_tail: Tab, consent, t_opt, tpl_purpose) -> dict[s
     else:
         allk = {k: sms[k] for k in keys}
         own = np.ones(n, bool)
-    order = lexorder((allk["sent"], allk["cyc"], allk["tpl"], allk["uid"]), stable=False)
+    order = lexorder((allk["sent"], allk["cyc"], allk["tpl"], allk["uid"]))
     u, t, c, s = (allk[k][order] for k in keys)
     same = np.zeros(order.shape[0], bool)
     same[1:] = (
@@ -65,7 +63,7 @@ def month_flags(sms: Tab, prev_tail: Tab, consent, t_opt, tpl_purpose) -> dict[s
     # daily cap: rank among the user's non-verification messages of the local date
     idx = np.flatnonzero(nv)
     day = sent[idx] // DAY
-    o = lexorder((sent[idx], day, uid[idx]), stable=False)
+    o = lexorder((sent[idx], day, uid[idx]))
     uu, dd = uid[idx][o], day[o]
     newgrp = np.ones(o.shape[0], bool)
     newgrp[1:] = (uu[1:] != uu[:-1]) | (dd[1:] != dd[:-1])
