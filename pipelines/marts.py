@@ -71,6 +71,7 @@ MART_FILES: tuple[tuple[str, str | None], ...] = (
     ("marts/metrics_checkout", None),
     ("marts/metrics_bnpl", None),
     ("marts/metrics_sms", None),
+    ("marts/sms_conversion_days", "sms_conversion_days"),
     ("marts/metrics_sms_conversion", None),
     ("marts/metrics_complaints", None),
     ("marts/metric_catalog", "metric_catalog"),
@@ -86,6 +87,7 @@ MART_FILES: tuple[tuple[str, str | None], ...] = (
     ("marts/sms_non_permitted", "sms_non_permitted"),
     ("marts/policy_cap_histogram", "policy_cap_histogram"),
     ("marts/user_cycle_summary", "user_cycle_summary"),
+    ("marts/opt_outs_daily", "opt_outs_daily"),
 )
 
 # Every table the marts publish, in build order.
@@ -192,13 +194,11 @@ def _run_plan(con: duckdb.DuckDBPyConnection, build: BuildPlan, *, spark: Any = 
     else:
         for name in build.names:
             started = time.perf_counter()
-            scoped = build.flags.scope_dates or build.flags.scope_users
             if name == mart_state.FLAGS_FILE and not build.flags.full:
-                if scoped:
+                if build.flags.scope_dates or build.flags.scope_users:
                     mart_state.update_flags(con)
             elif name in mart_state.SCOPED_FILES and not build.flags.full:
-                if scoped:
-                    mart_state.update_scoped_file(con, name)
+                mart_state.update_scoped_file(con, name)
             else:
                 sqlfiles.run(con, name, params.get(name))
             build.seconds[name] = time.perf_counter() - started

@@ -472,8 +472,8 @@ final as (
         0 as reminder_cap,
         least(reminder_rows.rank, 7) as rank,
         count(*) as units,
-        sum(reminder_rows.rank) as total,
-        sum(reminder_rows.promo) as promo
+        cast(sum(reminder_rows.rank) as bigint) as total,
+        cast(sum(reminder_rows.promo) as bigint) as promo
     from reminder_rows
     where reminder_rows.rank >= 2
     group by reminder_rows.local_date, reminder_rows.score_band, reminder_rows.filters,
@@ -488,8 +488,8 @@ final as (
         0 as reminder_cap,
         least(reminder_rows.rank, 7) as rank,
         count(*) as units,
-        sum(reminder_rows.rank) as total,
-        sum(reminder_rows.promo) as promo
+        cast(sum(reminder_rows.rank) as bigint) as total,
+        cast(sum(reminder_rows.promo) as bigint) as promo
     from reminder_rows
     inner join scope_experiments
         on scope_experiments.user_id = reminder_rows.user_id
@@ -505,8 +505,8 @@ final as (
         filters,
         reminder_cap,
         least(survivors, 7) as rank,
-        sum(units) as units,
-        sum(survivors * units) as total,
+        cast(sum(units) as bigint) as units,
+        cast(sum(survivors * units) as bigint) as total,
         cast(0 as bigint) as promo
     from day_rows
     where survivors >= 2
@@ -515,3 +515,4 @@ final as (
 )
 
 select * from final
+order by local_date, kind

@@ -79,3 +79,4 @@ final as (
 )
 
 select * from final
+order by local_date

@@ -11,11 +11,11 @@ select
     pre_due_reminders,
     count(*) as cycles,
     count(total_sms) as total_sms_n,
-    sum(total_sms) as total_sms,
+    cast(sum(total_sms) as bigint) as total_sms,
     count(on_time) as on_time_n,
-    sum(case when on_time then 1 else 0 end) as on_time_sum,
+    cast(sum(case when on_time then 1 else 0 end) as bigint) as on_time_sum,
     count(complained) as complained_n,
-    sum(case when complained then 1 else 0 end) as complained_sum,
+    cast(sum(case when complained then 1 else 0 end) as bigint) as complained_sum,
     count(opted_out) as opted_out_n,
     sum(case when opted_out then 1 else 0 end) as opted_out_sum
 from mart.user_cycle
