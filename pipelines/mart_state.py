@@ -113,15 +113,27 @@ def _exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
     )
 
 
+ORDERS_DAYS_SQL = f"""
+create or replace temp table _orders_days_now as
+select
+    {EPOCH_DAY.format(ts="created_at")} as eday,
+    count(*) as n,
+    sum(hash(order_id, user_id, created_at, payment_method, status)::hugeint) as h
+from core.orders
+group by 1
+"""
+
+
 def snapshot(con: duckdb.DuckDBPyConnection) -> None:
     """Compute the current fingerprints of core into temp tables (before the build)."""
     con.execute(SMS_DAYS_SQL)
     con.execute(FLAG_USERS_SQL)
+    con.execute(ORDERS_DAYS_SQL)
 
 
 def plan_flags(con: duckdb.DuckDBPyConnection, fingerprint: str, window_minutes: int) -> FlagsPlan:
     """Compare the snapshot with the state of the last build; fill temp scope tables."""
-    for table in ("build_state", "sms_days", "flag_users"):
+    for table in ("build_state", "sms_days", "flag_users", "orders_days"):
         if not _exists(con, SCHEMA, table):
             return FlagsPlan(full=True, reason="no state of a previous build")
     if not _exists(con, "mart", "sms_message_flags"):
@@ -173,6 +185,23 @@ def plan_flags(con: duckdb.DuckDBPyConnection, fingerprint: str, window_minutes:
         select distinct cast(d.local_date - cast(s.k as integer) as date) as local_date
         from flags_scope_dates as d
         cross join range(0, {reach + 1}) as s(k)"""
+    )
+    # conversion days: S, and the dates whose messages a changed order can follow (an order
+    # converts the messages of the 72 hours before it: local dates order date - 3 .. order
+    # date, and the order's local date is within a day of its epoch day)
+    con.execute(
+        f"""create or replace temp table conv_scope_dates as
+        select local_date from flags_scope_dates
+        union
+        select cast(date '1970-01-01' + cast(c.eday + s.k as integer) as date)
+        from (
+            select coalesce(a.eday, b.eday) as eday
+            from _orders_days_now as a
+            full outer join {SCHEMA}.orders_days as b
+                on b.eday = a.eday
+            where a.n is distinct from b.n or a.h is distinct from b.h
+        ) as c
+        cross join range(-4, 2) as s(k)"""
     )
     changed_days = con.execute("select count(*) from _changed_edays").fetchone()[0]
     n_dates = con.execute("select count(*) from flags_scope_dates").fetchone()[0]
@@ -229,18 +258,29 @@ def update_flags(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(f"drop table if exists {table}")
 
 
-# Files whose table holds one row per (user_id, local_date) (or several), every value a
-# function of the flags rows of that user and local date: after a scoped flags update they
-# are recomputed for S and U only, by running the file over those flags rows. Any other file
-# (and every file a build does not know) runs in full.
-SCOPED_FILES: dict[str, str] = {
-    "marts/sms_user_days": "mart.sms_user_days",
+# Files whose table is a function, row by row, of the flags of some local dates (and users):
+# after a scoped flags update they are recomputed for their scope only, by running the file
+# over the flags rows of that scope. Any other file (and every file a build does not know)
+# runs in full. name -> (table, scope):
+# - "dates_users": one row per (user_id, local_date), from the flags of that user and date:
+#   the rows of S or U;
+# - "conversion_dates": one row per local_date, from the flags of that date and the BNPL
+#   orders of the 72 hours after it: the dates of S and those near changed orders.
+SCOPED_FILES: dict[str, tuple[str, str]] = {
+    "marts/sms_user_days": ("mart.sms_user_days", "dates_users"),
+    "marts/sms_conversion_days": ("mart.sms_conversion_days", "conversion_dates"),
+}
+
+_SCOPE_WHERE = {
+    "dates_users": """local_date in (select local_date from flags_scope_dates)
+            or user_id in (select user_id from flags_scope_users)""",
+    "conversion_dates": "local_date in (select local_date from conv_scope_dates)",
 }
 
 
 def scoped_file_sql(name: str) -> str:
-    """A SCOPED_FILES file reading only the flags of S and U, inserting into its table."""
-    table = SCOPED_FILES[name]
+    """A SCOPED_FILES file reading only the flags of its scope, inserting into its table."""
+    table, _ = SCOPED_FILES[name]
     text = sqlfiles.load(name)
     create = f"create or replace table {table} as"
     _, found, query = text.partition(create)
@@ -250,21 +290,29 @@ def scoped_file_sql(name: str) -> str:
     return f"insert into {table} by name {query}"
 
 
+def scope_is_empty(con: duckdb.DuckDBPyConnection, name: str) -> bool:
+    _, scope = SCOPED_FILES[name]
+    tables = (
+        ("flags_scope_dates", "flags_scope_users")
+        if scope == "dates_users"
+        else ("conv_scope_dates",)
+    )
+    return all(con.execute(f"select count(*) = 0 from {t}").fetchone()[0] for t in tables)
+
+
 def update_scoped_file(con: duckdb.DuckDBPyConnection, name: str) -> None:
-    """Replace the rows of S and U of a SCOPED_FILES table (after update_flags)."""
-    table = SCOPED_FILES[name]
+    """Replace the rows of its scope of a SCOPED_FILES table (after update_flags)."""
+    table, scope = SCOPED_FILES[name]
+    where = _SCOPE_WHERE[scope]
+    if scope_is_empty(con, name):
+        return
     con.execute(
-        """create or replace temp table flags_in_scope as
+        f"""create or replace temp table flags_in_scope as
         select *
         from mart.sms_message_flags
-        where local_date in (select local_date from flags_scope_dates)
-            or user_id in (select user_id from flags_scope_users)"""
+        where {where}"""
     )
-    con.execute(
-        f"""delete from {table}
-        where local_date in (select local_date from flags_scope_dates)
-            or user_id in (select user_id from flags_scope_users)"""
-    )
+    con.execute(f"delete from {table} where {where}")
     con.execute(scoped_file_sql(name))
     con.execute("drop table flags_in_scope")
 
@@ -278,9 +326,12 @@ def save(con: duckdb.DuckDBPyConnection, fingerprint: str) -> None:
     )
     con.execute(f"create or replace table {SCHEMA}.sms_days as select * from _sms_days_now")
     con.execute(f"create or replace table {SCHEMA}.flag_users as select * from _flag_users_now")
+    con.execute(f"create or replace table {SCHEMA}.orders_days as select * from _orders_days_now")
     for table in (
         "_sms_days_now",
         "_flag_users_now",
+        "_orders_days_now",
+        "conv_scope_dates",
         "_changed_edays",
         "_changed_dates",
         "_read_dates",

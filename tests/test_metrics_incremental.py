@@ -171,6 +171,16 @@ def test_sequence_of_changes_equals_full_rebuild(steps):
     assert _flags(w, "m3")[3] is True
     assert _flags(w, "w3")[3] is True
 
+    # a late BNPL order converts old marketing messages (u3's of 03-11 and 03-12); another
+    # order is cancelled: the conversion days near both are recomputed, nothing else
+    before = w.metric("marketing_sms_conversion_72h")["2024-03-12"]
+    w.add("orders", user_id="u3", created_at="2024-03-13 09:00:00+08", payment_method="bnpl")
+    w.con.execute("update core.orders set status = 'cancelled' where user_id = 'u5'")
+    plan = step()
+    assert not plan.flags.full and (plan.flags.scope_dates, plan.flags.scope_users) == (0, 0)
+    after = w.metric("marketing_sms_conversion_72h")["2024-03-12"]
+    assert (before[1], after[1]) == (0.0, 2.0)  # k1 and k2 (k4 is the 11th)
+
     # a settings change rebuilds everything, and changing back does too
     settings = MetricSettings(daily_cap=2, duplicate_window_minutes=30)
     plan = step(settings)

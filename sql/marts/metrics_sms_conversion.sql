@@ -1,7 +1,8 @@
 -- mart.metrics, marketing_sms_conversion_72h (period = local day of sent_at): delivered
 -- marketing messages whose local date + 3 <= as_of, share followed by a BNPL order of the
--- same user created in (sent_at, sent_at + 72 h]. A range join per user, then one flag per
--- message.
+-- same user created in (sent_at, sent_at + 72 h]. The per-day counts come from
+-- mart.sms_conversion_days (a range join per user, one flag per message); this file applies
+-- the as_of cut.
 insert into mart.metrics
 with
 context as (
@@ -9,37 +10,14 @@ context as (
     from mart.run_context
 ),
 
-eligible as (
-    select
-        flags.message_id,
-        flags.user_id,
-        flags.sent_at,
-        flags.local_date
-    from mart.sms_message_flags as flags
-    cross join context
-    where flags.purpose = 'marketing'
-        and flags.delivery_status = 'delivered'
-        and flags.local_date + 3 <= context.as_of
-),
-
-converted as (
-    select distinct eligible.message_id
-    from eligible
-    inner join mart.bnpl_orders as orders
-        on orders.user_id = eligible.user_id
-        and orders.created_at > eligible.sent_at
-        and orders.created_at <= eligible.sent_at + interval 72 hour
-),
-
 aggregated as (
     select
-        eligible.local_date as period,
-        count(*) as messages,
-        count(converted.message_id) as conversions
-    from eligible
-    left join converted
-        on converted.message_id = eligible.message_id
-    group by eligible.local_date
+        days.local_date as period,
+        days.messages,
+        days.conversions
+    from mart.sms_conversion_days as days
+    cross join context
+    where days.local_date + 3 <= context.as_of
 )
 
 select
