@@ -17,6 +17,7 @@ from fixtures.ingest.helpers import put
 from pipelines.contract import SOURCE_NAMES
 from pipelines.definitions import defs
 from pipelines.defs.automation import RANGE_END, RANGE_START, daily_schedule, landing_sensor
+from pipelines.defs.ingest import FULL_CHECKS_TAG
 from pipelines.settings import REPO_ROOT
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -101,5 +102,6 @@ def test_schedule_loads_the_previous_shanghai_day():
     ):
         req = daily_schedule(dg.build_schedule_context(scheduled_execution_time=when))
         assert req.partition_key == "2025-03-01"
+        assert req.tags[FULL_CHECKS_TAG] == "true"  # the daily run checks whole tables
     assert daily_schedule.cron_schedule == "0 6 * * *"
     assert daily_schedule.execution_timezone == "Asia/Shanghai"

@@ -116,7 +116,7 @@ def test_failed_check_stops_promotion(_isolated_data_dir, monkeypatch):
     data = _isolated_data_dir
     _landing(data)
     monkeypatch.setattr(
-        checks, "reconcile_problems", lambda con, source: {"files_not_reconciling": 1}
+        checks, "reconcile_problems", lambda con, source, *scope: {"files_not_reconciling": 1}
     )
     s = run_pipeline(data)
     assert not s.success and s.exit_code == 1

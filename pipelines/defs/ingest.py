@@ -4,6 +4,9 @@ Staging validates every new or changed landing file of the requested partitions 
 valid rows; bad rows go to `ingest.quarantine`. Blocking checks on staging stop the promotion
 into core when the staged data does not reconcile with the ledger or breaks the contract.
 Core merges the winners of the keys staging changed. Orphan references are a warning.
+The checks look at what the run changed (the files staged and not merged yet, the files the
+merge touched); a run tagged `nudgescope/full_checks=true` (the daily schedule) checks whole
+tables.
 """
 
 import warnings
@@ -21,6 +24,9 @@ from pipelines.ingest.warehouse import configure, ensure
 from pipelines.settings import TIMEZONE
 
 POOL = "warehouse"
+# A run with this tag set to "true" checks whole tables (the daily schedule's runs); every
+# other run checks only what it changed.
+FULL_CHECKS_TAG = "nudgescope/full_checks"
 PARTITIONS_START = "2020-01-01"
 # key = the dt folder; the current (Asia/Shanghai) day is included so today's exports load.
 DAILY = dg.DailyPartitionsDefinition(start_date=PARTITIONS_START, timezone=TIMEZONE, end_offset=1)
@@ -136,18 +142,24 @@ CORE_CHECKS = [
 ]
 
 
+def _full_checks(context) -> bool:
+    return context.run.tags.get(FULL_CHECKS_TAG) == "true"
+
+
 @dg.multi_asset_check(specs=STAGING_CHECKS, can_subset=True, pool=POOL, name="staging_checks")
 def staging_checks(context: dg.AssetCheckExecutionContext, duckdb: DuckDBResource):
     """Structure and contract checks of staging; they block the promotion into core."""
+    full = _full_checks(context)
     with duckdb.get_connection() as con:
         configure(con)
         ensure(con)
         for key in sorted(context.selected_asset_check_keys, key=lambda k: k.to_user_string()):
             source = key.asset_key.path[-1]
+            paths = None if full else checks.staging_scope(con, source, context.run.run_id)
             if key.name == "reconciles_with_ledger":
-                problems = checks.reconcile_problems(con, source)
+                problems = checks.reconcile_problems(con, source, paths)
             else:
-                problems = checks.contract_problems(con, source, "staging")
+                problems = checks.contract_problems(con, source, "staging", paths)
             yield dg.AssetCheckResult(
                 asset_key=key.asset_key,
                 check_name=key.name,
@@ -159,13 +171,15 @@ def staging_checks(context: dg.AssetCheckExecutionContext, duckdb: DuckDBResourc
 @dg.multi_asset_check(specs=CORE_CHECKS, can_subset=True, pool=POOL, name="core_checks")
 def core_checks(context: dg.AssetCheckExecutionContext, duckdb: DuckDBResource):
     """Unique keys (blocking) and references to unknown keys (a warning with counts)."""
+    full = _full_checks(context)
     with duckdb.get_connection() as con:
         configure(con)
         ensure(con)
         for key in sorted(context.selected_asset_check_keys, key=lambda k: k.to_user_string()):
             source = key.asset_key.path[-1]
+            paths = None if full else checks.core_scope(con, source)
             if key.name == "unique_key":
-                n = checks.duplicate_keys(con, source)
+                n = checks.duplicate_keys(con, source, paths)
                 yield dg.AssetCheckResult(
                     asset_key=key.asset_key,
                     check_name=key.name,
@@ -173,7 +187,7 @@ def core_checks(context: dg.AssetCheckExecutionContext, duckdb: DuckDBResource):
                     metadata={"duplicate_keys": n},
                 )
             else:
-                counts = checks.orphan_counts(con, source)
+                counts = checks.orphan_counts(con, source, paths)
                 yield dg.AssetCheckResult(
                     asset_key=key.asset_key,
                     check_name=key.name,

@@ -21,12 +21,9 @@ import duckdb
 
 from pipelines import sqlfiles
 from pipelines.contract import SOURCES
-from pipelines.ingest.validate import lit, q
-from pipelines.ingest.warehouse import ensure, pending_table, pk_cols
+from pipelines.ingest.validate import q
+from pipelines.ingest.warehouse import ensure, file_filter, pending_table, pk_cols
 from pipelines.schema import core_columns
-
-# More pending files than this: select them with a join instead of a literal IN list.
-MAX_IN_LIST = 2000
 
 
 @dataclass
@@ -34,13 +31,6 @@ class MergeResult:
     source: str
     keys_merged: int
     rows: int
-
-
-def _file_filter(paths: list[str]) -> str:
-    """A condition on `_file` that DuckDB can push into the scan (row-group min/max)."""
-    if len(paths) <= MAX_IN_LIST:
-        return "_file in (" + ", ".join(lit(p) for p in paths) + ")"
-    return "_file in (select path from new_files)"
 
 
 def merge_source(con: duckdb.DuckDBPyConnection, source: str) -> MergeResult:
@@ -93,17 +83,14 @@ def merge_source(con: duckdb.DuckDBPyConnection, source: str) -> MergeResult:
                 union select _file from lost"""
             )
             touched = [r[0] for r in con.execute("select path from touched").fetchall()]
-            if core_empty:
-                scope = ""
-            elif len(touched) <= MAX_IN_LIST:
-                scope = "where _file in (" + ", ".join(lit(p) for p in touched) + ")"
-            else:
-                scope = "where _file in (select path from touched)"
+            scope = "" if core_empty else "where " + file_filter(touched, table="touched")
             con.execute(
                 f"create or replace temp table core_rows as select _file from {core} {scope}"
             )
             sqlfiles.run(con, "ingest/update_ledger_winners")
             con.execute(f"delete from {pending}")
+            con.execute("delete from main.merge_scope where source = $s", {"s": source})
+            con.execute("insert into main.merge_scope select $s, path from touched", {"s": source})
             for t in ("touched", "core_rows", "dup_keys", "lost", "cand", "old_keys", "new_files"):
                 con.execute(f"drop table if exists {t}")
         con.execute("drop table keys")
@@ -139,7 +126,7 @@ def _candidates(con, source: str, staging: str, core: str, pending: str, join: s
         old = f"and not exists (select 1 from old_keys as p where {join})" if n_old else ""
         parts.append(
             f"""select {cols} from {staging} as t
-            where {_file_filter(new_files)}
+            where {file_filter(new_files, "t", table="new_files")}
               and exists (select 1 from keys as p where {join}) {old}"""
         )
     if n_old:

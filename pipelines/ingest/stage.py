@@ -22,7 +22,7 @@ from pipelines.contract import SOURCES
 from pipelines.ingest import files as landing_files
 from pipelines.ingest.readers import FileRead, drop_raw, read_files, temp_dir
 from pipelines.ingest.validate import q, validation_sql
-from pipelines.ingest.warehouse import ensure, pending_table, pk_cols
+from pipelines.ingest.warehouse import ensure, file_filter, pending_table, pk_cols
 
 # A batch is read, validated and committed together; bounded so memory stays bounded.
 BATCH_BYTES = 512 << 20
@@ -192,15 +192,9 @@ def _stage_batch(
     try:
         if withdrawn:
             # withdraw what the replaced/removed files contributed; their keys need a new winner
-            con.execute(
-                f"insert into {pending} select {keys}, NULL from {staging} "
-                "where _file in (select unnest($paths::varchar[]))",
-                {"paths": withdrawn},
-            )
-            con.execute(
-                f"delete from {staging} where _file in (select unnest($paths::varchar[]))",
-                {"paths": withdrawn},
-            )
+            where = file_filter(withdrawn)
+            con.execute(f"insert into {pending} select {keys}, NULL from {staging} where {where}")
+            con.execute(f"delete from {staging} where {where}")
         sqlfiles.run(con, "ingest/delete_quarantine", {"source": source, "paths": replaced})
         sqlfiles.run(con, "ingest/delete_ledger", {"source": source, "paths": replaced})
         sqlfiles.run(con, "ingest/delete_file_stat", {"paths": replaced})

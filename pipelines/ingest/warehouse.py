@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import duckdb
 
 from pipelines import sqlfiles
 from pipelines.contract import SOURCE_NAMES, SOURCES
-from pipelines.ingest.validate import q
+from pipelines.ingest.validate import lit, q
 from pipelines.schema import core_table_ddl
 from pipelines.settings import TIMEZONE
 
@@ -34,8 +35,32 @@ def pk_cols(source: str) -> str:
     return ", ".join(q(k) for k in SOURCES[source].primary_key)
 
 
+_DT_IN_PATH = re.compile(r"/dt=(\d{4}-\d{2}-\d{2})/")
+# More files than this: the filter joins a temp table instead of listing literals.
+MAX_IN_LIST = 2000
+
+
+def file_filter(paths: list[str], alias: str = "", table: str | None = None) -> str:
+    """A condition selecting the rows of the landing files `paths` (relative paths) in a
+    staging or core table. It lists the files' dates too: `_dt` row-group statistics are
+    exact, so DuckDB skips the row groups of other days (string statistics keep only a
+    prefix, which every path of a source shares). With more than MAX_IN_LIST files, `table`
+    (a table with a `path` column holding them) is joined instead."""
+    a = f"{alias}." if alias else ""
+    if not paths:
+        return "false"
+    if len(paths) > MAX_IN_LIST and table:
+        return f"{a}_file in (select path from {table})"
+    dts = sorted({m.group(1) for p in paths if (m := _DT_IN_PATH.search(p))})
+    cond = f"{a}_file in (" + ", ".join(lit(p) for p in sorted(paths)) + ")"
+    if all(_DT_IN_PATH.search(p) for p in paths):
+        cond = f"{a}_dt in (" + ", ".join(f"date {lit(d)}" for d in dts) + f") and {cond}"
+    return f"({cond})"
+
+
 EXPECTED_TABLES = frozenset(
     [("ingest", t) for t in ("file_ledger", "quarantine", "file_stat")]
+    + [("main", "merge_scope")]
     + [(schema, s) for s in SOURCE_NAMES for schema in ("staging", "core")]
     + [("staging", f"_pending_{s}") for s in SOURCE_NAMES]
 )
@@ -57,6 +82,7 @@ def ensure(con: duckdb.DuckDBPyConnection) -> None:
         "file_ledger",
         "quarantine",
         "file_stat",
+        "merge_scope",
     ):
         sqlfiles.run(con, f"ingest/{name}")
     for source in SOURCE_NAMES:
