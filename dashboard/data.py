@@ -87,6 +87,30 @@ def mask_frame(df: pd.DataFrame) -> pd.DataFrame:
 
 _META: dict[tuple, dict | None] = {}
 
+# DuckDB shares one database instance among the connections of a process to the same path
+# while any of them is open: a connection opened just after a publish still reads the old file
+# if another one (another session's page run) holds it. So: count the open connections, cache
+# a meta read only if none was open around it, and cache a query result only under the version
+# its connection actually read.
+_OPEN_LOCK = threading.Lock()
+_OPEN = [0, 0]  # connections open now, connections opened ever
+
+
+def _open(db: str | Path) -> duckdb.DuckDBPyConnection:
+    con = connect(db)
+    with _OPEN_LOCK:
+        _OPEN[0] += 1
+        _OPEN[1] += 1
+    return con
+
+
+def _close(con: duckdb.DuckDBPyConnection) -> None:
+    try:
+        con.close()
+    finally:
+        with _OPEN_LOCK:
+            _OPEN[0] -= 1
+
 
 def meta() -> dict | None:
     """The published `main.meta` row, or None if nothing is published.
@@ -100,15 +124,22 @@ def meta() -> dict | None:
     except OSError:
         return None
     key = (str(path), st_.st_ino, st_.st_mtime_ns, st_.st_size)
-    if key not in _META:
+    if key in _META:
+        return _META[key]
+    with _OPEN_LOCK:
+        before = tuple(_OPEN)
+    value = _read_meta(path)
+    with _OPEN_LOCK:
+        after = (_OPEN[0], _OPEN[1] - 1)  # less the meta read's own connection
+    if before[0] == 0 and after == before:  # read from the file itself, not a shared instance
         _META.clear()
-        _META[key] = _read_meta(path)
-    return _META[key]
+        _META[key] = value
+    return value
 
 
 def _read_meta(path: Path) -> dict | None:
     try:
-        con = connect(path)
+        con = _open(path)
     except SandboxError:
         return None
     try:
@@ -120,7 +151,7 @@ def _read_meta(path: Path) -> dict | None:
     except duckdb.Error:
         return None
     finally:
-        con.close()
+        _close(con)
 
 
 def query(sql: str, params: dict[str, object] | None = None) -> pd.DataFrame:
@@ -129,17 +160,31 @@ def query(sql: str, params: dict[str, object] | None = None) -> pd.DataFrame:
     version = m["data_version"] if m else None
     used = set(_PARAM.findall(sql))
     bound = {k: v for k, v in (params or {}).items() if k in used}
-    return _cached(sql, bound, version, str(serve_path()))
+    try:
+        return _cached(sql, bound, version, str(serve_path()))
+    except _Uncached as read:
+        return read.df
+
+
+class _Uncached(Exception):  # noqa: N818 - not an error: a result not to cache
+    """A result read from another version than the cache key names: returned, not cached."""
+
+    def __init__(self, df: pd.DataFrame) -> None:
+        super().__init__("read from another published version")
+        self.df = df
 
 
 @st.cache_data(ttl=3600, max_entries=512, show_spinner=False)
 def _cached(sql: str, params: dict[str, object], version: str | None, db: str) -> pd.DataFrame:
-    con, owned = _connection(db, version)
+    con, owned, read_version = _connection(db)
     try:
-        return con.execute(sql, params).df()
+        df = con.execute(sql, params).df()
     finally:
         if owned:
-            con.close()
+            _close(con)
+    if read_version != version:
+        raise _Uncached(df)
+    return df
 
 
 class _Run(threading.local):
@@ -168,27 +213,33 @@ def page_run() -> Iterator[None]:
         con, _RUN.con, _RUN.db, _RUN.version = _RUN.con, None, None, None
         _RUN.active = False
         if con is not None:
-            con.close()
+            _close(con)
 
 
-def _connection(db: str, version: str | None) -> tuple[duckdb.DuckDBPyConnection, bool]:
-    """(connection, whether the caller must close it). In a page run: the run's connection,
-    opened on first use, reopened if the published file it reads is not the version the
-    query's cache key names (a publish happened since the run's first query)."""
+def _data_version(con: duckdb.DuckDBPyConnection) -> str | None:
+    try:
+        row = con.execute("select data_version from main.meta").fetchone()
+    except duckdb.Error:
+        return None
+    return row[0] if row else None
+
+
+def _connection(db: str) -> tuple[duckdb.DuckDBPyConnection, bool, str | None]:
+    """(connection, whether the caller must close it, the data version it reads).
+
+    In a page run: the run's connection, opened on first use and kept to the end of the run, so
+    the run reads one published file throughout (also when a publish happens meanwhile)."""
     if not _RUN.active:
-        return connect(db), True
-    if _RUN.con is not None and (_RUN.db != db or _RUN.version != version):
-        _RUN.con.close()
+        con = _open(db)
+        return con, True, _data_version(con)
+    if _RUN.con is not None and _RUN.db != db:
+        _close(_RUN.con)
         _RUN.con = None
     if _RUN.con is None:
-        _RUN.con = connect(db)
+        _RUN.con = _open(db)
         _RUN.db = db
-        try:
-            row = _RUN.con.execute("select data_version from main.meta").fetchone()
-            _RUN.version = row[0] if row else None
-        except duckdb.Error:
-            _RUN.version = None
-    return _RUN.con, False
+        _RUN.version = _data_version(_RUN.con)
+    return _RUN.con, False, _RUN.version
 
 
 # ---------------------------------------------------------------------------------------------

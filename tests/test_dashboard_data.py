@@ -39,6 +39,47 @@ def test_a_new_publish_is_picked_up_and_the_file_is_never_held(serve, tmp_path):
     assert data.query(GMV_MARCH)["value"].tolist() == [1.0]
 
 
+def test_a_page_run_opens_the_file_once_and_closes_it_at_the_end(serve, tmp_path, monkeypatch):
+    assert data.meta()["data_version"] == "fixture-v1"  # read once per published file
+    opened = []
+    real_connect = data.connect
+
+    def counting(db):
+        con = real_connect(db)
+        opened.append(con)
+        return con
+
+    monkeypatch.setattr(data, "connect", counting)
+    with data.page_run():
+        assert data.query(GMV_MARCH)["value"].tolist() == [12345.6]
+        messages = "select sum(messages) as n from mart.sms_daily_flags where experiment_id = '*'"
+        assert data.query(messages)["n"].tolist() == [16]  # 14 in March, 2 in February
+        assert data.query("select count(*) as n from core.users")["n"].tolist() == [8]
+        assert len(opened) == 1
+        # a publish during the run: the run keeps reading the file it opened (one version
+        # throughout) and does not cache that result under the new version
+        fresh = build(tmp_path / "next.duckdb")
+        con = duckdb.connect(str(fresh))
+        con.execute("update mart.metrics set value = 2.0 where metric = 'bnpl_gmv'")
+        con.execute("update main.meta set data_version = 'fixture-v3'")
+        con.close()
+        os.replace(fresh, serve)
+        assert data.query(GMV_MARCH)["value"].tolist() == [12345.6]
+        assert len(opened) == 2  # the new file's meta (shared instance: not cached), no reopen
+    # closed at the end of the run: a writer can open the file read-write in this process
+    writer = duckdb.connect(str(serve))
+    writer.close()
+    # the next run reads the new version
+    with data.page_run():
+        assert data.meta()["data_version"] == "fixture-v3"
+        assert data.query(GMV_MARCH)["value"].tolist() == [2.0]
+    # outside a page run every query opens and closes its own connection
+    data.query("select count(*) as n from core.bills")
+    assert len(opened) == 5
+    writer = duckdb.connect(str(serve))
+    writer.close()
+
+
 def test_metrics_pick_the_band_per_metric(serve):
     f = data.Filters(dt.date(2026, 1, 1), dt.date(2026, 3, 31), band="E")
     df = data.for_band(data.metrics(["on_time_rate", "bnpl_gmv"], f), f.band)
