@@ -3,7 +3,8 @@
 `policy_counts_many` (dashboard/data.py) sums two small marts (`mart.sms_daily_flags`,
 `mart.policy_cap_histogram`) instead of ranking messages. Here it is checked against
 `REFERENCE_SQL`, the same policy counted message by message on `mart.sms_message_flags`
-(window functions, one `removed_by` per message, first rule in RULES order wins): by hand on
+(window functions, one `removed_by` per message, first rule in RULES order wins; run through
+the same locked-down connection as the dashboard's, so both can be open at once): by hand on
 the dashboard fixture, on a grid of policies and scopes of the fixture, and on a small simulated
 programme run through the real pipeline (slow).
 """
@@ -20,6 +21,7 @@ import pytest
 from dashboard import data
 from dashboard.policy import RULES, Policy
 from pipelines.marts import MART_FILES
+from pipelines.sandbox import connect
 from tests.fixtures.dashboard.build import build
 
 MARCH = data.Filters(dt.date(2026, 3, 1), dt.date(2026, 3, 31))
@@ -178,7 +180,7 @@ def test_what_if_by_hand(fixture_serve, policy, expected):
     # alone: compliance M07 M08; duplicates M03; quiet M04 M08 M13; promo M09
     assert (got["alone_compliance"], got["alone_duplicates"], got["alone_quiet_hours"]) == (2, 1, 3)
     assert got["alone_promo"] == 1
-    with duckdb.connect(str(fixture_serve), read_only=True) as con:
+    with connect(fixture_serve) as con:
         assert reference(con, policy, MARCH) == got
 
 
@@ -189,7 +191,7 @@ def test_reminder_cap_ranks_the_whole_bill_also_before_the_period(fixture_serve)
     counts, flagged = data.policy_counts(Policy(max_pre_due_reminders=2), f)
     assert counts.removed["reminder_cap"] == 2
     assert counts.alone["reminder_cap"] == 2
-    with duckdb.connect(str(fixture_serve), read_only=True) as con:
+    with connect(fixture_serve) as con:
         assert reference(con, Policy(max_pre_due_reminders=2), f) == flat(counts, flagged)
 
 
@@ -223,7 +225,7 @@ def test_what_if_equals_message_level_on_the_fixture(fixture_serve, scope):
     f = SCOPES[scope]
     policies = _grid()
     got = data.policy_counts_many(policies, f)
-    with duckdb.connect(str(fixture_serve), read_only=True) as con:
+    with connect(fixture_serve) as con:
         for name, policy in policies.items():
             assert flat(*got[name]) == reference(con, policy, f), (name, policy)
 
@@ -231,7 +233,7 @@ def test_what_if_equals_message_level_on_the_fixture(fixture_serve, scope):
 def test_sms_health_tables_equal_message_level(fixture_serve):
     f = data.Filters(dt.date(2026, 2, 1), dt.date(2026, 3, 31), band="A")
     daily = data.flags_daily(f)
-    with duckdb.connect(str(fixture_serve), read_only=True) as con:
+    with connect(fixture_serve) as con:
         want = con.execute(
             "select local_date, count(*) as messages, count(*) filter (where is_duplicate) as d, "
             "count(*) filter (where is_quiet_hours) as q from mart.sms_message_flags "
@@ -306,7 +308,7 @@ SIMULATED_POLICIES = {
 @pytest.mark.slow
 def test_what_if_equals_message_level_on_a_simulated_programme(simulated_serve, monkeypatch):
     monkeypatch.setenv("NUDGESCOPE_SERVE", str(simulated_serve))
-    with duckdb.connect(str(simulated_serve), read_only=True) as con:
+    with connect(simulated_serve) as con:
         first, last, band, exp = con.execute(
             "select min(local_date), max(local_date), "
             "(select min(score_band) from core.users), "
