@@ -236,18 +236,37 @@ def update_flags(con: duckdb.DuckDBPyConnection) -> None:
         from _read_dates
         cross join range(-1, 2) as s(k)"""
     )
-    # prefilter on the cheap epoch day (the local date is within a day of it), then exact
+    # the rows of the read dates: a range on sent_at first (row groups outside it are skipped
+    # by their min/max), the cheap epoch day next (the local date is within a day of it),
+    # the exact local date last; then, separately, the other rows of the users of U
+    lo, hi = con.execute(
+        """select
+            min(local_date)::timestamp at time zone 'UTC' - interval 2 day,
+            max(local_date)::timestamp at time zone 'UTC' + interval 2 day
+        from _read_dates"""
+    ).fetchone()
+    in_dates = f"""coalesce(
+            {EPOCH_DAY.format(ts="sent_at")} in (select eday from _read_edays)
+            and cast(sent_at at time zone 'Asia/Shanghai' as date)
+            in (select local_date from _read_dates),
+            false
+        )"""
     con.execute(
         f"""create or replace temp table flags_input as
         select *
         from core.sms_logs
-        where (
-                {EPOCH_DAY.format(ts="sent_at")} in (select eday from _read_edays)
-                and cast(sent_at at time zone 'Asia/Shanghai' as date)
-                in (select local_date from _read_dates)
-            )
-            or user_id in (select user_id from flags_scope_users)"""
+        where sent_at >= $lo and sent_at < $hi and {in_dates}""",
+        {"lo": lo, "hi": hi},
     )
+    if con.execute("select count(*) from flags_scope_users").fetchone()[0]:
+        con.execute(
+            f"""insert into flags_input
+            select logs.*
+            from core.sms_logs as logs
+            semi join flags_scope_users as users
+                on users.user_id = logs.user_id
+            where not {in_dates}"""
+        )
     con.execute(
         """delete from mart.sms_message_flags
         where local_date in (select local_date from flags_scope_dates)
