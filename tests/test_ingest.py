@@ -690,3 +690,42 @@ def test_incremental_merge_mixes_new_keys_and_copies_of_known_keys(wh, landing):
     other = wh.with_name("other.duckdb")
     load(other, landing, "run-2")
     assert table_snapshot(other) == table_snapshot(wh)
+
+
+def test_checks_look_at_their_scope(wh, landing):
+    """Checks count problems in the files of their scope only; None checks whole tables."""
+    from pipelines.ingest import checks
+    from pipelines.ingest.warehouse import connect
+
+    for dt, key in (("2025-03-01", "x1"), ("2025-03-02", "x2")):
+        put(landing, "opt_outs", dt, "a.csv", OPT_HEADER + f"{key},u9,{dt} 09:00:00,app,T\n")
+    load(wh, landing)
+    day1, day2 = "opt_outs/dt=2025-03-01/a.csv", "opt_outs/dt=2025-03-02/a.csv"
+    con = connect(wh)
+    try:
+        assert checks.core_scope(con, "opt_outs") == [day1, day2]  # the first merge's files
+        # break the contract on day 1 only, and duplicate day 1's key in core
+        con.execute("update staging.opt_outs set channel = 'fax' where _file = $f", {"f": day1})
+        con.execute(
+            "insert into core.opt_outs select * from core.opt_outs where _file = $f", {"f": day1}
+        )
+        bad = {"missing_required": 0, "bad_value": 1, "unmasked_phone": 0}
+        none = dict.fromkeys(bad, 0)
+        assert checks.contract_problems(con, "opt_outs", "staging", [day1]) == bad
+        assert checks.contract_problems(con, "opt_outs", "staging", [day2]) == none
+        assert checks.contract_problems(con, "opt_outs", "staging", None) == bad
+        assert checks.duplicate_keys(con, "opt_outs", [day2]) == 0
+        assert checks.duplicate_keys(con, "opt_outs", [day1]) == 1
+        assert checks.duplicate_keys(con, "opt_outs", None) == 1
+        assert checks.duplicate_keys(con, "opt_outs", []) == 0
+        # u9 is not a known user: an orphan in each day's rows
+        assert checks.orphan_counts(con, "opt_outs", [day2]) == {"user_id → users": 1}
+        assert checks.orphan_counts(con, "opt_outs", None) == {"user_id → users": 3}
+        con.execute("update ingest.file_ledger set rows_read = 5 where path = $f", {"f": day2})
+        assert checks.reconcile_problems(con, "opt_outs", [day1])["files_not_reconciling"] == 0
+        assert checks.reconcile_problems(con, "opt_outs", [day2])["files_not_reconciling"] == 1
+        assert checks.reconcile_problems(con, "opt_outs", None)["files_not_reconciling"] == 1
+        # after staging, before the merge: the scope is the files not merged yet
+        assert checks.staging_scope(con, "opt_outs", "no-such-run") == []
+    finally:
+        con.close()
