@@ -446,6 +446,7 @@ class Writer:
         self.bytes = 0
         self._bad_seq = 0
         self._dirs: set[Path] = set()
+        self._inflight: list = []  # futures of the files being written (sizes)
 
     # ------------------------------------------------------------------ files
     def _path(self, source: str, day: int, name: str) -> Path:
@@ -528,6 +529,7 @@ class Writer:
                 p = self._path("orders", d0, "{src}-{dt}-broken.parquet")
                 self._write_bytes(p, b"PAR1\x15\x04\x15\x80\x01" + bytes(range(64)) * 4)
                 self.files["unparseable"].append(self._rel(p))
+        self._drain()
         return rows
 
     def _write_chunk(self, source: str, tab: Tab, fmt: str, special: dict, d1: int) -> None:
@@ -540,7 +542,9 @@ class Writer:
             return
         rendered = render(df, source, MODE[fmt])
         dtfmt = csv_datetime_format(source)
-        jobs = []
+        # the previous chunk's files were written while this one was built; one chunk in flight
+        self._drain()
+        jobs = self._inflight
         # the frame is sorted by dt: each partition is a zero-copy slice
         days, counts = np.unique(df.get_column("dt").to_numpy(), return_counts=True)
         starts = np.cumsum(counts) - counts
@@ -570,10 +574,14 @@ class Writer:
                 ph = ph + self.rng.integers(0, 10**8, part.height)
                 self._write(path, part, source, "csv", extra={arg: pl.Series([str(x) for x in ph])})
             self.files[kind].append(self._rel(path))
-        for job in jobs:
-            self._count(job.result())
         if self.dirty:
             self._plant_duplicates(source, df, d1)
+
+    def _drain(self) -> None:
+        """Wait for the files being written and count them."""
+        for job in self._inflight:
+            self._count(job.result())
+        self._inflight = []
 
     def _observe(self, source: str, df: pl.DataFrame, tab: Tab) -> None:
         if source == "sms_logs" and tab.n:
