@@ -3,8 +3,8 @@
 Computed independently of how the faults were injected: whatever produced a message, it is
 flagged here by the definitions alone (10-minute window, quiet hours 22-8 local, daily cap 3,
 verification messages never flagged and not counted in the daily-cap rank). The content
-keyword flag (`marketing_in_service`) is counted where the content text is built
-(`writer.py`), on the very strings written.
+keyword flag (`marketing_in_service`) is counted in `writer.py` from each message's template:
+the values filled into a template (digits, dates) never make or break a keyword.
 
 Counts of `is_duplicate` and `is_over_daily_cap` do not depend on how ties in `sent_at` are
 broken (`message_id` order): in a group sorted by time, a message is a duplicate exactly when
