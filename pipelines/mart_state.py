@@ -281,12 +281,13 @@ def update_flags(con: duckdb.DuckDBPyConnection) -> None:
 # after a scoped flags update they are recomputed for their scope only, by running the file
 # over the flags rows of that scope. Any other file (and every file a build does not know)
 # runs in full. name -> (table, scope):
-# - "dates_users": one row per (user_id, local_date), from the flags of that user and date:
-#   the rows of S or U;
+# - "dates_users": rows keyed by (user_id, local_date, ...), each from the flags of that user
+#   and date only: the rows of S or U;
 # - "conversion_dates": one row per local_date, from the flags of that date and the BNPL
 #   orders of the 72 hours after it: the dates of S and those near changed orders.
 SCOPED_FILES: dict[str, tuple[str, str]] = {
     "marts/sms_user_days": ("mart.sms_user_days", "dates_users"),
+    "marts/sms_bill_reminders": ("mart.sms_bill_reminders", "dates_users"),
     "marts/sms_conversion_days": ("mart.sms_conversion_days", "conversion_dates"),
 }
 

@@ -60,6 +60,7 @@ MART_FILES: tuple[tuple[str, str | None], ...] = (
     ("marts/run_context", "run_context"),
     ("marts/sms_message_flags", "sms_message_flags"),
     ("marts/sms_user_days", "sms_user_days"),
+    ("marts/sms_bill_reminders", "sms_bill_reminders"),
     ("marts/complaints_classified", "complaints_classified"),
     ("marts/bnpl_orders", "bnpl_orders"),
     ("marts/sms_conversion_days", "sms_conversion_days"),

@@ -52,13 +52,11 @@ assignment as (
 reminders as (
     select
         bills.bill_id,
-        count(*) as pre_due_reminders
+        cast(sum(sent.reminders) as bigint) as pre_due_reminders
     from bills
-    inner join mart.sms_message_flags as flags
-        on flags.bill_id = bills.bill_id
-    where flags.delivery_status = 'delivered'
-        and flags.purpose in ('bill_notice', 'due_reminder')
-        and flags.local_date <= bills.due_date
+    inner join mart.sms_bill_reminders as sent
+        on sent.bill_id = bills.bill_id
+    where sent.local_date <= bills.due_date
     group by bills.bill_id
 ),
 
