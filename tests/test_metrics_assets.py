@@ -53,11 +53,21 @@ def test_marts_asset_materializes_with_config(tmp_path):
 
 def test_mart_lineage_reaches_every_core_source():
     upstream = {dep.asset_key for spec in marts.specs for dep in spec.deps}
-    # run_context follows all nine core tables; user_cycle follows the flags it counts
+    # run_context follows all nine core tables
     assert {k for k in upstream if k.path[0] == "core"} == {
         dg.AssetKey(["core", s])
         for s in ("users", "experiment_assignments", "checkout_sessions", "orders", "bills",
                   "repayments", "sms_logs", "opt_outs", "complaints")
     }  # fmt: skip
-    user_cycle = next(s for s in marts.specs if s.key == dg.AssetKey(["mart", "user_cycle"]))
-    assert dg.AssetKey(["mart", "sms_message_flags"]) in {d.asset_key for d in user_cycle.deps}
+    specs = {spec.key: spec for spec in marts.specs}
+
+    def deps(table: str) -> set[dg.AssetKey]:
+        return {d.asset_key for d in specs[dg.AssetKey(["mart", table])].deps}
+
+    # user_cycle counts the flags through the per-user-day and per-bill tables
+    assert {
+        dg.AssetKey(["mart", "sms_user_days"]),
+        dg.AssetKey(["mart", "sms_bill_reminders"]),
+    } <= (deps("user_cycle"))
+    assert dg.AssetKey(["mart", "sms_message_flags"]) in deps("sms_user_days")
+    assert dg.AssetKey(["mart", "sms_message_flags"]) in deps("sms_bill_reminders")
