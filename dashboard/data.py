@@ -424,7 +424,7 @@ def frontier(f: Filters) -> pd.DataFrame:
 # sql/marts/policy_cap_histogram.sql for what each histogram row means). Per policy: messages in
 # scope, what each rule would remove alone, and the combined policy with every message removed
 # at most once (first rule in RULES order). `filters` = 1 compliance + 2 duplicates + 4 quiet
-# hours; a cap of 0 means none.
+# hours; a cap of 0 means none; histogram rows with reminder_cap -1 hold for every cap.
 POLICY_SQL = """
 with policies as (
     select unnest($policy_ids) as policy, unnest($filters) as filters,
@@ -486,15 +486,15 @@ by_caps as (
                              and p.reminder_cap > 0 and c.rank > p.reminder_cap)
             as promo_reminder_cap,
         sum(c.total - p.daily_cap * c.units)
-            filter (where c.kind = 'day' and c.filters = 0 and c.reminder_cap = 0
+            filter (where c.kind = 'day' and c.filters = 0 and c.reminder_cap in (0, -1)
                     and p.daily_cap > 0 and c.rank > p.daily_cap) as alone_daily_cap,
         sum(c.total - p.daily_cap * c.units)
             filter (where c.kind = 'day' and c.filters = p.filters
-                    and c.reminder_cap = p.reminder_cap
+                    and c.reminder_cap in (p.reminder_cap, -1)
                     and p.daily_cap > 0 and c.rank > p.daily_cap) as removed_daily_cap,
         sum(c.units)
             filter (where c.kind = 'promo_day' and c.filters = p.filters
-                    and c.reminder_cap = p.reminder_cap
+                    and c.reminder_cap in (p.reminder_cap, -1)
                     and p.daily_cap > 0 and c.rank > p.daily_cap) as promo_daily_cap
     from policies p cross join caps c
     group by p.policy
@@ -562,7 +562,7 @@ def policy_counts_many(
     }
     # only the histogram rows these policies need (0: the rules alone)
     params["filters_read"] = sorted({0, *params["filters"]})
-    params["reminder_caps_read"] = sorted({0, *params["reminder_caps"]})
+    params["reminder_caps_read"] = sorted({-1, 0, *params["reminder_caps"]})
     rows = {r["policy"]: r for r in query(POLICY_SQL, params).to_dict("records")}
     out = {}
     for name, policy in policies.items():

@@ -14,9 +14,12 @@
 --   'day'       per user-day with >= 2 messages: rank = messages left after the filters and
 --               the reminder cap (>= 2, capped at 7), units = user-days, total = their exact
 --               sum. Removed by daily cap N: total - N * units over rows with rank > N.
+--               reminder_cap -1: rows the reminder cap does not change (they count for every
+--               cap, and for none); rows it changes are kept per cap (0 = none).
 --   'promo_day' per marketing-in-service message left after the filters and the reminder cap
 --               on such a day: rank = its position among the day's messages left (>= 2, capped
 --               at 7), units = messages. Removed by daily cap N: units with rank > N.
+--               reminder_cap -1 as for 'day'.
 -- score_band of the user (null: unknown user); experiment_id '*' for every user plus one row
 -- per experiment the user is assigned to, so a filter is one equality. Verification messages
 -- are left out as everywhere.
@@ -457,6 +460,18 @@ day_rows as (
             when 75 then vectors.s7_5
             when 76 then vectors.s7_6
         end as survivors,
+        -- the same for every reminder cap: what is left is monotone in the cap, so equal at
+        -- cap 1 and with no cap means equal at every cap; such rows are kept once, as cap -1
+        case policies.filters
+            when 0 then vectors.s0_1 = vectors.s0_0
+            when 1 then vectors.s1_1 = vectors.s1_0
+            when 2 then vectors.s2_1 = vectors.s2_0
+            when 3 then vectors.s3_1 = vectors.s3_0
+            when 4 then vectors.s4_1 = vectors.s4_0
+            when 5 then vectors.s5_1 = vectors.s5_0
+            when 6 then vectors.s6_1 = vectors.s6_0
+            when 7 then vectors.s7_1 = vectors.s7_0
+        end as any_cap,
         vectors.units
     from vectors
     cross join policies
@@ -503,15 +518,15 @@ final as (
         score_band,
         experiment_id,
         filters,
-        reminder_cap,
+        case when any_cap then -1 else reminder_cap end as reminder_cap,
         least(survivors, 7) as rank,
         cast(sum(units) as bigint) as units,
         cast(sum(survivors * units) as bigint) as total,
         cast(0 as bigint) as promo
     from day_rows
-    where survivors >= 2
-    group by kind, local_date, score_band, experiment_id, filters, reminder_cap,
-        least(survivors, 7)
+    where survivors >= 2 and (not any_cap or reminder_cap = 0)
+    group by kind, local_date, score_band, experiment_id, filters,
+        case when any_cap then -1 else reminder_cap end, least(survivors, 7)
 )
 
 select * from final
