@@ -155,7 +155,13 @@ def staging_checks(context: dg.AssetCheckExecutionContext, duckdb: DuckDBResourc
         ensure(con)
         for key in sorted(context.selected_asset_check_keys, key=lambda k: k.to_user_string()):
             source = key.asset_key.path[-1]
-            paths = None if full else checks.staging_scope(con, source, context.run.run_id)
+            paths = (
+                None
+                if full
+                else checks.narrow(
+                    con, source, checks.staging_scope(con, source, context.run.run_id)
+                )
+            )
             if key.name == "reconciles_with_ledger":
                 problems = checks.reconcile_problems(con, source, paths)
             else:
@@ -177,7 +183,7 @@ def core_checks(context: dg.AssetCheckExecutionContext, duckdb: DuckDBResource):
         ensure(con)
         for key in sorted(context.selected_asset_check_keys, key=lambda k: k.to_user_string()):
             source = key.asset_key.path[-1]
-            paths = None if full else checks.core_scope(con, source)
+            paths = None if full else checks.narrow(con, source, checks.core_scope(con, source))
             if key.name == "unique_key":
                 n = checks.duplicate_keys(con, source, paths)
                 yield dg.AssetCheckResult(

@@ -51,6 +51,15 @@ def core_scope(con: duckdb.DuckDBPyConnection, source: str) -> list[str]:
     return sorted(r[0] for r in rows)
 
 
+def narrow(con: duckdb.DuckDBPyConnection, source: str, paths: list[str]) -> list[str] | None:
+    """`paths`, or None (the whole table) when they are most of the source's files: a
+    whole-table check is then cheaper than selecting nearly every file (a first load)."""
+    n = con.execute(
+        "select count(*) from ingest.file_ledger where source = $s", {"s": source}
+    ).fetchone()[0]
+    return None if paths and 2 * len(paths) >= n else paths
+
+
 def _scope_table(con: duckdb.DuckDBPyConnection, paths: list[str]) -> None:
     con.execute("create or replace temp table check_scope (path VARCHAR)")
     if paths:
