@@ -517,11 +517,21 @@ class Writer:
             special = self._specials(source, m, days.tolist(), d0) if self.dirty else {}
             fmt = FORMATS[(i + m) % 4] if self.fmt == "mixed" else self.fmt
             rows[source] = tab.n
-            # build and write in chunks of whole days so memory stays bounded at any scale
-            bounds = np.cumsum(counts) // CHUNK_ROWS
+            # build and write in chunks of whole days so memory stays bounded at any scale;
+            # rows already in date order (most sources) are chunked as zero-copy slices
+            in_order = tab.n < 2 or bool((tab_days[1:] >= tab_days[:-1]).all())
+            ends = np.cumsum(counts)
+            bounds = ends // CHUNK_ROWS
             for c in np.unique(bounds):
-                lo, hi = days[bounds == c][[0, -1]]
-                part_tab = tab.take((tab_days >= lo) & (tab_days <= hi)) if len(days) > 1 else tab
+                first, last = np.flatnonzero(bounds == c)[[0, -1]]
+                if len(days) == 1:
+                    part_tab = tab
+                elif in_order:
+                    a, b = int(ends[first] - counts[first]), int(ends[last])
+                    part_tab = Tab({k: v[a:b] for k, v in tab.items()})
+                else:
+                    lo, hi = days[first], days[last]
+                    part_tab = tab.take((tab_days >= lo) & (tab_days <= hi))
                 self._write_chunk(source, part_tab, fmt, special, d1)
         if self.dirty:
             self._plant_malformed(m, tabs)
