@@ -159,6 +159,9 @@ class BuildPlan:
     fingerprint: str
     incremental: bool
     flags: mart_state.FlagsPlan | None = None
+    # the dashboard's aggregates: full, or the local dates recomputed (AGG_FILES)
+    aggregates_full: bool = True
+    aggregate_dates: tuple = ()
     seconds: dict[str, float] = field(default_factory=dict)  # per file, duckdb only
 
 
@@ -184,6 +187,9 @@ def _run_plan(con: duckdb.DuckDBPyConnection, build: BuildPlan, *, spark: Any = 
     """The body of build_marts, inside the caller's transaction."""
     params = {"marts/run_context": build.settings.as_params()}
     mart_state.snapshot(con)
+    con.execute(f"create or replace temp table _agg_users_now as {_AGG_USERS_SQL}")
+    for table in ("_agg_flags_old", "_agg_flags_new", "agg_flags_dates", "agg_flags_bills"):
+        con.execute(f"drop table if exists {table}")
     if build.incremental and build.engine == "duckdb":
         build.flags = mart_state.plan_flags(
             con, build.fingerprint, build.settings.duplicate_window_minutes
@@ -193,17 +199,219 @@ def _run_plan(con: duckdb.DuckDBPyConnection, build: BuildPlan, *, spark: Any = 
     if build.engine != "duckdb":
         engines.run_sql_files(con, build.names, engine=build.engine, params=params, spark=spark)
     else:
+        agg_ready = _agg_state_exists(con) and not build.flags.full
+        agg_planned = False
         for name in build.names:
             started = time.perf_counter()
             if name == mart_state.FLAGS_FILE and not build.flags.full:
                 if build.flags.scope_dates or build.flags.scope_users:
+                    _flags_scope_rows(con, "_agg_flags_old")
                     mart_state.update_flags(con)
+                    _flags_scope_rows(con, "_agg_flags_new")
             elif name in mart_state.SCOPED_FILES and not build.flags.full:
                 mart_state.update_scoped_file(con, name)
+            elif name in AGG_FILES and agg_ready:
+                if not agg_planned:
+                    agg_planned = True
+                    build.aggregates_full, build.aggregate_dates = _plan_aggregates(con)
+                if build.aggregates_full:
+                    sqlfiles.run(con, name, params.get(name))
+                else:
+                    _update_aggregate(con, name)
             else:
                 sqlfiles.run(con, name, params.get(name))
             build.seconds[name] = time.perf_counter() - started
+        if not agg_planned:
+            build.aggregates_full = True
     mart_state.save(con, build.fingerprint)
+    _save_agg_state(con)
+
+
+# The dashboard's aggregates of the flags: rows keyed by local_date (then score band,
+# experiment scope and the rest), each a sum over the flags rows of that date, joined to the
+# user's current score band and experiments. An incremental build recomputes them for the
+# dates D whose input changed (see _plan_aggregates) by running the same file over the flags
+# rows of D, keeping its output rows of D, replacing those rows of the table. file -> table.
+AGG_FILES: dict[str, str] = {
+    "marts/sms_daily_flags": "mart.sms_daily_flags",
+    "marts/sms_day_hour": "mart.sms_day_hour",
+    "marts/sms_non_permitted": "mart.sms_non_permitted",
+    "marts/policy_cap_histogram": "mart.policy_cap_histogram",
+}
+# a reminder's rank runs over its bill's whole pre-due sequence: this file also reads every
+# flags row of the bills that have a message on a date of D
+AGG_BILL_FILES = ("marts/policy_cap_histogram",)
+
+_AGG_USERS_SQL = """
+select
+    coalesce(u.user_id, e.user_id) as user_id,
+    u.score_band,
+    e.experiments
+from core.users as u
+full outer join (
+    select user_id, list(distinct experiment_id order by experiment_id) as experiments
+    from core.experiment_assignments
+    group by user_id
+) as e
+    on e.user_id = u.user_id
+"""
+
+
+def _temp_exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
+    return bool(
+        con.execute(
+            "select count(*) from duckdb_tables() where temporary and table_name = ?", [table]
+        ).fetchone()[0]
+    )
+
+
+def _agg_state_exists(con: duckdb.DuckDBPyConnection) -> bool:
+    return all(
+        mart_state._exists(con, mart_state.SCHEMA, table) for table in ("agg_users", "agg_bills")
+    ) and all(mart_state._exists(con, "mart", table.split(".")[1]) for table in AGG_FILES.values())
+
+
+def _flags_scope_rows(con: duckdb.DuckDBPyConnection, name: str) -> None:
+    """The flags rows of the flags' scope (S or U), before or after the scoped update."""
+    con.execute(
+        f"""create or replace temp table {name} as
+        select *
+        from mart.sms_message_flags
+        where local_date in (select local_date from flags_scope_dates)
+            or user_id in (select user_id from flags_scope_users)"""
+    )
+
+
+def _plan_aggregates(con: duckdb.DuckDBPyConnection) -> tuple[bool, tuple]:
+    """Fill temp agg_scope_dates (D); returns (full, D as a sorted tuple of dates).
+
+    D = the local dates of flags rows that changed (the symmetric difference of the flags
+    scope's rows before and after the update: rows outside that scope are untouched), every
+    date of the bills of such rows or whose due date in mart.user_cycle changed (a reminder's
+    rank and pre-due status follow its bill), and every date of the users whose score band or
+    experiments changed (their rows move to other keys).
+    """
+    schema = mart_state.SCHEMA
+    if _temp_exists(con, "_agg_flags_old"):
+        con.execute(
+            """create or replace temp table _agg_changed as
+            (select * from _agg_flags_old except all select * from _agg_flags_new)
+            union all
+            (select * from _agg_flags_new except all select * from _agg_flags_old)"""
+        )
+    else:
+        con.execute(
+            "create or replace temp table _agg_changed as "
+            "select * from mart.sms_message_flags limit 0"
+        )
+    con.execute(
+        f"""create or replace temp table _agg_changed_bills as
+        select bill_id from _agg_changed where bill_id is not null
+        union
+        select coalesce(a.bill_id, b.bill_id)
+        from (select bill_id, due_date from mart.user_cycle) as a
+        full outer join {schema}.agg_bills as b
+            on b.bill_id = a.bill_id
+        where a.bill_id is null or b.bill_id is null or a.due_date is distinct from b.due_date"""
+    )
+    con.execute(
+        f"""create or replace temp table _agg_changed_users as
+        select coalesce(a.user_id, b.user_id) as user_id
+        from _agg_users_now as a
+        full outer join {schema}.agg_users as b
+            on b.user_id = a.user_id
+        where a.score_band is distinct from b.score_band
+            or a.experiments is distinct from b.experiments"""
+    )
+    con.execute(
+        """create or replace temp table agg_scope_dates as
+        select local_date from _agg_changed
+        union
+        select f.local_date
+        from mart.sms_message_flags as f
+        semi join _agg_changed_bills as b
+            on b.bill_id = f.bill_id
+        union
+        select f.local_date
+        from mart.sms_message_flags as f
+        semi join _agg_changed_users as u
+            on u.user_id = f.user_id"""
+    )
+    dates = tuple(
+        r[0] for r in con.execute("select local_date from agg_scope_dates order by 1").fetchall()
+    )
+    (n_all,) = con.execute(f"select count(*) from {schema}.sms_days").fetchone()
+    full = bool(n_all) and len(dates) > mart_state.FULL_SCOPE_SHARE * n_all
+    return full, dates
+
+
+def _aggregate_sql(name: str, source: str) -> str:
+    """An AGG_FILES file reading `source` instead of the flags, inserting its rows of D."""
+    table = AGG_FILES[name]
+    text = sqlfiles.load(name)
+    _, found, query = text.partition(f"create or replace table {table} as")
+    if not found or "mart.sms_message_flags" not in query:
+        raise RuntimeError(f"{name}: unexpected shape for the scoped update")
+    query = query.strip().rstrip(";").replace("mart.sms_message_flags", source)
+    return f"""insert into {table} by name
+    select q.*
+    from ({query}) as q
+    where q.local_date in (select local_date from agg_scope_dates)"""
+
+
+def _update_aggregate(con: duckdb.DuckDBPyConnection, name: str) -> None:
+    """Replace the rows of D of an AGG_FILES table (after _plan_aggregates)."""
+    if con.execute("select count(*) = 0 from agg_scope_dates").fetchone()[0]:
+        return
+    table = AGG_FILES[name]
+    in_dates = "local_date in (select local_date from agg_scope_dates)"
+    if not _temp_exists(con, "agg_flags_dates"):
+        con.execute(
+            f"""create temp table agg_flags_dates as
+            select * from mart.sms_message_flags where {in_dates}"""
+        )
+    source = "agg_flags_dates"
+    if name in AGG_BILL_FILES:
+        source = "agg_flags_bills"
+        if not _temp_exists(con, source):
+            con.execute(
+                f"""create temp table agg_flags_bills as
+                select * from agg_flags_dates
+                union all
+                select f.*
+                from mart.sms_message_flags as f
+                semi join (
+                    select distinct bill_id from agg_flags_dates where bill_id is not null
+                ) as b
+                    on b.bill_id = f.bill_id
+                where not coalesce(f.{in_dates}, false)"""
+            )
+    con.execute(f"delete from {table} where {in_dates}")
+    con.execute(_aggregate_sql(name, source))
+
+
+def _save_agg_state(con: duckdb.DuckDBPyConnection) -> None:
+    """Record the users' score bands and experiments and the bills' due dates of this build."""
+    schema = mart_state.SCHEMA
+    if not _temp_exists(con, "_agg_users_now"):
+        con.execute(f"create or replace temp table _agg_users_now as {_AGG_USERS_SQL}")
+    con.execute(f"create or replace table {schema}.agg_users as select * from _agg_users_now")
+    con.execute(
+        f"""create or replace table {schema}.agg_bills as
+        select bill_id, due_date from mart.user_cycle"""
+    )
+    for table in (
+        "_agg_users_now",
+        "_agg_flags_old",
+        "_agg_flags_new",
+        "_agg_changed",
+        "_agg_changed_bills",
+        "_agg_changed_users",
+        "agg_scope_dates",
+        "agg_flags_dates",
+        "agg_flags_bills",
+    ):
+        con.execute(f"drop table if exists {table}")
 
 
 def table_row_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:

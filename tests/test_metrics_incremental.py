@@ -132,6 +132,9 @@ def test_sequence_of_changes_equals_full_rebuild(steps):
     assert not plan.flags.full
     assert plan.flags.scope_dates == 2  # 03-23 and the day after it
     assert _flags(w, "m2")[0] is True
+    # the dashboard aggregates: the new date and the other dates of bill b2 (m1's 03-22)
+    assert not plan.aggregates_full
+    assert {str(d) for d in plan.aggregate_dates} >= {"2024-03-22", "2024-03-23"}
 
     # the twin before midnight arrives late, for a message already built (the day after)
     _sms(w, "m5", "u4", "2024-03-25 16:02:00+00:00", template_code="T_N")  # 03-26 00:02
@@ -162,6 +165,42 @@ def test_sequence_of_changes_equals_full_rebuild(steps):
     plan = step()
     assert not plan.flags.full and plan.flags.scope_users == 1
     assert _flags(w, "mk1")[1] is True
+    # only the dates whose flags changed (mk1's), not all of u1's dates
+    assert not plan.aggregates_full and len(plan.aggregate_dates) == 1
+
+    # a score band change moves every message of the user to other rows of the aggregates
+    w.con.execute("update core.users set score_band = 'C' where user_id = 'u4'")
+    plan = step()
+    assert (plan.flags.scope_dates, plan.flags.scope_users) == (0, 0)
+    assert plan.aggregates_full or plan.aggregate_dates
+    # an experiment assignment, a second one, then one withdrawn
+    w.add("experiment_assignments", experiment_id="e1", user_id="u4", arm="control")
+    plan = step()
+    assert plan.aggregates_full or plan.aggregate_dates
+    w.add("experiment_assignments", experiment_id="e2", user_id="u4", arm="treatment")
+    w.add("experiment_assignments", experiment_id="e1", user_id="u3", arm="treatment")
+    step()
+    w.con.execute("delete from core.experiment_assignments where user_id = 'u4'")
+    step()
+    # a bill's due date moves: its reminders change from pre-due to late (and back)
+    w.con.execute("update core.bills set due_date = '2024-03-06' where bill_id = 'b1'")
+    plan = step()
+    assert plan.aggregates_full or plan.aggregate_dates
+    w.con.execute("update core.bills set due_date = '2024-03-05' where bill_id = 'b1'")
+    step()
+    # an earlier reminder of a bill arrives late: the ranks of its later reminders change
+    # (b1's of 03-05 the day after, b2's of 03-07 four days after)
+    _sms(w, "r0", "u1", "2024-03-04 09:00:00+08", bill_id="b1")
+    _sms(w, "r1", "u1", "2024-03-03 09:00:00+08", bill_id="b2", template_code="T_R")
+    plan = step()
+    assert not plan.aggregates_full
+    assert {"2024-03-05", "2024-03-07"} <= {str(d) for d in plan.aggregate_dates}
+    # another user's message on 03-05: that date is recomputed, and the ranks of b1's
+    # reminders on it still count b1's reminder of 03-04, outside the recomputed dates
+    _sms(w, "o1", "u2", "2024-03-05 12:00:00+08", template_code="T_O")
+    plan = step()
+    assert not plan.aggregates_full
+    assert "2024-03-04" not in {str(d) for d in plan.aggregate_dates}
 
     # a consent change, and a user that becomes known (u99 was unknown: false)
     w.con.execute("update core.users set marketing_consent = false where user_id = 'u3'")
