@@ -241,6 +241,8 @@ AGG_FILES: dict[str, str] = {
 # a reminder's rank runs over its bill's whole pre-due sequence: this file also reads every
 # flags row of the bills that have a message on a date of D
 AGG_BILL_FILES = ("marts/policy_cap_histogram",)
+# the purposes of its pre-due reminders (with local_date <= the bill's due date)
+PRE_DUE_PURPOSES = "('bill_notice', 'due_reminder')"
 
 _AGG_USERS_SQL = """
 select
@@ -304,15 +306,33 @@ def _plan_aggregates(con: duckdb.DuckDBPyConnection) -> tuple[bool, tuple]:
             "create or replace temp table _agg_changed as "
             "select * from mart.sms_message_flags limit 0"
         )
+    # bills whose pre-due reminders' ranks or pre-due status may change, and from which
+    # local date: a changed pre-due row changes the ranks of its bill's later pre-due rows
+    # only; a moved due date changes which of its reminders are pre-due (from_date null: all)
     con.execute(
         f"""create or replace temp table _agg_changed_bills as
-        select bill_id from _agg_changed where bill_id is not null
-        union
-        select coalesce(a.bill_id, b.bill_id)
-        from (select bill_id, due_date from mart.user_cycle) as a
-        full outer join {schema}.agg_bills as b
-            on b.bill_id = a.bill_id
-        where a.bill_id is null or b.bill_id is null or a.due_date is distinct from b.due_date"""
+        with moved as (
+            select coalesce(a.bill_id, b.bill_id) as bill_id
+            from (select bill_id, due_date from mart.user_cycle) as a
+            full outer join {schema}.agg_bills as b
+                on b.bill_id = a.bill_id
+            where a.bill_id is null or b.bill_id is null
+                or a.due_date is distinct from b.due_date
+        ),
+        ranked as (
+            select c.bill_id, min(c.local_date) as from_date
+            from _agg_changed as c
+            inner join mart.user_cycle as uc
+                on uc.bill_id = c.bill_id
+            where c.purpose in {PRE_DUE_PURPOSES} and c.local_date <= uc.due_date
+            group by c.bill_id
+        )
+        select
+            coalesce(r.bill_id, m.bill_id) as bill_id,
+            case when m.bill_id is null then r.from_date end as from_date
+        from ranked as r
+        full outer join moved as m
+            on m.bill_id = r.bill_id"""
     )
     con.execute(
         f"""create or replace temp table _agg_changed_users as
@@ -324,18 +344,31 @@ def _plan_aggregates(con: duckdb.DuckDBPyConnection) -> tuple[bool, tuple]:
             or a.experiments is distinct from b.experiments"""
     )
     con.execute(
-        """create or replace temp table agg_scope_dates as
-        select local_date from _agg_changed
-        union
-        select f.local_date
-        from mart.sms_message_flags as f
-        semi join _agg_changed_bills as b
-            on b.bill_id = f.bill_id
-        union
-        select f.local_date
-        from mart.sms_message_flags as f
-        semi join _agg_changed_users as u
-            on u.user_id = f.user_id"""
+        "create or replace temp table agg_scope_dates as select local_date from _agg_changed"
+    )
+    # the dates of those bills' reminders and every date of those users (each scan of the
+    # flags skipped when there are none)
+    if con.execute("select count(*) from _agg_changed_bills").fetchone()[0]:
+        con.execute(
+            f"""insert into agg_scope_dates
+            select distinct f.local_date
+            from mart.sms_message_flags as f
+            inner join _agg_changed_bills as b
+                on b.bill_id = f.bill_id
+            where f.purpose in {PRE_DUE_PURPOSES}
+                and (b.from_date is null or f.local_date >= b.from_date)"""
+        )
+    if con.execute("select count(*) from _agg_changed_users").fetchone()[0]:
+        con.execute(
+            """insert into agg_scope_dates
+            select distinct f.local_date
+            from mart.sms_message_flags as f
+            semi join _agg_changed_users as u
+                on u.user_id = f.user_id"""
+        )
+    con.execute(
+        "create or replace temp table agg_scope_dates as "
+        "select distinct local_date from agg_scope_dates"
     )
     dates = tuple(
         r[0] for r in con.execute("select local_date from agg_scope_dates order by 1").fetchall()
@@ -384,7 +417,7 @@ def _update_aggregate(con: duckdb.DuckDBPyConnection, name: str) -> None:
                     select distinct bill_id from agg_flags_dates where bill_id is not null
                 ) as b
                     on b.bill_id = f.bill_id
-                where not coalesce(f.{in_dates}, false)"""
+                where f.purpose in {PRE_DUE_PURPOSES} and not coalesce(f.{in_dates}, false)"""
             )
     con.execute(f"delete from {table} where {in_dates}")
     con.execute(_aggregate_sql(name, source))

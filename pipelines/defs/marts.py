@@ -123,9 +123,13 @@ def marts(
         if flags.full
         else f"incremental ({flags.scope_dates} local dates, {flags.scope_users} users)"
     )
+    aggregates = (
+        "full" if build.aggregates_full else f"{len(build.aggregate_dates)} local dates recomputed"
+    )
     slowest = sorted(build.seconds.items(), key=lambda item: -item[1])[:5]
     context.log.info(
-        f"marts built on {engine} for as_of {as_of}, flags {how}; slowest files: "
+        f"marts built on {engine} for as_of {as_of}, flags {how}, dashboard aggregates "
+        f"{aggregates}; slowest files: "
         + ", ".join(f"{name} {seconds:.1f} s" for name, seconds in slowest)
         + f"; rows: {counts}"
     )
