@@ -16,6 +16,7 @@ import duckdb
 from dagster_duckdb import DuckDBResource
 
 from pipelines import settings
+from pipelines.ingest.warehouse import configure
 
 
 class WarehouseResource(DuckDBResource):
@@ -30,6 +31,7 @@ class WarehouseResource(DuckDBResource):
     def get_connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
         with super().get_connection() as conn:
             try:
+                configure(conn)
                 yield conn
             finally:
                 conn.close()

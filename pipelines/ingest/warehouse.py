@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
 import duckdb
 
 from pipelines import sqlfiles
+from pipelines.cli import UserError
 from pipelines.contract import SOURCE_NAMES, SOURCES
 from pipelines.ingest.validate import lit, q
 from pipelines.schema import core_table_ddl
@@ -21,10 +23,21 @@ def connect(path: Path | str, read_only: bool = False) -> duckdb.DuckDBPyConnect
     return con
 
 
+# DuckDB's own default is 80 % of the machine's memory; the pipeline keeps to a budget so a
+# run at scale l stays well inside 8 GB of RSS, and spills to `<warehouse>.tmp` beyond it.
+MEMORY_LIMIT_ENV = "NUDGESCOPE_MEMORY_LIMIT"
+DEFAULT_MEMORY_LIMIT = "5GB"
+
+
 def configure(con: duckdb.DuckDBPyConnection) -> None:
     """Session settings every pipeline connection uses."""
     con.execute(f"set TimeZone = '{TIMEZONE}'")
     con.execute("set preserve_insertion_order = true")
+    limit = os.environ.get(MEMORY_LIMIT_ENV, DEFAULT_MEMORY_LIMIT)
+    try:
+        con.execute("set memory_limit = $limit", {"limit": limit})
+    except duckdb.Error as exc:
+        raise UserError(f"{MEMORY_LIMIT_ENV}={limit!r} is not a DuckDB memory size") from exc
 
 
 def pending_table(source: str) -> str:
