@@ -139,6 +139,11 @@ def run_build(
 ) -> BuildPlan:
     """build_marts, returning what it did: the flags plan and the seconds per file."""
     build = build_plan(con, settings, engine=engine, incremental=incremental)
+    # A mart is a set of rows (or sorted by its own ORDER BY): insertion order means nothing
+    # to it, and preserving it makes DuckDB hold whole intermediate results in memory. At scale
+    # l the flags ran out of the pipeline's 5 GB budget with it, and fit without it.
+    (preserved,) = con.execute("select current_setting('preserve_insertion_order')").fetchone()
+    con.execute("set preserve_insertion_order = false")
     con.execute("begin transaction")
     try:
         _run_plan(con, build, spark=spark)
@@ -146,6 +151,8 @@ def run_build(
     except BaseException:
         con.execute("rollback")
         raise
+    finally:
+        con.execute(f"set preserve_insertion_order = {'true' if preserved else 'false'}")
     return build
 
 
