@@ -9,7 +9,7 @@ RUN := $(UV) run --frozen
 help:
 	@echo "make demo   install, simulate data if there is none, run the pipeline, serve the dashboard"
 	@echo "make test   install and run the whole test suite"
-	@echo "make lint   ruff check and format check"
+	@echo "make lint   ruff check, format check, import-layer contracts"
 	@echo "make bench  benchmark at scale l (slow: simulates ~500,000 users x 12 months once; SCALE=m make bench)"
 	@echo "make dashboard   serve the dashboard on http://127.0.0.1:8501"
 	@echo "make dagster     Dagster UI + daemon (schedules, sensor) on http://127.0.0.1:3000"
@@ -50,6 +50,7 @@ dagster: install
 lint: install
 	$(RUN) ruff check .
 	$(RUN) ruff format --check .
+	$(RUN) lint-imports
 
 format: install
 	$(RUN) ruff check --fix .

@@ -1,7 +1,7 @@
 """All data access of the dashboard.
 
 Every query runs one aggregating statement with bound parameters on the published
-`serve.duckdb`, read-only (through `pipelines.sandbox.connect`, so every connection of the
+`serve.duckdb`, read-only (through `pipelines.serve.sandbox.connect`, so every connection of the
 process has the same locked-down configuration). Results are cached with `st.cache_data`, keyed
 on the SQL, the parameters and the published `meta.data_version`: a new publish invalidates
 everything.
@@ -32,7 +32,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard.policy import RULES, Baseline, Counts, Curve, Policy
-from pipelines.sandbox import SandboxError, connect
+from pipelines.serve.sandbox import SandboxError, connect
 from pipelines.settings import paths
 
 # The aggregate marts the pages read instead of the message-level ones (sql/marts/<name>.sql).

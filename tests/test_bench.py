@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from pipelines.bench.harness import STEPS
-from pipelines.bench.step import percentile, summarize
+from pipelines.bench.stats import percentile, summarize
 from pipelines.cli import main
 
 

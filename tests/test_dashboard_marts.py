@@ -21,7 +21,7 @@ import pytest
 from dashboard import data
 from dashboard.policy import RULES, Policy
 from pipelines.marts import MART_FILES
-from pipelines.sandbox import connect
+from pipelines.serve.sandbox import connect
 from tests.fixtures.dashboard.build import build
 
 MARCH = data.Filters(dt.date(2026, 3, 1), dt.date(2026, 3, 31))

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from pipelines.sandbox import connect
+from pipelines.serve.sandbox import connect
 from pipelines.settings import REPO_ROOT
 from tests.fixtures.dashboard.build import build
 

@@ -1,4 +1,4 @@
-"""The SQL sandbox (pipelines/sandbox.py) and `nudgescope sql` on the fixture database."""
+"""The SQL sandbox (pipelines/serve/sandbox.py) and `nudgescope sql` on the fixture database."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ import time
 
 import pytest
 
-from pipelines import sql_command
-from pipelines.cli import UserError
-from pipelines.sandbox import Limits, SandboxError, run
+from pipelines.cli import sql as sql_command
+from pipelines.errors import UserError
+from pipelines.serve.sandbox import Limits, SandboxError, run
 from tests.fixtures.dashboard.build import build
 
 

@@ -211,9 +211,9 @@ def simulated(tmp_path_factory):
 
 
 def test_published_marts_are_identical(simulated, spark, monkeypatch):
-    from pipelines.ingest.publish import publish
     from pipelines.ingest.warehouse import connect
     from pipelines.marts import MART_TABLES, build_marts
+    from pipelines.serve.publish import publish
 
     monkeypatch.setenv("NUDGESCOPE_SPARK_DIR", str(simulated / "spark"))
     monkeypatch.delenv("NUDGESCOPE_ENGINE", raising=False)

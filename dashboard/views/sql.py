@@ -9,7 +9,7 @@ import streamlit as st
 
 from dashboard import charts, data
 from dashboard.i18n import t
-from pipelines import sandbox
+from pipelines.serve import sandbox
 
 # The time limit can be tightened for tests or a busy machine (NUDGESCOPE_SQL_TIMEOUT, seconds).
 LIMITS = sandbox.Limits(

@@ -15,7 +15,7 @@ import os
 import time
 from pathlib import Path
 
-from pipelines.bench.step import summarize
+from pipelines.bench.stats import summarize
 from pipelines.settings import REPO_ROOT
 
 APP = REPO_ROOT / "dashboard" / "app.py"
@@ -27,7 +27,7 @@ def time_pages(db: Path, repeat: int) -> dict:
     from streamlit.testing.v1 import AppTest
 
     from dashboard import data
-    from pipelines.sandbox import connect
+    from pipelines.serve.sandbox import connect
 
     inner = getattr(data._cached, "__wrapped__", None)
     if inner is None:  # pragma: no cover - depends on the Streamlit version

@@ -10,32 +10,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import sys
 import time
 from pathlib import Path
 
 from pipelines import contract
+from pipelines.bench.stats import summarize
 
 
 def _write(path: Path, payload: dict) -> None:
     path.write_text(json.dumps(payload, indent=2, default=str) + "\n", encoding="utf-8")
-
-
-def percentile(values: list[float], q: float) -> float:
-    """Nearest-rank percentile (q in 0..100) of a non-empty list."""
-    ordered = sorted(values)
-    rank = max(1, -(-len(ordered) * q // 100))  # ceil(n * q / 100), at least 1
-    return ordered[int(rank) - 1]
-
-
-def summarize(values: list[float]) -> dict:
-    return {
-        "n": len(values),
-        "p50_s": round(statistics.median(values), 4),
-        "p95_s": round(percentile(values, 95), 4),
-        "max_s": round(max(values), 4),
-    }
 
 
 # ---------------------------------------------------------------------------------------------
@@ -194,7 +178,7 @@ TYPICAL_SQL = (
 
 
 def step_sql(a: argparse.Namespace) -> dict:
-    from pipelines import sandbox
+    from pipelines.serve import sandbox
 
     times = []
     rows = 0

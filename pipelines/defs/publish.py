@@ -7,8 +7,8 @@ from pipelines.defs.ingest import CORE_KEYS, POOL
 from pipelines.defs.marts import MART_ASSET_KEYS
 from pipelines.defs.resources import DataPaths
 from pipelines.ingest import progress
-from pipelines.ingest.publish import publish
 from pipelines.ingest.warehouse import configure, ensure
+from pipelines.serve.publish import publish
 
 
 @dg.asset(

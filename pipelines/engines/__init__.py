@@ -9,13 +9,16 @@ pyspark is imported only when the spark engine is used.
 
 from __future__ import annotations
 
+import importlib.util
 import os
+import shutil
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import duckdb
 
 from pipelines import sqlfiles
+from pipelines.errors import UserError
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -30,6 +33,23 @@ def engine_name(engine: str | None = None) -> str:
     name = (engine or os.environ.get(ENGINE_ENV) or DEFAULT_ENGINE).strip().lower()
     if name not in ENGINES:
         raise ValueError(f"unknown engine {name!r}: expected one of {', '.join(ENGINES)}")
+    return name
+
+
+def check_available(engine: str | None = None) -> str:
+    """The engine's name, or a UserError saying what to install when it cannot run here."""
+    name = engine_name(engine)
+    if name == "spark":
+        if importlib.util.find_spec("pyspark") is None:
+            raise UserError(
+                "the spark engine needs the optional 'spark' extra, which is not installed: "
+                "`python3 -m uv sync --extra spark` (or `pip install 'nudgescope[spark]'`)"
+            )
+        if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
+            raise UserError(
+                "the spark engine needs Java 17 or later on this machine "
+                "(e.g. `apt-get install openjdk-17-jre-headless`), or JAVA_HOME set"
+            )
     return name
 
 
@@ -48,7 +68,7 @@ def run_sql_files(
     Returns the per-file steps of the spark engine (empty for duckdb).
     """
     params = params or {}
-    if engine_name(engine) == "duckdb":
+    if check_available(engine) == "duckdb":
         for name in names:
             sqlfiles.run(con, name, dict(params.get(name) or {}) or None)
         return []

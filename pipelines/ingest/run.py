@@ -17,12 +17,12 @@ from typing import TYPE_CHECKING
 import duckdb
 
 from pipelines import settings
-from pipelines.cli import UserError
 from pipelines.contract import SOURCE_NAMES
+from pipelines.errors import UserError
 from pipelines.ingest import files, progress
-from pipelines.ingest.publish import build_fingerprint, ledger_signature
 from pipelines.ingest.readers import clean_error
 from pipelines.ingest.warehouse import connect
+from pipelines.serve.publish import build_fingerprint, ledger_signature
 
 if TYPE_CHECKING:  # Dagster is imported only when there is work to run (about 9 s)
     import dagster as dg

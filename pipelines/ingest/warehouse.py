@@ -9,8 +9,8 @@ from pathlib import Path
 import duckdb
 
 from pipelines import sqlfiles
-from pipelines.cli import UserError
 from pipelines.contract import SOURCE_NAMES, SOURCES
+from pipelines.errors import UserError
 from pipelines.ingest.validate import lit, q
 from pipelines.schema import core_table_ddl
 from pipelines.settings import TIMEZONE

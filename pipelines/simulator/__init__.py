@@ -42,7 +42,7 @@ assert set(FORMATS) <= set(contract.FILE_FORMATS)
 
 
 def _user_error(msg: str) -> Exception:
-    from pipelines.cli import UserError
+    from pipelines.errors import UserError
 
     return UserError(msg)
 

@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from pipelines.engines import ENGINE_ENV, ENGINES
+from pipelines.engines import ENGINE_ENV, ENGINES, check_available
 from pipelines.ingest.run import EXIT_DATA, EXIT_ERROR, RunSummary, run_pipeline
 
 
@@ -44,6 +44,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
+    check_available(args.engine)  # e.g. spark without its extra: say what to install, no traceback
     if args.engine:
         # the marts asset reads the engine from the environment of this in-process run
         os.environ[ENGINE_ENV] = args.engine

@@ -64,7 +64,7 @@ def main(args: argparse.Namespace) -> int:
     from rich.console import Console
 
     from pipelines.bench.harness import run_bench
-    from pipelines.cli import UserError
+    from pipelines.errors import UserError
 
     if args.markdown is not None:
         print(markdown(json.loads(args.markdown.read_text(encoding="utf-8"))))

@@ -10,8 +10,8 @@ import json
 import sys
 from typing import Any
 
-from pipelines.cli import UserError
-from pipelines.sandbox import Limits, SandboxError, run
+from pipelines.errors import UserError
+from pipelines.serve.sandbox import Limits, SandboxError, run
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -1,0 +1,54 @@
+"""The command line: every subcommand takes --data-dir; user mistakes are one line, exit 2."""
+
+from __future__ import annotations
+
+import importlib.util
+
+import duckdb
+import pytest
+
+from pipelines import cli, engines
+
+
+def test_every_subcommand_takes_data_dir():
+    parser = cli.build_parser()
+    sub = next(a for a in parser._actions if a.dest == "command")
+    for name, p in sub.choices.items():
+        options = {o for a in p._actions for o in a.option_strings}
+        assert "--data-dir" in options, name
+
+
+def test_sql_reads_the_serve_file_of_data_dir(tmp_path, capsys):
+    other = tmp_path / "elsewhere"
+    other.mkdir()
+    with duckdb.connect(str(other / "serve.duckdb")) as con:
+        con.execute("create table t as select 41 + 1 as answer")
+    assert cli.main(["sql", "--data-dir", str(other), "--format", "csv", "select * from t"]) == 0
+    assert capsys.readouterr().out.splitlines() == ["answer", "42"]
+
+
+def test_data_dir_that_is_a_file_is_a_user_error(tmp_path, capsys):
+    f = tmp_path / "file"
+    f.write_text("x")
+    assert cli.main(["sql", "--data-dir", str(f), "select 1"]) == 2
+    assert "is not a folder" in capsys.readouterr().err
+
+
+def test_spark_engine_without_its_extra_says_what_to_install(monkeypatch, capsys):
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "pyspark" else real(name, *a)
+    )
+    assert cli.main(["run", "--engine", "spark"]) == 2
+    err = capsys.readouterr().err
+    assert "uv sync --extra spark" in err
+    assert "Traceback" not in err
+
+
+def test_spark_engine_without_java_says_so(monkeypatch):
+    monkeypatch.setattr(engines.shutil, "which", lambda name: None)
+    monkeypatch.delenv("JAVA_HOME", raising=False)
+    if importlib.util.find_spec("pyspark") is None:
+        pytest.skip("pyspark not installed: the extra's message is tested above")
+    with pytest.raises(cli.UserError, match="Java"):
+        engines.check_available("spark")
