@@ -23,17 +23,22 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pipelines.settings import paths
+from pipelines.settings import REPO_ROOT, paths
 
-# The issue's targets (at scale l).
 TARGETS = {
     "full_run_vs_floor": 4.0,  # full run wall <= 4 x the floor's
     "incremental_vs_full": 0.10,  # incremental day wall <= 10 % of a full run's
     "page_p95_s": 0.300,  # every page's query p95
     "peak_rss_bytes": 8 * 1024**3,  # every step
     "simulate_rows_per_s": 1_000_000,
+    # against the analyst's notebooks (../shared/peers), in CPU seconds
+    "full_run_vs_polars_cpu": 2.0,  # a full run <= 2 x the polars notebook
+    "incremental_vs_polars_cpu": 0.3,  # one new day <= 0.3 x the polars notebook from scratch
 }
-STEPS = ("simulate", "floor", "full_run", "incremental_run", "noop_run", "pages", "sql")
+STEPS = ("simulate", "floor", "full_run", "peers", "incremental_run", "noop_run", "pages", "sql")
+# The analyst's notebooks that compute the core numbers without the product: the yardstick.
+PEERS_DIR = REPO_ROOT.parent / "shared" / "peers"
+PEERS = {"polars": "polars_notebook.py", "pandas": "pandas_notebook.py"}
 
 
 @dataclass
@@ -312,6 +317,49 @@ def _run_step(root: Path, data_dir: Path, name: str, profile: bool, say) -> dict
     return out
 
 
+def run_peers(
+    root: Path,
+    data_dir: Path,
+    serve: Path | None,
+    fmt: str,
+    say,
+    only: tuple[str, ...] = tuple(PEERS),
+) -> dict:
+    """Run the analyst's notebooks on the same landing files, each as its own process.
+
+    With `serve`, their numbers are also compared with the published ones (compare.py prints
+    AGREE or DISAGREE). Skipped (with the reason) when ../shared/peers is not there or the
+    landing files are not CSV, which is all the notebooks read.
+    """
+    if not PEERS_DIR.is_dir():
+        return {"skipped": f"no peers folder at {PEERS_DIR}"}
+    if fmt != "csv":
+        return {"skipped": f"the notebooks read CSV only; this data set is {fmt}"}
+    out: dict = {}
+    for name in only:
+        script = PEERS_DIR / PEERS[name]
+        if not script.is_file():
+            out[name] = {"skipped": f"{script} is missing"}
+            continue
+        dest = root / "peers" / f"{data_dir.name}-{name}"
+        shutil.rmtree(dest, ignore_errors=True)
+        say(f"peers: the {name} notebook on {data_dir / 'landing'} ...")
+        m = measure(
+            [sys.executable, str(script), str(data_dir), str(dest)],
+            log=root / f"peers-{data_dir.name}-{name}.log",
+        )
+        out[name] = _figures(m)
+        if serve is not None and serve.exists() and not m.exit_code:
+            check = subprocess.run(
+                [sys.executable, str(PEERS_DIR / "compare.py"), str(serve), str(dest)],
+                capture_output=True,
+                text=True,
+            )
+            out[name]["agrees_with_published"] = check.returncode == 0
+            out[name]["compare_tail"] = check.stdout[-2000:]
+    return out
+
+
 def profile_top(prof: Path, text: Path, n: int = 30) -> list[dict]:
     """The n functions with the most cumulative time, also written as pstats text."""
     import io
@@ -378,6 +426,9 @@ def run_bench(opts: Options, say=print) -> dict:
         steps["full_run"] = _run_step(root, full_dir, "full_run", opts.profile, say)
         if serve.exists():
             steps["full_run"]["core_rows"] = serve_rows(serve)
+
+    if "peers" in opts.steps and (full_dir / "landing").is_dir():
+        steps["peers"] = run_peers(root, full_dir, serve, opts.fmt, say)
 
     if not serve.exists() and (inc_dir / "serve.duckdb").exists():
         serve = inc_dir / "serve.duckdb"  # an earlier incremental run moved the full run's folder
@@ -447,6 +498,9 @@ def run_bench(opts: Options, say=print) -> dict:
             "added": added,
             "in_place": not full_dir.exists(),
         }
+        if "peers" in opts.steps:
+            scratch = run_peers(root, inc_dir, None, opts.fmt, say, only=("polars",))
+            steps["peers_with_new_day"] = scratch
 
     if "noop_run" in opts.steps and (inc_dir / "warehouse.duckdb").exists():
         steps["noop_run"] = _run_step(root, inc_dir, "noop_run", opts.profile, say)
@@ -536,6 +590,38 @@ def verdicts(steps: dict) -> list[dict]:
         )
     else:
         add("incremental day / full run", None, TARGETS["incremental_vs_full"], None, "ratio")
+    polars = steps.get("peers", {}).get("polars") or {}
+    if full and polars.get("cpu_s") and not full.get("exit_code") and not polars.get("exit_code"):
+        ratio = full["cpu_s"] / polars["cpu_s"]
+        add(
+            "full run / polars notebook (CPU)",
+            round(ratio, 2),
+            TARGETS["full_run_vs_polars_cpu"],
+            ratio <= TARGETS["full_run_vs_polars_cpu"],
+            "x",
+            round(ratio, 2),
+        )
+    else:
+        add("full run / polars notebook (CPU)", None, TARGETS["full_run_vs_polars_cpu"], None, "x")
+    scratch = steps.get("peers_with_new_day", {}).get("polars") or {}
+    if inc and scratch.get("cpu_s") and not inc.get("exit_code") and not scratch.get("exit_code"):
+        ratio = inc["cpu_s"] / scratch["cpu_s"]
+        add(
+            "incremental day / polars notebook from scratch (CPU)",
+            round(ratio, 3),
+            TARGETS["incremental_vs_polars_cpu"],
+            ratio <= TARGETS["incremental_vs_polars_cpu"],
+            "x",
+            round(ratio, 3),
+        )
+    else:
+        add(
+            "incremental day / polars notebook from scratch (CPU)",
+            None,
+            TARGETS["incremental_vs_polars_cpu"],
+            None,
+            "x",
+        )
     for page, fig in (steps.get("pages", {}).get("pages") or {}).items():
         p95 = fig["query"]["p95_s"]
         add(

@@ -181,6 +181,32 @@ def table(report: dict):
             f"<= {TARGETS['full_run_vs_floor']:.0f} x floor",
             v["met"],
         )
+    peers = steps.get("peers") or {}
+    if peers.get("skipped"):
+        t.add_row("peers (analyst notebooks)", "", "", "", peers["skipped"], "", "")
+    for name, fig in peers.items():
+        if not isinstance(fig, dict):
+            continue
+        agrees = fig.get("agrees_with_published")
+        label = f"{name} notebook" + ("" if agrees is None else (" (agrees)" if agrees else ""))
+        if name == "polars":
+            v = verdict.get("full run / polars notebook (CPU)", {})
+            figure = "" if v.get("value") is None else f"full run = {v['value']:.1f} x its CPU"
+            target = f"full run <= {TARGETS['full_run_vs_polars_cpu']:.0f} x"
+            met = v.get("met")
+        else:
+            figure, target, met = "", "", None
+        if agrees is False:
+            figure = "[red]DISAGREES with the published numbers[/red] " + figure
+        t.add_row(
+            label,
+            _s(fig.get("wall_s")),
+            _s(fig.get("cpu_s")),
+            _gb(fig.get("peak_rss_bytes")),
+            "[red]failed[/red]" if fig.get("exit_code") else figure,
+            target,
+            _met(met),
+        )
     if "incremental_run" in steps:
         v = verdict["incremental day / full run"]
         add(
@@ -189,6 +215,18 @@ def table(report: dict):
             "—" if v["value"] is None else f"{v['value']:.0%} of full" + _cpu(v, "{:.0%}"),
             f"<= {TARGETS['incremental_vs_full']:.0%} of full",
             v["met"],
+        )
+    scratch = (steps.get("peers_with_new_day") or {}).get("polars")
+    if scratch:
+        v = verdict.get("incremental day / polars notebook from scratch (CPU)", {})
+        t.add_row(
+            "polars notebook from scratch (+1 day)",
+            _s(scratch.get("wall_s")),
+            _s(scratch.get("cpu_s")),
+            _gb(scratch.get("peak_rss_bytes")),
+            "—" if v.get("value") is None else f"incremental run = {v['value']:.2f} x its CPU",
+            f"incremental <= {TARGETS['incremental_vs_polars_cpu']} x",
+            _met(v.get("met")),
         )
     if "noop_run" in steps:
         add("noop_run", "no-op run (nothing new)", "", "", None)
