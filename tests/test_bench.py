@@ -64,6 +64,7 @@ def test_bench_smoke_writes_json(_isolated_data_dir):
     pages = latest["steps"]["pages"]["pages"]
     assert pages and all(not p["errors"] and p["query"]["n"] == 2 for p in pages.values())
     assert latest["steps"]["sql"]["n"] == 2 and latest["steps"]["sql"]["rows_returned"] > 0
+    assert latest["steps"]["sql"]["cli_process"]["exit_code"] == 0
 
     targets = {v["target"] for v in latest["verdicts"]}
     assert {"simulate rows/s", "full run / floor", "incremental day / full run"} <= targets
