@@ -17,7 +17,10 @@ help:
 # Re-sync only when the dependency files change.
 .venv/.synced: pyproject.toml uv.lock
 	@$(UV) --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
-	$(UV) sync --frozen --all-extras
+	@# --compile-bytecode: write every package's .pyc once, here. Without them each process
+	@# compiles Dagster & co. from source again (several CPU-seconds per run wherever
+	@# PYTHONDONTWRITEBYTECODE is set, as on CI machines).
+	$(UV) sync --frozen --all-extras --compile-bytecode
 	@touch $@
 
 install: .venv/.synced
