@@ -8,9 +8,9 @@ import duckdb
 from dagster_duckdb import DuckDBResource
 from fixtures.metrics.warehouse import Warehouse
 
-from pipelines.defs.marts import MART_ASSET_KEYS, marts
+from pipelines.defs.marts import HELPER_ASSET_KEYS, MART_ASSET_KEYS, marts
 from pipelines.defs.spark import SparkResource
-from pipelines.marts import MART_TABLES
+from pipelines.marts import HELPER_TABLES, MART_TABLES
 
 
 def test_marts_asset_materializes_with_config(tmp_path):
@@ -33,7 +33,9 @@ def test_marts_asset_materializes_with_config(tmp_path):
         m.materialization.asset_key: m.materialization.metadata
         for m in result.get_asset_materialization_events()
     }
-    assert set(materialized) == set(MART_ASSET_KEYS)
+    # the published marts and the intermediate tables (schema mart_int), each its own asset
+    assert set(materialized) == set(MART_ASSET_KEYS) | set(HELPER_ASSET_KEYS)
+    assert dg.AssetKey(["mart_int", "user_scopes"]) in materialized
     flags = materialized[dg.AssetKey(["mart", "sms_message_flags"])]
     assert flags["dagster/row_count"].value == 3
 
@@ -49,6 +51,8 @@ def test_marts_asset_materializes_with_config(tmp_path):
     listed = con.execute("select table_name from duckdb_tables() where schema_name = 'mart'")
     tables = {r[0] for r in listed.fetchall()}
     assert tables == set(MART_TABLES)
+    listed = con.execute("select table_name from duckdb_tables() where schema_name = 'mart_int'")
+    assert {f"mart_int.{r[0]}" for r in listed.fetchall()} == set(HELPER_TABLES)
 
 
 def test_mart_lineage_reaches_every_core_source():
