@@ -65,13 +65,17 @@ def test_mart_lineage_reaches_every_core_source():
     }  # fmt: skip
     specs = {spec.key: spec for spec in marts.specs}
 
-    def deps(table: str) -> set[dg.AssetKey]:
-        return {d.asset_key for d in specs[dg.AssetKey(["mart", table])].deps}
+    def deps(table: str, schema: str = "mart") -> set[dg.AssetKey]:
+        return {d.asset_key for d in specs[dg.AssetKey([schema, table])].deps}
 
-    # user_cycle counts the flags through the per-user-day and per-bill tables
+    # user_cycle counts the flags through the intermediate per-user-day and per-bill tables
     assert {
-        dg.AssetKey(["mart", "sms_user_days"]),
-        dg.AssetKey(["mart", "sms_bill_reminders"]),
+        dg.AssetKey(["mart_int", "sms_user_days"]),
+        dg.AssetKey(["mart_int", "sms_bill_reminders"]),
     } <= (deps("user_cycle"))
-    assert dg.AssetKey(["mart", "sms_message_flags"]) in deps("sms_user_days")
-    assert dg.AssetKey(["mart", "sms_message_flags"]) in deps("sms_bill_reminders")
+    assert dg.AssetKey(["mart", "sms_message_flags"]) in deps("sms_user_days", "mart_int")
+    assert dg.AssetKey(["mart", "sms_message_flags"]) in deps("sms_bill_reminders", "mart_int")
+    # the five scoped marts read the experiment fan-out from one intermediate table
+    for table in ("sms_daily_flags", "sms_day_hour", "sms_non_permitted", "opt_outs_daily",
+                  "policy_cap_histogram"):  # fmt: skip
+        assert dg.AssetKey(["mart_int", "user_scopes"]) in deps(table), table
