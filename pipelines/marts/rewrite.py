@@ -5,7 +5,7 @@ An incremental build recomputes a table for some dates or users by running the f
 builds it over temp copies of the rows of that scope. `scoped_insert` takes the file's
 `create or replace table s.t as <query>`, swaps the tables of `replace` in the query for the
 temp tables (every reference; a reference without an alias keeps the table's own name as its
-alias, so `sms_logs.user_id` still resolves) and writes
+alias, so `sms_logs.user_id` and `core.sms_logs.user_id` still resolve) and writes
 
     insert into s.t by name <query>                              -- no filter
     insert into s.t by name select q.* from (<query>) as q where <filter>
@@ -59,6 +59,12 @@ def replace_tables(query: exp.Query, replace: Mapping[str, str], name: str) -> e
         alias = table.args.get("alias") or exp.TableAlias(this=exp.to_identifier(table.name))
         new.set("alias", alias)
         table.replace(new)
+    # a column qualified with the schema (`mart.sms_message_flags.local_date`) now names the
+    # alias, which is the table's own name
+    for column in list(out.find_all(exp.Column)):
+        if column.args.get("db") and f"{column.db}.{column.table}" in found:
+            column.set("db", None)
+            column.set("catalog", None)
     missing = sorted(set(replace) - found)
     if missing:
         raise RewriteError(f"{name}: does not read {', '.join(missing)}")
