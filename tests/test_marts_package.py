@@ -171,14 +171,22 @@ group by 1
 
 def test_table_references_are_swapped_on_the_parsed_sql():
     sql = scoped_insert("marts/agg", {"mart.sms_message_flags": "flags_in_scope"}, sql=FILE)
-    assert sql.startswith("INSERT INTO mart.agg BY NAME")
-    # both references swapped, the aliases kept (the unaliased one under its own name), the
-    # CTE of the same name, the string literal and core.users untouched
-    assert "FROM flags_in_scope AS f" in sql
-    assert "FROM flags_in_scope AS sms_message_flags" in sql
-    assert "mart.sms_message_flags" not in sql.replace("'mart.sms_message_flags'", "")
-    assert "'mart.sms_message_flags' AS label" in sql
-    assert "FROM sms_message_flags" in sql and "core.users" in sql
+    # the file's own text from the query on, with exactly the three references replaced: the
+    # aliased one, the unaliased one (aliased under its own name) and the column qualified
+    # with the schema; the comment, the CTE of the same name, the string literal and
+    # core.users untouched
+    query = FILE.split("create or replace table mart.agg as\n", 1)[1].strip()
+    expected = (
+        query.replace("from mart.sms_message_flags as f", "from flags_in_scope as f")
+        .replace("select mart.sms_message_flags.local_date", "select sms_message_flags.local_date")
+        .replace(
+            "from mart.sms_message_flags\ngroup",
+            "from flags_in_scope as sms_message_flags\ngroup",
+        )
+    )
+    assert expected != query
+    assert sql == f"insert into mart.agg by name\n{expected}\n"
+    assert "'mart.sms_message_flags' as label" in sql and "core.users" in sql
 
 
 def test_the_rewritten_sql_runs_and_keeps_the_rows_of_its_scope():
@@ -215,6 +223,11 @@ def test_files_of_another_shape_are_refused():
         scoped_insert("marts/agg", {"core.sms_logs": "flags_input"}, sql=FILE)
     with pytest.raises(RewriteError, match="expected one `create or replace table"):
         scoped_insert("marts/m", {"mart.x": "y"}, sql="insert into mart.m select * from mart.x")
+    # a reference spelled with spaces is not silently missed
+    with pytest.raises(RewriteError, match="write it as schema.table"):
+        scoped_insert(
+            "marts/m", {"mart.x": "y"}, sql="create table mart.m as select * from mart . x"
+        )
 
 
 def test_the_real_scoped_files_read_their_temp_input():
@@ -222,9 +235,9 @@ def test_the_real_scoped_files_read_their_temp_input():
 
     flags = flags_scoped_sql()
     assert "core.sms_logs" not in flags and flags.count("flags_input") == 2
-    assert flags.startswith("INSERT INTO mart.sms_message_flags BY NAME")
+    assert flags.startswith("insert into mart.sms_message_flags by name")
     days = scoped_file_sql("marts/sms_user_days")
-    assert days.startswith("INSERT INTO mart_int.sms_user_days BY NAME")
+    assert days.startswith("insert into mart_int.sms_user_days by name")
     assert "flags_in_scope" in days and "mart.sms_message_flags" not in days
 
 

@@ -142,7 +142,7 @@ def build_marts(
 
     With `incremental` (the default) and the duckdb engine, `mart.sms_message_flags` is
     updated for the local dates and users whose core rows changed since the last build (see
-    pipelines.mart_state); every other file runs as it is. The first build, a build after a
+    pipelines.marts.state); every other file runs as it is. The first build, a build after a
     settings or mart SQL change, and every spark build recompute everything (and record the
     state, so the next duckdb build can be incremental again).
     """

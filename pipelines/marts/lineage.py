@@ -21,6 +21,7 @@ from __future__ import annotations
 import heapq
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import cache
 
 import sqlglot
 from sqlglot import exp
@@ -56,13 +57,27 @@ def qualified(table: exp.Table) -> str:
     return f"{table.db}.{table.name}" if table.db else table.name
 
 
-def parse_file(name: str, sql: str | None = None) -> MartFile:
-    """The lineage of sql/<name>.sql (or of the given text)."""
-    text = sqlfiles.load(name) if sql is None else sql
+def statement(name: str, sql: str | None = None) -> exp.Expression:
+    """The parsed statement of sql/<name>.sql (or of the given text). The file's tree is parsed
+    once per process (a large file takes a second): copy it before changing it."""
+    return _file_statement(name) if sql is None else _parse(name, sql)
+
+
+@cache
+def _file_statement(name: str) -> exp.Expression:
+    return _parse(name, sqlfiles.load(name))
+
+
+def _parse(name: str, text: str) -> exp.Expression:
     statements = [s for s in sqlglot.parse(text, read="duckdb") if s is not None]
     if len(statements) != 1:
         raise LineageError(f"{name}: expected one statement, found {len(statements)}")
-    tree = statements[0]
+    return statements[0]
+
+
+def parse_file(name: str, sql: str | None = None) -> MartFile:
+    """The lineage of sql/<name>.sql (or of the given text)."""
+    tree = statement(name, sql)
     if isinstance(tree, exp.Create):
         kind = str(tree.args.get("kind") or "").upper()
         target = tree.this.this if isinstance(tree.this, exp.Schema) else tree.this
