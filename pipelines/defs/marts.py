@@ -3,9 +3,9 @@
 One multi-asset runs `run_build` (all files, one transaction; on DuckDB the message-level
 flags only for the dates and users that changed, see pipelines.marts.state) and reports each
 table as its own asset `["mart", <table>]` (intermediate tables `["mart_int", <table>]`), with
-lineage read from the SQL itself. The metric
-settings are run configuration (`MartSettings`) with the defaults of metrics.md; the values
-used are stored in `mart.run_context`, which the publish step copies into `meta.settings`.
+lineage read from the SQL itself. The metric settings are run configuration (`MartSettings`)
+with the defaults of metrics.md; the values used are stored in `mart.run_context`, which the
+publish step copies into `meta.settings`.
 """
 
 # No `from __future__ import annotations`: Dagster reads the config annotation at runtime.
