@@ -8,9 +8,9 @@ import duckdb
 from dagster_duckdb import DuckDBResource
 from fixtures.metrics.warehouse import Warehouse
 
-from pipelines.defs.marts import MART_ASSET_KEYS, marts
+from pipelines.defs.marts import HELPER_ASSET_KEYS, MART_ASSET_KEYS, marts
 from pipelines.defs.spark import SparkResource
-from pipelines.marts import MART_TABLES
+from pipelines.marts import HELPER_TABLES, MART_TABLES
 
 
 def test_marts_asset_materializes_with_config(tmp_path):
@@ -33,7 +33,9 @@ def test_marts_asset_materializes_with_config(tmp_path):
         m.materialization.asset_key: m.materialization.metadata
         for m in result.get_asset_materialization_events()
     }
-    assert set(materialized) == set(MART_ASSET_KEYS)
+    # the published marts and the intermediate tables (schema mart_int), each its own asset
+    assert set(materialized) == set(MART_ASSET_KEYS) | set(HELPER_ASSET_KEYS)
+    assert dg.AssetKey(["mart_int", "user_scopes"]) in materialized
     flags = materialized[dg.AssetKey(["mart", "sms_message_flags"])]
     assert flags["dagster/row_count"].value == 3
 
@@ -49,6 +51,8 @@ def test_marts_asset_materializes_with_config(tmp_path):
     listed = con.execute("select table_name from duckdb_tables() where schema_name = 'mart'")
     tables = {r[0] for r in listed.fetchall()}
     assert tables == set(MART_TABLES)
+    listed = con.execute("select table_name from duckdb_tables() where schema_name = 'mart_int'")
+    assert {f"mart_int.{r[0]}" for r in listed.fetchall()} == set(HELPER_TABLES)
 
 
 def test_mart_lineage_reaches_every_core_source():
@@ -61,13 +65,17 @@ def test_mart_lineage_reaches_every_core_source():
     }  # fmt: skip
     specs = {spec.key: spec for spec in marts.specs}
 
-    def deps(table: str) -> set[dg.AssetKey]:
-        return {d.asset_key for d in specs[dg.AssetKey(["mart", table])].deps}
+    def deps(table: str, schema: str = "mart") -> set[dg.AssetKey]:
+        return {d.asset_key for d in specs[dg.AssetKey([schema, table])].deps}
 
-    # user_cycle counts the flags through the per-user-day and per-bill tables
+    # user_cycle counts the flags through the intermediate per-user-day and per-bill tables
     assert {
-        dg.AssetKey(["mart", "sms_user_days"]),
-        dg.AssetKey(["mart", "sms_bill_reminders"]),
+        dg.AssetKey(["mart_int", "sms_user_days"]),
+        dg.AssetKey(["mart_int", "sms_bill_reminders"]),
     } <= (deps("user_cycle"))
-    assert dg.AssetKey(["mart", "sms_message_flags"]) in deps("sms_user_days")
-    assert dg.AssetKey(["mart", "sms_message_flags"]) in deps("sms_bill_reminders")
+    assert dg.AssetKey(["mart", "sms_message_flags"]) in deps("sms_user_days", "mart_int")
+    assert dg.AssetKey(["mart", "sms_message_flags"]) in deps("sms_bill_reminders", "mart_int")
+    # the five scoped marts read the experiment fan-out from one intermediate table
+    for table in ("sms_daily_flags", "sms_day_hour", "sms_non_permitted", "opt_outs_daily",
+                  "policy_cap_histogram"):  # fmt: skip
+        assert dg.AssetKey(["mart_int", "user_scopes"]) in deps(table), table

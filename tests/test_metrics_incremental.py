@@ -1,4 +1,4 @@
-"""Incremental mart builds equal a full rebuild on the same core (pipelines.mart_state).
+"""Incremental mart builds equal a full rebuild on the same core (pipelines.marts.state).
 
 One warehouse goes through a sequence of core changes, each followed by an incremental
 build; after every step every mart table must equal a full rebuild of a copy of the same
@@ -14,9 +14,15 @@ import pytest
 from fixtures.metrics.warehouse import Warehouse
 from test_metrics_flags import _fixture
 
-from pipelines import mart_state
 from pipelines.contract import SOURCE_NAMES
-from pipelines.marts import MART_TABLES, MetricSettings, run_build
+from pipelines.marts import (
+    HELPER_TABLES,
+    MART_TABLES,
+    STATE_SCHEMA,
+    MetricSettings,
+    invalidate,
+    run_build,
+)
 
 
 def _sms(w: Warehouse, mid: str, user: str, sent_at: str, **kw) -> None:
@@ -80,9 +86,9 @@ def _assert_equals_full_rebuild(w: Warehouse, settings: MetricSettings | None = 
         con.execute("use ref")
         run_build(con, settings, incremental=False)
         con.execute("use memory")
-        for table in MART_TABLES:
-            got = _rows(con, f"memory.mart.{table}")
-            want = _rows(con, f"ref.mart.{table}")
+        for table in [f"mart.{t}" for t in MART_TABLES] + list(HELPER_TABLES):
+            got = _rows(con, f"memory.{table}")
+            want = _rows(con, f"ref.{table}")
             assert len(got) == len(want), table
             for g, x in zip(got, want, strict=True):
                 assert len(g) == len(x), table
@@ -252,8 +258,8 @@ def test_state_is_private_and_forgettable():
     w = _base()
     run_build(w.con)
     schemas = {r[0] for r in w.rows("select distinct schema_name from duckdb_tables()")}
-    assert mart_state.SCHEMA in schemas
-    mart_state.invalidate(w.con)
+    assert STATE_SCHEMA in schemas
+    invalidate(w.con)
     plan = run_build(w.con)
     assert plan.flags.full
     # a build without incremental is always full

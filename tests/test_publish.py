@@ -16,6 +16,7 @@ import pytest
 from fixtures.ingest.helpers import put, query, table_snapshot
 
 from pipelines.ingest.run import run_pipeline
+from pipelines.marts import MART_TABLES
 from pipelines.settings import REPO_ROOT
 
 USERS_HEADER = "user_id,opened_at,credit_limit,score_band,marketing_consent\n"
@@ -225,6 +226,16 @@ def test_published_file_has_only_what_readers_get(_isolated_data_dir):
         "select distinct schema_name from duckdb_tables() order by 1",
     )
     assert tables == [("core",), ("ingest",), ("main",), ("mart",)]
+    # every published mart is there; the intermediate tables (mart_int) and the build state
+    # (mart_build), which the warehouse holds, are not
+    published = query(
+        data / "serve.duckdb", "select table_name from duckdb_tables() where schema_name = 'mart'"
+    )
+    assert {t for (t,) in published} == set(MART_TABLES)
+    assert query(
+        data / "warehouse.duckdb",
+        "select count(*) > 0 from duckdb_tables() where schema_name in ('mart_int', 'mart_build')",
+    ) == [(True,)]
     assert query(
         data / "serve.duckdb",
         "select table_name from duckdb_tables() where schema_name in ('ingest', 'main') order by 1",

@@ -212,7 +212,7 @@ def simulated(tmp_path_factory):
 
 def test_published_marts_are_identical(simulated, spark, monkeypatch):
     from pipelines.ingest.warehouse import connect
-    from pipelines.marts import MART_TABLES, build_marts
+    from pipelines.marts import HELPER_TABLES, MART_TABLES, build_marts, built_row_counts
     from pipelines.serve.publish import publish
 
     monkeypatch.setenv("NUDGESCOPE_SPARK_DIR", str(simulated / "spark"))
@@ -220,12 +220,19 @@ def test_published_marts_are_identical(simulated, spark, monkeypatch):
     con = connect(simulated / "warehouse.duckdb")
     try:
         duckdb_counts = build_marts(con, engine="duckdb")
+        duckdb_helpers = built_row_counts(con)
         publish(con, simulated / "serve_duckdb.duckdb", "run-duckdb")
         spark_counts = build_marts(con, engine="spark", spark=spark)
+        spark_helpers = built_row_counts(con)
         publish(con, simulated / "serve_spark.duckdb", "run-spark")
     finally:
         con.close()
     assert spark_counts == duckdb_counts
+    # the intermediate tables (mart_int, not published) are built on Spark too
+    assert {t: spark_helpers[t] for t in HELPER_TABLES} == {
+        t: duckdb_helpers[t] for t in HELPER_TABLES
+    }
+    assert all(duckdb_helpers[t] > 0 for t in HELPER_TABLES), duckdb_helpers
     assert not (simulated / "spark" / "build").exists()  # the exchange is cleaned up
 
     left = duckdb.connect(str(simulated / "serve_duckdb.duckdb"), read_only=True)

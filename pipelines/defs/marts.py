@@ -1,10 +1,11 @@
 """The marts: every table of sql/marts, built from core after each ingestion run.
 
 One multi-asset runs `run_build` (all files, one transaction; on DuckDB the message-level
-flags only for the dates and users that changed, see pipelines.mart_state) and reports each
-table as its own asset `["mart", <table>]`, with lineage read from the SQL itself. The metric
-settings are run configuration (`MartSettings`) with the defaults of metrics.md; the values
-used are stored in `mart.run_context`, which the publish step copies into `meta.settings`.
+flags only for the dates and users that changed, see pipelines.marts.state) and reports each
+table as its own asset `["mart", <table>]` (intermediate tables `["mart_int", <table>]`), with
+lineage read from the SQL itself. The metric settings are run configuration (`MartSettings`)
+with the defaults of metrics.md; the values used are stored in `mart.run_context`, which the
+publish step copies into `meta.settings`.
 """
 
 # No `from __future__ import annotations`: Dagster reads the config annotation at runtime.
@@ -15,16 +16,21 @@ from pipelines.defs.ingest import CORE_KEYS, POOL
 from pipelines.defs.spark import SparkResource
 from pipelines.engines import engine_name
 from pipelines.marts import (
+    BUILT_TABLES,
     DEFAULT_PROMO_KEYWORDS,
+    HELPER_TABLES,
     MART_TABLES,
     SPEC_TABLES,
     MetricSettings,
+    built_row_counts,
     run_build,
     table_inputs,
     table_row_counts,
 )
 
 MART_ASSET_KEYS = [dg.AssetKey(["mart", table]) for table in MART_TABLES]
+# the intermediate tables (schema mart_int): assets for lineage, never published
+HELPER_ASSET_KEYS = [dg.AssetKey(table.split(".")) for table in HELPER_TABLES]
 PREVIEW_ROWS = 5
 
 _DEFAULTS = MetricSettings()
@@ -55,26 +61,27 @@ class MartSettings(dg.Config):
         )
 
 
-def _spec(table: str, inputs: set[tuple[str, str]]) -> dg.AssetSpec:
+def _spec(qualified: str, inputs: set[tuple[str, str]]) -> dg.AssetSpec:
     # run_context records as_of of the loaded data, so it follows every core table; the other
     # tables follow exactly the core and mart tables their SQL reads
-    if table == "run_context":
+    schema, table = qualified.split(".")
+    if qualified == "mart.run_context":
         deps = list(CORE_KEYS)
     else:
-        deps = [dg.AssetKey([schema, name]) for schema, name in sorted(inputs)]
+        deps = [dg.AssetKey([s, name]) for s, name in sorted(inputs)]
     return dg.AssetSpec(
-        key=["mart", table],
+        key=[schema, table],
         deps=deps,
         kinds={"duckdb"},
         group_name="marts",
         tags={"nudgescope/spec": "true"} if table in SPEC_TABLES else None,
-        description=f"mart.{table}, built by sql/marts (see docs/metrics.md).",
+        description=f"{qualified}, built by sql/marts (see docs/metrics.md).",
     )
 
 
 def _preview(con, table: str) -> dg.MetadataValue:
-    """The first rows of a mart table as a markdown table."""
-    relation = con.table(f"mart.{table}").limit(PREVIEW_ROWS)
+    """The first rows of a table ("mart.metrics") as a markdown table."""
+    relation = con.table(table).limit(PREVIEW_ROWS)
     columns = relation.columns
     lines = [
         "| " + " | ".join(columns) + " |",
@@ -88,7 +95,7 @@ _INPUTS = table_inputs()
 
 
 @dg.multi_asset(
-    specs=[_spec(table, _INPUTS[table]) for table in MART_TABLES],
+    specs=[_spec(table, _INPUTS[table]) for table in BUILT_TABLES],
     pool=POOL,
     name="marts",
 )
@@ -99,7 +106,7 @@ def marts(
     spark: SparkResource,
 ):
     """Every mart table from core in one transaction (on DuckDB or Spark); on DuckDB the
-    message-level flags are updated for the changed dates and users only (pipelines.mart_state).
+    message-level flags are updated for the changed dates and users only (pipelines.marts.state).
     """
     settings = config.to_settings()
     engine = engine_name(config.engine or None)
@@ -108,11 +115,12 @@ def marts(
         build = run_build(con, settings, engine=engine, spark=session)
         counts = table_row_counts(con)
         as_of = con.table("mart.run_context").project("cast(as_of as varchar)").fetchall()[0][0]
-        for table in MART_TABLES:
+        # in BUILT_TABLES order: Dagster wants each table after the tables it reads
+        for table, rows in built_row_counts(con).items():
             yield dg.MaterializeResult(
-                asset_key=["mart", table],
+                asset_key=table.split("."),
                 metadata={
-                    "dagster/row_count": counts[table],
+                    "dagster/row_count": rows,
                     "as_of": str(as_of),
                     "preview": _preview(con, table),
                 },

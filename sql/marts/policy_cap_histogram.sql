@@ -27,10 +27,11 @@
 create or replace table mart.policy_cap_histogram as
 with
 scope_experiments as (
-    select distinct
+    select
         user_id,
         experiment_id
-    from core.experiment_assignments
+    from mart_int.user_scopes
+    where experiment_id <> '*'
 ),
 
 messages as (

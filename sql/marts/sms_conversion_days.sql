@@ -1,10 +1,10 @@
--- mart.sms_conversion_days: per local date of sent_at, the delivered marketing messages and
--- how many of them were followed by a BNPL order of the same user created in
+-- mart_int.sms_conversion_days (intermediate, not published): per local date of sent_at,
+-- the delivered marketing messages and how many of them were followed by a BNPL order of the same user created in
 -- (sent_at, sent_at + 72 h] — the parts of marketing_sms_conversion_72h before the as_of
 -- cut, which metrics_sms_conversion applies. A date's row depends only on that date's
 -- messages and the orders of the 72 hours after them, so an incremental build recomputes
--- only the dates whose messages or nearby orders changed (pipelines.mart_state).
-create or replace table mart.sms_conversion_days as
+-- only the dates whose messages or nearby orders changed (pipelines.marts.state).
+create or replace table mart_int.sms_conversion_days as
 with
 eligible as (
     select

@@ -2,25 +2,18 @@
 -- delivery status, the user's score band, experiment scope and combination of the six flags.
 -- The dashboard's SMS-health page and the filter part of the messaging what-if sum it instead
 -- of scanning mart.sms_message_flags. score_band of the user (null: unknown user);
--- experiment_id '*' for every user plus one row per experiment the user is assigned to, so
--- the dashboard's experiment filter is one equality.
+-- experiment_id '*' for every user plus one row per experiment the user is assigned to
+-- (mart_int.user_scopes), so the dashboard's experiment filter is one equality.
 create or replace table mart.sms_daily_flags as
 with
-scope_experiments as (
-    select distinct
-        user_id,
-        experiment_id
-    from core.experiment_assignments
-),
-
-messages as (
+scoped as (
     select
-        f.user_id,
         f.local_date,
         f.purpose,
         f.template_code,
         f.delivery_status,
-        u.score_band,
+        s.score_band,
+        coalesce(s.experiment_id, '*') as experiment_id,
         f.is_duplicate,
         f.is_quiet_hours,
         f.is_after_opt_out,
@@ -28,23 +21,9 @@ messages as (
         f.is_marketing_in_service,
         f.is_marketing_without_consent
     from mart.sms_message_flags as f
-    left join core.users as u
-        on u.user_id = f.user_id
+    left join mart_int.user_scopes as s
+        on s.user_id = f.user_id
     where f.purpose <> 'verification'
-),
-
-scoped as (
-    select
-        messages.*,
-        '*' as experiment_id
-    from messages
-    union all
-    select
-        messages.*,
-        scope_experiments.experiment_id
-    from messages
-    inner join scope_experiments
-        on scope_experiments.user_id = messages.user_id
 ),
 
 final as (

@@ -1,39 +1,19 @@
 -- mart.sms_day_hour: messages (verification left out) per local day and local hour, the
 -- user's score band and experiment scope ('*' for every user plus one row per experiment the
--- user is assigned to), for the dashboard's hour x weekday heat map over any period and scope.
+-- user is assigned to: mart_int.user_scopes), for the dashboard's hour x weekday heat map
+-- over any period and scope.
 create or replace table mart.sms_day_hour as
 with
-scope_experiments as (
-    select distinct
-        user_id,
-        experiment_id
-    from core.experiment_assignments
-),
-
-messages as (
-    select
-        f.user_id,
-        f.local_date,
-        f.local_hour,
-        u.score_band
-    from mart.sms_message_flags as f
-    left join core.users as u
-        on u.user_id = f.user_id
-    where f.purpose <> 'verification'
-),
-
 scoped as (
     select
-        messages.*,
-        '*' as experiment_id
-    from messages
-    union all
-    select
-        messages.*,
-        scope_experiments.experiment_id
-    from messages
-    inner join scope_experiments
-        on scope_experiments.user_id = messages.user_id
+        f.local_date,
+        f.local_hour,
+        s.score_band,
+        coalesce(s.experiment_id, '*') as experiment_id
+    from mart.sms_message_flags as f
+    left join mart_int.user_scopes as s
+        on s.user_id = f.user_id
+    where f.purpose <> 'verification'
 ),
 
 final as (

@@ -1,9 +1,9 @@
--- mart.sms_user_days: messages (verification left out) per user and local date, with the
--- counts user_cycle sums over a bill's window. One row per (user_id, local_date) that has
+-- mart_int.sms_user_days (intermediate, not published): messages (verification left out)
+-- per user and local date, with the counts user_cycle sums over a bill's window. One row per (user_id, local_date) that has
 -- messages; every value is a function of the flags rows of that user and date only, so an
 -- incremental build recomputes just the rows of the dates and users whose flags it updated
--- (pipelines.mart_state).
-create or replace table mart.sms_user_days as
+-- (pipelines.marts.state).
+create or replace table mart_int.sms_user_days as
 select
     user_id,
     local_date,

@@ -54,7 +54,7 @@ reminders as (
         bills.bill_id,
         cast(sum(sent.reminders) as bigint) as pre_due_reminders
     from bills
-    inner join mart.sms_bill_reminders as sent
+    inner join mart_int.sms_bill_reminders as sent
         on sent.bill_id = bills.bill_id
     where sent.local_date <= bills.due_date
     group by bills.bill_id
@@ -78,7 +78,7 @@ sms_days as (
         marketing_sms,
         duplicate_sms,
         quiet_hours_sms
-    from mart.sms_user_days
+    from mart_int.sms_user_days
 ),
 
 sms_in_w as (

@@ -4,6 +4,11 @@
 assets can call it; with engine `spark` the same files run on Spark SQL (pipelines.engines).
 Only `sql/marts/run_context.sql` takes parameters (the settings); every other file reads them
 from `mart.run_context`.
+
+The order is not kept by hand: it follows from the tables each file writes and reads
+(pipelines.marts.lineage), so a new file runs after what it reads. Tables in schema `mart`
+are published; tables in schema `mart_int` are intermediate (read by other marts only) and
+stay in the warehouse (publish drops every schema but core, mart and two ingest tables).
 """
 
 from __future__ import annotations
@@ -13,10 +18,11 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import duckdb
-import sqlglot
-from sqlglot import exp
 
-from pipelines import engines, mart_state, sqlfiles
+from pipelines import engines, sqlfiles
+from pipelines.marts import lineage, temp
+from pipelines.marts import state as mart_state
+from pipelines.marts.rewrite import scoped_insert
 
 # Promotion keywords of metrics.md: a service message containing one is "marketing in service".
 DEFAULT_PROMO_KEYWORDS: tuple[str, ...] = (
@@ -53,46 +59,61 @@ class MetricSettings:
         return params
 
 
-# (file under sql/, table it writes or None for statements that only add rows), in the order
-# they must run: every file reads only tables written by files above it.
-MART_FILES: tuple[tuple[str, str | None], ...] = (
-    ("marts/schema", None),
-    ("marts/run_context", "run_context"),
-    ("marts/sms_message_flags", "sms_message_flags"),
-    ("marts/sms_user_days", "sms_user_days"),
-    ("marts/sms_bill_reminders", "sms_bill_reminders"),
-    ("marts/complaints_classified", "complaints_classified"),
-    ("marts/bnpl_orders", "bnpl_orders"),
-    ("marts/sms_conversion_days", "sms_conversion_days"),
-    ("marts/bill_state", "bill_state"),
-    ("marts/active_accounts", "active_accounts"),
-    ("marts/user_cycle", "user_cycle"),
-    ("marts/metrics", "metrics"),
-    ("marts/metrics_bills", None),
-    ("marts/metrics_balance", None),
-    ("marts/metrics_checkout", None),
-    ("marts/metrics_bnpl", None),
-    ("marts/metrics_sms", None),
-    ("marts/metrics_sms_conversion", None),
-    ("marts/metrics_complaints", None),
-    ("marts/metric_catalog", "metric_catalog"),
-    ("marts/volume_outcome_curve", "volume_outcome_curve"),
-    ("marts/experiment_effects", "experiment_effects"),
-    ("marts/vintage_curve", "vintage_curve"),
-    ("marts/cohort_retention", "cohort_retention"),
-    ("marts/sms_hour_weekday", "sms_hour_weekday"),
-    ("marts/duplicate_incidents", "duplicate_incidents"),
-    # small aggregates the dashboard reads instead of the message-level marts
-    ("marts/sms_daily_flags", "sms_daily_flags"),
-    ("marts/sms_day_hour", "sms_day_hour"),
-    ("marts/sms_non_permitted", "sms_non_permitted"),
-    ("marts/policy_cap_histogram", "policy_cap_histogram"),
-    ("marts/user_cycle_summary", "user_cycle_summary"),
-    ("marts/opt_outs_daily", "opt_outs_daily"),
+# The published marts, and the intermediate tables only other marts read.
+MART_SCHEMA = "mart"
+HELPER_SCHEMA = "mart_int"
+
+# The dashboard's aggregates of the flags: rows keyed by local_date (then score band,
+# experiment scope and the rest), each a sum over the flags rows of that date, joined to the
+# user's current score band and experiments. An incremental build recomputes them for the
+# dates D whose input changed (see _plan_aggregates) by running the same file over the flags
+# rows of D, keeping its output rows of D, replacing those rows of the table.
+AGG_FILES: tuple[str, ...] = (
+    "marts/sms_daily_flags",
+    "marts/sms_day_hour",
+    "marts/sms_non_permitted",
+    "marts/policy_cap_histogram",
+)
+# what planning D reads (at the first of AGG_FILES the build reaches): each of them runs after
+# these tables are built
+AGG_PLAN_READS = ("mart.sms_message_flags", "mart.user_cycle", "mart_int.user_scopes")
+
+# Every file of sql/marts with what it writes and reads, in the order they run.
+BUILD_ORDER: tuple[lineage.MartFile, ...] = tuple(
+    lineage.build_order(
+        lineage.read_files("marts"), extra_reads={name: AGG_PLAN_READS for name in AGG_FILES}
+    )
 )
 
-# Every table the marts publish, in build order.
-MART_TABLES: tuple[str, ...] = tuple(table for _, table in MART_FILES if table is not None)
+# (file under sql/, mart table it creates or None), in build order; None for a schema, an
+# insert into a table another file created, or an intermediate table (HELPER_TABLES).
+MART_FILES: tuple[tuple[str, str | None], ...] = tuple(
+    (f.name, f.table.partition(".")[2] if f.table and f.schema == MART_SCHEMA else None)
+    for f in BUILD_ORDER
+)
+
+# Every table the marts create, schema-qualified, in the order they are complete (by their
+# last writer: mart.metrics after the last file inserting into it), so each comes after every
+# table its files read.
+BUILT_TABLES: tuple[str, ...] = tuple(
+    sorted(
+        {f.writes for f in BUILD_ORDER if f.kind != "schema"},
+        key=lambda table: max(i for i, f in enumerate(BUILD_ORDER) if f.writes == table),
+    )
+)
+
+# Every table the marts publish (in schema mart), in that order.
+MART_TABLES: tuple[str, ...] = tuple(
+    table.partition(".")[2] for table in BUILT_TABLES if table.startswith(f"{MART_SCHEMA}.")
+)
+
+# The intermediate tables, schema-qualified ("mart_int.user_scopes"), in that order.
+HELPER_TABLES: tuple[str, ...] = tuple(
+    table for table in BUILT_TABLES if table.startswith(f"{HELPER_SCHEMA}.")
+)
+
+# file -> the table it creates ("mart.sms_daily_flags")
+FILE_TABLES: dict[str, str] = {f.name: f.table for f in BUILD_ORDER if f.table}
 
 # The tables the spec (metrics.md) names; the rest are helpers and dashboard extras.
 SPEC_TABLES: tuple[str, ...] = (
@@ -121,7 +142,7 @@ def build_marts(
 
     With `incremental` (the default) and the duckdb engine, `mart.sms_message_flags` is
     updated for the local dates and users whose core rows changed since the last build (see
-    pipelines.mart_state); every other file runs as it is. The first build, a build after a
+    pipelines.marts.state); every other file runs as it is. The first build, a build after a
     settings or mart SQL change, and every spark build recompute everything (and record the
     state, so the next duckdb build can be incremental again).
     """
@@ -144,6 +165,7 @@ def run_build(
     # l the flags ran out of the pipeline's 5 GB budget with it, and fit without it.
     (preserved,) = con.execute("select current_setting('preserve_insertion_order')").fetchone()
     con.execute("set preserve_insertion_order = false")
+    temp.drop_all(con)
     con.execute("begin transaction")
     try:
         _run_plan(con, build, spark=spark)
@@ -152,6 +174,7 @@ def run_build(
         con.execute("rollback")
         raise
     finally:
+        temp.drop_all(con)
         con.execute(f"set preserve_insertion_order = {'true' if preserved else 'false'}")
     return build
 
@@ -180,7 +203,7 @@ def build_plan(
     incremental: bool = True,
 ) -> BuildPlan:
     settings = settings or MetricSettings()
-    names = [name for name, _ in MART_FILES]
+    names = [f.name for f in BUILD_ORDER]
     return BuildPlan(
         settings=settings,
         engine=engines.engine_name(engine),
@@ -194,9 +217,6 @@ def _run_plan(con: duckdb.DuckDBPyConnection, build: BuildPlan, *, spark: Any = 
     """The body of build_marts, inside the caller's transaction."""
     params = {"marts/run_context": build.settings.as_params()}
     mart_state.snapshot(con)
-    con.execute(f"create or replace temp table _agg_users_now as {_AGG_USERS_SQL}")
-    for table in ("_agg_flags_old", "_agg_flags_new", "agg_flags_dates", "agg_flags_bills"):
-        con.execute(f"drop table if exists {table}")
     if build.incremental and build.engine == "duckdb":
         build.flags = mart_state.plan_flags(
             con, build.fingerprint, build.settings.duplicate_window_minutes
@@ -234,60 +254,40 @@ def _run_plan(con: duckdb.DuckDBPyConnection, build: BuildPlan, *, spark: Any = 
     _save_agg_state(con)
 
 
-# The dashboard's aggregates of the flags: rows keyed by local_date (then score band,
-# experiment scope and the rest), each a sum over the flags rows of that date, joined to the
-# user's current score band and experiments. An incremental build recomputes them for the
-# dates D whose input changed (see _plan_aggregates) by running the same file over the flags
-# rows of D, keeping its output rows of D, replacing those rows of the table. file -> table.
-AGG_FILES: dict[str, str] = {
-    "marts/sms_daily_flags": "mart.sms_daily_flags",
-    "marts/sms_day_hour": "mart.sms_day_hour",
-    "marts/sms_non_permitted": "mart.sms_non_permitted",
-    "marts/policy_cap_histogram": "mart.policy_cap_histogram",
-}
 # a reminder's rank runs over its bill's whole pre-due sequence: this file also reads every
 # flags row of the bills that have a message on a date of D
 AGG_BILL_FILES = ("marts/policy_cap_histogram",)
 # the purposes of its pre-due reminders (with local_date <= the bill's due date)
 PRE_DUE_PURPOSES = "('bill_notice', 'due_reminder')"
 
-_AGG_USERS_SQL = """
-select
-    coalesce(u.user_id, e.user_id) as user_id,
-    u.score_band,
-    e.experiments
-from core.users as u
-full outer join (
-    select user_id, list(distinct experiment_id order by experiment_id) as experiments
-    from core.experiment_assignments
-    group by user_id
-) as e
-    on e.user_id = u.user_id
+# The users' scopes an aggregate row depends on, as saved in the state: the rows of
+# mart_int.user_scopes other than the one every user has implicitly ('*' without a score
+# band: a user without rows reads as that), so a user who appears with nothing to tell
+# changes nothing.
+_USER_SCOPES_STATE_SQL = """
+select user_id, score_band, experiment_id
+from mart_int.user_scopes
+where not (experiment_id = '*' and score_band is null)
 """
-
-
-def _temp_exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
-    return bool(
-        con.execute(
-            "select count(*) from duckdb_tables() where temporary and table_name = ?", [table]
-        ).fetchone()[0]
-    )
+_AGG_STATE = ("agg_user_scopes", "agg_bills")
 
 
 def _agg_state_exists(con: duckdb.DuckDBPyConnection) -> bool:
-    return all(
-        mart_state._exists(con, mart_state.SCHEMA, table) for table in ("agg_users", "agg_bills")
-    ) and all(mart_state._exists(con, "mart", table.split(".")[1]) for table in AGG_FILES.values())
+    schema = mart_state.SCHEMA
+    return all(temp.table_exists(con, schema, table) for table in _AGG_STATE) and all(
+        temp.table_exists(con, *FILE_TABLES[name].split(".")) for name in AGG_FILES
+    )
 
 
 def _flags_scope_rows(con: duckdb.DuckDBPyConnection, name: str) -> None:
     """The flags rows of the flags' scope (S or U), before or after the scoped update."""
-    con.execute(
-        f"""create or replace temp table {name} as
-        select *
+    temp.create(
+        con,
+        name,
+        """select *
         from mart.sms_message_flags
         where local_date in (select local_date from flags_scope_dates)
-            or user_id in (select user_id from flags_scope_users)"""
+            or user_id in (select user_id from flags_scope_users)""",
     )
 
 
@@ -301,24 +301,23 @@ def _plan_aggregates(con: duckdb.DuckDBPyConnection) -> tuple[bool, tuple]:
     experiments changed (their rows move to other keys).
     """
     schema = mart_state.SCHEMA
-    if _temp_exists(con, "_agg_flags_old"):
-        con.execute(
-            """create or replace temp table _agg_changed as
-            (select * from _agg_flags_old except all select * from _agg_flags_new)
+    if temp.exists(con, "_agg_flags_old"):
+        temp.create(
+            con,
+            "_agg_changed",
+            """(select * from _agg_flags_old except all select * from _agg_flags_new)
             union all
-            (select * from _agg_flags_new except all select * from _agg_flags_old)"""
+            (select * from _agg_flags_new except all select * from _agg_flags_old)""",
         )
     else:
-        con.execute(
-            "create or replace temp table _agg_changed as "
-            "select * from mart.sms_message_flags limit 0"
-        )
+        temp.create(con, "_agg_changed", "select * from mart.sms_message_flags limit 0")
     # bills whose pre-due reminders' ranks or pre-due status may change, and from which
     # local date: a changed pre-due row changes the ranks of its bill's later pre-due rows
     # only; a moved due date changes which of its reminders are pre-due (from_date null: all)
-    con.execute(
-        f"""create or replace temp table _agg_changed_bills as
-        with moved as (
+    temp.create(
+        con,
+        "_agg_changed_bills",
+        f"""with moved as (
             select coalesce(a.bill_id, b.bill_id) as bill_id
             from (select bill_id, due_date from mart.user_cycle) as a
             full outer join {schema}.agg_bills as b
@@ -339,23 +338,25 @@ def _plan_aggregates(con: duckdb.DuckDBPyConnection) -> tuple[bool, tuple]:
             case when m.bill_id is null then r.from_date end as from_date
         from ranked as r
         full outer join moved as m
-            on m.bill_id = r.bill_id"""
+            on m.bill_id = r.bill_id""",
     )
-    con.execute(
-        f"""create or replace temp table _agg_changed_users as
-        select coalesce(a.user_id, b.user_id) as user_id
-        from _agg_users_now as a
-        full outer join {schema}.agg_users as b
-            on b.user_id = a.user_id
-        where a.score_band is distinct from b.score_band
-            or a.experiments is distinct from b.experiments"""
+    # users whose scope rows (score band, experiments) differ from the last build's
+    temp.create(
+        con,
+        "_agg_changed_users",
+        f"""select distinct user_id
+        from (
+            (select * from ({_USER_SCOPES_STATE_SQL}) except all
+                select user_id, score_band, experiment_id from {schema}.agg_user_scopes)
+            union all
+            (select user_id, score_band, experiment_id from {schema}.agg_user_scopes
+                except all select * from ({_USER_SCOPES_STATE_SQL}))
+        )""",
     )
-    con.execute(
-        "create or replace temp table agg_scope_dates as select local_date from _agg_changed"
-    )
+    temp.create(con, "agg_scope_dates", "select local_date from _agg_changed")
     # the dates of those bills' reminders and every date of those users (each scan of the
     # flags skipped when there are none)
-    if con.execute("select count(*) from _agg_changed_bills").fetchone()[0]:
+    if temp.count(con, "_agg_changed_bills"):
         con.execute(
             f"""insert into agg_scope_dates
             select distinct f.local_date
@@ -365,7 +366,7 @@ def _plan_aggregates(con: duckdb.DuckDBPyConnection) -> tuple[bool, tuple]:
             where f.purpose in {PRE_DUE_PURPOSES}
                 and (b.from_date is null or f.local_date >= b.from_date)"""
         )
-    if con.execute("select count(*) from _agg_changed_users").fetchone()[0]:
+    if temp.count(con, "_agg_changed_users"):
         con.execute(
             """insert into agg_scope_dates
             select distinct f.local_date
@@ -373,10 +374,7 @@ def _plan_aggregates(con: duckdb.DuckDBPyConnection) -> tuple[bool, tuple]:
             semi join _agg_changed_users as u
                 on u.user_id = f.user_id"""
         )
-    con.execute(
-        "create or replace temp table agg_scope_dates as "
-        "select distinct local_date from agg_scope_dates"
-    )
+    temp.create(con, "agg_scope_dates", "select distinct local_date from agg_scope_dates")
     dates = tuple(
         r[0] for r in con.execute("select local_date from agg_scope_dates order by 1").fetchall()
     )
@@ -387,36 +385,33 @@ def _plan_aggregates(con: duckdb.DuckDBPyConnection) -> tuple[bool, tuple]:
 
 def _aggregate_sql(name: str, source: str) -> str:
     """An AGG_FILES file reading `source` instead of the flags, inserting its rows of D."""
-    table = AGG_FILES[name]
-    text = sqlfiles.load(name)
-    _, found, query = text.partition(f"create or replace table {table} as")
-    if not found or "mart.sms_message_flags" not in query:
-        raise RuntimeError(f"{name}: unexpected shape for the scoped update")
-    query = query.strip().rstrip(";").replace("mart.sms_message_flags", source)
-    return f"""insert into {table} by name
-    select q.*
-    from ({query}) as q
-    where q.local_date in (select local_date from agg_scope_dates)"""
+    return scoped_insert(
+        name,
+        {"mart.sms_message_flags": source},
+        "q.local_date in (select local_date from agg_scope_dates)",
+    )
 
 
 def _update_aggregate(con: duckdb.DuckDBPyConnection, name: str) -> None:
     """Replace the rows of D of an AGG_FILES table (after _plan_aggregates)."""
-    if con.execute("select count(*) = 0 from agg_scope_dates").fetchone()[0]:
+    if temp.count(con, "agg_scope_dates") == 0:
         return
-    table = AGG_FILES[name]
+    table = FILE_TABLES[name]
     in_dates = "local_date in (select local_date from agg_scope_dates)"
-    if not _temp_exists(con, "agg_flags_dates"):
-        con.execute(
-            f"""create temp table agg_flags_dates as
-            select * from mart.sms_message_flags where {in_dates}"""
+    if not temp.exists(con, "agg_flags_dates"):
+        temp.create(
+            con,
+            "agg_flags_dates",
+            f"select * from mart.sms_message_flags where {in_dates}",
         )
     source = "agg_flags_dates"
     if name in AGG_BILL_FILES:
         source = "agg_flags_bills"
-        if not _temp_exists(con, source):
-            con.execute(
-                f"""create temp table agg_flags_bills as
-                select * from agg_flags_dates
+        if not temp.exists(con, source):
+            temp.create(
+                con,
+                source,
+                f"""select * from agg_flags_dates
                 union all
                 select f.*
                 from mart.sms_message_flags as f
@@ -424,7 +419,7 @@ def _update_aggregate(con: duckdb.DuckDBPyConnection, name: str) -> None:
                     select distinct bill_id from agg_flags_dates where bill_id is not null
                 ) as b
                     on b.bill_id = f.bill_id
-                where f.purpose in {PRE_DUE_PURPOSES} and not coalesce(f.{in_dates}, false)"""
+                where f.purpose in {PRE_DUE_PURPOSES} and not coalesce(f.{in_dates}, false)""",
             )
     con.execute(f"delete from {table} where {in_dates}")
     con.execute(_aggregate_sql(name, source))
@@ -433,25 +428,12 @@ def _update_aggregate(con: duckdb.DuckDBPyConnection, name: str) -> None:
 def _save_agg_state(con: duckdb.DuckDBPyConnection) -> None:
     """Record the users' score bands and experiments and the bills' due dates of this build."""
     schema = mart_state.SCHEMA
-    if not _temp_exists(con, "_agg_users_now"):
-        con.execute(f"create or replace temp table _agg_users_now as {_AGG_USERS_SQL}")
-    con.execute(f"create or replace table {schema}.agg_users as select * from _agg_users_now")
+    con.execute(f"drop table if exists {schema}.agg_users")  # the state of older builds
+    con.execute(f"create or replace table {schema}.agg_user_scopes as {_USER_SCOPES_STATE_SQL}")
     con.execute(
         f"""create or replace table {schema}.agg_bills as
         select bill_id, due_date from mart.user_cycle"""
     )
-    for table in (
-        "_agg_users_now",
-        "_agg_flags_old",
-        "_agg_flags_new",
-        "_agg_changed",
-        "_agg_changed_bills",
-        "_agg_changed_users",
-        "agg_scope_dates",
-        "agg_flags_dates",
-        "agg_flags_bills",
-    ):
-        con.execute(f"drop table if exists {table}")
 
 
 def table_row_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
@@ -459,27 +441,16 @@ def table_row_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
     return {table: con.table(f"mart.{table}").count("*").fetchall()[0][0] for table in MART_TABLES}
 
 
-def _file_tables(name: str) -> tuple[str | None, set[tuple[str, str]]]:
-    """(mart table the file writes, {(schema, table)} it reads), from the parsed SQL."""
-    tree = sqlglot.parse_one(sqlfiles.load(name), read="duckdb")
-    written = None
-    if isinstance(tree, exp.Create | exp.Insert):
-        target = tree.this.find(exp.Table) if not isinstance(tree.this, exp.Table) else tree.this
-        if target is not None and target.db == "mart" and target.name:
-            written = target.name
-    read = {
-        (table.db, table.name)
-        for table in tree.find_all(exp.Table)
-        if table.db and table.name and table.name != written
-    }
-    return written, read
+def built_row_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    """Rows of every table the marts create, by qualified name, in BUILT_TABLES order."""
+    return {table: con.table(table).count("*").fetchall()[0][0] for table in BUILT_TABLES}
 
 
 def table_inputs() -> dict[str, set[tuple[str, str]]]:
-    """Mart table -> the (schema, table) pairs its SQL files read, for asset lineage."""
-    inputs: dict[str, set[tuple[str, str]]] = {table: set() for table in MART_TABLES}
-    for name, _ in MART_FILES:
-        written, read = _file_tables(name)
-        if written is not None:
-            inputs[written] |= read
+    """Table the marts create ("mart.metrics", "mart_int.user_scopes") -> the (schema, table)
+    pairs the files writing it read, for asset lineage."""
+    inputs: dict[str, set[tuple[str, str]]] = {f.table: set() for f in BUILD_ORDER if f.table}
+    for f in BUILD_ORDER:
+        if f.kind != "schema":
+            inputs[f.writes] |= {tuple(t.split(".", 1)) for t in f.reads}
     return inputs

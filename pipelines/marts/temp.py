@@ -1,0 +1,85 @@
+"""The temp tables of a mart build, in one place.
+
+An incremental build plans its scope and copies scoped input into temp tables of the build's
+connection. Every such table is declared here with what it holds; `create` refuses a name
+that is not, and the build calls `drop_all` before it starts and after it ends (commit or
+rollback), so nothing of one build is visible to the next or to anything else on the same
+connection. State kept between builds lives in schema `mart_build` (pipelines.marts.state),
+helper tables the marts read in schema `mart_int`; neither is a temp table.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import duckdb
+
+# name -> what it holds, in the order the build creates them
+TEMP_TABLES: dict[str, str] = {
+    # the change set of core (state.snapshot, state.plan_flags)
+    "_sms_days_now": "per epoch day of core.sms_logs: rows and Σ hash of what the flags read",
+    "_flag_users_now": "per user: first opt-out time and marketing consent",
+    "_orders_days_now": "per epoch day of core.orders: rows and Σ hash",
+    "_changed_edays": "epoch days whose sms_logs fingerprint changed",
+    "_changed_dates": "local dates of the changed messages (new and old)",
+    "flags_scope_dates": "S: local dates the flags recompute",
+    "flags_scope_users": "U: users the flags recompute on every date",
+    "_read_dates": "S and the days before it the duplicate window reaches",
+    "conv_scope_dates": "local dates sms_conversion_days recomputes",
+    # the scoped flags update (state.update_flags)
+    "_read_edays": "epoch days around the read dates",
+    "flags_input": "the core.sms_logs rows the scoped flags read",
+    # the scoped per-day files (state.update_scoped_file)
+    "flags_in_scope": "the flags rows of a scoped file's scope",
+    # the dashboard's aggregates (build: plan_aggregates, update_aggregate)
+    "_agg_flags_old": "the flags rows of S or U before the scoped update",
+    "_agg_flags_new": "the flags rows of S or U after the scoped update",
+    "_agg_changed": "flags rows that changed (symmetric difference of the two above)",
+    "_agg_changed_bills": "bills whose pre-due reminders' ranks or status may change",
+    "_agg_changed_users": "users whose score band or experiment scopes changed",
+    "agg_scope_dates": "D: local dates the aggregates recompute",
+    "agg_flags_dates": "the flags rows of D",
+    "agg_flags_bills": "the flags rows of D and the pre-due reminders of their bills",
+}
+
+
+def exists(con: duckdb.DuckDBPyConnection, name: str) -> bool:
+    """Whether the temp table `name` exists on this connection."""
+    return bool(
+        con.execute(
+            "select count(*) from duckdb_tables() where temporary and table_name = ?", [name]
+        ).fetchone()[0]
+    )
+
+
+def table_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
+    """Whether the (non-temp) table schema.table exists in the current database."""
+    return bool(
+        con.execute(
+            "select count(*) from duckdb_tables() where database_name = current_database() "
+            "and schema_name = ? and table_name = ?",
+            [schema, table],
+        ).fetchone()[0]
+    )
+
+
+def _declared(name: str) -> str:
+    if name not in TEMP_TABLES:
+        raise KeyError(f"temp table {name!r} is not declared in pipelines.marts.temp")
+    return name
+
+
+def create(con: duckdb.DuckDBPyConnection, name: str, query: str, params: Any = None) -> None:
+    """`create or replace temp table <name> as <query>` for a declared name."""
+    con.execute(f"create or replace temp table {_declared(name)} as {query}", params)
+
+
+def count(con: duckdb.DuckDBPyConnection, name: str) -> int:
+    """Rows of a declared temp table."""
+    return con.execute(f"select count(*) from {_declared(name)}").fetchone()[0]
+
+
+def drop_all(con: duckdb.DuckDBPyConnection) -> None:
+    """Drop every declared temp table that exists."""
+    for name in TEMP_TABLES:
+        con.execute(f"drop table if exists temp.{name}")
