@@ -243,6 +243,12 @@ def _inspect(con: duckdb.DuckDBPyConnection, fr: FileRead, tmp: Path) -> None:
         ).fetchall()
         names = [r[0] for r in rows]
         fr.types = {r[0]: r[1] for r in rows}
+        # DuckDB renames a repeated column name (USER_ID -> USER_ID_1): judge the file's own
+        # names, from its schema, for columns that name one contract field twice
+        schema = con.execute(
+            "select name, num_children from parquet_schema($p)", {"p": fr.read_path}
+        ).fetchall()
+        _map_columns(f.source, _top_level_names(schema[1:]))
         fr.columns, fr.dropped = _map_columns(f.source, names)
     elif fmt == "jsonl":
         fr.read_path = _exact_path(f, tmp)
@@ -265,6 +271,25 @@ def _inspect(con: duckdb.DuckDBPyConnection, fr: FileRead, tmp: Path) -> None:
             f"no column matches the {f.source} contract ({len(names)} column(s) found, "
             "none of them a contract field)"
         )
+
+
+def _top_level_names(schema: list[tuple[str, int | None]]) -> list[str]:
+    """The top-level column names of a flattened Parquet schema (depth-first, each element
+    followed by its children)."""
+    names: list[str] = []
+    i = 0
+
+    def skip(j: int) -> int:
+        children = schema[j][1] or 0
+        j += 1
+        for _ in range(children):
+            j = skip(j)
+        return j
+
+    while i < len(schema):
+        names.append(schema[i][0])
+        i = skip(i)
+    return names
 
 
 def _value_expr(fr: FileRead, name: str) -> str:
