@@ -67,7 +67,7 @@ _PIVOT = re.compile(r"\b(un)?pivot\b", re.IGNORECASE)
 _COMMENTS = re.compile(r"--[^\n]*|/\*.*?\*/", re.DOTALL)
 _WORD = re.compile(r"[A-Za-z_]+")
 # First words that are followed by the name of what they act on (IMPORT DATABASE, CREATE TABLE)
-_TWO_WORDS = {"IMPORT", "EXPORT", "CREATE", "DROP", "ALTER", "FORCE", "INSTALL", "COPY", "SET"}
+_TWO_WORDS = {"IMPORT", "EXPORT", "CREATE", "DROP", "ALTER", "FORCE", "INSTALL", "SET"}
 
 # Why a statement type is refused, in words an analyst understands.
 REFUSALS = {
@@ -198,6 +198,8 @@ def check(con: duckdb.DuckDBPyConnection, sql: str) -> str:
         statements = con.extract_statements(sql)
     except duckdb.Error as exc:
         raise SandboxError("error", _first_line(exc)) from None
+    if not statements:
+        raise SandboxError("refused", "the query is empty (only comments)")
     if len(statements) != 1:
         raise SandboxError(
             "refused", f"one statement at a time, please (found {len(statements)} statements)"
