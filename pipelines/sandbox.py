@@ -23,6 +23,7 @@ connections through `connect()` too.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import decimal
 import os
@@ -31,6 +32,8 @@ import re
 import resource
 import select
 import signal
+import socket
+import struct
 import subprocess
 import sys
 import threading
@@ -244,20 +247,13 @@ def run(sql: str, db: Path | str | None = None, limits: Limits | None = None) ->
             "max_bytes": limits.max_bytes,
         }
     )
-    proc = subprocess.Popen(
-        [sys.executable, "-c", f"from {__name__} import _worker; _worker()"],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        env=_worker_env(),
-    )
+    worker = _Worker.start()
     try:
-        code, out = _talk(proc, request, limits)
+        out = _talk(worker, request, limits)
     finally:
-        if proc.poll() is None:
-            proc.kill()
-        proc.wait()
-    if code == 0 and out:
+        worker.stop()
+    code = worker.exit_code()
+    if out:
         reply = pickle.loads(out)
         if reply[0] == "ok":
             result: Result = reply[1]
@@ -265,40 +261,168 @@ def run(sql: str, db: Path | str | None = None, limits: Limits | None = None) ->
         raise SandboxError(reply[1], reply[2])
     if code == -signal.SIGXCPU:
         raise SandboxError("timeout", _timeout_message(limits))
-    how = f"signal {-code}" if code < 0 else f"exit code {code}"
+    how = (
+        ""
+        if code is None
+        else (f"; the worker ended with signal {-code}" if code < 0 else f"; exit code {code}")
+    )
     raise SandboxError(
         "error",
         f"the query was stopped: it needed more memory than the sandbox allows "
-        f"({MEMORY_LIMIT} for DuckDB, {WORKER_MEMORY_BYTES >> 20} MB for its process; "
-        f"the worker ended with {how})",
+        f"({MEMORY_LIMIT} for DuckDB, {WORKER_MEMORY_BYTES >> 20} MB for its process{how})",
     )
 
 
-def _talk(proc: subprocess.Popen, request: bytes, limits: Limits) -> tuple[int, bytes]:
+def _talk(worker: _Worker, request: bytes, limits: Limits) -> bytes:
     """Send the request; wait for the worker to be ready (it answers one byte), then give the
-    query its time limit and kill the worker KILL_GRACE_S after it. Returns (exit code, reply)."""
-    assert proc.stdin is not None and proc.stdout is not None
-    proc.stdin.write(request)
-    proc.stdin.close()
-    fd = proc.stdout.fileno()
+    query its time limit and kill the worker KILL_GRACE_S after it. Returns the reply (empty
+    when the worker died without one)."""
+    worker.send(request)
+    fd = worker.fileno()
     ready = select.select([fd], [], [], STARTUP_TIMEOUT_S)[0]
     first = os.read(fd, 1) if ready else b""
     if first != b"R":
         if not ready:
             raise SandboxError("error", "the query worker did not start in time; try again")
-        return proc.wait(), b""
+        return b""
     deadline = time.monotonic() + limits.timeout_s + KILL_GRACE_S
     chunks = []
     while True:
         left = deadline - time.monotonic()
         if left <= 0 or not select.select([fd], [], [], left)[0]:
-            proc.kill()
+            worker.kill()
             raise SandboxError("timeout", _timeout_message(limits))
         chunk = os.read(fd, 1 << 20)
         if not chunk:
             break
         chunks.append(chunk)
-    return proc.wait(), b"".join(chunks)
+    return b"".join(chunks)
+
+
+class _Worker:
+    """One worker process: forked by the fork server when it runs (milliseconds), else a new
+    interpreter (a fraction of a second or more)."""
+
+    _server: subprocess.Popen | None = None
+    _control: socket.socket | None = None
+    _lock = threading.Lock()
+
+    def __init__(self, sock: socket.socket, pid: int | None, proc: subprocess.Popen | None):
+        self.sock, self.pid, self.proc = sock, pid, proc
+
+    @classmethod
+    def start(cls) -> _Worker:
+        mine, theirs = socket.socketpair()
+        try:
+            pid = cls._fork(theirs)
+        except OSError:
+            pid = None
+        if pid is not None:
+            theirs.close()
+            return cls(mine, pid, None)
+        proc = subprocess.Popen(  # no fork server: a fresh interpreter
+            [sys.executable, "-c", f"from {__name__} import _worker; _worker({theirs.fileno()})"],
+            pass_fds=[theirs.fileno()],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env=_worker_env(),
+        )
+        theirs.close()
+        return cls(mine, proc.pid, proc)
+
+    @classmethod
+    def _fork(cls, theirs: socket.socket) -> int | None:
+        """Ask the fork server (started on first use) for a worker on `theirs`; its pid."""
+        with cls._lock:
+            if cls._server is None or cls._server.poll() is not None:
+                if os.environ.get(NO_FORK_SERVER_ENV):
+                    return None
+                ours, server_end = socket.socketpair()
+                cls._server = subprocess.Popen(
+                    [
+                        sys.executable,
+                        "-c",
+                        f"from {__name__} import _serve; _serve({server_end.fileno()})",
+                    ],
+                    pass_fds=[server_end.fileno()],
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                    env=_worker_env(),
+                )
+                server_end.close()
+                cls._control = ours
+            assert cls._control is not None
+            cls._control.settimeout(STARTUP_TIMEOUT_S)
+            try:
+                socket.send_fds(cls._control, [b"w"], [theirs.fileno()])
+                data = b""
+                while len(data) < 4:
+                    more = cls._control.recv(4 - len(data))
+                    if not more:
+                        raise OSError("the fork server ended")
+                    data += more
+            except OSError:
+                cls._server.kill()
+                cls._server.wait()
+                cls._server = None
+                raise
+            return struct.unpack("i", data)[0]
+
+    def send(self, request: bytes) -> None:
+        self.sock.sendall(request)
+        self.sock.shutdown(socket.SHUT_WR)
+
+    def fileno(self) -> int:
+        return self.sock.fileno()
+
+    def kill(self) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            if self.proc is not None:
+                self.proc.kill()
+            elif self.pid is not None:
+                os.kill(self.pid, signal.SIGKILL)
+
+    def stop(self) -> None:
+        self.sock.close()
+        if self.proc is not None:
+            if self.proc.poll() is None:
+                self.proc.kill()
+            self.proc.wait()
+
+    def exit_code(self) -> int | None:
+        """The worker's exit code when known (a forked worker is reaped by the server)."""
+        return self.proc.returncode if self.proc is not None else None
+
+
+NO_FORK_SERVER_ENV = "NUDGESCOPE_SANDBOX_NO_FORK_SERVER"
+
+
+def _serve(control_fd: int) -> None:
+    """The fork server: a single-threaded process with DuckDB imported and no database open,
+    forking one worker per request. It ends when the process that started it does."""
+    control = socket.socket(fileno=control_fd)
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # children are reaped by the kernel
+    while True:
+        try:
+            _, fds, _, _ = socket.recv_fds(control, 16, 1)
+        except OSError:
+            return
+        if not fds:
+            return  # the parent went away
+        pid = os.fork()
+        if pid == 0:
+            code = 1
+            try:
+                control.close()
+                signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+                _worker(fds[0])
+                code = 0
+            finally:
+                os._exit(code)
+        os.close(fds[0])
+        control.sendall(struct.pack("i", pid))
 
 
 def _timeout_message(limits: Limits) -> str:
@@ -325,22 +449,25 @@ def _limit_process(timeout_s: float) -> None:
     resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
 
 
-def _worker() -> None:
-    """Entry point of the worker process: one request on stdin; on stdout one byte when ready,
-    then one reply. Anything else that writes to stdout goes nowhere."""
-    out = os.fdopen(os.dup(1), "wb")
+def _worker(fd: int) -> None:
+    """A worker: one request on the socket `fd`, then on it one byte when ready and one reply.
+    Nothing else it might print reaches the parent."""
+    sock = socket.socket(fileno=fd)
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 1)
-    req = pickle.load(sys.stdin.buffer)
+    os.dup2(devnull, 2)
+    chunks = []
+    while chunk := sock.recv(1 << 16):
+        chunks.append(chunk)
+    req = pickle.loads(b"".join(chunks))
     try:
         _limit_process(req["timeout_s"])
         con = connect(req["db"])
     except SandboxError as exc:
         reply: tuple = ("error", exc.kind, exc.message)
-        out.write(b"R")
+        sock.sendall(b"R")
     else:
-        out.write(b"R")
-        out.flush()
+        sock.sendall(b"R")
         try:
             reply = ("ok", _execute(con, req))
         except SandboxError as exc:
@@ -349,8 +476,8 @@ def _worker() -> None:
             reply = ("error", "error", _memory_message())
         finally:
             con.close()
-    out.write(pickle.dumps(reply))
-    out.flush()
+    sock.sendall(pickle.dumps(reply))
+    sock.close()
 
 
 def _memory_message() -> str:
