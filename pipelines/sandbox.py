@@ -548,8 +548,8 @@ def _execute(con: duckdb.DuckDBPyConnection, req: dict) -> Result:
         except duckdb.PermissionException:
             raise SandboxError(
                 "refused",
-                "file access is refused: the sandbox reads no file, network or extension; "
-                "query the tables of the published database instead",
+                f"{_file_reader(req['sql'])} is refused: the sandbox reads no file, network "
+                "or extension; query the tables of the published database instead",
             ) from None
         except duckdb.OutOfMemoryException:
             raise SandboxError("error", _memory_message()) from None
@@ -565,6 +565,18 @@ def _execute(con: duckdb.DuckDBPyConnection, req: dict) -> Result:
         return Result(columns, types, rows, truncated, time.monotonic() - started, kind, notes)
     finally:
         timer.cancel()
+
+
+_CALL = re.compile(r"\b([A-Za-z_][A-Za-z0-9_]*)\s*\(")
+_FILE_FUNCTIONS = ("read_", "parquet_", "glob", "sniff_csv", "iceberg_", "delta_", "sqlite_")
+
+
+def _file_reader(sql: str) -> str:
+    """The name of the first function in `sql` that reads files ('file access' if none)."""
+    for name in _CALL.findall(_COMMENTS.sub(" ", sql)):
+        if name.lower().startswith(_FILE_FUNCTIONS):
+            return name
+    return "file access"
 
 
 def _first_line(exc: BaseException) -> str:
