@@ -133,6 +133,9 @@ def _changes(paths: settings.Paths) -> tuple[files.Scan, set[tuple[str, str]]]:
         if path not in on_disk:  # removed: its contribution is withdrawn
             source, dt_dir = path.split("/")[:2]
             changed.add((source, dt_dir.removeprefix("dt=")))
+    for path, dt, _ in scan.unreadable:  # staged again so it is recorded as a failed entry
+        if dt is not None:
+            changed.add((path.split("/")[0], dt.isoformat()))
     return scan, changed
 
 
