@@ -611,3 +611,22 @@ def test_next_run_removes_what_a_killed_run_left(_isolated_data_dir):
     load(wh, landing, sources=("users",))
     assert list(leftovers.iterdir()) == []
     assert query(wh, "select user_id from core.users") == [("g1",)]
+
+
+def test_run_exits_3_and_publishes_when_a_folder_cannot_be_read(_isolated_data_dir, monkeypatch):
+    """Through `nudgescope run`: a dt folder that cannot be listed (never loaded before) is a
+    failed entry, the other files are published, exit code 3."""
+    from pipelines.ingest.run import run_pipeline
+
+    landing = _isolated_data_dir / "landing"
+    put(landing, "users", DT, "good.csv", GOOD)
+    put(landing, "users", "2025-03-02", "b.csv", HEADER + row("b1"))
+    _deny(monkeypatch, "dt=2025-03-02")
+    summary = run_pipeline(_isolated_data_dir)
+    assert summary.success and summary.exit_code == 3
+    assert summary.files_failed == 1
+    assert summary.failed_files == [
+        "users/dt=2025-03-02/: cannot list the folder: permission denied"
+    ]
+    serve = _isolated_data_dir / "serve.duckdb"
+    assert query(serve, "select user_id from core.users") == [("g1",)]
