@@ -253,8 +253,11 @@ def run(sql: str, db: Path | str | None = None, limits: Limits | None = None) ->
     finally:
         worker.stop()
     code = worker.exit_code()
-    if out:
-        reply = pickle.loads(out)
+    try:
+        reply = pickle.loads(out) if out else None
+    except (pickle.UnpicklingError, EOFError, ValueError):
+        reply = None  # the worker died while answering
+    if reply is not None:
         if reply[0] == "ok":
             result: Result = reply[1]
             return result
@@ -279,9 +282,12 @@ def _talk(worker: _Worker, request: bytes, limits: Limits) -> bytes:
     when the worker died without one)."""
     worker.send(request)
     fd = worker.fileno()
-    ready = select.select([fd], [], [], STARTUP_TIMEOUT_S)[0]
+    poller = select.poll()  # poll, not select: the descriptor may be above FD_SETSIZE
+    poller.register(fd, select.POLLIN)
+    ready = poller.poll(STARTUP_TIMEOUT_S * 1000)
     first = os.read(fd, 1) if ready else b""
     if first != b"R":
+        worker.kill()
         if not ready:
             raise SandboxError("error", "the query worker did not start in time; try again")
         return b""
@@ -289,7 +295,7 @@ def _talk(worker: _Worker, request: bytes, limits: Limits) -> bytes:
     chunks = []
     while True:
         left = deadline - time.monotonic()
-        if left <= 0 or not select.select([fd], [], [], left)[0]:
+        if left <= 0 or not poller.poll(left * 1000):
             worker.kill()
             raise SandboxError("timeout", _timeout_message(limits))
         chunk = os.read(fd, 1 << 20)
@@ -481,7 +487,10 @@ def _worker(fd: int) -> None:
 
 
 def _memory_message() -> str:
-    return f"the query needs more than the sandbox's memory limit ({MEMORY_LIMIT})"
+    return (
+        f"the query needs more memory than the sandbox allows ({MEMORY_LIMIT} for DuckDB, "
+        f"{WORKER_MEMORY_BYTES >> 20} MB for the query's process)"
+    )
 
 
 def _size(v: Any) -> int:
