@@ -293,6 +293,20 @@ CASES: dict[str, Case] = {
         ["g1", "j1"],
         counts={"a.jsonl": (1, 1, 0)},
     ),
+    "jsonl_key_twice_in_one_object": Case(
+        files(
+            **{
+                "a.jsonl": jrow("j1")
+                + '{"user_id": "j2", "USER_ID": "j9", "opened_at": "2025-01-05 09:00:00"}\n'
+                + '{"user_id": "j3", "credit_limit": "1", "credit_limit": "999"}\n'
+                + jrow("j4")
+            }
+        ),
+        ["g1", "j1", "j4"],
+        {("a.jsonl", 2, "bad_json"), ("a.jsonl", 3, "bad_json")},
+        counts={"a.jsonl": (4, 2, 2)},
+        rows={"j4": 4},
+    ),
     "jsonl_no_contract_key": Case(
         files(**{"a.jsonl": '{"secret": "x"}\n'}), ["g1"], failed={"a.jsonl": "no column matches"}
     ),

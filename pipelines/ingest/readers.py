@@ -331,12 +331,21 @@ def _select_sql(source: str, fr: FileRead) -> str:
         return f"insert into raw_read select {select}, filename, NULL, NULL from {scan}"
     # JSONL: every line, so that line numbers are exact; blank lines are marked and skipped,
     # lines that are not a JSON object are marked bad with their (masked, shortened) text.
+    # An object naming one contract field twice ("amount" twice, or "amount" and "AMOUNT")
+    # is ambiguous: which value is meant is not knowable, so the line is quarantined.
+    wanted = "[" + ", ".join(lit(f) for f in SOURCES[source].field_names) + "]"
+    keys = (
+        "list_filter(list_transform(json_keys(json), lambda k: lower(trim(k))), "
+        f"lambda k: list_contains({wanted}, k))"
+    )
     raw_text = f"left({mask_sql('line')}, {RAW_TEXT_CHARS})"
     return f"""insert into raw_read
         select {select}, filename,
             case when trim(coalesce(line, '')) = '' then 'blank'
-                when json is null then 'bad_json' end,
-            case when json is null and trim(coalesce(line, '')) <> '' then {raw_text} end
+                when json is null then 'bad_json'
+                when len({keys}) > len(list_distinct({keys})) then 'key_twice' end,
+            case when (json is null or len({keys}) > len(list_distinct({keys})))
+                and trim(coalesce(line, '')) <> '' then {raw_text} end
         from (
             select line, filename, case when {_JSON_OBJECT} then line::json end as json
             from {_lines_scan("$files", ", " + REJECTS)}
@@ -487,9 +496,12 @@ def read_files(
     )
     con.execute(
         f"""create or replace temp table raw_bad as
-        select _dt, _file, _row, _bad as reason_code,
-            {lit(REASON_CODES["bad_json"])} as message, _text as raw_row
-        from raw_all where _bad = 'bad_json'
+        select _dt, _file, _row, 'bad_json' as reason_code,
+            case when _bad = 'key_twice'
+                then 'a JSON object names one contract field twice (ambiguous)'
+                else {lit(REASON_CODES["bad_json"])} end as message,
+            _text as raw_row
+        from raw_all where _bad in ('bad_json', 'key_twice')
         union all by name
         select s._dt, s._file, s._row, {reason} as reason_code,
             {described} || ' (' || {mask_sql("left(s.error_message, 200)")} || ')' as message,
