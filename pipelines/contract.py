@@ -252,4 +252,10 @@ REASON_CODES = {
     "payment_method_required": "a completed checkout session has no payment method",
     "installments_not_one": "installments is not 1 for a non-installment payment method",
     "due_before_statement": "due_date is before statement_date",
+    # A line that is not a record at all (pipelines/ingest/readers.py): the line is quarantined
+    # with its masked, shortened raw text; the rest of the file loads.
+    "malformed_row": "a CSV line has too few or too many fields or an unterminated quote",
+    "bad_json": "a JSONL line is not a JSON object",
+    "bad_encoding": "a line holds bytes that are not valid text in the file's encoding",
+    "line_too_long": "a line is longer than the 32 MiB line limit",
 }

@@ -8,9 +8,10 @@ import os
 import pytest
 from fixtures.ingest.helpers import ledger, load, put, put_parquet, query, table_snapshot
 
-from pipelines.contract import REASON_CODES
+from pipelines.contract import REASON_CODES, SOURCES
 from pipelines.ingest import files
 from pipelines.ingest.mask import mask_text
+from pipelines.ingest.validate import TYPE_REASON
 
 USERS_HEADER = "user_id,opened_at,credit_limit,score_band,marketing_consent,province,updated_at\n"
 
@@ -246,7 +247,12 @@ def test_every_reject_reason(wh, landing):
         ("orders", 11, "missing_required"),
         ("orders", 12, "bad_timestamp"),
     ]
-    assert {r[2] for r in got} == set(REASON_CODES)  # every reason code is exercised
+    # every value-level reason code is exercised (line-level ones: tests/test_ingest_hostile.py)
+    value_codes = {"missing_required", "out_of_range", *TYPE_REASON.values()} | {
+        code for s in SOURCES.values() for code, _ in s.row_rules
+    }
+    assert value_codes <= set(REASON_CODES)
+    assert {r[2] for r in got} == value_codes
     assert query(
         wh,
         "select order_id, payment_method, installments, channel, status "
@@ -431,11 +437,13 @@ def test_unparsable_files_fail_alone(wh, landing):
     put(landing, "users", dt, "g_empty.jsonl", b"")
     put(landing, "users", dt, "h_broken.jsonl", '{"user_id": "u8", "opened_at": \n')
     load(wh, landing)
-    assert query(wh, "select user_id from core.users order by 1") == [("u1",), ("u4",)]
+    # b_ragged.csv: its row 2 has 10 fields for 7 columns -> that line is quarantined, u2 loads
+    # h_broken.jsonl: its only line is not a JSON object: nothing to load, the file fails
+    assert query(wh, "select user_id from core.users order by 1") == [("u1",), ("u2",), ("u4",)]
     led = {p.rsplit("/", 1)[1]: r for p, r in ledger(wh).items()}
     assert {n: r["status"] for n, r in led.items()} == {
         "a_good.csv": "loaded",
-        "b_ragged.csv": "failed",
+        "b_ragged.csv": "loaded",
         "c_good.csv": "loaded",
         "d_garbage.csv": "failed",
         "e_noheader.csv": "failed",
@@ -446,9 +454,27 @@ def test_unparsable_files_fail_alone(wh, landing):
     for r in led.values():
         if r["status"] == "failed":
             assert r["error"] and (r["rows_read"], r["rows_loaded"]) == (0, 0)
+            assert r["dropped_columns"] == []
     assert "neither UTF-8 nor GB18030" in led["d_garbage.csv"]["error"]
     assert "no column matches" in led["e_noheader.csv"]["error"]
+    assert "u9" not in led["e_noheader.csv"]["error"]  # no content of a failed file is kept
     assert "empty file" in led["g_empty.jsonl"]["error"]
+    got = {
+        n: (r["rows_read"], r["rows_loaded"], r["rows_quarantined"])
+        for n, r in led.items()
+        if r["status"] == "loaded"
+    }
+    assert got == {
+        "a_good.csv": (1, 1, 0),
+        "b_ragged.csv": (2, 1, 1),
+        "c_good.csv": (1, 1, 0),
+    }
+    assert query(
+        wh, "select path, row_number, reason_code, raw_row from ingest.quarantine order by 1"
+    ) == [
+        ("users/dt=2025-03-01/b_ragged.csv", 2, "malformed_row", "u3,x,1,a,true,,,,,extra"),
+    ]
+    assert "no line of the file is a JSON object" in led["h_broken.jsonl"]["error"]
 
 
 # --- timestamps, phones --------------------------------------------------------------------

@@ -11,7 +11,7 @@ import gzip
 import hashlib
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
@@ -41,7 +41,17 @@ class LandingFile:
 @dataclass
 class Scan:
     files: list[LandingFile]
-    ignored: list[str]  # relative paths of folders/files that are not part of the layout
+    # paths of folders/files that are not part of the layout, each with why, e.g.
+    # "orders/dt=2025-03-01/.x.csv (hidden file)"
+    ignored: list[str]
+    # folders (or files) that exist but cannot be listed or inspected: (relative path, the dt
+    # of its partition or None for a source folder, reason). Known files below them are kept
+    # as they are, not withdrawn.
+    unreadable: list[tuple[str, date | None, str]] = field(default_factory=list)
+
+    def blocked(self, path: str) -> bool:
+        """True when `path` lies below an unreadable folder."""
+        return any(path.startswith(p.rstrip("/") + "/") for p, _, _ in self.unreadable)
 
 
 def file_format(name: str) -> str | None:
@@ -54,51 +64,110 @@ def file_format(name: str) -> str | None:
     return None
 
 
+def os_reason(exc: OSError) -> str:
+    """An OS error in words, without the path (the caller names the file)."""
+    return (exc.strerror or type(exc).__name__).lower()
+
+
+def _entries(path: str) -> list[os.DirEntry]:
+    with os.scandir(path) as it:
+        return sorted(it, key=lambda e: e.name)
+
+
+def _refused(entry: os.DirEntry) -> str | None:
+    """Why a directory entry is not followed, or None. Never follows a symbolic link, so
+    nothing outside the landing folder is ever opened."""
+    if entry.name.startswith("."):
+        return "hidden file"
+    if entry.is_symlink():
+        return "symbolic link, not followed"
+    return None
+
+
 def scan(
     landing: Path,
     sources: tuple[str, ...] = SOURCE_NAMES,
     start: date | None = None,
     end: date | None = None,
 ) -> Scan:
-    """Every landing file of `sources` whose dt is within [start, end] (inclusive, if given)."""
+    """Every landing file of `sources` whose dt is within [start, end] (inclusive, if given).
+
+    Hidden entries, symbolic links and anything outside the layout are reported in `ignored`;
+    folders that cannot be listed in `unreadable`. Only regular files are returned.
+    """
     files: list[LandingFile] = []
     ignored: list[str] = []
+    unreadable: list[tuple[str, date | None, str]] = []
     if not landing.is_dir():
-        return Scan(files, ignored)
-    for top in sorted(os.scandir(landing), key=lambda e: e.name):
-        if top.name.startswith(".") or top.name == "ground_truth.json":
+        return Scan(files, ignored, unreadable)
+    try:
+        tops = _entries(str(landing))
+    except OSError as exc:
+        return Scan(
+            files, ignored, [(".", None, f"cannot list the landing folder: {os_reason(exc)}")]
+        )
+    for top in tops:
+        if top.name == "ground_truth.json":  # the simulator's answer key, not an export
             continue
-        if not top.is_dir() or top.name not in SOURCE_NAMES:
-            ignored.append(top.name)
+        why = _refused(top)
+        if why:
+            ignored.append(f"{top.name} ({why})")
+            continue
+        if not top.is_dir(follow_symlinks=False) or top.name not in SOURCE_NAMES:
+            ignored.append(f"{top.name} (not a source folder)")
             continue
         if top.name not in sources:
             continue
-        for part in sorted(os.scandir(top.path), key=lambda e: e.name):
+        try:
+            parts = _entries(top.path)
+        except OSError as exc:
+            unreadable.append((top.name, None, f"cannot list the folder: {os_reason(exc)}"))
+            continue
+        for part in parts:
+            rel_dir = f"{top.name}/{part.name}"
+            why = _refused(part)
             m = DT_DIR.match(part.name)
-            if part.name.startswith("."):
-                continue
-            if not part.is_dir() or not m:
-                ignored.append(f"{top.name}/{part.name}")
+            if why or not part.is_dir(follow_symlinks=False) or not m:
+                ignored.append(f"{rel_dir} ({why or 'not a dt=YYYY-MM-DD folder'})")
                 continue
             try:
                 dt = date.fromisoformat(m.group(1))
             except ValueError:
-                ignored.append(f"{top.name}/{part.name}")
+                ignored.append(f"{rel_dir} (not a valid date)")
                 continue
             if (start and dt < start) or (end and dt > end):
                 continue
-            for f in sorted(os.scandir(part.path), key=lambda e: e.name):
-                rel = f"{top.name}/{part.name}/{f.name}"
-                if f.name.startswith("."):
+            try:
+                entries = _entries(part.path)
+            except OSError as exc:
+                unreadable.append((rel_dir, dt, f"cannot list the folder: {os_reason(exc)}"))
+                continue
+            for f in entries:
+                rel = f"{rel_dir}/{f.name}"
+                why = _refused(f)
+                if why:
+                    ignored.append(f"{rel} ({why})")
                     continue
-                if not f.is_file() or file_format(f.name) is None:
-                    ignored.append(rel)
+                if not f.is_file(follow_symlinks=False):
+                    ignored.append(f"{rel} (not a regular file)")
                     continue
-                st = f.stat()
+                if file_format(f.name) is None:
+                    ignored.append(f"{rel} (not a csv, csv.gz, parquet or jsonl file)")
+                    continue
+                try:
+                    st = f.stat(follow_symlinks=False)
+                except OSError as exc:
+                    unreadable.append((rel, dt, f"cannot read the file: {os_reason(exc)}"))
+                    continue
                 files.append(
                     LandingFile(top.name, dt, rel, Path(f.path), st.st_size, st.st_mtime_ns)
                 )
-    return Scan(files, ignored)
+    return Scan(files, ignored, unreadable)
+
+
+def open_exact(path: Path | str):
+    """Open a landing file for reading without following a symbolic link (binary mode)."""
+    return os.fdopen(os.open(path, os.O_RDONLY | os.O_NOFOLLOW), "rb")
 
 
 @dataclass(frozen=True)
@@ -108,14 +177,15 @@ class Fingerprint:
 
 
 def fingerprint(f: LandingFile) -> Fingerprint:
-    """SHA-256 of the file's bytes and, for CSV, the text encoding (one streamed pass)."""
+    """SHA-256 of the file's bytes and, for CSV, the text encoding (one streamed pass).
+    Raises OSError when the file cannot be read."""
     fmt = f.format
     digest = hashlib.sha256()
     if fmt == "csv":
         dec = codecs.getincrementaldecoder("utf-8")()
         utf8_ok, first = True, True
         has_bom = False
-        with open(f.abspath, "rb") as fh:
+        with open_exact(f.abspath) as fh:
             while chunk := fh.read(CHUNK):
                 digest.update(chunk)
                 if first:
@@ -136,7 +206,7 @@ def fingerprint(f: LandingFile) -> Fingerprint:
         else:
             encoding = "gb18030" if _decodes(f.abspath, "gb18030", gz=False) else None
         return Fingerprint(digest.hexdigest(), encoding)
-    with open(f.abspath, "rb") as fh:
+    with open_exact(f.abspath) as fh:
         while chunk := fh.read(CHUNK):
             digest.update(chunk)
     if fmt == "csv.gz":
@@ -148,7 +218,7 @@ def fingerprint(f: LandingFile) -> Fingerprint:
 
 def _gz_encoding(path: Path) -> str | None:
     try:
-        with gzip.open(path, "rb") as fh:
+        with open_exact(path) as raw, gzip.open(raw, "rb") as fh:
             head = fh.read(GZ_SNIFF_BYTES)
     except (OSError, EOFError):
         return None  # not a readable gzip stream: the reader reports the error
@@ -166,9 +236,8 @@ def _gz_encoding(path: Path) -> str | None:
 
 def _decodes(path: Path, encoding: str, gz: bool) -> bool:
     dec = codecs.getincrementaldecoder(encoding)()
-    opener = gzip.open if gz else open
     try:
-        with opener(path, "rb") as fh:
+        with open_exact(path) as raw, gzip.open(raw, "rb") if gz else raw as fh:
             while chunk := fh.read(CHUNK):
                 dec.decode(chunk)
             dec.decode(b"", final=True)
@@ -179,9 +248,12 @@ def _decodes(path: Path, encoding: str, gz: bool) -> bool:
 
 def transcode_to_utf8(src: Path, dst: Path, encoding: str, gz: bool) -> None:
     """Stream a GB18030 text file (optionally gzip'd) into a UTF-8 file for DuckDB."""
-    opener = gzip.open if gz else open
     dec = codecs.getincrementaldecoder(encoding)()
-    with opener(src, "rb") as fin, open(dst, "wb") as fout:
+    with (
+        open_exact(src) as raw,
+        gzip.open(raw, "rb") if gz else raw as fin,
+        open(dst, "wb") as fout,
+    ):
         while chunk := fin.read(CHUNK):
             fout.write(dec.decode(chunk).encode("utf-8"))
         fout.write(dec.decode(b"", final=True).encode("utf-8"))

@@ -1,24 +1,35 @@
-"""Masking of mainland mobile numbers (138****1234) — in SQL for data, in Python for messages."""
+"""Masking of mainland mobile numbers (138****1234): the one implementation, in SQL for data
+and in Python for messages, column names and anything shown.
+
+A number is 11 digits `1[3-9]x xxxx xxxx`, written with ASCII or full-width digits (or a mix),
+optionally split after the 3rd and 7th digit by a hyphen, a space, a full-width hyphen, an
+ideographic space or a dash, optionally prefixed by `86`, `+86`, `＋86` or `0086` (itself
+optionally followed by a separator). It must not be part of a longer run of digits. The
+middle four digits become `****`; the prefix, the first three and the last four digits are kept
+as written, the separators go.
+"""
 
 from __future__ import annotations
 
 import re
 
-# An 11-digit mainland mobile number (1[3-9]x xxxx xxxx, optionally split by '-' or ' ', with an
-# optional +86/86 prefix) that is not part of a longer run of digits. RE2 has no look-behind, so
-# the neighbouring characters are captured and put back; the replacement runs twice so that two
-# numbers separated by a single character are both masked.
-PHONE_RE2 = r"(^|[^0-9]|86)(1[3-9][0-9])[- ]?([0-9]{4})[- ]?([0-9]{4})($|[^0-9])"
-PHONE_REPLACEMENT = r"\1\2****\4\5"
+_D = "0-9０-９"  # ASCII and full-width digits
+_SEP = "- \u3000\uff0d\u2010-\u2015"  # hyphen, space, ideographic space, full-width hyphen, dashes
+_PREFIX = f"(?:\\+|＋|00)?86[{_SEP}]?"
+_HEAD = f"[1１][3-9３-９][{_D}]"
+
+# RE2 (DuckDB) has no look-behind, so the neighbouring characters are captured and put back;
+# the replacement runs twice so that two numbers separated by a single character are both
+# masked. Groups: 1 left neighbour, 2 prefix, 3 first three digits, 4 last four, 5 right.
+PHONE_RE2 = f"(^|[^{_D}])({_PREFIX})?({_HEAD})[{_SEP}]?[{_D}]{{4}}[{_SEP}]?([{_D}]{{4}})($|[^{_D}])"
+PHONE_REPLACEMENT = r"\1\2\3****\4\5"
 _PHONE_PY = re.compile(
-    r"(?<![0-9])((?:\+?86[- ]?)?1[3-9][0-9])[- ]?[0-9]{4}[- ]?([0-9]{4})(?![0-9])"
+    f"(?<![{_D}])((?:{_PREFIX})?{_HEAD})[{_SEP}]?[{_D}]{{4}}[{_SEP}]?([{_D}]{{4}})(?![{_D}])"
 )
 # Anything that still looks like a number after masking (used by tests and checks).
-UNMASKED_RE2 = r"(^|[^0-9])1[3-9][0-9][- ]?[0-9]{4}[- ]?[0-9]{4}($|[^0-9])"
-
-
+UNMASKED_RE2 = f"(^|[^{_D}]){_HEAD}[{_SEP}]?[{_D}]{{4}}[{_SEP}]?[{_D}]{{4}}($|[^{_D}])"
 # Every match of PHONE_RE2 contains this; the cheap test skips the replacement for most text.
-PHONE_HINT_RE2 = r"1[3-9][0-9]"
+PHONE_HINT_RE2 = "[1１][3-9３-９]"
 
 
 def mask_sql(expr: str) -> str:
@@ -29,7 +40,8 @@ def mask_sql(expr: str) -> str:
 
 
 def mask_text(text: str | None) -> str | None:
-    """Mask phone numbers in a message (error texts, reports) before it is stored or printed."""
+    """Mask phone numbers in a message (error texts, column names, reports) before it is
+    stored or printed."""
     if text is None:
         return None
     return _PHONE_PY.sub(lambda m: f"{m.group(1)}****{m.group(2)}", text)

@@ -133,6 +133,9 @@ def _changes(paths: settings.Paths) -> tuple[files.Scan, set[tuple[str, str]]]:
         if path not in on_disk:  # removed: its contribution is withdrawn
             source, dt_dir = path.split("/")[:2]
             changed.add((source, dt_dir.removeprefix("dt=")))
+    for path, dt, _ in scan.unreadable:  # staged again so it is recorded as a failed entry
+        if dt is not None:
+            changed.add((path.split("/")[0], dt.isoformat()))
     return scan, changed
 
 
@@ -242,6 +245,7 @@ def run_pipeline(
         summary.files_seen = len(changes[0].files)
         summary.up_to_date = True
         summary.seconds = time.monotonic() - t0
+        _add_unlisted(summary, changes[0])
         return summary
     todo = plan(paths, changes)
     # The instance below lives as long as this call. One "planned" event per asset for a
@@ -281,7 +285,17 @@ def run_pipeline(
             summary.success = True
     summary.seconds = time.monotonic() - t0
     _fill_counts(summary, paths.warehouse)
+    _add_unlisted(summary, todo.scan)
     return summary
+
+
+def _add_unlisted(summary: RunSummary, scan: files.Scan) -> None:
+    """Source folders that cannot be listed have no partition to be recorded under in the
+    ledger (dt folders and files do): they count as failed files of this run."""
+    for path, dt, reason in scan.unreadable:
+        if dt is None:
+            summary.files_failed += 1
+            summary.failed_files.append(f"{path}: {reason}")
 
 
 def _execute(job, instance, run_id, selection, tags, listener):

@@ -20,7 +20,14 @@ import duckdb
 from pipelines import sqlfiles
 from pipelines.contract import SOURCES
 from pipelines.ingest import files as landing_files
-from pipelines.ingest.readers import FileRead, drop_raw, read_files, temp_dir
+from pipelines.ingest.readers import (
+    TMP_DIR_NAME,
+    FileRead,
+    drop_raw,
+    read_files,
+    remove_leftovers,
+    temp_dir,
+)
 from pipelines.ingest.validate import q, validation_sql
 from pipelines.ingest.warehouse import ensure, file_filter, pending_table, pk_cols
 
@@ -44,6 +51,7 @@ class StageResult:
     rows_quarantined: int = 0
     failed: list[str] = field(default_factory=list)
     ignored: list[str] = field(default_factory=list)
+    unreadable: list[str] = field(default_factory=list)  # source folders that cannot be listed
 
     def as_metadata(self) -> dict:
         return {
@@ -104,13 +112,30 @@ def stage_source(
         if k is not None and k[5] == f.size and k[6] == f.mtime_ns and k[7] == k[3]:
             result.files_unchanged += 1
             continue
-        fp = landing_files.fingerprint(f)
+        try:
+            fp = landing_files.fingerprint(f)
+        except OSError as exc:  # e.g. no read permission: this file fails, the rest loads
+            reason = f"cannot read the file: {landing_files.os_reason(exc)}"
+            todo.append(FileRead(f, None, "", error=reason))
+            continue
         if k is not None and k[3] == fp.content_hash:
             result.files_unchanged += 1  # touched or re-delivered with identical content
             restat.append((f.path, f.size, f.mtime_ns, fp.content_hash))
             continue
         todo.append(FileRead(f, fp.encoding, fp.content_hash))
-    removed = sorted(p for p in known if p not in on_disk)
+    for rel, dt, reason in found.unreadable:
+        if dt is None:  # a whole source folder: no partition to record it under
+            result.failed.append(f"{rel}: {reason}")
+            result.unreadable.append(f"{rel}: {reason}")
+            continue
+        # a dt folder (path ends with '/') or a file that cannot be inspected: a failed
+        # ledger entry, retried by every run until it can be read
+        path = rel + "/" if not landing_files.file_format(rel) else rel
+        lf = landing_files.LandingFile(source, dt, path, landing / rel, 0, 0)
+        todo.append(FileRead(lf, None, "", error=reason))
+        on_disk.add(path)
+    # Files below a folder that cannot be listed are not gone: they stay as they are.
+    removed = sorted(p for p in known if p not in on_disk and not found.blocked(p))
     result.files_removed = len(removed)
 
     if restat:
@@ -119,7 +144,10 @@ def stage_source(
     done = 0
     if progress:
         progress(0, total)
-    with temp_dir() as tmp:
+    tmp_base = _tmp_base(con)
+    if tmp_base is not None:
+        remove_leftovers(tmp_base)  # what a killed run left; this run holds the warehouse
+    with temp_dir(tmp_base) as tmp:
         for batch in _batches(todo):
             _stage_batch(con, source, batch, [], Path(tmp), run_id, result, set(known))
             done += len(batch)
@@ -128,6 +156,16 @@ def stage_source(
     if removed:
         _stage_batch(con, source, [], removed, Path(), run_id, result, set(known))
     return result
+
+
+def _tmp_base(con: duckdb.DuckDBPyConnection) -> Path | None:
+    """The staging calls' temporary folder next to the warehouse file (None: in memory)."""
+    row = con.execute(
+        "select path from duckdb_databases() where database_name = current_database()"
+    ).fetchone()
+    if not row or not row[0]:
+        return None
+    return Path(row[0]).parent / TMP_DIR_NAME
 
 
 def _write_stat(con: duckdb.DuckDBPyConnection, rows: list[tuple]) -> None:
@@ -164,6 +202,11 @@ def _stage_batch(
     if batch:
         read_files(con, source, batch, tmp)  # autocommit: a failing read rolls back alone
         con.execute(f"create or replace temp table checked as {validation_sql(source)}")
+        # lines that were not records at all: quarantined like any bad row
+        con.execute(
+            "insert into checked by name "
+            "select _dt, _file, _row, reason_code, message, raw_row from raw_bad"
+        )
     else:
         con.execute(
             "create or replace temp table checked (_dt DATE, _file VARCHAR, _row BIGINT, "
@@ -174,7 +217,7 @@ def _stage_batch(
             fr.file.path,
             fr.file.dt,
             fr.file.size,
-            fr.content_hash,
+            fr.content_hash or None,
             fr.file.format,
             fr.encoding,
             fr.dropped,
@@ -183,7 +226,12 @@ def _stage_batch(
         )
         for fr in batch
     ]
-    stats = [(fr.file.path, fr.file.size, fr.file.mtime_ns, fr.content_hash) for fr in batch]
+    # no stat for what could not be read: the next run tries it again
+    stats = [
+        (fr.file.path, fr.file.size, fr.file.mtime_ns, fr.content_hash)
+        for fr in batch
+        if fr.content_hash
+    ]
     replaced = [fr.file.path for fr in batch] + removed
     withdrawn = [p for p in replaced if p in known]
     pending = pending_table(source)
@@ -218,7 +266,8 @@ def _stage_batch(
                 "create or replace temp table new_stat "
                 "(path VARCHAR, size BIGINT, mtime_ns BIGINT, content_hash VARCHAR)"
             )
-            con.executemany("insert into new_stat values (?, ?, ?, ?)", stats)
+            if stats:
+                con.executemany("insert into new_stat values (?, ?, ?, ?)", stats)
             sqlfiles.run(con, "ingest/insert_file_stat")
         counts = con.execute(
             "select count(*), count(*) filter (where reason_code is not null) from checked"

@@ -15,8 +15,11 @@ from pipelines.ingest.mask import mask_sql
 from pipelines.settings import TIMEZONE
 
 TS_NAIVE = r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?"
-TS_OFFSET = TS_NAIVE + r"(Z|[+-]\d{2}:?\d{2})"
-TS_COLON_OFFSET = TS_NAIVE + r"[+-]\d{2}:\d{2}"  # the usual spelling: DuckDB casts it as is
+# A UTC offset is at most ±14:00 (the widest in use); anything else is a bad value, not a time.
+OFFSET_COLON = r"[+-](0\d:[0-5]\d|1[0-3]:[0-5]\d|14:00)"
+OFFSET_BARE = r"[+-](0\d[0-5]\d|1[0-3][0-5]\d|1400)"
+TS_OFFSET = TS_NAIVE + f"(Z|{OFFSET_COLON}|{OFFSET_BARE})"
+TS_COLON_OFFSET = TS_NAIVE + OFFSET_COLON  # the usual spelling: DuckDB casts it as is
 
 # Row rules of the contract as conditions over the typed fields (true = the row breaks it).
 ROW_RULE_SQL = {

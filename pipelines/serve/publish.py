@@ -1,17 +1,17 @@
-"""Publishing: the readers' database, a byte copy of the warehouse swapped in atomically.
+"""Publishing: the readers' database, built fresh from the warehouse and swapped in atomically.
 
-Readers open `serve.duckdb` read-only, one query at a time. A publish checkpoints the warehouse
-(so its file holds every committed change and nothing else), copies that file byte for byte
-next to `serve.duckdb` under a temporary name (the kernel's file copy: disk speed, no
-re-encoding of rows), drops from the copy what readers do not get (staging, bookkeeping),
-adds the `meta` row, checkpoints it, fsyncs it and `os.replace`s it over the old file. A reader
-sees either the previous publish or this one, never a mix, and a run killed at any moment leaves
-the previous file untouched (the stray temporary file is removed by the next publish).
+Readers open `serve.duckdb` read-only, one query at a time. A publish creates a new, empty
+database file next to `serve.duckdb` under a temporary name, copies into it table by table what
+readers get (core.*, mart.*, the ledger and the quarantine), adds the `meta` row, checkpoints
+it, fsyncs it and `os.replace`s it over the old file. A reader sees either the previous publish
+or this one, never a mix, and a run killed at any moment leaves the previous file untouched (the
+stray temporary file is removed by the next publish).
 
-Copying the file instead of the tables keeps a publish at disk speed: at scale m a table-by-table
-copy took 36 s, the file copy 3 s. The price is disk space: the serve file keeps the free blocks
-of the dropped staging tables (it is as large as the warehouse). `meta.build_fingerprint` (a
-hash of the SQL under `sql/`) lets a later run see that nothing needs rebuilding.
+The file is written from the tables' current rows only, never copied byte for byte from the
+warehouse: the warehouse's free blocks still hold what was deleted or replaced there (a
+withdrawn file's rows, superseded copies, staging), and none of that may be recoverable from
+the published file. `meta.build_fingerprint` (a hash of the SQL under `sql/`) lets a later run
+see that nothing needs rebuilding.
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -96,20 +95,18 @@ def _database_file(con: duckdb.DuckDBPyConnection) -> Path:
     return Path(row[0])
 
 
-def _trim(con: duckdb.DuckDBPyConnection) -> int:
-    """Drop from `pub` everything readers do not get; returns the tables left."""
-    kept = 0
-    for schema, table in _tables(con, "pub"):
+def _copy_tables(con: duckdb.DuckDBPyConnection, catalog: str) -> int:
+    """Copy into the empty database `pub` every table readers get; returns how many."""
+    n = 0
+    for schema, table in _tables(con, catalog):
         if schema in PUBLISHED_SCHEMAS or (schema == "ingest" and table in COPIED_INGEST_TABLES):
-            kept += 1
-        else:
-            con.execute(f"drop table pub.{q(schema)}.{q(table)}")
-    for (schema,) in con.execute(
-        "select schema_name from duckdb_schemas() where database_name = 'pub' "
-        "and not internal and schema_name not in ('main', 'ingest', 'core', 'mart')"
-    ).fetchall():
-        con.execute(f"drop schema pub.{q(schema)} cascade")
-    return kept
+            con.execute(f"create schema if not exists pub.{q(schema)}")
+            con.execute(
+                f"create table pub.{q(schema)}.{q(table)} as "
+                f"from {q(catalog)}.{q(schema)}.{q(table)}"
+            )
+            n += 1
+    return n
 
 
 def publish(con: duckdb.DuckDBPyConnection, serve: Path, run_id: str) -> PublishResult:
@@ -118,18 +115,16 @@ def publish(con: duckdb.DuckDBPyConnection, serve: Path, run_id: str) -> Publish
     serve = Path(serve)
     serve.parent.mkdir(parents=True, exist_ok=True)
     _remove_stale(serve)
-    source = _database_file(con)
+    _database_file(con)  # an in-memory warehouse has nothing to publish
+    catalog = con.execute("select current_database()").fetchone()[0]
     tmp = serve.parent / f".{serve.name}.{os.getpid()}.{int(time.time() * 1000)}{TMP_SUFFIX}"
     counts_sql = ", ".join(
         f"{lit(s)}, (select count(*) from pub.core.{q(s)})" for s in SOURCE_NAMES
     )
     try:
-        # every committed change into the main file, then a byte copy of that file
-        con.execute("checkpoint")
-        shutil.copyfile(source, tmp)
         con.execute(f"attach {lit(str(tmp))} as pub")
         try:
-            n = _trim(con)
+            n = _copy_tables(con, catalog)
             has_context = ("mart", "run_context") in _tables(con, "pub")
             settings_sql = (
                 "(select to_json(r) from (select * exclude (as_of) from pub.mart.run_context) as r)"
