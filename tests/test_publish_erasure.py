@@ -10,8 +10,8 @@ import json
 
 from fixtures.ingest.helpers import load, put, query
 
-from pipelines.serve.publish import publish
 from pipelines.ingest.warehouse import connect
+from pipelines.serve.publish import publish
 
 DT = "2025-03-01"
 WITHDRAWN = "WITHDRAWN-PERSONAL-RECORD-7f3a9c"
