@@ -58,13 +58,14 @@ class MetricSettings:
 MART_FILES: tuple[tuple[str, str | None], ...] = (
     ("marts/schema", None),
     ("marts/run_context", "run_context"),
+    # before the flags: is_after_settlement reads the bills' settled_at
+    ("marts/bill_state", "bill_state"),
     ("marts/sms_message_flags", "sms_message_flags"),
     ("marts/sms_user_days", "sms_user_days"),
     ("marts/sms_bill_reminders", "sms_bill_reminders"),
     ("marts/complaints_classified", "complaints_classified"),
     ("marts/bnpl_orders", "bnpl_orders"),
     ("marts/sms_conversion_days", "sms_conversion_days"),
-    ("marts/bill_state", "bill_state"),
     ("marts/active_accounts", "active_accounts"),
     ("marts/user_cycle", "user_cycle"),
     ("marts/metrics", "metrics"),
