@@ -90,6 +90,9 @@ MART_FILES: tuple[tuple[str, str | None], ...] = (
     ("marts/policy_cap_histogram", "policy_cap_histogram"),
     ("marts/user_cycle_summary", "user_cycle_summary"),
     ("marts/opt_outs_daily", "opt_outs_daily"),
+    # the preference centre (small; read core.sms_preferences, run in full)
+    ("marts/preference_changes", "preference_changes"),
+    ("marts/preference_users", "preference_users"),
 )
 
 # Every table the marts publish, in build order.
