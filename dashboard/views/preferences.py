@@ -131,7 +131,8 @@ def before_after(f: data.Filters) -> tuple[int, pd.DataFrame]:
             "after": [int(row[f"{m}_after"]) for m in measures],
         }
     )
-    out.loc[len(out)] = ["against", 0, int(row["against_after"])]
+    # before the first choice there is no setting to go against: no value, not 0
+    out.loc[len(out)] = ["against", float("nan"), int(row["against_after"])]
     for side in ("before", "after"):
         out[f"{side}_per_1k"] = out[side] * 1000 / n if n else float("nan")
     return n, out
