@@ -83,7 +83,9 @@ busy_days as (
         on own_caps.user_id = renamed.user_id
     where renamed.is_message
     group by renamed.user_id, renamed.local_date, settings.daily_cap, own_caps.min_max_per_day
-    having count(*) > least(settings.daily_cap, coalesce(own_caps.min_max_per_day, settings.daily_cap))
+    having count(*) > least(
+        settings.daily_cap, coalesce(own_caps.min_max_per_day, settings.daily_cap)
+    )
 ),
 
 busy_day_ranks as (
