@@ -287,6 +287,10 @@ L: dict[str, tuple[str, str]] = {
         "Messages that should never have gone out, per day",
     ),
     "never_sent_templates": ("本不该发出的短信：按模板", "Should never have gone out, by template"),
+    "never_sent_list": (
+        "最近的本不该发出的短信（至多 200 条）",
+        "Latest such messages (200 at most)",
+    ),
     "pref_centre": ("用户偏好中心", "Preference centre"),
     "no_preferences": (
         "没有用户短信设置数据（可选数据源 sms_preferences 未提供），“违背用户设置”在各处均为 0。",

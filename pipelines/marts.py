@@ -87,6 +87,7 @@ MART_FILES: tuple[tuple[str, str | None], ...] = (
     ("marts/sms_daily_flags", "sms_daily_flags"),
     ("marts/sms_day_hour", "sms_day_hour"),
     ("marts/sms_non_permitted", "sms_non_permitted"),
+    ("marts/sms_never_sent", "sms_never_sent"),
     ("marts/policy_cap_histogram", "policy_cap_histogram"),
     ("marts/user_cycle_summary", "user_cycle_summary"),
     ("marts/opt_outs_daily", "opt_outs_daily"),
@@ -247,6 +248,7 @@ AGG_FILES: dict[str, str] = {
     "marts/sms_daily_flags": "mart.sms_daily_flags",
     "marts/sms_day_hour": "mart.sms_day_hour",
     "marts/sms_non_permitted": "mart.sms_non_permitted",
+    "marts/sms_never_sent": "mart.sms_never_sent",
     "marts/policy_cap_histogram": "mart.policy_cap_histogram",
 }
 # a reminder's rank runs over its bill's whole pre-due sequence: this file also reads every

@@ -73,6 +73,11 @@ def test_never_sent_and_preference_centre(fixture_db, monkeypatch):
     tpl = figs["Should never have gone out, by template"]
     # T_DUE: M04 (after settlement, against); T_MKT: M08 (against)
     assert tpl["layout"]["xaxis"]["categoryarray"] == ["T_DUE", "T_MKT"]
+    # the drill-down list, latest first: M08 (03-12 23:30), M04 (03-09 23:00)
+    bad = next(d.value for d in at.dataframe if "reason" in d.value.columns
+               and "bill_id" in d.value.columns)  # fmt: skip
+    assert bad["message_id"].tolist() == ["M08", "M04"]
+    assert bad["reason"].tolist() == ["against_preference", "after_settlement+against_preference"]
     # preference centre: U03 (02-10), U01 (03-02), U04 (03-05, 03-20) saved settings in range
     assert m["Users who changed a setting"] == "3"
     assert m["Setting changes"] == "4"

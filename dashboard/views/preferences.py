@@ -54,6 +54,26 @@ order by flagged desc, template_code
 limit 10
 """.replace("{in_scope}", data.IN_SCOPE)
 
+# the latest 200 first, then formatted (as the list of non-permitted marketing)
+NEVER_SENT_LIST_SQL = """
+with latest as (
+    select sent_at, message_id, user_id, purpose, template_code, bill_id, is_after_settlement,
+           is_collection_before_due, is_against_preference
+    from mart.sms_never_sent
+    where local_date between $start and $end and {in_scope}
+    order by sent_at desc, message_id
+    limit 200
+)
+select strftime(timezone('Asia/Shanghai', sent_at), '%Y-%m-%d %H:%M') as sent,
+       message_id, user_id, purpose, template_code, bill_id,
+       concat_ws('+',
+           case when is_after_settlement then 'after_settlement' end,
+           case when is_collection_before_due then 'collection_before_due' end,
+           case when is_against_preference then 'against_preference' end) as reason
+from latest
+order by sent_at desc, message_id
+""".replace("{in_scope}", data.IN_SCOPE)
+
 # users in the page's scope (score band and experiment of core, as elsewhere)
 CHANGES_SQL = """
 select change, count(*)::bigint as changes, count(distinct user_id)::bigint as users
@@ -103,6 +123,10 @@ def never_sent_daily(f: data.Filters) -> pd.DataFrame:
 
 def never_sent_templates(f: data.Filters) -> pd.DataFrame:
     return data.query(NEVER_SENT_TEMPLATES_SQL, f.params())
+
+
+def never_sent_list(f: data.Filters) -> pd.DataFrame:
+    return data.query(NEVER_SENT_LIST_SQL, f.params())
 
 
 def changes(f: data.Filters) -> pd.DataFrame:
@@ -167,6 +191,8 @@ def render_never_sent(f: data.Filters) -> None:
         )  # fmt: skip
         fig.update_xaxes(categoryorder="array", categoryarray=tpl["template_code"].tolist())
         charts.show(fig, tpl, "sms_never_sent_templates")
+    st.markdown(f"**{t('never_sent_list')}**")
+    charts.table(never_sent_list(f), "sms_never_sent_list")
 
 
 def render_centre(f: data.Filters) -> None:
