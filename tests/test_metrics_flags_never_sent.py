@@ -277,6 +277,9 @@ def test_dashboard_aggregate_carries_the_flags(built):
         )
     )
     assert got == {"settled": 4, "before_due": 4, "against": 14}
+    # the drill-down list: every message of EXPECTED_TRUE once (no experiment assignments)
+    listed = built.rows("select message_id from mart.sms_never_sent where experiment_id = '*'")
+    assert sorted(m for (m,) in listed) == sorted(EXPECTED_TRUE)
 
 
 def test_no_preference_rows_means_false_everywhere():
