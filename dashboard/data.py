@@ -40,6 +40,7 @@ AGGREGATE_MARTS = (
     "sms_daily_flags",
     "sms_day_hour",
     "sms_non_permitted",
+    "sms_never_sent",
     "policy_cap_histogram",
     "user_cycle_summary",
     "opt_outs_daily",

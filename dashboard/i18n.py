@@ -276,6 +276,76 @@ L: dict[str, tuple[str, str]] = {
         "所选范围内没有重复发送事件。",
         "No duplicate incidents in the selected range.",
     ),
+    # sms: messages that should never have gone out, and the preference centre
+    # (dashboard/views/preferences.py)
+    "f_is_after_settlement": ("已结清仍提醒/催收", "After settlement"),
+    "f_is_collection_before_due": ("未逾期即催收", "Collection before due"),
+    "f_is_against_preference": ("违背用户设置", "Against the user's settings"),
+    "never_sent": ("本不该发出的短信", "Messages that should never have gone out"),
+    "never_sent_title": (
+        "本不该发出的短信（按日）",
+        "Messages that should never have gone out, per day",
+    ),
+    "never_sent_templates": ("本不该发出的短信：按模板", "Should never have gone out, by template"),
+    "never_sent_list": (
+        "最近的本不该发出的短信（至多 200 条）",
+        "Latest such messages (200 at most)",
+    ),
+    "pref_centre": ("用户偏好中心", "Preference centre"),
+    "no_preferences": (
+        "没有用户短信设置数据（可选数据源 sms_preferences 未提供），“违背用户设置”在各处均为 0。",
+        "No message settings of users loaded (the optional source sms_preferences was not "
+        "delivered): “against the user's settings” is 0 everywhere.",
+    ),
+    "pref_users_changed": ("修改过设置的用户", "Users who changed a setting"),
+    "pref_changes": ("设置变更次数", "Setting changes"),
+    "pref_against": ("违背生效设置的短信", "Messages against a setting in force"),
+    "pref_changes_title": ("用户的选择（按变更类型）", "What users chose (by kind of change)"),
+    "pref_in_force_title": ("当前生效的设置（用户数）", "Settings in force now (users)"),
+    "pref_before_after_title": (
+        "首次设置前后 30 天（每千用户）",
+        "30 days before vs after the first choice (per 1,000 users)",
+    ),
+    "pref_before_after_caption": (
+        "用户：首次设置日期在所选范围内、前后 30 天都在数据范围内的 {n} 位用户（不含设置当天）。",
+        "Users: the {n} users whose first choice falls in the selected range and whose 30 days "
+        "before and after are both inside the data (the day of the choice itself excluded).",
+    ),
+    "pref_no_complete": (
+        "所选范围内没有前后 30 天数据都完整的首次设置用户。",
+        "No user in the selected range has a first choice with 30 complete days before and after.",
+    ),
+    "pref_period": ("时段", "Period"),
+    "pref_before": ("设置前", "Before"),
+    "pref_after": ("设置后", "After"),
+    "pref_measure": ("指标", "Measure"),
+    "pref_per_1k": ("每千用户", "Per 1,000 users"),
+    "pref_messages_per_user": (
+        "每用户短信（设置后，对比设置前）",
+        "Messages per user (after, vs before)",
+    ),
+    "pm_messages": ("短信", "Messages"),
+    "pm_against": ("违背设置的短信", "Against their settings"),
+    "pm_complaints": ("投诉", "Complaints"),
+    "pm_sms_complaints": ("短信投诉", "SMS complaints"),
+    "pm_opt_outs": ("退订", "Opt-outs"),
+    "pc_marketing_off": ("关闭营销短信", "Marketing off"),
+    "pc_marketing_on": ("重新开启营销短信", "Marketing back on"),
+    "pc_reminders_off": ("关闭还款提醒", "Reminders off"),
+    "pc_reminders_on": ("重新开启还款提醒", "Reminders back on"),
+    "pc_quiet_window_set": ("设置免打扰时段", "Quiet window set"),
+    "pc_quiet_window_changed": ("修改免打扰时段", "Quiet window changed"),
+    "pc_quiet_window_cleared": ("取消免打扰时段", "Quiet window cleared"),
+    "pc_daily_max_set": ("设置每日上限", "Daily maximum set"),
+    "pc_daily_max_changed": ("修改每日上限", "Daily maximum changed"),
+    "pc_daily_max_cleared": ("取消每日上限", "Daily maximum cleared"),
+    "pc_unchanged": ("保存但未改动", "Saved, nothing changed"),
+    "pf_marketing_off": ("营销短信已关闭", "Marketing off"),
+    "pf_reminders_off": ("还款提醒已关闭", "Reminders off"),
+    "pf_quiet_window": ("有免打扰时段", "Own quiet window"),
+    "pf_daily_max": ("有每日上限", "Own daily maximum"),
+    "pref_setting": ("设置", "Setting"),
+    "pref_users": ("用户数", "Users"),
     # sql
     "sql_intro": (
         "在已发布数据库上只读查询：只允许单条 SELECT / EXPLAIN；禁止文件、网络、扩展、ATTACH、"

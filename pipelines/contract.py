@@ -1,4 +1,4 @@
-"""The data contract as code: the nine sources, their fields, types and rules.
+"""The data contract as code: the sources (nine, plus optional ones), fields, types, rules.
 
 This module is the single description of the input files that the simulator writes and the
 ingestion validates. It restates the binding contract (shared spec `data-contract.md`) as data;
@@ -66,6 +66,7 @@ class Field:
     values: tuple[str, ...] = ()  # allowed values of an enum (lower case)
     min_value: float | None = None  # inclusive lower bound (money, int)
     min_exclusive: bool = False  # True: value must be > min_value
+    max_value: float | None = None  # inclusive upper bound (int)
     note: str = ""
 
     @property
@@ -80,6 +81,9 @@ class Source:
     fields: tuple[Field, ...]
     # Row rules that involve more than one field, as (reason_code, description).
     row_rules: tuple[tuple[str, str], ...] = field(default_factory=tuple)
+    # An optional source may have no folder at all: its table is then empty and whatever
+    # reads it treats every user as having no row (nothing fails).
+    optional: bool = False
 
     @property
     def field_names(self) -> tuple[str, ...]:
@@ -231,6 +235,26 @@ SOURCES: dict[str, Source] = {
                 _f("resolved_at", TS),
             ),
         ),
+        Source(
+            "sms_preferences",
+            ("user_id", "updated_at"),
+            (
+                _f("user_id", ID, True),
+                _f("updated_at", TS, True, note="when the choice took effect"),
+                _f("marketing", BOOL, True, note="receive marketing messages"),
+                _f("reminders", BOOL, True, note="receive due reminders"),
+                _f("max_per_day", INT, min_value=1, note="empty = no limit of the user's own"),
+                _f("quiet_start_hour", INT, min_value=0, max_value=23),
+                _f("quiet_end_hour", INT, min_value=0, max_value=23),
+            ),
+            row_rules=(
+                (
+                    "quiet_window_one_end",
+                    "quiet_start_hour and quiet_end_hour must both be set or both empty",
+                ),
+            ),
+            optional=True,
+        ),
     )
 }
 
@@ -248,7 +272,7 @@ REASON_CODES = {
     "bad_int": "an integer does not parse",
     "bad_bool": "a boolean is not one of the accepted spellings",
     "bad_enum": "a value is not one of the enum's listed values",
-    "out_of_range": "a number is below its allowed minimum",
+    "out_of_range": "a number is outside its allowed range",
     "payment_method_required": "a completed checkout session has no payment method",
     "installments_not_one": "installments is not 1 for a non-installment payment method",
     "due_before_statement": "due_date is before statement_date",
@@ -258,4 +282,5 @@ REASON_CODES = {
     "bad_json": "a JSONL line is not a JSON object",
     "bad_encoding": "a line holds bytes that are not valid text in the file's encoding",
     "line_too_long": "a line is longer than the 32 MiB line limit",
+    "quiet_window_one_end": "a quiet window has a start hour or an end hour but not both",
 }

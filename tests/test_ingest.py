@@ -222,6 +222,20 @@ def test_every_reject_reason(wh, landing):
         "s3,u1,2025-03-01 10:00:00,N,completed,,\n"  # 3 payment_method_required
         "s4,u1,2025-03-01 10:00:00,no,abandoned,,\n",
     )  # 4 ok
+    put(
+        landing,
+        "sms_preferences",
+        "2025-03-01",
+        "p.csv",
+        "user_id,updated_at,marketing,reminders,max_per_day,quiet_start_hour,quiet_end_hour\n"
+        "u1,2025-03-01 10:00:00,false,true,,22,7\n"  # 1 ok: a window wrapping midnight
+        "u2,2025-03-01 10:00:00,true,true,,22,\n"  # 2 quiet_window_one_end (no end)
+        "u3,2025-03-01 10:00:00,true,true,,,7\n"  # 3 quiet_window_one_end (no start)
+        "u4,2025-03-01 10:00:00,true,true,,24,7\n"  # 4 out_of_range (start > 23)
+        "u5,2025-03-01 10:00:00,true,true,,-1,7\n"  # 5 out_of_range (start < 0)
+        "u6,2025-03-01 10:00:00,true,true,0,,\n"  # 6 out_of_range (max_per_day < 1)
+        "u7,2025-03-01 10:00:00,true,false,2,0,23\n",
+    )  # 7 ok
     load(wh, landing)
 
     got = query(
@@ -246,6 +260,11 @@ def test_every_reject_reason(wh, landing):
         ("orders", 9, "installments_not_one"),
         ("orders", 11, "missing_required"),
         ("orders", 12, "bad_timestamp"),
+        ("sms_preferences", 2, "quiet_window_one_end"),
+        ("sms_preferences", 3, "quiet_window_one_end"),
+        ("sms_preferences", 4, "out_of_range"),
+        ("sms_preferences", 5, "out_of_range"),
+        ("sms_preferences", 6, "out_of_range"),
     ]
     # every value-level reason code is exercised (line-level ones: tests/test_ingest_hostile.py)
     value_codes = {"missing_required", "out_of_range", *TYPE_REASON.values()} | {
@@ -266,6 +285,16 @@ def test_every_reject_reason(wh, landing):
         ("s1", True),
         ("s4", False),
     ]
+    assert query(
+        wh,
+        "select user_id, marketing, reminders, max_per_day, quiet_start_hour, quiet_end_hour "
+        "from core.sms_preferences order by 1",
+    ) == [("u1", False, True, None, 22, 7), ("u7", True, False, 2, 0, 23)]
+    msg = query(
+        wh,
+        "select message from ingest.quarantine where source = 'sms_preferences' and row_number = 4",
+    )[0][0]
+    assert msg.startswith("quiet_start_hour:") and "(got 24)" in msg
     o = ledger(wh)["orders/dt=2025-03-01/o.csv"]
     assert (o["rows_read"], o["rows_loaded"], o["rows_quarantined"], o["rows_superseded"]) == (
         12,

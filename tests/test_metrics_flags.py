@@ -18,6 +18,12 @@ FLAGS = (
     "is_over_daily_cap",
     "is_marketing_in_service",
     "is_marketing_without_consent",
+    # the three of "messages that should never have gone out": no bill, repayment or
+    # preference row in this fixture, so false everywhere (hand-worked cases in
+    # test_metrics_flags_never_sent.py)
+    "is_after_settlement",
+    "is_collection_before_due",
+    "is_against_preference",
 )
 
 

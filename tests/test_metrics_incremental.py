@@ -264,3 +264,95 @@ def test_state_is_private_and_forgettable():
     assert plan.flags.full
     # a build without incremental is always full
     assert run_build(w.con, incremental=False).flags.full
+
+
+def _new_flags(w: Warehouse, message_id: str) -> tuple:
+    return w.rows(
+        "select is_after_settlement, is_collection_before_due, is_against_preference "
+        "from mart.sms_message_flags where message_id = ?",
+        [message_id],
+    )[0]
+
+
+def test_late_repayment_and_new_preference_touch_only_their_messages():
+    w = _base()
+    # b2 (u1, due 2024-03-15, 100): reminders on 03-12 and 03-14, collection on 03-15 (the
+    # due date: before due) and 03-16; m1 (03-22) is another reminder of b2
+    _sms(w, "lr1", "u1", "2024-03-12 09:00:00+08", bill_id="b2")
+    _sms(w, "lr2", "u1", "2024-03-14 09:00:00+08", bill_id="b2")
+    _sms(w, "lc0", "u1", "2024-03-15 10:00:00+08", bill_id="b2", purpose="overdue_collection")
+    _sms(w, "lc1", "u1", "2024-03-16 10:00:00+08", bill_id="b2", purpose="overdue_collection")
+    assert run_build(w.con).flags.full
+    _assert_equals_full_rebuild(w)
+    assert _new_flags(w, "lc0") == (False, True, False)
+    assert _new_flags(w, "lr2") == (False, False, False)
+
+    # a partial repayment arrives late: b2's recipient (u1) is recomputed, no flag changes,
+    # so no date of the dashboard aggregates
+    w.add("repayments", bill_id="b2", user_id="u1", paid_at="2024-03-13 10:00:00+08", amount=40)
+    plan = run_build(w.con)
+    assert not plan.flags.full and (plan.flags.scope_dates, plan.flags.scope_users) == (0, 1)
+    assert not plan.aggregates_full and plan.aggregate_dates == ()
+    _assert_equals_full_rebuild(w)
+
+    # the rest arrives late too (paid 03-13 11:00): b2 is settled before lr2, lc0, lc1, m1
+    w.add("repayments", bill_id="b2", user_id="u1", paid_at="2024-03-13 11:00:00+08", amount=60)
+    plan = run_build(w.con)
+    assert not plan.flags.full and (plan.flags.scope_dates, plan.flags.scope_users) == (0, 1)
+    assert [_new_flags(w, m)[0] for m in ("lr1", "lr2", "lc0", "lc1", "m1")] == [
+        False,
+        True,
+        True,
+        True,
+        True,
+    ]
+    # only the dates of the messages whose flags changed
+    assert not plan.aggregates_full
+    assert {str(d) for d in plan.aggregate_dates} == {
+        "2024-03-14",
+        "2024-03-15",
+        "2024-03-16",
+        "2024-03-22",
+    }
+    _assert_equals_full_rebuild(w)
+
+    # a repayment of a bill nobody was reminded of (b5 has no message): nothing to recompute
+    w.add("repayments", bill_id="b5", user_id="u5", paid_at="2024-03-09 10:00:00+08", amount=100)
+    plan = run_build(w.con)
+    assert (plan.flags.scope_dates, plan.flags.scope_users) == (0, 0)
+    _assert_equals_full_rebuild(w)
+
+    # b2's due date moves to 03-16: lc1 is now on the due date as well
+    w.con.execute("update core.bills set due_date = '2024-03-16' where bill_id = 'b2'")
+    plan = run_build(w.con)
+    assert not plan.flags.full and plan.flags.scope_users == 1
+    assert _new_flags(w, "lc1") == (True, True, False)
+    _assert_equals_full_rebuild(w)
+
+    # a new preference row: u3 turns marketing off on 2024-03-12 at 00:00; its marketing of
+    # that day (k1, k2) goes against it, the one of 03-11 (k4) does not
+    w.add(
+        "sms_preferences",
+        user_id="u3",
+        updated_at="2024-03-12 00:00:00+08",
+        marketing=False,
+        reminders=True,
+    )
+    plan = run_build(w.con)
+    assert not plan.flags.full and (plan.flags.scope_dates, plan.flags.scope_users) == (0, 1)
+    assert [_new_flags(w, m)[2] for m in ("k4", "k1", "k2", "k3")] == [False, True, True, False]
+    assert {str(d) for d in plan.aggregate_dates} == {"2024-03-12"}
+    _assert_equals_full_rebuild(w)
+
+    # u3 changes its mind the same day at 12:00:00: k1 (12:00:00) and k2 are back in line
+    w.add(
+        "sms_preferences",
+        user_id="u3",
+        updated_at="2024-03-12 12:00:00+08",
+        marketing=True,
+        reminders=True,
+    )
+    plan = run_build(w.con)
+    assert plan.flags.scope_users == 1
+    assert [_new_flags(w, m)[2] for m in ("k1", "k2")] == [False, False]
+    _assert_equals_full_rebuild(w)

@@ -34,6 +34,9 @@ FLAG_OF_FAULT = {
     "over_daily_cap": "is_over_daily_cap",
     "marketing_in_service": "is_marketing_in_service",
     "marketing_without_consent": "is_marketing_without_consent",
+    "after_settlement": "is_after_settlement",
+    "collection_before_due": "is_collection_before_due",
+    "against_preference": "is_against_preference",
 }
 
 

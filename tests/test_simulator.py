@@ -43,6 +43,7 @@ PARTITION_FIELD = {
     "sms_logs": "sent_at",
     "opt_outs": "received_at",
     "complaints": "received_at",
+    "sms_preferences": "updated_at",
 }
 
 
@@ -192,6 +193,8 @@ def _reason(source: str, row: dict) -> str | None:
         x = Decimal(v)
         if x < Decimal(str(f.min_value)) or (f.min_exclusive and x == Decimal(str(f.min_value))):
             return "out_of_range"
+        if f.max_value is not None and x > Decimal(str(f.max_value)):
+            return "out_of_range"
     completed = val.get("status", "").lower() == "completed"
     if source == "checkout_sessions" and completed and val["payment_method"] == "":
         return "payment_method_required"
@@ -200,6 +203,10 @@ def _reason(source: str, row: dict) -> str | None:
         return "installments_not_one"
     if source == "bills" and val["due_date"] < val["statement_date"]:
         return "due_before_statement"
+    if source == "sms_preferences" and (val["quiet_start_hour"] == "") != (
+        val["quiet_end_hour"] == ""
+    ):
+        return "quiet_window_one_end"
     return None
 
 
@@ -296,7 +303,86 @@ def flag_counts(won: dict[str, dict]) -> dict[str, int]:
     )
     cur = con.execute(FLAGS_SQL, ["|".join(KEYWORDS)])
     names = [c[0] for c in cur.description]
-    return dict(zip(names, cur.fetchone(), strict=True))
+    counts = dict(zip(names, cur.fetchall()[0], strict=True))
+    bills = list(won["bills"].values())
+    _table(
+        con,
+        "bills",
+        {
+            "bill_id": [r["bill_id"] for r in bills],
+            "due_day": [(date.fromisoformat(r["due_date"]) - date(1970, 1, 1)).days for r in bills],
+            "cents": [round(Decimal(r["amount_due"]) * 100) for r in bills],
+        },
+    )
+    reps = [r for r in won["repayments"].values() if r["status"].lower() == "success"]
+    _table(
+        con,
+        "reps",
+        {
+            "repayment_id": [r["repayment_id"] for r in reps],
+            "bill_id": [r["bill_id"] for r in reps],
+            "paid": [local_seconds(r["paid_at"]) for r in reps],
+            "cents": [round(Decimal(r["amount"]) * 100) for r in reps],
+        },
+    )
+    prefs = list(won["sms_preferences"].values())
+
+    def hour(v):
+        return int(v) if v not in (None, "") else None
+
+    _table(
+        con,
+        "prefs",
+        {
+            "user_id": [r["user_id"] for r in prefs],
+            "t": [local_seconds(r["updated_at"]) for r in prefs],
+            "mkt": [r["marketing"].lower() in contract.BOOL_TRUE for r in prefs],
+            "rem": [r["reminders"].lower() in contract.BOOL_TRUE for r in prefs],
+            "maxd": [hour(r["max_per_day"]) for r in prefs],
+            "qs": [hour(r["quiet_start_hour"]) for r in prefs],
+            "qe": [hour(r["quiet_end_hour"]) for r in prefs],
+        },
+    )
+    cur = con.execute(NEVER_SENT_SQL)
+    names = [c[0] for c in cur.description]
+    counts.update(zip(names, cur.fetchall()[0], strict=True))
+    return counts
+
+
+# the three flags of messages that should never have gone out, in plain SQL over the files
+NEVER_SENT_SQL = """
+with settled as (
+    select bill_id, min(paid) as settled
+    from (
+        select r.bill_id, r.paid,
+            sum(r.cents) over (partition by r.bill_id order by r.paid, r.repayment_id) as run,
+            b.cents as due_cents
+        from reps r join bills b using (bill_id)
+        where b.cents > 0
+    )
+    where run >= due_cents
+    group by bill_id
+), m as (
+    select *, sent // 86400 as day, (sent % 86400) // 3600 as hr,
+        row_number() over (partition by user_id, sent // 86400 order by sent, message_id) as rk
+    from sms where purpose <> 'verification'
+), p as (
+    select m.message_id, m.purpose, m.hr, m.rk, x.*
+    from m join prefs x on x.user_id = m.user_id and x.t <= m.sent
+    qualify row_number() over (partition by m.message_id order by x.t desc) = 1
+)
+select
+    (select count(*) from m join settled s using (bill_id)
+        where m.purpose in ('due_reminder', 'overdue_collection') and s.settled < m.sent)
+        as after_settlement,
+    (select count(*) from m join bills b using (bill_id)
+        where m.purpose = 'overdue_collection' and m.day <= b.due_day) as collection_before_due,
+    (select count(*) from p where
+        (purpose = 'marketing' and not mkt) or (purpose = 'due_reminder' and not rem)
+        or (purpose in ('marketing', 'due_reminder') and qs is not null and (
+            (qs > qe and (hr >= qs or hr < qe)) or (qs <= qe and hr >= qs and hr < qe)))
+        or rk > maxd) as against_preference
+"""
 
 
 # --------------------------------------------------------------------------- fixtures

@@ -35,8 +35,9 @@ if rows:
 
 st.subheader(t("freshness"))
 fresh = data.freshness()
-# every source of the contract, also those no file has arrived for yet
-missing = sorted(set(SOURCES) - set(fresh["source"]))
+# every required source of the contract, also those no file has arrived for yet (an optional
+# source such as sms_preferences may never be delivered)
+missing = sorted({s for s, src in SOURCES.items() if not src.optional} - set(fresh["source"]))
 if missing:
     fresh = pd.concat(
         [fresh, pd.DataFrame({"source": missing, "files": 0})], ignore_index=True

@@ -8,6 +8,7 @@ import streamlit as st
 
 from dashboard import charts, data
 from dashboard.i18n import t
+from dashboard.views import preferences
 
 f: data.Filters = st.session_state["filters"]
 st.title(t("page_sms"))
@@ -78,6 +79,10 @@ if not tpl.empty:
 
 st.subheader(t("non_permitted"))
 charts.table(data.non_permitted_marketing(f), "sms_non_permitted")
+
+# after settlement, collection before due, against the user's settings; the preference centre
+preferences.render_never_sent(f)
+preferences.render_centre(f)
 st.caption(
     t("filters_apply", which=f"{t('filter_date')}, {t('filter_band')}, {t('filter_experiment')}")
 )

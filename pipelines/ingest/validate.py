@@ -26,6 +26,7 @@ ROW_RULE_SQL = {
     "payment_method_required": '"status" = \'completed\' and "payment_method" is null',
     "installments_not_one": '"payment_method" <> \'bnpl_installment\' and "installments" <> 1',
     "due_before_statement": '"due_date" < "statement_date"',
+    "quiet_window_one_end": '("quiet_start_hour" is null) <> ("quiet_end_hour" is null)',
 }
 TYPE_REASON = {
     C.ID: "bad_id",
@@ -138,6 +139,9 @@ def validation_sql(source: str) -> str:
         if f.min_value is not None:
             op = "<=" if f.min_exclusive else "<"
             cond = f"{q(f.name)} {op} {f.min_value:g}"
+            fails.append(_fail("out_of_range", f.name, cond, v(f)))
+        if f.max_value is not None:
+            cond = f"{q(f.name)} > {f.max_value:g}"
             fails.append(_fail("out_of_range", f.name, cond, v(f)))
     for code, desc in src.row_rules:
         fails.append(f"case when {ROW_RULE_SQL[code]} then {lit(code + '|' + desc)} end")

@@ -72,6 +72,7 @@ AGG_FILES: tuple[str, ...] = (
     "marts/sms_daily_flags",
     "marts/sms_day_hour",
     "marts/sms_non_permitted",
+    "marts/sms_never_sent",
     "marts/policy_cap_histogram",
 )
 # what planning D reads (at the first of AGG_FILES the build reaches): each of them runs after

@@ -12,8 +12,10 @@ The marts remember, in the private schema `mart_build` (never published: publish
   `core.sms_logs` rows and the sum of a 64-bit hash of every column the flags read
   (`content` only where the promotion rule reads it). A day whose pair differs holds an
   inserted, replaced or deleted message.
-- `mart_build.flag_users` — per user the two per-user inputs of the flags: the first opt-out
-  time and `marketing_consent`.
+- `mart_build.flag_users` — per user the per-user inputs of the flags: the first opt-out
+  time, `marketing_consent`, and the count and hash sum of the user's `sms_preferences` rows.
+- `mart_build.flag_bills` — per bill the per-bill inputs of the flags (settlement and due
+  date): `due_date`, `amount_due`, and the count and hash sum of its successful repayments.
 
 Finding the change set reads five narrow columns of `core.sms_logs` once (about 1 s at m,
 against 30 s for the flags), the users and the opt-outs; it needs nothing from the
@@ -24,7 +26,9 @@ The flags are then recomputed for
 - S: the local dates of changed rows (their new dates from core, their old dates from the
   flags table) plus the ceil(window / 1 day) days after each (a message just after midnight
   can have its duplicate twin the evening before; the daily rank never crosses midnight);
-- U: every message of the users whose first opt-out or consent changed;
+- U: every message of the users whose first opt-out, consent or preference rows changed,
+  and of the users with a due reminder or collection message about a bill whose due date,
+  amount or successful repayments changed (a late repayment, a new preference row);
 by running the one flags SQL file over a copy of the `core.sms_logs` rows of S, the days
 before S that the duplicate window reaches, and U (temp table `flags_input`, swapped in on the
 parsed SQL by pipelines.marts.rewrite), keeping the output rows of S or U, and replacing
@@ -32,7 +36,8 @@ exactly those rows of the table (delete + insert). The temp tables are declared 
 pipelines.marts.temp.
 The result equals a full rebuild because every flag of a message depends only on its own
 row, its user's partition within the duplicate window, its user's local day, and the two
-per-user lookups — all of which the input holds whole for every row it keeps.
+per-user lookups and its bill's row — all of which the input holds whole for every row it
+keeps (the bills' settlement, `mart.bill_state`, is rebuilt before the flags).
 """
 
 from __future__ import annotations
@@ -73,14 +78,50 @@ with first_opt_out as (
     select user_id, min(received_at) as first_opt_out_at
     from core.opt_outs
     group by user_id
+),
+preferences as (
+    select
+        user_id,
+        count(*) as pref_n,
+        sum(hash(
+            updated_at, marketing, reminders, max_per_day, quiet_start_hour, quiet_end_hour
+        )::hugeint) as pref_h
+    from core.sms_preferences
+    group by user_id
 )
 select
-    coalesce(u.user_id, o.user_id) as user_id,
+    coalesce(u.user_id, o.user_id, p.user_id) as user_id,
     o.first_opt_out_at,
-    u.marketing_consent
+    u.marketing_consent,
+    p.pref_n,
+    p.pref_h
 from core.users as u
 full outer join first_opt_out as o
     on o.user_id = u.user_id
+full outer join preferences as p
+    on p.user_id = coalesce(u.user_id, o.user_id)
+"""
+
+# per bill what its messages' flags read: the due date, and what decides its settlement
+FLAG_BILLS_SQL = """
+with repayments as (
+    select
+        bill_id,
+        count(*) as rep_n,
+        sum(hash(repayment_id, paid_at, amount)::hugeint) as rep_h
+    from core.repayments
+    where status = 'success'
+    group by bill_id
+)
+select
+    coalesce(b.bill_id, r.bill_id) as bill_id,
+    b.due_date,
+    b.amount_due,
+    r.rep_n,
+    r.rep_h
+from core.bills as b
+full outer join repayments as r
+    on r.bill_id = b.bill_id
 """
 
 
@@ -118,12 +159,13 @@ def snapshot(con: duckdb.DuckDBPyConnection) -> None:
     """Compute the current fingerprints of core into temp tables (before the build)."""
     temp.create(con, "_sms_days_now", SMS_DAYS_SQL)
     temp.create(con, "_flag_users_now", FLAG_USERS_SQL)
+    temp.create(con, "_flag_bills_now", FLAG_BILLS_SQL)
     temp.create(con, "_orders_days_now", ORDERS_DAYS_SQL)
 
 
 def plan_flags(con: duckdb.DuckDBPyConnection, fingerprint: str, window_minutes: int) -> FlagsPlan:
     """Compare the snapshot with the state of the last build; fill temp scope tables."""
-    for table in ("build_state", "sms_days", "flag_users", "orders_days"):
+    for table in ("build_state", "sms_days", "flag_users", "flag_bills", "orders_days"):
         if not temp.table_exists(con, SCHEMA, table):
             return FlagsPlan(full=True, reason="no state of a previous build")
     if not temp.table_exists(con, "mart", "sms_message_flags"):
@@ -152,8 +194,37 @@ def plan_flags(con: duckdb.DuckDBPyConnection, fingerprint: str, window_minutes:
             on b.user_id = a.user_id
         where a.user_id is null or b.user_id is null
             or a.first_opt_out_at is distinct from b.first_opt_out_at
-            or a.marketing_consent is distinct from b.marketing_consent""",
+            or a.marketing_consent is distinct from b.marketing_consent
+            or a.pref_n is distinct from b.pref_n
+            or a.pref_h is distinct from b.pref_h""",
     )
+    # the recipients of the reminders and collection messages of bills whose due date or
+    # settlement inputs changed (is_after_settlement, is_collection_before_due)
+    temp.create(
+        con,
+        "_changed_bills",
+        f"""
+        select coalesce(a.bill_id, b.bill_id) as bill_id
+        from _flag_bills_now as a
+        full outer join {SCHEMA}.flag_bills as b
+            on b.bill_id = a.bill_id
+        where a.bill_id is null or b.bill_id is null
+            or a.due_date is distinct from b.due_date
+            or a.amount_due is distinct from b.amount_due
+            or a.rep_n is distinct from b.rep_n
+            or a.rep_h is distinct from b.rep_h""",
+    )
+    if temp.count(con, "_changed_bills"):
+        con.execute(
+            """insert into flags_scope_users
+            select distinct logs.user_id
+            from core.sms_logs as logs
+            semi join _changed_bills as bills
+                on bills.bill_id = logs.bill_id
+            where logs.purpose in ('due_reminder', 'overdue_collection')
+            except
+            select user_id from flags_scope_users"""
+        )
     # the true local dates of the changed rows: new ones from core, old ones from the flags
     temp.create(
         con,
@@ -338,6 +409,7 @@ def save(con: duckdb.DuckDBPyConnection, fingerprint: str) -> None:
     )
     con.execute(f"create or replace table {SCHEMA}.sms_days as select * from _sms_days_now")
     con.execute(f"create or replace table {SCHEMA}.flag_users as select * from _flag_users_now")
+    con.execute(f"create or replace table {SCHEMA}.flag_bills as select * from _flag_bills_now")
     con.execute(f"create or replace table {SCHEMA}.orders_days as select * from _orders_days_now")
 
 

@@ -19,6 +19,8 @@ TEMP_TABLES: dict[str, str] = {
     # the change set of core (state.snapshot, state.plan_flags)
     "_sms_days_now": "per epoch day of core.sms_logs: rows and Σ hash of what the flags read",
     "_flag_users_now": "per user: first opt-out time and marketing consent",
+    "_flag_bills_now": "per bill: due date, amount and its successful repayments (count, Σ hash)",
+    "_changed_bills": "bills whose due date, amount or successful repayments changed",
     "_orders_days_now": "per epoch day of core.orders: rows and Σ hash",
     "_changed_edays": "epoch days whose sms_logs fingerprint changed",
     "_changed_dates": "local dates of the changed messages (new and old)",

@@ -223,6 +223,7 @@ def _ground_truth(
     }
     faults = dict(world.faults)
     faults["marketing_in_service"] = w.marketing_in_service
+    faults.update(world.prefs.counts)
     faults = {
         k: faults[k]
         for k in (
@@ -232,6 +233,9 @@ def _ground_truth(
             "over_daily_cap",
             "marketing_in_service",
             "marketing_without_consent",
+            "after_settlement",
+            "collection_before_due",
+            "against_preference",
         )
     }
 
@@ -283,6 +287,7 @@ def _ground_truth(
         },
         "faults": faults,
         "injected": world.injected,
+        "preferences": world.prefs.truth(),
         "experiment": {
             "experiment_id": EXPERIMENT_ID,
             "users": int(nonzero_exp.sum()),

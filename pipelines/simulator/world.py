@@ -14,6 +14,7 @@ import numpy as np
 
 from pipelines.simulator import content as C
 from pipelines.simulator.params import Params
+from pipelines.simulator.preferences import Preferences
 from pipelines.simulator.tables import (
     DAY,
     HOUR,
@@ -132,6 +133,8 @@ class World:
             "no_consent_campaign_days": [],
             "marketing_without_consent_sent": 0,
         }
+        # users' own message settings, the bills' settlement, and the faults against them
+        self.prefs = Preferences(self, TPL, TPL_PURPOSE)
 
     # ------------------------------------------------------------------ helpers
     def _rng(self, m: int, stream: int) -> np.random.Generator:
@@ -204,6 +207,8 @@ class World:
         self._charge(m, orders)
         bills, reps, bill_msgs = self._bills(m, d0)
         out["bills"] = bills
+        self.prefs.record_bills(self.bill_log[-1])
+        out["sms_preferences"] = self.prefs.month_rows(m, d0, d1)
 
         out["repayments"] = Tab.concat(
             [
@@ -225,8 +230,10 @@ class World:
                 verif,
             ]
         )
+        sms = self.prefs.apply(m, d0, d1, sms)
         sms = self._faults(m, d0, d1, sms)
         sms = self._delivery(m, sms)
+        self.prefs.count(sms)
         flags = month_flags(sms, self.prev_tail, self.consent, self.t_opt, TPL_PURPOSE)
         for k in self.faults:
             self.faults[k] += int(flags[k].sum())
@@ -594,7 +601,14 @@ class World:
         self.buf[u[never]] = 0
         settle_day = np.where(settle == NEVER, np.iinfo(np.int32).max, settle // DAY)
         log = Tab(
-            uid=u, cyc=np.full(B, m, np.int16), stmt=stmt, due=due, p=p, settle_day=settle_day
+            uid=u,
+            cyc=np.full(B, m, np.int16),
+            stmt=stmt,
+            due=due,
+            p=p,
+            settle_day=settle_day,
+            settle=settle,
+            amt=amt,
         )
         return reps, msgs, log
 

@@ -43,6 +43,7 @@ DATE_COL = {
     "sms_logs": ("sent", DAY),
     "opt_outs": ("received", DAY),
     "complaints": ("received", DAY),
+    "sms_preferences": ("t", DAY),
 }
 
 # How timestamps are written in text files, per source (all legal per the contract), and
@@ -57,6 +58,7 @@ TS_STYLE = {
     "sms_logs": ("%Y-%m-%d %H:%M:%S", "+08:00", True),
     "opt_outs": ("%Y-%m-%d %H:%M:%S", "", False),
     "complaints": ("%Y-%m-%dT%H:%M:%S", "+08:00", True),
+    "sms_preferences": ("%Y-%m-%d %H:%M:%S", "+08:00", True),
 }
 UTC_STYLE = ("%Y-%m-%dT%H:%M:%S", "Z", True)
 
@@ -104,6 +106,7 @@ MALFORMED = {
         ("orders", "amount", "0.00", None),
         ("repayments", "amount", "0.00", None),
         ("sms_logs", "segments", "0", None),
+        ("sms_preferences", "quiet_end_hour", "24", pl.col("quiet_end_hour").is_not_null()),
     ],
     "payment_method_required": [
         ("checkout_sessions", "payment_method", "", pl.col("status") == "completed"),
@@ -112,6 +115,10 @@ MALFORMED = {
         ("orders", "installments", "3", pl.col("payment_method") != "bnpl_installment"),
     ],
     "due_before_statement": [("bills", "due_date", None, None)],
+    "quiet_window_one_end": [
+        ("sms_preferences", "quiet_start_hour", "22", pl.col("quiet_start_hour").is_null()),
+        ("sms_preferences", "quiet_end_hour", "", pl.col("quiet_start_hour").is_not_null()),
+    ],
 }
 
 
@@ -155,6 +162,7 @@ ID_WIDTH = {
     "sms_logs": {"uid": 7, "id": 18, "code": 6},
     "opt_outs": {"uid": 7, "id": 9},
     "complaints": {"uid": 7, "id": 8},
+    "sms_preferences": {"uid": 7},
 }
 
 
@@ -350,6 +358,21 @@ class Frames:
                 status=_lookup("status", ("open", "resolved")),
                 resolved_at=pl.when(pl.col("resolved") >= 0).then(pl.col("resolved")),
                 dt=pl.col("received") // DAY,
+            )
+        elif source == "sms_preferences":
+
+            def hour(col: str) -> pl.Expr:
+                return pl.when(pl.col(col) >= 0).then(pl.col(col)).cast(pl.Int32)
+
+            out = df.select(
+                user_id=_uid(),
+                updated_at=pl.col("t"),
+                marketing=pl.col("mkt"),
+                reminders=pl.col("rem"),
+                max_per_day=hour("maxd"),
+                quiet_start_hour=hour("qs"),
+                quiet_end_hour=hour("qe"),
+                dt=pl.col("t") // DAY,
             )
         else:  # pragma: no cover
             raise KeyError(source)
@@ -686,7 +709,9 @@ class Writer:
                 row = df[int(self.rng.integers(0, df.height))]
                 text = render(row, src, "text").with_columns(dt=row.get_column("dt"))
                 self._bad_seq += 1
-                pk = contract.SOURCES[src].primary_key[-1]
+                # the last id of the key (not a timestamp: a changed one would not parse)
+                keys = contract.SOURCES[src].primary_key
+                pk = [k for k in keys if contract.SOURCES[src].field(k).type == contract.ID][-1]
                 text = text.with_columns(
                     pl.concat_str([pl.col(pk), pl.lit(f"-X{self._bad_seq}")]).alias(pk)
                 )

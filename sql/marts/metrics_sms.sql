@@ -1,6 +1,6 @@
 -- mart.metrics, SMS family. Day grain (local date of sent_at): sms_sent (all = every purpose
 -- but verification; purpose=<p> for each of the five purposes), sms_delivery_rate, and the
--- six flag counts (one row for every day with messages, zero included). Month grain:
+-- nine flag counts (one row for every day with messages, zero included). Month grain:
 -- sms_per_active_account (messages over active accounts of the month of sent_at).
 insert into mart.metrics
 with
@@ -14,7 +14,10 @@ messages as (
         is_after_opt_out,
         is_over_daily_cap,
         is_marketing_in_service,
-        is_marketing_without_consent
+        is_marketing_without_consent,
+        is_after_settlement,
+        is_collection_before_due,
+        is_against_preference
     from mart.sms_message_flags
 ),
 
@@ -29,7 +32,10 @@ daily as (
         sum(case when is_over_daily_cap then 1 else 0 end) as over_daily_cap,
         sum(case when is_marketing_in_service then 1 else 0 end) as marketing_in_service,
         sum(case when is_marketing_without_consent then 1 else 0 end)
-            as marketing_without_consent
+            as marketing_without_consent,
+        sum(case when is_after_settlement then 1 else 0 end) as after_settlement,
+        sum(case when is_collection_before_due then 1 else 0 end) as collection_before_due,
+        sum(case when is_against_preference then 1 else 0 end) as against_preference
     from messages
     where purpose <> 'verification'
     group by period
@@ -91,6 +97,17 @@ final as (
     from daily
     union all
     select 'sms_marketing_without_consent', 'day', period, 'all', marketing_without_consent,
+        cast(null as bigint)
+    from daily
+    union all
+    select 'sms_after_settlement', 'day', period, 'all', after_settlement, cast(null as bigint)
+    from daily
+    union all
+    select 'sms_collection_before_due', 'day', period, 'all', collection_before_due,
+        cast(null as bigint)
+    from daily
+    union all
+    select 'sms_against_preference', 'day', period, 'all', against_preference,
         cast(null as bigint)
     from daily
     union all

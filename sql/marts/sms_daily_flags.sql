@@ -1,5 +1,5 @@
 -- mart.sms_daily_flags: messages (verification left out) per local day, purpose, template,
--- delivery status, the user's score band, experiment scope and combination of the six flags.
+-- delivery status, the user's score band, experiment scope and combination of the nine flags.
 -- The dashboard's SMS-health page and the filter part of the messaging what-if sum it instead
 -- of scanning mart.sms_message_flags. score_band of the user (null: unknown user);
 -- experiment_id '*' for every user plus one row per experiment the user is assigned to
@@ -19,7 +19,10 @@ scoped as (
         f.is_after_opt_out,
         f.is_over_daily_cap,
         f.is_marketing_in_service,
-        f.is_marketing_without_consent
+        f.is_marketing_without_consent,
+        f.is_after_settlement,
+        f.is_collection_before_due,
+        f.is_against_preference
     from mart.sms_message_flags as f
     left join mart_int.user_scopes as s
         on s.user_id = f.user_id
@@ -40,6 +43,9 @@ final as (
         is_over_daily_cap,
         is_marketing_in_service,
         is_marketing_without_consent,
+        is_after_settlement,
+        is_collection_before_due,
+        is_against_preference,
         count(*) as messages
     from scoped
     group by
@@ -54,7 +60,10 @@ final as (
         is_after_opt_out,
         is_over_daily_cap,
         is_marketing_in_service,
-        is_marketing_without_consent
+        is_marketing_without_consent,
+        is_after_settlement,
+        is_collection_before_due,
+        is_against_preference
 )
 
 select * from final

@@ -1,7 +1,8 @@
--- mart.sms_message_flags: one row per sms_logs row with the six fault flags of metrics.md.
+-- mart.sms_message_flags: one row per sms_logs row with the nine fault flags of metrics.md.
 -- Verification messages keep a row but every flag is false; they never count as a "twin",
 -- nor towards a user's daily rank. Set-based: lag() for twins, row_number() for the daily
--- cap (on busy user-days only), one join each for opt-outs, consent and promotion keywords.
+-- cap (on busy user-days only), one join each for opt-outs, consent and promotion keywords,
+-- the bill (due date; settlement from mart.bill_state) and the preference row in force.
 -- DuckDB idiom: unnest() of the keyword array of mart.run_context (sqlglot: explode).
 create or replace table mart.sms_message_flags as
 with
@@ -59,17 +60,32 @@ ranked as (
     from renamed
 ),
 
--- the daily rank only matters on user-days with more messages than the cap: rank those
--- alone (a hash aggregate finds them), not every message
+-- the smallest daily maximum each user ever set in their own preferences
+own_caps as (
+    select
+        user_id,
+        min(max_per_day) as min_max_per_day
+    from core.sms_preferences
+    where max_per_day is not null
+    group by user_id
+),
+
+-- the daily rank only matters on user-days with more messages than the cap (or than the
+-- user's own smallest maximum): rank those alone (a hash aggregate finds them), not every
+-- message
 busy_days as (
     select
         renamed.user_id,
         renamed.local_date
     from renamed
     cross join settings
+    left join own_caps
+        on own_caps.user_id = renamed.user_id
     where renamed.is_message
-    group by renamed.user_id, renamed.local_date, settings.daily_cap
-    having count(*) > settings.daily_cap
+    group by renamed.user_id, renamed.local_date, settings.daily_cap, own_caps.min_max_per_day
+    having count(*) > least(
+        settings.daily_cap, coalesce(own_caps.min_max_per_day, settings.daily_cap)
+    )
 ),
 
 busy_day_ranks as (
@@ -116,6 +132,35 @@ service_contents as (
     where purpose in ('bill_notice', 'due_reminder', 'overdue_collection')
 ),
 
+bills as (
+    select
+        bill_id,
+        due_date
+    from core.bills
+),
+
+settlements as (
+    select
+        bill_id,
+        settled_at
+    from mart.bill_state
+    where settled_at is not null
+),
+
+-- each preference row is in force from its updated_at until the user's next row
+preferences as (
+    select
+        user_id,
+        updated_at,
+        lead(updated_at) over (partition by user_id order by updated_at) as next_updated_at,
+        marketing,
+        reminders,
+        max_per_day,
+        quiet_start_hour,
+        quiet_end_hour
+    from core.sms_preferences
+),
+
 promo_hits as (
     select distinct service_contents.message_id
     from service_contents
@@ -157,7 +202,35 @@ final as (
         coalesce(
             ranked.purpose = 'marketing' and not consent.marketing_consent,
             false
-        ) as is_marketing_without_consent
+        ) as is_marketing_without_consent,
+        coalesce(
+            ranked.purpose in ('due_reminder', 'overdue_collection')
+            and settlements.settled_at < ranked.sent_at,
+            false
+        ) as is_after_settlement,
+        coalesce(
+            ranked.purpose = 'overdue_collection' and ranked.local_date <= bills.due_date,
+            false
+        ) as is_collection_before_due,
+        coalesce(
+            ranked.is_message
+            and (
+                (ranked.purpose = 'marketing' and not preferences.marketing)
+                or (ranked.purpose = 'due_reminder' and not preferences.reminders)
+                or (
+                    ranked.purpose in ('marketing', 'due_reminder')
+                    and case
+                        when preferences.quiet_start_hour > preferences.quiet_end_hour
+                            then ranked.local_hour >= preferences.quiet_start_hour
+                            or ranked.local_hour < preferences.quiet_end_hour
+                        else ranked.local_hour >= preferences.quiet_start_hour
+                            and ranked.local_hour < preferences.quiet_end_hour
+                    end
+                )
+                or busy_day_ranks.day_rank > preferences.max_per_day
+            ),
+            false
+        ) as is_against_preference
     from ranked
     cross join settings
     left join first_opt_out
@@ -168,6 +241,16 @@ final as (
         on promo_hits.message_id = ranked.message_id
     left join over_cap
         on over_cap.message_id = ranked.message_id
+    left join busy_day_ranks
+        on busy_day_ranks.message_id = ranked.message_id
+    left join bills
+        on bills.bill_id = ranked.bill_id
+    left join settlements
+        on settlements.bill_id = ranked.bill_id
+    left join preferences
+        on preferences.user_id = ranked.user_id
+        and preferences.updated_at <= ranked.sent_at
+        and (preferences.next_updated_at is null or ranked.sent_at < preferences.next_updated_at)
 )
 
 select * from final

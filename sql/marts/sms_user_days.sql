@@ -12,7 +12,10 @@ select
         case when purpose = 'marketing' and delivery_status = 'delivered' then 1 else 0 end
     ) as bigint) as marketing_sms,
     cast(sum(case when is_duplicate then 1 else 0 end) as bigint) as duplicate_sms,
-    cast(sum(case when is_quiet_hours then 1 else 0 end) as bigint) as quiet_hours_sms
+    cast(sum(case when is_quiet_hours then 1 else 0 end) as bigint) as quiet_hours_sms,
+    -- for the preference centre (mart.preference_users)
+    cast(sum(case when is_against_preference then 1 else 0 end) as bigint)
+        as against_preference_sms
 from mart.sms_message_flags
 where purpose <> 'verification'
 group by user_id, local_date
