@@ -89,6 +89,7 @@ MART_FILES: tuple[tuple[str, str | None], ...] = (
     ("marts/policy_cap_histogram", "policy_cap_histogram"),
     ("marts/user_cycle_summary", "user_cycle_summary"),
     ("marts/opt_outs_daily", "opt_outs_daily"),
+    ("marts/sms_daily_delivery", "sms_daily_delivery"),
 )
 
 # Every table the marts publish, in build order.

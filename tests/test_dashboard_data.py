@@ -9,6 +9,7 @@ import duckdb
 import pytest
 
 from dashboard import data
+from dashboard.data import connection
 from tests.fixtures.dashboard.build import build
 
 GMV_MARCH = (
@@ -42,14 +43,14 @@ def test_a_new_publish_is_picked_up_and_the_file_is_never_held(serve, tmp_path):
 def test_a_page_run_opens_the_file_once_and_closes_it_at_the_end(serve, tmp_path, monkeypatch):
     assert data.meta()["data_version"] == "fixture-v1"  # read once per published file
     opened = []
-    real_connect = data.connect
+    real_connect = connection.connect
 
     def counting(db):
         con = real_connect(db)
         opened.append(con)
         return con
 
-    monkeypatch.setattr(data, "connect", counting)
+    monkeypatch.setattr(connection, "connect", counting)
     with data.page_run():
         assert data.query(GMV_MARCH)["value"].tolist() == [12345.6]
         messages = "select sum(messages) as n from mart.sms_daily_flags where experiment_id = '*'"
