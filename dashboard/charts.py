@@ -1,43 +1,92 @@
-"""One chart library (Plotly), one look; every chart is shown with a download of its data."""
+"""One chart library (Plotly), one look; every chart is shown with a download of its data.
+
+Conventions every page follows (and new pages should):
+- series of different magnitudes never share an axis: `small_multiples` (one panel per
+  metric, each with its own axis) or `line(..., secondary=...)`;
+- every axis title names its unit (`t("unit_...")` helpers: %, count, per month, ...);
+- colours come from `dashboard.format.color_map(kind, codes)`, so a code has one colour on every
+  page; labels from `dashboard.i18n.code` / `t`;
+- dates on axes use `format.day_tick()` / `format.month_tick()` (language-aware);
+- tables go through `table(df, key, codes=..., formats=...)`: codes shown as labels, headers
+  translated, times in Asia/Shanghai, numbers with separators; the CSV download keeps the data.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
 import streamlit as st
+from plotly.subplots import make_subplots
 
-from dashboard.i18n import t
+from dashboard import format as fmt
+from dashboard.i18n import code, col, t
 
-COLORS = ["#1f5aa6", "#e07b39", "#2a9d8f", "#c0392b", "#8e6bbf", "#7f8c8d", "#d4a017"]
 FONT = "Noto Sans CJK SC, PingFang SC, Microsoft YaHei, Helvetica, Arial, sans-serif"
 HEAT = "Blues"
 PCT = ".1~%"  # 80%, 2.5%: one decimal only where it says something
+TICKS = {"pct": PCT, "int": ",d", "dec1": ",.1f", "dec2": ",.2f", "yuan": ",.0f"}
 
 # Plotly Express picks colours when a trace is made: set its defaults, not only the layout.
 px.defaults.template = "plotly_white"
-px.defaults.color_discrete_sequence = COLORS
+px.defaults.color_discrete_sequence = list(fmt.PALETTE)
+# What the browser may fetch: nothing outside the app (no Plotly logo link, no mode bar).
+CONFIG = {"displaylogo": False, "displayModeBar": False}
 
 
-def style(fig: go.Figure, title: str, y_pct: bool = False, height: int = 360) -> go.Figure:
+def style(
+    fig: go.Figure, title: str, y_pct: bool = False, height: int = 380, legend: bool = True
+) -> go.Figure:
+    """The one look: title top left, legend in one row under the title (never over an axis
+    title), CJK-capable font. `y_pct`: the y axis shows shares as %."""
     fig.update_layout(
         template="plotly_white",
-        colorway=COLORS,
+        colorway=list(fmt.PALETTE),
         font={"family": FONT, "size": 13},
-        title={"text": title, "x": 0.0, "font": {"size": 15}},
-        margin={"l": 10, "r": 10, "t": 50, "b": 10},
-        legend={"orientation": "h", "y": -0.25, "yanchor": "top", "title": None},
+        title={"text": title, "x": 0.0, "y": 0.98, "yanchor": "top", "font": {"size": 15}},
+        margin={"l": 10, "r": 10, "t": 80 if legend else 50, "b": 10},
+        legend={
+            "orientation": "h",
+            "x": 0.0,
+            "y": 1.0,
+            "yanchor": "bottom",
+            "xanchor": "left",
+            "title": None,
+        },
+        showlegend=legend,
         height=height,
+        separators=".,",
     )
     if y_pct:
         fig.update_yaxes(tickformat=PCT)
     return fig
 
 
-def monthly(fig: go.Figure) -> go.Figure:
-    """An x axis of months: one tick per month, labelled YYYY-MM."""
-    fig.update_xaxes(dtick="M1", tickformat="%Y-%m")
+def axis_title(name: str, unit: str | None) -> str:
+    """ "On-time rate (%)": every axis says what it counts and in which unit."""
+    return f"{name}（{unit}）" if unit and _zh() else (f"{name} ({unit})" if unit else name)
+
+
+def _zh() -> bool:
+    from dashboard.i18n import lang
+
+    return lang() == "zh"
+
+
+def time_axis(fig: go.Figure, grain: str, title: str | None = None) -> go.Figure:
+    """An x axis of days or months, labelled for the language."""
+    if grain == "month":
+        fig.update_xaxes(dtick="M1", tickformat=fmt.month_tick(), title=title or t("month"))
+    else:
+        fig.update_xaxes(tickformat=fmt.day_tick(), title=title or t("day"))
     return fig
+
+
+def monthly(fig: go.Figure) -> go.Figure:
+    return time_axis(fig, "month")
 
 
 def line(
@@ -45,12 +94,23 @@ def line(
     x: str,
     y: str,
     title: str,
+    y_title: str,
     color: str | None = None,
-    y_pct: bool = False,
-    labels: dict[str, str] | None = None,
+    colors: Mapping[str, str] | None = None,
+    y_format: str = "int",
+    grain: str | None = None,
+    x_title: str | None = None,
+    markers: bool = True,
 ) -> go.Figure:
-    fig = px.line(df, x=x, y=y, color=color, markers=True, labels=labels or {})
-    return style(fig, title, y_pct)
+    """Lines of ONE magnitude on one axis (a rate family, or counts); `y_title` with its unit."""
+    fig = px.line(df, x=x, y=y, color=color, markers=markers, color_discrete_map=dict(colors or {}))
+    style(fig, title, legend=color is not None)
+    fig.update_yaxes(title=y_title, tickformat=TICKS.get(y_format, y_format), rangemode="tozero")
+    if grain:
+        time_axis(fig, grain, x_title)
+    elif x_title:
+        fig.update_xaxes(title=x_title)
+    return fig
 
 
 def bar(
@@ -58,39 +118,152 @@ def bar(
     x: str,
     y: str,
     title: str,
+    y_title: str | None = None,
     color: str | None = None,
-    y_pct: bool = False,
-    labels: dict[str, str] | None = None,
+    colors: Mapping[str, str] | None = None,
+    y_format: str = "int",
+    grain: str | None = None,
+    x_title: str | None = None,
     barmode: str = "stack",
     orientation: str = "v",
 ) -> go.Figure:
+    """Bars; `y_title` names the value axis with its unit (the horizontal one when
+    orientation is "h")."""
     fig = px.bar(
-        df, x=x, y=y, color=color, labels=labels or {}, barmode=barmode, orientation=orientation
+        df,
+        x=x,
+        y=y,
+        color=color,
+        barmode=barmode,
+        orientation=orientation,
+        color_discrete_map=dict(colors or {}),
     )
-    return style(fig, title, y_pct)
+    style(fig, title, legend=color is not None)
+    value_axis = fig.update_xaxes if orientation == "h" else fig.update_yaxes
+    value_axis(tickformat=TICKS.get(y_format, y_format))
+    if y_title is not None:
+        value_axis(title=y_title)
+    if grain:
+        time_axis(fig, grain, x_title)
+    elif x_title:
+        (fig.update_yaxes if orientation == "h" else fig.update_xaxes)(title=x_title)
+    return fig
+
+
+@dataclass(frozen=True)
+class Panel:
+    """One panel of small multiples: which rows, the axis title (with unit), its format."""
+
+    key: str  # value of the facet column
+    title: str  # panel title
+    y_title: str  # axis title with unit
+    y_format: str = "pct"
+    color: str = fmt.PALETTE[0]
+
+
+def small_multiples(
+    df: pd.DataFrame,
+    x: str,
+    y: str,
+    facet: str,
+    panels: Sequence[Panel],
+    title: str,
+    grain: str | None = "month",
+    series: str | None = None,
+    series_colors: Mapping[str, str] | None = None,
+    cols: int = 2,
+    panel_height: int = 230,
+) -> go.Figure:
+    """One panel per metric, each with its own y axis and unit: series of different
+    magnitudes never flatten each other. `series` splits a panel into lines (e.g. bands)."""
+    panels = [p for p in panels if (df[facet] == p.key).any()]
+    if not panels:
+        return style(go.Figure(), title)
+    cols = min(cols, len(panels))
+    rows = -(-len(panels) // cols)
+    fig = make_subplots(
+        rows=rows,
+        cols=cols,
+        subplot_titles=[p.title for p in panels],
+        vertical_spacing=min(0.6 / rows, 0.18) if rows > 1 else 0.1,
+        horizontal_spacing=0.12,
+    )
+    shown: set[str] = set()
+    for i, p in enumerate(panels):
+        r, c = divmod(i, cols)
+        part = df[df[facet] == p.key].sort_values(x)
+        groups = part.groupby(series, sort=True) if series else [(None, part)]
+        for name, g in groups:
+            name = name[0] if isinstance(name, tuple) else name
+            colour = (series_colors or {}).get(name, p.color) if series else p.color
+            fig.add_trace(
+                go.Scatter(
+                    x=g[x],
+                    y=g[y],
+                    mode="lines+markers",
+                    name=str(name) if series else p.title,
+                    legendgroup=str(name) if series else p.key,
+                    showlegend=bool(series) and str(name) not in shown,
+                    line={"color": colour},
+                    marker={"color": colour},
+                ),
+                row=r + 1,
+                col=c + 1,
+            )
+            if series:
+                shown.add(str(name))
+        fig.update_yaxes(
+            title={"text": p.y_title, "font": {"size": 11}},
+            tickformat=TICKS.get(p.y_format, p.y_format),
+            rangemode="tozero",
+            row=r + 1,
+            col=c + 1,
+        )
+        if grain == "month":
+            fig.update_xaxes(tickformat=fmt.month_tick(), dtick="M1", row=r + 1, col=c + 1)
+        elif grain == "day":
+            fig.update_xaxes(tickformat=fmt.day_tick(), row=r + 1, col=c + 1)
+    for a in fig.layout.annotations:
+        a.update(font={"size": 13}, x=a.x, xanchor="center")
+    style(fig, title, height=110 + panel_height * rows, legend=bool(series))
+    return fig
 
 
 def heatmap(
-    pivot: pd.DataFrame, title: str, x_label: str, y_label: str, pct: bool = False
+    pivot: pd.DataFrame,
+    title: str,
+    x_label: str,
+    y_label: str,
+    text: pd.DataFrame | None = None,
+    value_title: str = "",
+    value_format: str = ",d",
+    x_labels: Sequence[str] | None = None,
+    y_labels: Sequence[str] | None = None,
+    height: int = 380,
 ) -> go.Figure:
+    """A heatmap whose cells show `text` (formatted by the caller, one format for all cells)
+    and whose colour bar uses the same format and names its unit."""
     fig = go.Figure(
         go.Heatmap(
             z=pivot.to_numpy(),
-            x=[str(c) for c in pivot.columns],
-            y=[str(i) for i in pivot.index],
+            x=list(x_labels) if x_labels is not None else [str(c) for c in pivot.columns],
+            y=list(y_labels) if y_labels is not None else [str(i) for i in pivot.index],
             colorscale=HEAT,
-            texttemplate="%{z:.0%}" if pct else "%{z}",
+            text=text.to_numpy() if text is not None else None,
+            texttemplate="%{text}" if text is not None else None,
+            textfont={"size": 11},
             hoverongaps=False,
+            colorbar={"title": {"text": value_title}, "tickformat": value_format},
         )
     )
     fig.update_xaxes(title=x_label, type="category")
     fig.update_yaxes(title=y_label, type="category", autorange="reversed")
-    return style(fig, title)
+    return style(fig, title, height=height, legend=False)
 
 
 def show(fig: go.Figure, df: pd.DataFrame, key: str) -> None:
     """Render the figure and, under it, a CSV download of exactly the data it plots."""
-    st.plotly_chart(fig, key=f"chart_{key}", theme=None)
+    st.plotly_chart(fig, key=f"chart_{key}", theme=None, config=CONFIG)
     st.download_button(
         t("download_csv"),
         df.to_csv(index=False).encode("utf-8-sig"),
@@ -100,9 +273,76 @@ def show(fig: go.Figure, df: pd.DataFrame, key: str) -> None:
     )
 
 
-def table(df: pd.DataFrame, key: str) -> None:
-    """A data table with its CSV download."""
-    st.dataframe(df, hide_index=True, key=f"table_{key}")
+# How a column is shown: a Streamlit column config per format name.
+def _column_config(kind: str, label: str):
+    cc = st.column_config
+    if kind == "int":
+        return cc.NumberColumn(label, format="localized")
+    if kind == "pct":  # the display frame holds percent values (x 100)
+        return cc.NumberColumn(label, format="%.1f%%")
+    if kind in ("dec1", "dec2"):
+        return cc.NumberColumn(label, format=f"%.{kind[-1]}f")
+    if kind == "yuan":
+        return cc.NumberColumn(label, format="¥%.2f")
+    return cc.Column(label)
+
+
+def display_frame(
+    df: pd.DataFrame,
+    codes: Mapping[str, str] | None = None,
+    formats: Mapping[str, str] | None = None,
+) -> tuple[pd.DataFrame, dict]:
+    """The frame as the page shows it, and its column config.
+
+    `codes`: column -> code kind (values shown as labels); `formats`: column -> one of
+    int, pct, dec1, dec2, yuan, date, time (an instant: Asia/Shanghai wall time), text.
+    Integer columns not named are shown with separators; every header is translated.
+    """
+    out = df.copy()
+    formats = dict(formats or {})
+    for c_, kind in (codes or {}).items():
+        if c_ in out.columns:
+            out[c_] = out[c_].map(lambda v, k=kind: code(k, v))
+    config = {}
+    for c_ in out.columns:
+        kind = formats.get(c_)
+        series = out[c_]
+        if kind is None:
+            if pd.api.types.is_integer_dtype(series):
+                kind = "int"
+            elif isinstance(series.dtype, pd.DatetimeTZDtype):
+                kind = "time"
+        if kind == "time":
+            out[c_] = series.map(lambda v: fmt.local_time(v, with_zone=False))
+        elif kind == "date":
+            out[c_] = series.map(fmt.date)
+        elif kind == "pct":
+            out[c_] = pd.to_numeric(series, errors="coerce") * 100
+        config[c_] = _column_config(kind or "text", col(c_))
+    return out, config
+
+
+def table(
+    df: pd.DataFrame,
+    key: str,
+    codes: Mapping[str, str] | None = None,
+    formats: Mapping[str, str] | None = None,
+    height: int | str = "auto",
+    cell_colors: Mapping[str, Mapping[str, str]] | None = None,
+) -> None:
+    """A data table (codes as labels, translated headers, formatted numbers and times) with
+    its CSV download (the data as it is). `cell_colors`: column -> {code: background colour}
+    (e.g. a status column: green / amber / red)."""
+    shown, config = display_frame(df, codes, formats)
+    view = shown
+    if cell_colors:
+        css = pd.DataFrame("", index=df.index, columns=df.columns)
+        for c_, by_code in cell_colors.items():
+            if c_ in df.columns:
+                css[c_] = df[c_].map(lambda v, m=by_code: f"background-color: {m[v]}" if v in m
+                                     else "")  # fmt: skip
+        view = shown.style.apply(lambda _: css, axis=None)
+    st.dataframe(view, hide_index=True, key=f"table_{key}", column_config=config, height=height)
     st.download_button(
         t("download_csv"),
         df.to_csv(index=False).encode("utf-8-sig"),
@@ -112,13 +352,21 @@ def table(df: pd.DataFrame, key: str) -> None:
     )
 
 
-def pct(v: float | None, digits: int = 1) -> str:
-    return "—" if v is None or pd.isna(v) else f"{v * 100:.{digits}f}%"
+def filters_note(applied: Sequence[str], not_applied: Mapping[str, str] | None = None) -> None:
+    """Say on the page's face which sidebar filters its figures follow, and which they cannot
+    and why. Filters are "date", "band", "experiment"; reasons are i18n keys (why_...)."""
+    names = {
+        "date": t("filter_date"),
+        "band": t("filter_band"),
+        "experiment": t("filter_experiment"),
+    }
+    if applied:
+        st.caption(t("filters_apply", which=", ".join(names[a] for a in applied)))
+    for name, why in (not_applied or {}).items():
+        st.caption(t("filters_not_applied", which=names[name], why=t(why)))
 
 
-def num(v: float | None, digits: int = 0) -> str:
-    return "—" if v is None or pd.isna(v) else f"{v:,.{digits}f}"
-
-
-def signed(v: float | None, digits: int = 2) -> str:
-    return "—" if v is None or pd.isna(v) else f"{v:+,.{digits}f}"
+# Kept for the pages that format single values (metric cards): see dashboard.format.
+pct = fmt.pct
+num = fmt.num
+signed = fmt.signed

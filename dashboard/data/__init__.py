@@ -24,6 +24,7 @@ from dashboard.data.metrics import for_band, metrics
 from dashboard.data.repayment import vintage
 from dashboard.data.scope import (
     Filters,
+    freshness_days,
     latest_complete_month,
     min_denominator,
     month_end,
@@ -83,6 +84,7 @@ __all__ = [
     "flags_daily",
     "for_band",
     "freshness",
+    "freshness_days",
     "frontier",
     "hour_weekday",
     "incidents",

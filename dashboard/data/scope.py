@@ -17,6 +17,17 @@ DEFAULT_MIN_DENOMINATOR = 30
 DEFAULT_PRICE_PER_SEGMENT = 0.04
 
 
+# A source whose latest loaded partition is more than LATE days behind as_of is late, more
+# than STALE days stale (NUDGESCOPE_FRESHNESS_LATE_DAYS / NUDGESCOPE_FRESHNESS_STALE_DAYS).
+DEFAULT_FRESHNESS_DAYS = (1, 3)
+
+
+def freshness_days() -> tuple[int, int]:
+    late = int(os.environ.get("NUDGESCOPE_FRESHNESS_LATE_DAYS", DEFAULT_FRESHNESS_DAYS[0]))
+    stale = int(os.environ.get("NUDGESCOPE_FRESHNESS_STALE_DAYS", DEFAULT_FRESHNESS_DAYS[1]))
+    return late, max(late, stale)
+
+
 def min_denominator() -> int:
     return int(os.environ.get("NUDGESCOPE_MIN_DENOMINATOR", DEFAULT_MIN_DENOMINATOR))
 

@@ -7,9 +7,9 @@ import os
 import pandas as pd
 import streamlit as st
 
-from dashboard import charts, data
-from dashboard.i18n import t
-from pipelines import sandbox
+from dashboard import data
+from dashboard.i18n import sandbox_message, t
+from pipelines import sandbox, sql_output
 
 # The time limit can be tightened for tests or a busy machine (NUDGESCOPE_SQL_TIMEOUT, seconds).
 LIMITS = sandbox.Limits(
@@ -47,6 +47,23 @@ EXAMPLES = {
     "publish metadata": "select * from meta",
 }
 
+
+def result_frame(result: sandbox.Result) -> pd.DataFrame:
+    """The rows as a frame: instants as Asia/Shanghai text with the offset, integral float
+    columns as integers, nested values as JSON text."""
+    df = pd.DataFrame(result.rows, columns=result.columns)
+    for name, type_ in zip(result.columns, result.types, strict=True):
+        upper = type_.upper()
+        if "TIME ZONE" in upper or "[]" in upper or upper.startswith(("STRUCT", "MAP", "JSON")):
+            df[name] = df[name].map(lambda v: None if v is None else sql_output.text(v))
+        elif upper in ("DOUBLE", "FLOAT", "REAL"):
+            vals = pd.to_numeric(df[name], errors="coerce")
+            finite = vals.dropna()
+            if len(finite) and (finite == finite.round()).all() and finite.abs().max() < 2**53:
+                df[name] = vals.astype("Int64")
+    return df
+
+
 st.title(t("page_sql"))
 st.caption(
     t(
@@ -72,7 +89,11 @@ with left:
     for (sch, table), cols in schema.groupby(["table_schema", "table_name"], sort=True):
         with st.expander(f"{sch}.{table}"):
             st.dataframe(
-                cols[["column_name", "data_type"]], hide_index=True, key=f"schema_{sch}_{table}"
+                cols[["column_name", "data_type"]].rename(
+                    columns={"column_name": t("column"), "data_type": t("type")}
+                ),
+                hide_index=True,
+                key=f"schema_{sch}_{table}",
             )
 with right:
     st.selectbox(t("examples"), list(EXAMPLES), key="sql_example", on_change=_use_example)
@@ -90,10 +111,18 @@ with right:
     if err:
         kind, message = err
         key = {"refused": "refused", "timeout": "timeout"}.get(kind, "sql_error")
-        st.error(t(key, msg=message))
+        st.error(t(key, msg=sandbox_message(message)))
     elif result is not None:
-        df = data.mask_frame(pd.DataFrame(result.rows, columns=result.columns))
+        df = data.mask_frame(result_frame(result))
         st.caption(t("rows_returned", n=f"{len(df):,}", s=result.elapsed_s))
         for note in result.notes:
-            st.warning(note)
-        charts.table(df, "sql_result")
+            st.warning(sandbox_message(note))
+        # column names as the query wrote them; values formatted (times in Asia/Shanghai)
+        st.dataframe(df, hide_index=True, key="table_sql_result")
+        st.download_button(
+            t("download_csv"),
+            df.to_csv(index=False).encode("utf-8-sig"),
+            file_name="sql_result.csv",
+            mime="text/csv",
+            key="dl_sql_result",
+        )
