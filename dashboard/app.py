@@ -34,11 +34,11 @@ def _from_url(opts: dict, first: dt.date, as_of: dt.date, default: tuple) -> Non
         except ValueError:
             ok = False
         st.session_state["date_range"] = (start, end) if ok else default
-    if "band" not in st.session_state:
-        st.session_state["band"] = qp.get("band") if qp.get("band") in opts["bands"] else None
-    if "experiment" not in st.session_state:
-        exp = qp.get("exp")
-        st.session_state["experiment"] = exp if exp in opts["experiments"] else None
+    # (only a valid choice: a None in session state would show the empty placeholder)
+    if "band" not in st.session_state and qp.get("band") in opts["bands"]:
+        st.session_state["band"] = qp.get("band")
+    if "experiment" not in st.session_state and qp.get("exp") in opts["experiments"]:
+        st.session_state["experiment"] = qp.get("exp")
 
 
 def _to_url(f: data.Filters) -> None:

@@ -28,7 +28,7 @@ from dashboard.i18n import code, col, t
 FONT = "Noto Sans CJK SC, PingFang SC, Microsoft YaHei, Helvetica, Arial, sans-serif"
 HEAT = "Blues"
 PCT = ".1~%"  # 80%, 2.5%: one decimal only where it says something
-TICKS = {"pct": PCT, "int": ",d", "dec1": ",.1f", "dec2": ",.2f", "yuan": ",.0f"}
+TICKS = {"pct": PCT, "int": ",d", "dec1": ",.1~f", "dec2": ",.2~f", "yuan": ",.0f"}
 
 # Plotly Express picks colours when a trace is made: set its defaults, not only the layout.
 px.defaults.template = "plotly_white"
@@ -76,6 +76,12 @@ def _zh() -> bool:
     return lang() == "zh"
 
 
+def _whole_ticks(fig: go.Figure, top: float, horizontal: bool = False) -> None:
+    """Counts up to 10: one tick per whole number (no 0.5 ticks that read as 0, 1, 1, 2)."""
+    if pd.notna(top) and top <= 10:
+        (fig.update_xaxes if horizontal else fig.update_yaxes)(dtick=1, tick0=0)
+
+
 def time_axis(fig: go.Figure, grain: str, title: str | None = None) -> go.Figure:
     """An x axis of days or months, labelled for the language."""
     if grain == "month":
@@ -106,6 +112,8 @@ def line(
     fig = px.line(df, x=x, y=y, color=color, markers=markers, color_discrete_map=dict(colors or {}))
     style(fig, title, legend=color is not None)
     fig.update_yaxes(title=y_title, tickformat=TICKS.get(y_format, y_format), rangemode="tozero")
+    if y_format == "int" and len(df):
+        _whole_ticks(fig, pd.to_numeric(df[y], errors="coerce").max())
     if grain:
         time_axis(fig, grain, x_title)
     elif x_title:
@@ -141,6 +149,10 @@ def bar(
     style(fig, title, legend=color is not None)
     value_axis = fig.update_xaxes if orientation == "h" else fig.update_yaxes
     value_axis(tickformat=TICKS.get(y_format, y_format))
+    if y_format == "int" and len(df):
+        by = y if orientation == "h" else x
+        _whole_ticks(fig, pd.to_numeric(df.groupby(by)[x if orientation == "h" else y].sum(),
+                     errors="coerce").max(), horizontal=orientation == "h")  # fmt: skip
     if y_title is not None:
         value_axis(title=y_title)
     if grain:
@@ -192,7 +204,14 @@ def small_multiples(
     for i, p in enumerate(panels):
         r, c = divmod(i, cols)
         part = df[df[facet] == p.key].sort_values(x)
-        groups = part.groupby(series, sort=True) if series else [(None, part)]
+        if series:
+            names = list(dict.fromkeys(
+                [n for n in (series_colors or {}) if n in set(part[series])]
+                + sorted(set(part[series]) - set(series_colors or {}))
+            ))  # fmt: skip
+            groups = [(n, part[part[series] == n]) for n in names]
+        else:
+            groups = [(None, part)]
         for name, g in groups:
             name = name[0] if isinstance(name, tuple) else name
             colour = (series_colors or {}).get(name, p.color) if series else p.color
@@ -200,7 +219,7 @@ def small_multiples(
                 go.Scatter(
                     x=g[x],
                     y=g[y],
-                    mode="lines+markers",
+                    mode="lines" if grain == "day" else "lines+markers",
                     name=str(name) if series else p.title,
                     legendgroup=str(name) if series else p.key,
                     showlegend=bool(series) and str(name) not in shown,
@@ -215,17 +234,24 @@ def small_multiples(
         fig.update_yaxes(
             title={"text": p.y_title, "font": {"size": 11}},
             tickformat=TICKS.get(p.y_format, p.y_format),
-            rangemode="tozero",
             row=r + 1,
             col=c + 1,
         )
+        top = pd.to_numeric(part[y], errors="coerce").max()
+        if p.y_format == "int" and pd.notna(top) and top <= 10:
+            fig.update_yaxes(dtick=1, tick0=0, rangemode="tozero", row=r + 1, col=c + 1)
         if grain == "month":
             fig.update_xaxes(tickformat=fmt.month_tick(), dtick="M1", row=r + 1, col=c + 1)
         elif grain == "day":
             fig.update_xaxes(tickformat=fmt.day_tick(), row=r + 1, col=c + 1)
     for a in fig.layout.annotations:
         a.update(font={"size": 13}, x=a.x, xanchor="center")
-    style(fig, title, height=110 + panel_height * rows, legend=bool(series))
+    height = 110 + panel_height * rows
+    style(fig, title, height=height, legend=bool(series))
+    if series:  # above the panels' own titles, not over them
+        fig.update_layout(
+            legend={"y": 1 + 30 / (height - 80 - 10)}, margin={"t": 105}, title={"y": 0.995}
+        )
     return fig
 
 
@@ -282,8 +308,8 @@ def _column_config(kind: str, label: str):
         return cc.NumberColumn(label, format="%.1f%%")
     if kind in ("dec1", "dec2"):
         return cc.NumberColumn(label, format=f"%.{kind[-1]}f")
-    if kind == "yuan":
-        return cc.NumberColumn(label, format="¥%.2f")
+    if kind == "yuan":  # "yen": the ¥ sign with separators, whole units
+        return cc.NumberColumn(label, format="yen")
     return cc.Column(label)
 
 
@@ -361,7 +387,8 @@ def filters_note(applied: Sequence[str], not_applied: Mapping[str, str] | None =
         "experiment": t("filter_experiment"),
     }
     if applied:
-        st.caption(t("filters_apply", which=", ".join(names[a] for a in applied)))
+        sep = "、" if _zh() else ", "
+        st.caption(t("filters_apply", which=sep.join(names[a] for a in applied)))
     for name, why in (not_applied or {}).items():
         st.caption(t("filters_not_applied", which=names[name], why=t(why)))
 

@@ -132,7 +132,7 @@ def too_few(denominator: object, minimum: int) -> bool:
 def rate(value: object, denominator: object, minimum: int, digits: int = 1) -> str:
     """A rate as a percentage, or "too few (n = 12)" when its denominator is below `minimum`."""
     if not _missing(denominator) and too_few(denominator, minimum):
-        return t("too_few_n", n=num(denominator))
+        return t("too_few")
     return pct(value, digits)
 
 

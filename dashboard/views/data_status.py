@@ -19,10 +19,11 @@ LATE, STALE = data.freshness_days()
 # background of the freshness column per state
 FRESH_COLORS = {"fresh": "#d9f2d9", "late": "#fff0c2", "stale": "#f8d0d0", "missing": "#e6e6e6"}
 
-c1, c2, c3 = st.columns(3)
+c1, c2, _ = st.columns([2, 3, 2])
 c1.metric(t("as_of"), fmt.date(meta.get("as_of")), border=True)
 c2.metric(t("published_at"), fmt.local_time(meta.get("published_at")), border=True)
-c3.metric(t("run_id"), str(meta.get("run_id", "—")), border=True)
+st.caption(f"{t('run_id')}: {meta.get('run_id', '—')} · {t('data_version')}: "
+           f"{meta.get('data_version', '—')}")  # fmt: skip
 
 rows = meta.get("rows_per_source")
 if isinstance(rows, str):

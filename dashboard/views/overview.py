@@ -67,8 +67,8 @@ def card(col, metric: str, lower_better: bool, series: pd.DataFrame, compare: bo
     latest = series.iloc[-1]
     value = float(latest["value"])
     if small(latest):
-        col.metric(label, t("too_few_n", n=fmt.num(latest["denominator"])), border=True,
-                   help=basis(latest))  # fmt: skip
+        col.metric(label, t("too_few"), border=True,
+                   help=t("too_few_help", basis=basis(latest), min=MIN_N))  # fmt: skip
         return
     delta = None
     if compare:

@@ -36,7 +36,7 @@ else:
     colors = fmt.color_map("metric", ["on_time_rate", *DPD])
     fig = charts.small_multiples(
         rates, "period", "value", "panel", panels,
-        f"{t('m_on_time_rate')} · DPD · {t('by_due_month')}",
+        t("repayment_rates_title"),
         series="label", series_colors=colors, panel_height=280,
     )  # fmt: skip
     charts.show(fig, rates[COLS], "repayment_rates")

@@ -43,8 +43,8 @@ else:
     long = daily.melt(id_vars=["local_date", "messages"], value_vars=FLAGS, var_name="flag",
                       value_name="count")  # fmt: skip
     panels = [
-        charts.Panel(flag, code("flag", flag), charts.axis_title(t("unit_messages"),
-                     t("unit_per_day")), "int", fmt.color("flag", flag))
+        charts.Panel(flag, code("flag", flag), charts.axis_title(t("unit_messages_count"),
+                     t("unit_msgs_per_day")), "int", fmt.color("flag", flag))
         for flag in FLAGS
     ]  # fmt: skip
     fig = charts.small_multiples(

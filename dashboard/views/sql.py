@@ -8,7 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import data
-from dashboard.i18n import sandbox_message, t
+from dashboard.i18n import labeller, sandbox_message, t
 from pipelines import sandbox, sql_output
 
 # The time limit can be tightened for tests or a busy machine (NUDGESCOPE_SQL_TIMEOUT, seconds).
@@ -17,13 +17,13 @@ LIMITS = sandbox.Limits(
 )
 
 EXAMPLES = {
-    "on_time_rate by band": (
+    "on_time_by_band": (
         "select period, segment, value, numerator, denominator\n"
         "from mart.metrics\n"
         "where metric = 'on_time_rate' and grain = 'month'\n"
         "order by period, segment"
     ),
-    "flagged messages by purpose": (
+    "flags_by_purpose": (
         "select purpose, count(*) as messages,\n"
         "       count(*) filter (where is_duplicate) as duplicates,\n"
         "       count(*) filter (where is_quiet_hours) as quiet_hours,\n"
@@ -31,20 +31,20 @@ EXAMPLES = {
         "from mart.sms_message_flags\n"
         "group by purpose\norder by messages desc"
     ),
-    "reminders vs on-time (user_cycle)": (
+    "reminders_vs_on_time": (
         "select least(pre_due_reminders, 5) as reminders, count(*) as bills,\n"
         "       avg(on_time::int) as on_time_rate, avg(complained::int) as complaint_rate\n"
         "from mart.user_cycle\n"
         "group by 1\norder by 1"
     ),
-    "experiment effects": (
+    "experiment_effects": (
         "select * from mart.experiment_effects\norder by experiment_id, arm, outcome"
     ),
-    "quarantine reasons": (
+    "quarantine_reasons": (
         "select source, reason_code, count(*) as rows\n"
         "from ingest.quarantine\ngroup by all\norder by rows desc"
     ),
-    "publish metadata": "select * from meta",
+    "publish_metadata": "select * from meta",
 }
 
 
@@ -75,7 +75,7 @@ st.caption(
 )
 
 if "sql_text" not in st.session_state:
-    st.session_state["sql_text"] = EXAMPLES["on_time_rate by band"]
+    st.session_state["sql_text"] = EXAMPLES["on_time_by_band"]
 
 
 def _use_example() -> None:
@@ -96,7 +96,13 @@ with left:
                 key=f"schema_{sch}_{table}",
             )
 with right:
-    st.selectbox(t("examples"), list(EXAMPLES), key="sql_example", on_change=_use_example)
+    st.selectbox(
+        t("examples"),
+        list(EXAMPLES),
+        key="sql_example",
+        on_change=_use_example,
+        format_func=labeller("ex_{}"),
+    )
     sql = st.text_area(t("query"), key="sql_text", height=180)
     if st.button(t("run"), type="primary", key="sql_run"):
         try:
