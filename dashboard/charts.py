@@ -110,6 +110,7 @@ def line(
 ) -> go.Figure:
     """Lines of ONE magnitude on one axis (a rate family, or counts); `y_title` with its unit."""
     fig = px.line(df, x=x, y=y, color=color, markers=markers, color_discrete_map=dict(colors or {}))
+    fig.update_traces(hovertemplate=None)  # px's names the data frame's columns
     style(fig, title, legend=color is not None)
     fig.update_yaxes(title=y_title, tickformat=TICKS.get(y_format, y_format), rangemode="tozero")
     if y_format == "int" and len(df):
@@ -146,6 +147,7 @@ def bar(
         orientation=orientation,
         color_discrete_map=dict(colors or {}),
     )
+    fig.update_traces(hovertemplate=None)  # px's names the data frame's columns
     style(fig, title, legend=color is not None)
     value_axis = fig.update_xaxes if orientation == "h" else fig.update_yaxes
     value_axis(tickformat=TICKS.get(y_format, y_format))
@@ -393,7 +395,14 @@ def filters_note(applied: Sequence[str], not_applied: Mapping[str, str] | None =
         st.caption(t("filters_not_applied", which=names[name], why=t(why)))
 
 
-# Kept for the pages that format single values (metric cards): see dashboard.format.
-pct = fmt.pct
-num = fmt.num
-signed = fmt.signed
+# Kept as they were for the pages that still call them (new code: dashboard.format).
+def pct(v: float | None, digits: int = 1) -> str:
+    return "—" if v is None or pd.isna(v) else f"{v * 100:.{digits}f}%"
+
+
+def num(v: float | None, digits: int = 0) -> str:
+    return "—" if v is None or pd.isna(v) else f"{v:,.{digits}f}"
+
+
+def signed(v: float | None, digits: int = 2) -> str:
+    return "—" if v is None or pd.isna(v) else f"{v:+,.{digits}f}"

@@ -97,8 +97,8 @@ L: dict[str, tuple[str, str]] = {
         "{metric}: latest month {month} (later bills have not yet matured)",
     ),
     "partial_title": (
-        "本月至今（{month}，{days} 天，未完整）",
-        "Month to date ({month}, {days} days, partial)",
+        "本月至今（{month}，已过 {days}/{total} 天，未完整）",
+        "Month to date ({month}, {days} of {total} days, partial)",
     ),
     "partial_note": (
         "以下为未完整月份，仅供参考，不与完整月份比较。",

@@ -55,14 +55,22 @@ def metrics(
     return df
 
 
-def for_band(df: pd.DataFrame, band: str | None) -> pd.DataFrame:
-    """Per metric: the band's rows where the metric is published for the band, else 'all'.
+# The metrics published per score band (metrics.md): with a band chosen they show that band's
+# rows only (none: no data for the band), never the rows of all accounts.
+BANDED = frozenset(
+    {"on_time_rate", "dpd7_rate", "dpd30_rate", "dpd90_rate", "fpd30_rate"}
+)
 
-    Never mixes the two within one metric, so a trend line is one population throughout.
+
+def for_band(df: pd.DataFrame, band: str | None) -> pd.DataFrame:
+    """Per metric: the band's rows where the metric is published per band, else 'all'.
+
+    Never mixes the two within one metric, so a trend line is one population throughout; a
+    metric published per band shows no rows rather than all accounts' when the band has none.
     """
     if df.empty:
         return df
     seg = f"score_band={band}" if band else "all"
-    banded = set(df.loc[df["segment"] == seg, "metric"])
+    banded = set(df.loc[df["segment"] == seg, "metric"]) | (set(BANDED) if band else set())
     keep = (df["segment"] == seg) | ((df["segment"] == "all") & ~df["metric"].isin(banded))
     return df[keep].sort_values(["metric", "period"]).reset_index(drop=True)

@@ -108,7 +108,8 @@ st.caption(t("too_few_note", min=MIN_N))
 if partial:
     month_start = data.month_end(headline) + dt.timedelta(days=1)
     days = (partial_end - month_start).days + 1
-    st.subheader(t("partial_title", month=fmt.month(month_start), days=days))
+    total = data.month_end(month_start).day
+    st.subheader(t("partial_title", month=fmt.month(month_start), days=days, total=total))
     st.caption(t("partial_note"))
     cols = st.columns(4)
     for i, (metric, lower_better) in enumerate(HEADLINES):
