@@ -340,6 +340,11 @@ def display_frame(
                 kind = "int"
             elif isinstance(series.dtype, pd.DatetimeTZDtype):
                 kind = "time"
+            elif pd.api.types.is_datetime64_dtype(series):  # a DATE: no 00:00:00
+                stamps = series.dropna()
+                kind = "date" if (stamps == stamps.dt.normalize()).all() else None
+            elif pd.api.types.is_float_dtype(series):  # no 17.9517 hours
+                kind = "dec2"
         if kind == "time":
             out[c_] = series.map(lambda v: fmt.local_time(v, with_zone=False))
         elif kind == "date":

@@ -225,6 +225,11 @@ def metric_delta(metric: str, v: object) -> str | None:
     return pp(v) if kind == "pct" else signed(v, digits)
 
 
+def metric_unit(metric: str) -> str:
+    """The unit of a metric: the y axis title of a panel whose own title names the metric."""
+    return t(f"u_{metric}")
+
+
 def metric_axis(metric: str) -> str:
     """The axis title of a metric, with its unit."""
     unit = t(f"u_{metric}")

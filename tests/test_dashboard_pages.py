@@ -116,7 +116,7 @@ def test_overview_headlines_against_previous_month(app):
     assert m["On-time rate"] == ("75.0%", "-12.5 pp")  # 6/8 vs 7/8
     assert m["30+ DPD"] == ("12.5%", "+12.5 pp")  # Feb (latest matured) 1/8 vs Jan 0/8
     assert m["Complaints per 10k accounts"][0] == "6,250.0"  # 5 x 10,000 / 8
-    assert m["Messages per account a month"] == ("1.75", "+1.46")  # 14/8 vs 2/7
+    assert m["SMS per account a month"] == ("1.75", "+1.46")  # 14/8 vs 2/7
     assert m["Opt-outs"] == ("2", "+1")
     captions = [c.value for c in at.caption]
     assert "Period: Mar 2026 (the latest complete month), compared with Feb 2026" in captions
@@ -129,10 +129,10 @@ def test_overview_headlines_against_previous_month(app):
     # each metric on its own axis, the unit in every axis title
     titles = [v["title"]["text"] for k, v in spec["layout"].items() if k.startswith("yaxis")]
     assert titles == [
-        "On-time rate (%)",
-        "30+ DPD (%)",
-        "Messages per account a month (messages per account a month)",
-        "Complaints per 10k accounts (per 10k accounts a month)",
+        "% of bills due",
+        "% of bills 30+ days past due date",
+        "messages per account a month",
+        "per 10k accounts a month",
     ]
 
 
@@ -183,7 +183,7 @@ def test_first_day_of_a_month_headlines_the_previous_complete_month(tmp_path, mo
         "On-time rate": ("75.0%", "-12.5 pp"),  # March, not April's 25 %
         "30+ DPD": ("12.5%", "+12.5 pp"),
         "Complaints per 10k accounts": ("6,250.0", "+3,392.9"),  # 6,250 - 20,000/7
-        "Messages per account a month": ("1.75", "+1.46"),
+        "SMS per account a month": ("1.75", "+1.46"),
         "Opt-outs": ("2", "+1"),
     }
     # April only under its own label, without a comparison
@@ -284,8 +284,8 @@ def test_repayment_page(app):
     assert trace(rates, "7+ DPD")["y"] == [0.0, 0.125, 0.25]
     # on time (~90 %) and DPD (~10 %) on two axes, each titled with its unit
     assert trace(rates, "On-time rate")["yaxis"] != trace(rates, "7+ DPD")["yaxis"]
-    assert rates["layout"]["yaxis"]["title"]["text"] == "On-time rate (%)"
-    assert rates["layout"]["yaxis2"]["title"]["text"] == "Past due (7+ / 30+ / 90+) (%)"
+    assert rates["layout"]["yaxis"]["title"]["text"] == "% of bills due"
+    assert rates["layout"]["yaxis2"]["title"]["text"] == "% of matured bills"
     vintage = figs["Vintage curves: 30+ DPD rate"]
     assert trace(vintage, "Jan 2026")["y"] == [0.0, 0.0625]  # 1 of 16 bills at month 1
     at.sidebar.selectbox(key="band").set_value("E").run()

@@ -31,7 +31,7 @@ else:
         with col_:
             fig = charts.bar(
                 part, "month", "complaints", f"{t('m_complaints')} · {title}",
-                y_title=charts.axis_title(t("m_complaints"), t("unit_complaints")),
+                y_title=t("complaints_axis"),
                 color="label", colors=fmt.color_map(kind, order), grain="month",
             )  # fmt: skip
             fig.update_traces(hovertemplate="%{x|%Y-%m}: %{y:,d}")
@@ -48,7 +48,7 @@ rates = data.metrics(RATES, f)
 rates = rates[rates["segment"] == "all"].copy()
 if not rates.empty:
     panels = [
-        charts.Panel(m, t(f"m_{m}"), fmt.metric_axis(m), fmt.metric_kind(m), fmt.metric_color(m))
+        charts.Panel(m, t(f"m_{m}"), fmt.metric_unit(m), fmt.metric_kind(m), fmt.metric_color(m))
         for m in RATES
     ]
     fig = charts.small_multiples(

@@ -35,7 +35,7 @@ else:
 
 def panels_of(names: list[str]) -> list[charts.Panel]:
     return [
-        charts.Panel(m, t(f"m_{m}"), fmt.metric_axis(m), fmt.metric_kind(m), fmt.metric_color(m))
+        charts.Panel(m, t(f"m_{m}"), fmt.metric_unit(m), fmt.metric_kind(m), fmt.metric_color(m))
         for m in names
     ]
 

@@ -122,7 +122,7 @@ st.caption(t("overview_scope"))
 st.subheader(t("trends"))
 trend = df[(df["period"] >= f.start.replace(day=1)) & (df["period"] <= headline)].copy()
 panels = [
-    charts.Panel(m, t(f"m_{m}"), fmt.metric_axis(m), fmt.metric_kind(m), fmt.metric_color(m))
+    charts.Panel(m, t(f"m_{m}"), fmt.metric_unit(m), fmt.metric_kind(m), fmt.metric_color(m))
     for m in ("on_time_rate", "dpd30_rate", "sms_per_active_account", "complaints_per_10k_active")
 ]  # fmt: skip
 fig = charts.small_multiples(trend, "period", "value", "metric", panels, t("trends_title"))

@@ -30,8 +30,8 @@ if rates.empty:
 else:
     rates["panel"] = rates["metric"].where(rates["metric"] == "on_time_rate", "dpd")
     panels = [
-        charts.Panel("on_time_rate", t("m_on_time_rate"), fmt.metric_axis("on_time_rate")),
-        charts.Panel("dpd", t("dpd_panel"), charts.axis_title(t("dpd_panel"), "%")),
+        charts.Panel("on_time_rate", t("m_on_time_rate"), fmt.metric_unit("on_time_rate")),
+        charts.Panel("dpd", t("dpd_panel"), t("u_dpd_panel")),
     ]
     colors = fmt.color_map("metric", ["on_time_rate", *DPD])
     fig = charts.small_multiples(
@@ -49,7 +49,7 @@ if not banded.empty:
         banded["segment"].str.removeprefix("score_band=").map(lambda b: code("score_band", b))
     )
     panels = [
-        charts.Panel(m, t(f"m_{m}"), fmt.metric_axis(m)) for m in ("on_time_rate", "dpd30_rate")
+        charts.Panel(m, t(f"m_{m}"), fmt.metric_unit(m)) for m in ("on_time_rate", "dpd30_rate")
     ]
     fig = charts.small_multiples(
         banded, "period", "value", "metric", panels,
@@ -64,7 +64,7 @@ if not banded.empty:
 OTHER = ["fpd30_rate", "cure_rate_30", "dpd30_balance_ratio"]
 other = labelled(data.for_band(data.metrics(OTHER, f), f.band))
 if not other.empty:
-    panels = [charts.Panel(m, t(f"m_{m}"), fmt.metric_axis(m), "pct", fmt.metric_color(m))
+    panels = [charts.Panel(m, t(f"m_{m}"), fmt.metric_unit(m), "pct", fmt.metric_color(m))
               for m in OTHER]  # fmt: skip
     fig = charts.small_multiples(
         other, "period", "value", "metric", panels,

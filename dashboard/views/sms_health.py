@@ -106,7 +106,7 @@ else:
         ]
     )
     panels = [
-        charts.Panel("rate", t("m_sms_delivery_rate"), fmt.metric_axis("sms_delivery_rate")),
+        charts.Panel("rate", t("m_sms_delivery_rate"), fmt.metric_unit("sms_delivery_rate")),
         charts.Panel("spend", t("sms_spend"), charts.axis_title(t("sms_spend"),
                      t("unit_yuan_per_day")), ",.2f"),
     ]  # fmt: skip
