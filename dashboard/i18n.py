@@ -74,6 +74,11 @@ L: dict[str, tuple[str, str]] = {
     "why_not_per_band": ("该数据未按评分等级发布", "not published per score band"),
     "why_not_per_experiment": ("该数据未按实验发布", "not published per experiment"),
     "why_all_users": ("该数据覆盖全部用户", "it covers every user"),
+    "why_pipeline": ("本页显示整个流水线的状态", "this page shows the whole pipeline"),
+    "sql_filters": (
+        "侧栏筛选不作用于 SQL 查询：在查询中自行加条件。",
+        "The sidebar filters do not apply to SQL queries: put conditions in the query.",
+    ),
     "share_link": (
         "本页链接包含页面与筛选条件，复制浏览器地址即可分享。",
         "This page's address holds the page and its filters: copy it to share this view.",

@@ -106,3 +106,7 @@ charts.table(
     codes={"source": "data_source", "status": "file_status"},
     formats={"dt": "date", "loaded_at": "time"},
 )
+charts.filters_note(
+    [],
+    {"date": "why_pipeline", "band": "why_pipeline", "experiment": "why_pipeline"},
+)

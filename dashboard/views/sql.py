@@ -73,6 +73,7 @@ st.caption(
         rows=f"{LIMITS.max_rows:,}",
     )
 )
+st.caption(t("sql_filters"))
 
 if "sql_text" not in st.session_state:
     st.session_state["sql_text"] = EXAMPLES["on_time_by_band"]
