@@ -394,6 +394,12 @@ L: dict[str, tuple[str, str]] = {
         "the flags of each (content masked). The complaint is kept in the page's link.",
     ),
     "drill_pick": ("投诉", "Complaint"),
+    "drill_user_title": ("按用户追溯", "Drill down from a user"),
+    "drill_user": ("用户 ID", "User id"),
+    "drill_user_until": (
+        "截至所选日期范围的最后一天（{until}）。",
+        "Up to the last day of the selected range ({until}).",
+    ),
     "drill_days": ("投诉前天数", "Days before"),
     "drill_complaint": (
         "**{id}** · 用户 {user} · {at} · {source} · {category}",

@@ -344,6 +344,13 @@ def test_complaint_drill_down_shows_the_messages_before_it(app):
     assert shown["purpose"].tolist() == ["Marketing", "Marketing", "Due reminder", "Due reminder"]
     assert "4 messages in the 7 days before, 2 of them flagged." in [c.value for c in at.caption]
     assert at.query_params["complaint"] == "C01"  # the link names the complaint
+    # from a user instead: U05's messages in the 7 days up to the end of the range (03-31):
+    # none after 03-24 -> nothing; with 30 days: M13, M12, M11, M10 (M13 in quiet hours)
+    at.number_input(key="drill_days").set_value(30).run()
+    at.text_input(key="drill_user").input("U05").run()
+    shown = at.dataframe[-1].value
+    assert shown["message_id"].tolist() == ["M13", "M12", "M11", "M10"]
+    assert shown["flags"].tolist() == ["Quiet hours", "", "", ""]
 
 
 def test_sms_health_page(app):

@@ -9,6 +9,7 @@ import streamlit as st
 from dashboard import charts, data, drilldown
 from dashboard import format as fmt
 from dashboard.i18n import code, codes, t
+from pipelines.settings import TIMEZONE
 
 f: data.Filters = st.session_state["filters"]
 st.title(t("page_complaints"))
@@ -121,3 +122,12 @@ else:
         st.markdown(f"> {c['narrative']}")
         drilldown.messages_before(str(c["user_id"]), pd.Timestamp(c["received_at"]),
                                   key="complaints_drill", days=int(days))  # fmt: skip
+
+# ... or from a user: their messages in the days up to the end of the date range
+with st.expander(t("drill_user_title")):
+    user = st.text_input(t("drill_user"), key="drill_user").strip()
+    if user:
+        until = pd.Timestamp(f.end).tz_localize(TIMEZONE) + pd.Timedelta(days=1)
+        st.caption(t("drill_user_until", until=fmt.date(f.end)))
+        drilldown.messages_before(user, until, key="complaints_drill_user",
+                                  days=int(st.session_state.get("drill_days", 7)))  # fmt: skip
