@@ -100,15 +100,22 @@ def line(
     x: str,
     y: str,
     title: str,
-    y_title: str,
+    y_title: str | None = None,
     color: str | None = None,
     colors: Mapping[str, str] | None = None,
     y_format: str = "int",
     grain: str | None = None,
     x_title: str | None = None,
     markers: bool = True,
+    y_pct: bool = False,
+    labels: Mapping[str, str] | None = None,
 ) -> go.Figure:
-    """Lines of ONE magnitude on one axis (a rate family, or counts); `y_title` with its unit."""
+    """Lines of ONE magnitude on one axis (a rate family, or counts); `y_title` with its unit.
+    (`y_pct` and `labels` are the older way to say y_format="pct" and the axis titles.)"""
+    y_format = "pct" if y_pct else y_format
+    labels = dict(labels or {})
+    y_title = y_title if y_title is not None else labels.get(y, "")
+    x_title = x_title if x_title is not None else labels.get(x)
     fig = px.line(df, x=x, y=y, color=color, markers=markers, color_discrete_map=dict(colors or {}))
     fig.update_traces(hovertemplate=None)  # px's names the data frame's columns
     style(fig, title, legend=color is not None)
@@ -135,9 +142,17 @@ def bar(
     x_title: str | None = None,
     barmode: str = "stack",
     orientation: str = "v",
+    y_pct: bool = False,
+    labels: Mapping[str, str] | None = None,
 ) -> go.Figure:
     """Bars; `y_title` names the value axis with its unit (the horizontal one when
-    orientation is "h")."""
+    orientation is "h"). (`y_pct` and `labels`: the older way to say y_format="pct" and the
+    axis titles.)"""
+    y_format = "pct" if y_pct else y_format
+    labels = dict(labels or {})
+    value_col, category_col = (x, y) if orientation == "h" else (y, x)
+    y_title = y_title if y_title is not None else labels.get(value_col)
+    x_title = x_title if x_title is not None else labels.get(category_col)
     fig = px.bar(
         df,
         x=x,
