@@ -254,8 +254,14 @@ def small_multiples(
             row=r + 1,
             col=c + 1,
         )
-        top = pd.to_numeric(part[y], errors="coerce").max()
-        if p.y_format == "int" and pd.notna(top) and top <= 10:
+        vals = pd.to_numeric(part[y], errors="coerce").dropna()
+        if p.y_format == "pct" and len(vals) and vals.min() >= 0 and vals.max() <= 1:
+            # a share: never below 0 % or above 100 %, and a flat line is not centred on 0
+            lo, hi = float(vals.min()), float(vals.max())
+            pad = max((hi - lo) * 0.1, 0.02)
+            fig.update_yaxes(range=[max(0.0, lo - pad), min(1.0, hi + pad)], row=r + 1, col=c + 1)
+        top = vals.max() if len(vals) else None
+        if p.y_format == "int" and top is not None and top <= 10:
             fig.update_yaxes(dtick=1, tick0=0, rangemode="tozero", row=r + 1, col=c + 1)
         if grain == "month":
             fig.update_xaxes(tickformat=fmt.month_tick(), dtick="M1", row=r + 1, col=c + 1)

@@ -129,6 +129,16 @@ def too_few(denominator: object, minimum: int) -> bool:
     return _missing(denominator) or float(denominator) < minimum
 
 
+def hide_small(df: pd.DataFrame, minimum: int, value: str = "value") -> pd.DataFrame:
+    """Rows of mart.metrics for a chart: a ratio whose denominator is below `minimum` becomes
+    a gap (no point), as a headline shows "too few". Counts (no denominator) stay."""
+    out = df.copy()
+    if "denominator" in out.columns and len(out):
+        den = pd.to_numeric(out["denominator"], errors="coerce")
+        out.loc[den.notna() & (den < minimum), value] = float("nan")
+    return out
+
+
 def rate(value: object, denominator: object, minimum: int, digits: int = 1) -> str:
     """A rate as a percentage, or "too few (n = 12)" when its denominator is below `minimum`."""
     if not _missing(denominator) and too_few(denominator, minimum):

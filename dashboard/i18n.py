@@ -67,8 +67,12 @@ L: dict[str, tuple[str, str]] = {
         "{basis}: fewer than {min} cases, no rate shown.",
     ),
     "too_few_note": (
-        "分母少于 {min} 的比率显示为“样本不足”。",
-        "Rates on fewer than {min} cases are shown as “too few”.",
+        "分母少于 {min} 的比率显示为“样本不足”（趋势图中不画点）。",
+        "Rates on fewer than {min} cases are shown as “too few” (and left out of the trends).",
+    ),
+    "too_few_chart_note": (
+        "图中分母少于 {min} 的比率不画点（样本不足）。",
+        "Ratios on fewer than {min} cases are left out of the charts (too few).",
     ),
     "filters_not_applied": ("不适用的筛选：{which}（{why}）", "Not applied: {which} ({why})"),
     "why_not_per_band": ("该数据未按评分等级发布", "not published per score band"),

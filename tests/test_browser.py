@@ -106,7 +106,8 @@ def server(tmp_path_factory):
         pytest.skip("Debian chromium is not installed (.ci/run installs it)")
     db = build(tmp_path_factory.mktemp("serve") / "serve.duckdb")
     port = _free_port()
-    env = dict(os.environ, NUDGESCOPE_SERVE=str(db))
+    # the fixture's rates rest on 1-8 cases: show them (default minimum 30: "too few")
+    env = dict(os.environ, NUDGESCOPE_SERVE=str(db), NUDGESCOPE_MIN_DENOMINATOR="1")
     # through the real command: `nudgescope dashboard` (it execs streamlit, same process id)
     proc = subprocess.Popen(
         [sys.executable, "-m", "pipelines.cli", "dashboard", "--port", str(port)],

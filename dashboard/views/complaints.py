@@ -46,7 +46,7 @@ RATES = [
     "complaint_resolution_hours_p50",
 ]
 rates = data.metrics(RATES, f)
-rates = rates[rates["segment"] == "all"].copy()
+rates = fmt.hide_small(rates[rates["segment"] == "all"], data.min_denominator())
 if not rates.empty:
     panels = [
         charts.Panel(m, t(f"m_{m}"), fmt.metric_unit(m), fmt.metric_kind(m), fmt.metric_color(m))
@@ -57,6 +57,7 @@ if not rates.empty:
     )
     charts.show(fig, rates[COLS], "complaints_rates")
     st.caption(t("rates_scope"))
+    st.caption(t("too_few_chart_note", min=data.min_denominator()))
 
 st.subheader(t("resolution_title"))
 charts.table(

@@ -18,7 +18,8 @@ conv = data.metrics(
     grain="day",
     segments=["bnpl_offered=true", "bnpl_offered=false"],
 )
-conv = conv[conv["segment"] != "all"].copy()
+MIN_N = data.min_denominator()
+conv = fmt.hide_small(conv[conv["segment"] != "all"], MIN_N)
 if conv.empty:
     st.info(t("empty"))
 else:
@@ -42,7 +43,7 @@ def panels_of(names: list[str]) -> list[charts.Panel]:
 
 DAILY = ["bnpl_take_rate", "marketing_sms_conversion_72h"]
 daily = data.metrics(DAILY, f, grain="day")
-daily = daily[daily["segment"] == "all"].copy()
+daily = fmt.hide_small(daily[daily["segment"] == "all"], MIN_N)
 if not daily.empty:
     fig = charts.small_multiples(
         daily, "period", "value", "metric", panels_of(DAILY),
@@ -52,7 +53,7 @@ if not daily.empty:
 
 MONTHLY = ["bnpl_active_users", "bnpl_orders", "bnpl_repeat_rate", "dau_mau_ratio"]
 monthly = data.metrics(MONTHLY, f)
-monthly = monthly[monthly["segment"] == "all"].copy()
+monthly = fmt.hide_small(monthly[monthly["segment"] == "all"], MIN_N)
 if not monthly.empty:
     fig = charts.small_multiples(
         monthly, "period", "value", "metric", panels_of(MONTHLY), t("stickiness_title"),

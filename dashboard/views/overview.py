@@ -120,7 +120,9 @@ st.caption(t("overview_scope"))
 
 # Trends: complete months only, one panel per metric (each its own axis and unit)
 st.subheader(t("trends"))
-trend = df[(df["period"] >= f.start.replace(day=1)) & (df["period"] <= headline)].copy()
+trend = fmt.hide_small(
+    df[(df["period"] >= f.start.replace(day=1)) & (df["period"] <= headline)], MIN_N
+)
 panels = [
     charts.Panel(m, t(f"m_{m}"), fmt.metric_unit(m), fmt.metric_kind(m), fmt.metric_color(m))
     for m in ("on_time_rate", "dpd30_rate", "sms_per_active_account", "complaints_per_10k_active")

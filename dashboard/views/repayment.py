@@ -24,7 +24,10 @@ def labelled(df):
 
 
 # On-time and DPD by due month (the band's segment where published): two panels
-rates = labelled(data.for_band(data.metrics(["on_time_rate", *DPD], f), f.band))
+MIN_N = data.min_denominator()
+rates = labelled(
+    fmt.hide_small(data.for_band(data.metrics(["on_time_rate", *DPD], f), f.band), MIN_N)
+)
 if rates.empty:
     st.info(t("empty"))
 else:
@@ -43,7 +46,7 @@ else:
 
 # By score band: on time and 30+ DPD, each on its own panel, one line per band
 banded = data.metrics(["on_time_rate", "dpd30_rate"], f, segments=BANDS)
-banded = labelled(banded[banded["segment"].isin(BANDS)])
+banded = labelled(fmt.hide_small(banded[banded["segment"].isin(BANDS)], MIN_N))
 if not banded.empty:
     banded["band"] = (
         banded["segment"].str.removeprefix("score_band=").map(lambda b: code("score_band", b))
@@ -62,7 +65,7 @@ if not banded.empty:
 
 # First-payment default, cure rate, 30+ balance ratio: three panels
 OTHER = ["fpd30_rate", "cure_rate_30", "dpd30_balance_ratio"]
-other = labelled(data.for_band(data.metrics(OTHER, f), f.band))
+other = labelled(fmt.hide_small(data.for_band(data.metrics(OTHER, f), f.band), MIN_N))
 if not other.empty:
     panels = [charts.Panel(m, t(f"m_{m}"), fmt.metric_unit(m), "pct", fmt.metric_color(m))
               for m in OTHER]  # fmt: skip
@@ -88,4 +91,5 @@ else:
     )  # fmt: skip
     fig.update_xaxes(dtick=1)
     charts.show(fig, vin.drop(columns="cohort_label"), "repayment_vintage")
+st.caption(t("too_few_chart_note", min=MIN_N))
 charts.filters_note(["date", "band"], {"experiment": "why_not_per_experiment"})
