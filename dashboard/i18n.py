@@ -514,6 +514,7 @@ L: dict[str, tuple[str, str]] = {
     # status
     "as_of": ("数据截至", "As of"),
     "published_at": ("发布时间", "Last publish"),
+    "published_at_zone": ("发布时间（北京时间）", "Last publish (Asia/Shanghai)"),
     "run_id": ("运行 ID", "Run id"),
     "data_version": ("数据版本", "Data version"),
     "freshness": ("各数据源新鲜度", "Freshness per source"),

@@ -393,7 +393,7 @@ def test_data_status_page(app):
     at = open_page(app, "data_status")
     m = metrics(at)
     assert m["As of"][0] == "2026-03-31"
-    assert m["Last publish"][0] == "2026-04-01 02:05 Asia/Shanghai"
+    assert m["Last publish (Asia/Shanghai)"][0] == "2026-04-01 02:05"
     assert "Run id: run-fixture" in " ".join(c.value for c in at.caption)
     warnings = [w.value for w in at.warning]
     assert "1 files failed to load" in warnings

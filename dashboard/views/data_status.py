@@ -21,7 +21,9 @@ FRESH_COLORS = {"fresh": "#d9f2d9", "late": "#fff0c2", "stale": "#f8d0d0", "miss
 
 c1, c2, _ = st.columns([2, 3, 2])
 c1.metric(t("as_of"), fmt.date(meta.get("as_of")), border=True)
-c2.metric(t("published_at"), fmt.local_time(meta.get("published_at")), border=True)
+c2.metric(
+    t("published_at_zone"), fmt.local_time(meta.get("published_at"), with_zone=False), border=True
+)
 st.caption(f"{t('run_id')}: {meta.get('run_id', '—')} · {t('data_version')}: "
            f"{meta.get('data_version', '—')}")  # fmt: skip
 
