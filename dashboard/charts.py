@@ -260,6 +260,8 @@ def small_multiples(
             lo, hi = float(vals.min()), float(vals.max())
             pad = max((hi - lo) * 0.1, 0.02)
             fig.update_yaxes(range=[max(0.0, lo - pad), min(1.0, hi + pad)], row=r + 1, col=c + 1)
+        elif p.y_format != "pct":  # counts and ratios from zero (also a single point)
+            fig.update_yaxes(rangemode="tozero", row=r + 1, col=c + 1)
         top = vals.max() if len(vals) else None
         if p.y_format == "int" and top is not None and top <= 10:
             fig.update_yaxes(dtick=1, tick0=0, rangemode="tozero", row=r + 1, col=c + 1)
