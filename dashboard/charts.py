@@ -1,43 +1,98 @@
-"""One chart library (Plotly), one look; every chart is shown with a download of its data."""
+"""One chart library (Plotly), one look; every chart is shown with a download of its data.
+
+Conventions every page follows (and new pages should):
+- series of different magnitudes never share an axis: `small_multiples` (one panel per
+  metric, each with its own axis) or `line(..., secondary=...)`;
+- every axis title names its unit (`t("unit_...")` helpers: %, count, per month, ...);
+- colours come from `dashboard.format.color_map(kind, codes)`, so a code has one colour on every
+  page; labels from `dashboard.i18n.code` / `t`;
+- dates on axes use `format.day_tick()` / `format.month_tick()` (language-aware);
+- tables go through `table(df, key, codes=..., formats=...)`: codes shown as labels, headers
+  translated, times in Asia/Shanghai, numbers with separators; the CSV download keeps the data.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
 import streamlit as st
+from plotly.subplots import make_subplots
 
-from dashboard.i18n import t
+from dashboard import format as fmt
+from dashboard.i18n import code, col, t
 
-COLORS = ["#1f5aa6", "#e07b39", "#2a9d8f", "#c0392b", "#8e6bbf", "#7f8c8d", "#d4a017"]
 FONT = "Noto Sans CJK SC, PingFang SC, Microsoft YaHei, Helvetica, Arial, sans-serif"
 HEAT = "Blues"
 PCT = ".1~%"  # 80%, 2.5%: one decimal only where it says something
+TICKS = {"pct": PCT, "int": ",d", "dec1": ",.1~f", "dec2": ",.2~f", "yuan": ",.0f"}
 
 # Plotly Express picks colours when a trace is made: set its defaults, not only the layout.
 px.defaults.template = "plotly_white"
-px.defaults.color_discrete_sequence = COLORS
+px.defaults.color_discrete_sequence = list(fmt.PALETTE)
+# What the browser may fetch: nothing outside the app (no Plotly logo link, no mode bar).
+CONFIG = {"displaylogo": False, "displayModeBar": False}
 
 
-def style(fig: go.Figure, title: str, y_pct: bool = False, height: int = 360) -> go.Figure:
+def style(
+    fig: go.Figure, title: str, y_pct: bool = False, height: int = 380, legend: bool = True
+) -> go.Figure:
+    """The one look: title top left, legend in one row under the title (never over an axis
+    title), CJK-capable font. `y_pct`: the y axis shows shares as %."""
     fig.update_layout(
         template="plotly_white",
-        colorway=COLORS,
+        colorway=list(fmt.PALETTE),
         font={"family": FONT, "size": 13},
-        title={"text": title, "x": 0.0, "font": {"size": 15}},
-        margin={"l": 10, "r": 10, "t": 50, "b": 10},
-        legend={"orientation": "h", "y": -0.25, "yanchor": "top", "title": None},
+        title={"text": title, "x": 0.0, "y": 0.98, "yanchor": "top", "font": {"size": 15}},
+        margin={"l": 10, "r": 10, "t": 80 if legend else 50, "b": 10},
+        legend={
+            "orientation": "h",
+            "x": 0.0,
+            "y": 1.0,
+            "yanchor": "bottom",
+            "xanchor": "left",
+            "title": None,
+        },
+        showlegend=legend,
         height=height,
+        separators=".,",
     )
     if y_pct:
         fig.update_yaxes(tickformat=PCT)
     return fig
 
 
-def monthly(fig: go.Figure) -> go.Figure:
-    """An x axis of months: one tick per month, labelled YYYY-MM."""
-    fig.update_xaxes(dtick="M1", tickformat="%Y-%m")
+def axis_title(name: str, unit: str | None) -> str:
+    """ "On-time rate (%)": every axis says what it counts and in which unit."""
+    return f"{name}（{unit}）" if unit and _zh() else (f"{name} ({unit})" if unit else name)
+
+
+def _zh() -> bool:
+    from dashboard.i18n import lang
+
+    return lang() == "zh"
+
+
+def _whole_ticks(fig: go.Figure, top: float, horizontal: bool = False) -> None:
+    """Counts up to 10: one tick per whole number (no 0.5 ticks that read as 0, 1, 1, 2)."""
+    if pd.notna(top) and top <= 10:
+        (fig.update_xaxes if horizontal else fig.update_yaxes)(dtick=1, tick0=0)
+
+
+def time_axis(fig: go.Figure, grain: str, title: str | None = None) -> go.Figure:
+    """An x axis of days or months, labelled for the language."""
+    if grain == "month":
+        fig.update_xaxes(dtick="M1", tickformat=fmt.month_tick(), title=title or t("month"))
+    else:
+        fig.update_xaxes(tickformat=fmt.day_tick(), title=title or t("day"))
     return fig
+
+
+def monthly(fig: go.Figure) -> go.Figure:
+    return time_axis(fig, "month")
 
 
 def line(
@@ -45,12 +100,33 @@ def line(
     x: str,
     y: str,
     title: str,
+    y_title: str | None = None,
     color: str | None = None,
+    colors: Mapping[str, str] | None = None,
+    y_format: str = "int",
+    grain: str | None = None,
+    x_title: str | None = None,
+    markers: bool = True,
     y_pct: bool = False,
-    labels: dict[str, str] | None = None,
+    labels: Mapping[str, str] | None = None,
 ) -> go.Figure:
-    fig = px.line(df, x=x, y=y, color=color, markers=True, labels=labels or {})
-    return style(fig, title, y_pct)
+    """Lines of ONE magnitude on one axis (a rate family, or counts); `y_title` with its unit.
+    (`y_pct` and `labels` are the older way to say y_format="pct" and the axis titles.)"""
+    y_format = "pct" if y_pct else y_format
+    labels = dict(labels or {})
+    y_title = y_title if y_title is not None else labels.get(y, "")
+    x_title = x_title if x_title is not None else labels.get(x)
+    fig = px.line(df, x=x, y=y, color=color, markers=markers, color_discrete_map=dict(colors or {}))
+    fig.update_traces(hovertemplate=None)  # px's names the data frame's columns
+    style(fig, title, legend=color is not None)
+    fig.update_yaxes(title=y_title, tickformat=TICKS.get(y_format, y_format), rangemode="tozero")
+    if y_format == "int" and len(df):
+        _whole_ticks(fig, pd.to_numeric(df[y], errors="coerce").max())
+    if grain:
+        time_axis(fig, grain, x_title)
+    elif x_title:
+        fig.update_xaxes(title=x_title)
+    return fig
 
 
 def bar(
@@ -58,39 +134,187 @@ def bar(
     x: str,
     y: str,
     title: str,
+    y_title: str | None = None,
     color: str | None = None,
-    y_pct: bool = False,
-    labels: dict[str, str] | None = None,
+    colors: Mapping[str, str] | None = None,
+    y_format: str = "int",
+    grain: str | None = None,
+    x_title: str | None = None,
     barmode: str = "stack",
     orientation: str = "v",
+    y_pct: bool = False,
+    labels: Mapping[str, str] | None = None,
 ) -> go.Figure:
+    """Bars; `y_title` names the value axis with its unit (the horizontal one when
+    orientation is "h"). (`y_pct` and `labels`: the older way to say y_format="pct" and the
+    axis titles.)"""
+    y_format = "pct" if y_pct else y_format
+    labels = dict(labels or {})
+    value_col, category_col = (x, y) if orientation == "h" else (y, x)
+    y_title = y_title if y_title is not None else labels.get(value_col)
+    x_title = x_title if x_title is not None else labels.get(category_col)
     fig = px.bar(
-        df, x=x, y=y, color=color, labels=labels or {}, barmode=barmode, orientation=orientation
+        df,
+        x=x,
+        y=y,
+        color=color,
+        barmode=barmode,
+        orientation=orientation,
+        color_discrete_map=dict(colors or {}),
     )
-    return style(fig, title, y_pct)
+    fig.update_traces(hovertemplate=None)  # px's names the data frame's columns
+    style(fig, title, legend=color is not None)
+    value_axis = fig.update_xaxes if orientation == "h" else fig.update_yaxes
+    value_axis(tickformat=TICKS.get(y_format, y_format))
+    if y_format == "int" and len(df):
+        by = y if orientation == "h" else x
+        _whole_ticks(fig, pd.to_numeric(df.groupby(by)[x if orientation == "h" else y].sum(),
+                     errors="coerce").max(), horizontal=orientation == "h")  # fmt: skip
+    if y_title is not None:
+        value_axis(title=y_title)
+    if grain:
+        time_axis(fig, grain, x_title)
+    elif x_title:
+        (fig.update_yaxes if orientation == "h" else fig.update_xaxes)(title=x_title)
+    return fig
+
+
+@dataclass(frozen=True)
+class Panel:
+    """One panel of small multiples: which rows, the axis title (with unit), its format."""
+
+    key: str  # value of the facet column
+    title: str  # panel title
+    y_title: str  # axis title with unit
+    y_format: str = "pct"
+    color: str = fmt.PALETTE[0]
+
+
+def small_multiples(
+    df: pd.DataFrame,
+    x: str,
+    y: str,
+    facet: str,
+    panels: Sequence[Panel],
+    title: str,
+    grain: str | None = "month",
+    series: str | None = None,
+    series_colors: Mapping[str, str] | None = None,
+    cols: int = 2,
+    panel_height: int = 230,
+) -> go.Figure:
+    """One panel per metric, each with its own y axis and unit: series of different
+    magnitudes never flatten each other. `series` splits a panel into lines (e.g. bands)."""
+    panels = [p for p in panels if (df[facet] == p.key).any()]
+    if not panels:
+        return style(go.Figure(), title)
+    cols = min(cols, len(panels))
+    rows = -(-len(panels) // cols)
+    fig = make_subplots(
+        rows=rows,
+        cols=cols,
+        subplot_titles=[p.title for p in panels],
+        vertical_spacing=min(0.6 / rows, 0.18) if rows > 1 else 0.1,
+        horizontal_spacing=0.12,
+    )
+    shown: set[str] = set()
+    for i, p in enumerate(panels):
+        r, c = divmod(i, cols)
+        part = df[df[facet] == p.key].sort_values(x)
+        if series:
+            names = list(dict.fromkeys(
+                [n for n in (series_colors or {}) if n in set(part[series])]
+                + sorted(set(part[series]) - set(series_colors or {}))
+            ))  # fmt: skip
+            groups = [(n, part[part[series] == n]) for n in names]
+        else:
+            groups = [(None, part)]
+        for name, g in groups:
+            name = name[0] if isinstance(name, tuple) else name
+            colour = (series_colors or {}).get(name, p.color) if series else p.color
+            fig.add_trace(
+                go.Scatter(
+                    x=g[x],
+                    y=g[y],
+                    mode="lines" if grain == "day" else "lines+markers",
+                    name=str(name) if series else p.title,
+                    legendgroup=str(name) if series else p.key,
+                    showlegend=bool(series) and str(name) not in shown,
+                    line={"color": colour},
+                    marker={"color": colour},
+                ),
+                row=r + 1,
+                col=c + 1,
+            )
+            if series:
+                shown.add(str(name))
+        fig.update_yaxes(
+            title={"text": p.y_title, "font": {"size": 11}},
+            tickformat=TICKS.get(p.y_format, p.y_format),
+            row=r + 1,
+            col=c + 1,
+        )
+        vals = pd.to_numeric(part[y], errors="coerce").dropna()
+        if p.y_format == "pct" and len(vals) and vals.min() >= 0 and vals.max() <= 1:
+            # a share: never below 0 % or above 100 %, and a flat line is not centred on 0
+            lo, hi = float(vals.min()), float(vals.max())
+            pad = max((hi - lo) * 0.1, 0.02)
+            fig.update_yaxes(range=[max(0.0, lo - pad), min(1.0, hi + pad)], row=r + 1, col=c + 1)
+        elif p.y_format != "pct":  # counts and ratios from zero (also a single point)
+            fig.update_yaxes(rangemode="tozero", row=r + 1, col=c + 1)
+        top = vals.max() if len(vals) else None
+        if p.y_format == "int" and top is not None and top <= 10:
+            fig.update_yaxes(dtick=1, tick0=0, rangemode="tozero", row=r + 1, col=c + 1)
+        if grain == "month":
+            fig.update_xaxes(tickformat=fmt.month_tick(), dtick="M1", row=r + 1, col=c + 1)
+        elif grain == "day":
+            fig.update_xaxes(tickformat=fmt.day_tick(), row=r + 1, col=c + 1)
+    for a in fig.layout.annotations:
+        a.update(font={"size": 13}, x=a.x, xanchor="center")
+    height = 110 + panel_height * rows
+    style(fig, title, height=height, legend=bool(series))
+    if series:  # above the panels' own titles, not over them
+        fig.update_layout(
+            legend={"y": 1 + 30 / (height - 80 - 10)}, margin={"t": 105}, title={"y": 0.995}
+        )
+    return fig
 
 
 def heatmap(
-    pivot: pd.DataFrame, title: str, x_label: str, y_label: str, pct: bool = False
+    pivot: pd.DataFrame,
+    title: str,
+    x_label: str,
+    y_label: str,
+    text: pd.DataFrame | None = None,
+    value_title: str = "",
+    value_format: str = ",d",
+    x_labels: Sequence[str] | None = None,
+    y_labels: Sequence[str] | None = None,
+    height: int = 380,
 ) -> go.Figure:
+    """A heatmap whose cells show `text` (formatted by the caller, one format for all cells)
+    and whose colour bar uses the same format and names its unit."""
     fig = go.Figure(
         go.Heatmap(
             z=pivot.to_numpy(),
-            x=[str(c) for c in pivot.columns],
-            y=[str(i) for i in pivot.index],
+            x=list(x_labels) if x_labels is not None else [str(c) for c in pivot.columns],
+            y=list(y_labels) if y_labels is not None else [str(i) for i in pivot.index],
             colorscale=HEAT,
-            texttemplate="%{z:.0%}" if pct else "%{z}",
+            text=text.to_numpy() if text is not None else None,
+            texttemplate="%{text}" if text is not None else None,
+            textfont={"size": 11},
             hoverongaps=False,
+            colorbar={"title": {"text": value_title}, "tickformat": value_format},
         )
     )
     fig.update_xaxes(title=x_label, type="category")
     fig.update_yaxes(title=y_label, type="category", autorange="reversed")
-    return style(fig, title)
+    return style(fig, title, height=height, legend=False)
 
 
 def show(fig: go.Figure, df: pd.DataFrame, key: str) -> None:
     """Render the figure and, under it, a CSV download of exactly the data it plots."""
-    st.plotly_chart(fig, key=f"chart_{key}", theme=None)
+    st.plotly_chart(fig, key=f"chart_{key}", theme=None, config=CONFIG)
     st.download_button(
         t("download_csv"),
         df.to_csv(index=False).encode("utf-8-sig"),
@@ -100,9 +324,81 @@ def show(fig: go.Figure, df: pd.DataFrame, key: str) -> None:
     )
 
 
-def table(df: pd.DataFrame, key: str) -> None:
-    """A data table with its CSV download."""
-    st.dataframe(df, hide_index=True, key=f"table_{key}")
+# How a column is shown: a Streamlit column config per format name.
+def _column_config(kind: str, label: str):
+    cc = st.column_config
+    if kind == "int":
+        return cc.NumberColumn(label, format="localized")
+    if kind == "pct":  # the display frame holds percent values (x 100)
+        return cc.NumberColumn(label, format="%.1f%%")
+    if kind in ("dec1", "dec2"):
+        return cc.NumberColumn(label, format=f"%.{kind[-1]}f")
+    if kind == "yuan":  # "yen": the ¥ sign with separators, whole units
+        return cc.NumberColumn(label, format="yen")
+    return cc.Column(label)
+
+
+def display_frame(
+    df: pd.DataFrame,
+    codes: Mapping[str, str] | None = None,
+    formats: Mapping[str, str] | None = None,
+) -> tuple[pd.DataFrame, dict]:
+    """The frame as the page shows it, and its column config.
+
+    `codes`: column -> code kind (values shown as labels); `formats`: column -> one of
+    int, pct, dec1, dec2, yuan, date, time (an instant: Asia/Shanghai wall time), text.
+    Integer columns not named are shown with separators; every header is translated.
+    """
+    out = df.copy()
+    formats = dict(formats or {})
+    for c_, kind in (codes or {}).items():
+        if c_ in out.columns:
+            out[c_] = out[c_].map(lambda v, k=kind: code(k, v))
+    config = {}
+    for c_ in out.columns:
+        kind = formats.get(c_)
+        series = out[c_]
+        if kind is None:
+            if pd.api.types.is_integer_dtype(series):
+                kind = "int"
+            elif isinstance(series.dtype, pd.DatetimeTZDtype):
+                kind = "time"
+            elif pd.api.types.is_datetime64_dtype(series):  # a DATE: no 00:00:00
+                stamps = series.dropna()
+                kind = "date" if (stamps == stamps.dt.normalize()).all() else None
+            elif pd.api.types.is_float_dtype(series):  # no 17.9517 hours
+                kind = "dec2"
+        if kind == "time":
+            out[c_] = series.map(lambda v: fmt.local_time(v, with_zone=False))
+        elif kind == "date":
+            out[c_] = series.map(fmt.date)
+        elif kind == "pct":
+            out[c_] = pd.to_numeric(series, errors="coerce") * 100
+        config[c_] = _column_config(kind or "text", col(c_))
+    return out, config
+
+
+def table(
+    df: pd.DataFrame,
+    key: str,
+    codes: Mapping[str, str] | None = None,
+    formats: Mapping[str, str] | None = None,
+    height: int | str = "auto",
+    cell_colors: Mapping[str, Mapping[str, str]] | None = None,
+) -> None:
+    """A data table (codes as labels, translated headers, formatted numbers and times) with
+    its CSV download (the data as it is). `cell_colors`: column -> {code: background colour}
+    (e.g. a status column: green / amber / red)."""
+    shown, config = display_frame(df, codes, formats)
+    view = shown
+    if cell_colors:
+        css = pd.DataFrame("", index=df.index, columns=df.columns)
+        for c_, by_code in cell_colors.items():
+            if c_ in df.columns:
+                css[c_] = df[c_].map(lambda v, m=by_code: f"background-color: {m[v]}" if v in m
+                                     else "")  # fmt: skip
+        view = shown.style.apply(lambda _: css, axis=None)
+    st.dataframe(view, hide_index=True, key=f"table_{key}", column_config=config, height=height)
     st.download_button(
         t("download_csv"),
         df.to_csv(index=False).encode("utf-8-sig"),
@@ -112,6 +408,22 @@ def table(df: pd.DataFrame, key: str) -> None:
     )
 
 
+def filters_note(applied: Sequence[str], not_applied: Mapping[str, str] | None = None) -> None:
+    """Say on the page's face which sidebar filters its figures follow, and which they cannot
+    and why. Filters are "date", "band", "experiment"; reasons are i18n keys (why_...)."""
+    names = {
+        "date": t("filter_date"),
+        "band": t("filter_band"),
+        "experiment": t("filter_experiment"),
+    }
+    if applied:
+        sep = "、" if _zh() else ", "
+        st.caption(t("filters_apply", which=sep.join(names[a] for a in applied)))
+    for name, why in (not_applied or {}).items():
+        st.caption(t("filters_not_applied", which=names[name], why=t(why)))
+
+
+# Kept as they were for the pages that still call them (new code: dashboard.format).
 def pct(v: float | None, digits: int = 1) -> str:
     return "—" if v is None or pd.isna(v) else f"{v * 100:.{digits}f}%"
 

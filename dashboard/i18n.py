@@ -1,6 +1,17 @@
-"""Labels in Chinese and English; `t(key)` gives the one of the language chosen in the sidebar."""
+"""Every word the dashboard shows, in Chinese and English, from one place.
+
+- `t(key, **fmt)`: a text of the page (titles, captions, axis titles) in the current language.
+- `code(kind, value)`: the label of a code the data carries (category, complaint_source,
+  data_source, purpose, arm, rule, provider, flag, reason_code, outcome, ...), the same on every
+  page; `codes(kind)` lists a kind's codes in a fixed order (the order colours follow, see
+  dashboard/format.py).
+- `col(name)`: the header of a table column.
+- `sandbox_message(text)`: the SQL sandbox's refusals and errors.
+"""
 
 from __future__ import annotations
+
+import re
 
 import streamlit as st
 
@@ -34,6 +45,48 @@ L: dict[str, tuple[str, str]] = {
         "该指标未按评分等级发布，显示全部用户。",
         "This metric is not published per score band; showing all accounts.",
     ),
+    # units and shared words (axis titles say their unit: t("unit_...") )
+    "unit_pp": ("个百分点", "pp"),
+    "unit_pct": ("%", "%"),
+    "unit_count": ("条", "count"),
+    "unit_accounts": ("户", "accounts"),
+    "unit_yuan": ("元", "yuan"),
+    "unit_hours": ("小时", "hours"),
+    "unit_per_month": ("每月", "per month"),
+    "unit_per_10k": ("每万户", "per 10k accounts"),
+    "unit_per_100k_sms": ("每十万条短信", "per 100k messages"),
+    "unit_per_1k_sms": ("每千条营销短信", "per 1k marketing messages"),
+    "unit_messages": ("条", "messages"),
+    "unit_per_day": ("每日", "per day"),
+    "unit_msgs_per_day": ("条/日", "a day"),
+    "zone_short": ("北京时间", "Asia/Shanghai"),
+    "too_few": ("样本不足", "too few"),
+    "too_few_n": ("样本不足（n = {n}）", "too few (n = {n})"),
+    "too_few_help": (
+        "{basis}：分母少于 {min}，不显示比率。",
+        "{basis}: fewer than {min} cases, no rate shown.",
+    ),
+    "too_few_note": (
+        "分母少于 {min} 的比率显示为“样本不足”（趋势图中不画点）。",
+        "Rates on fewer than {min} cases are shown as “too few” (and left out of the trends).",
+    ),
+    "too_few_chart_note": (
+        "图中分母少于 {min} 的比率不画点（样本不足）。",
+        "Ratios on fewer than {min} cases are left out of the charts (too few).",
+    ),
+    "filters_not_applied": ("不适用的筛选：{which}（{why}）", "Not applied: {which} ({why})"),
+    "why_not_per_band": ("该数据未按评分等级发布", "not published per score band"),
+    "why_not_per_experiment": ("该数据未按实验发布", "not published per experiment"),
+    "why_all_users": ("该数据覆盖全部用户", "it covers every user"),
+    "why_pipeline": ("本页显示整个流水线的状态", "this page shows the whole pipeline"),
+    "sql_filters": (
+        "侧栏筛选不作用于 SQL 查询：在查询中自行加条件。",
+        "The sidebar filters do not apply to SQL queries: put conditions in the query.",
+    ),
+    "share_link": (
+        "本页链接包含页面与筛选条件，复制浏览器地址即可分享。",
+        "This page's address holds the page and its filters: copy it to share this view.",
+    ),
     # pages
     "page_overview": ("总览", "Overview"),
     "page_tradeoffs": ("短信权衡", "Messaging trade-offs"),
@@ -45,11 +98,37 @@ L: dict[str, tuple[str, str]] = {
     "page_status": ("数据状态", "Data status"),
     # overview
     "period_caption": (
-        "本期：{period}，对比上期 {previous}",
-        "Period: {period}, compared with {previous}",
+        "本期：{period}（最近的完整月份），对比上期 {previous}",
+        "Period: {period} (the latest complete month), compared with {previous}",
     ),
-    "latest_month_note": ("（{metric} 最近可得月份：{month}）", "({metric}: latest month {month})"),
+    "latest_month_note": (
+        "{metric}：最近可得月份为 {month}（更晚的账单尚未到期或未满观察期）",
+        "{metric}: latest month {month} (later bills have not yet matured)",
+    ),
+    "partial_title": (
+        "本月至今（{month}，已过 {days}/{total} 天，未完整）",
+        "Month to date ({month}, {days} of {total} days, partial)",
+    ),
+    "partial_note": (
+        "以下为未完整月份，仅供参考，不与完整月份比较。",
+        "A partial month, for reference only; not compared with complete months.",
+    ),
+    "overview_scope": (
+        "按时还款率与 30+ 逾期率按所选评分等级计算；其余指标未按评分等级发布，显示全部用户。"
+        "总览不按实验筛选（指标按全部用户发布）：实验对比见“短信权衡”页。",
+        "On-time and 30+ DPD rates follow the score band; the other figures are not published "
+        "per band and cover all accounts. The overview does not apply the experiment filter "
+        "(metrics are published for all users): see Messaging trade-offs for the arms.",
+    ),
+    "no_complete_month": (
+        "所选范围内没有完整月份。",
+        "No complete month in the selected range.",
+    ),
     "trends": ("趋势", "Trends"),
+    "trends_title": (
+        "完整月份趋势（每个指标独立坐标轴）",
+        "Complete months (each metric on its own axis)",
+    ),
     "basis": ("{month}：{num:,.0f} / {den:,.0f}", "{month}: {num:,.0f} / {den:,.0f}"),
     # metric names
     "m_active_accounts": ("活跃账户", "Active accounts"),
@@ -62,12 +141,12 @@ L: dict[str, tuple[str, str]] = {
     "m_cure_rate_30": ("30 天内治愈率", "Cure rate (within 30 days)"),
     "m_dpd30_balance_ratio": ("30+ 余额占比", "30+ balance ratio"),
     "m_complaints_per_10k_active": ("每万活跃账户投诉", "Complaints per 10k accounts"),
-    "m_sms_per_active_account": ("每活跃账户短信", "Messages per active account"),
+    "m_sms_per_active_account": ("每户月均短信", "SMS per account a month"),
     "m_opt_outs": ("退订", "Opt-outs"),
     "m_complaints": ("投诉", "Complaints"),
     "m_sms_complaints_per_100k_sms": ("每十万短信的短信投诉", "SMS complaints per 100k messages"),
     "m_opt_outs_per_1k_marketing_sms": ("每千条营销短信退订", "Opt-outs per 1k marketing messages"),
-    "m_complaint_resolution_hours_p50": ("投诉处理时长中位数（小时）", "Median resolution (hours)"),
+    "m_complaint_resolution_hours_p50": ("投诉处理时长中位数", "Median resolution time"),
     "m_checkout_sessions": ("结账会话", "Checkout sessions"),
     "m_checkout_conversion_rate": ("结账转化率", "Checkout conversion"),
     "m_bnpl_take_rate": ("先享后付使用率", "Pay-later take rate"),
@@ -78,6 +157,32 @@ L: dict[str, tuple[str, str]] = {
     "m_dau_mau_ratio": ("DAU/MAU", "DAU/MAU"),
     "m_sms_sent": ("短信发送量", "Messages sent"),
     "m_sms_delivery_rate": ("送达率", "Delivery rate"),
+    # the unit of each metric, for axis titles (charts.axis_title(t("m_x"), t("u_x")))
+    "u_active_accounts": ("户", "accounts"),
+    "u_bnpl_gmv": ("元", "yuan"),
+    "u_on_time_rate": ("% 到期账单", "% of bills due"),
+    "u_dpd7_rate": ("% 满 7 天账单", "% of bills 7+ days past due date"),
+    "u_dpd30_rate": ("% 满 30 天账单", "% of bills 30+ days past due date"),
+    "u_dpd90_rate": ("% 满 90 天账单", "% of bills 90+ days past due date"),
+    "u_fpd30_rate": ("% 首期账单", "% of first bills"),
+    "u_cure_rate_30": ("% 未按时账单", "% of late bills"),
+    "u_dpd30_balance_ratio": ("% 余额", "% of balance"),
+    "u_complaints_per_10k_active": ("件/万户/月", "per 10k accounts a month"),
+    "u_sms_per_active_account": ("条/户/月", "messages per account a month"),
+    "u_opt_outs": ("人/月", "per month"),
+    "u_complaints": ("件/月", "per month"),
+    "u_sms_complaints_per_100k_sms": ("件/十万条", "per 100k messages"),
+    "u_opt_outs_per_1k_marketing_sms": ("人/千条营销短信", "per 1k marketing messages"),
+    "u_complaint_resolution_hours_p50": ("小时", "hours"),
+    "u_checkout_conversion_rate": ("% 结账会话", "% of sessions"),
+    "u_bnpl_take_rate": ("% 已完成结账", "% of completed checkouts"),
+    "u_marketing_sms_conversion_72h": ("% 已送达营销短信", "% of delivered marketing SMS"),
+    "u_bnpl_active_users": ("人/月", "users a month"),
+    "u_bnpl_orders": ("笔/月", "orders a month"),
+    "u_bnpl_repeat_rate": ("% 当月活跃用户", "% of the month's active users"),
+    "u_dau_mau_ratio": ("%", "%"),
+    "u_sms_sent": ("条/日", "per day"),
+    "u_sms_delivery_rate": ("% 已发送短信", "% of messages sent"),
     # outcomes and flags
     "o_on_time": ("按时还款", "On time"),
     "o_dpd30": ("逾期 30+", "30+ DPD"),
@@ -89,7 +194,7 @@ L: dict[str, tuple[str, str]] = {
     "f_is_quiet_hours": ("免打扰时段", "Quiet hours"),
     "f_is_after_opt_out": ("退订后营销", "Marketing after opt-out"),
     "f_is_over_daily_cap": ("超出每日上限", "Over daily cap"),
-    "f_is_marketing_in_service": ("服务短信含营销", "Promotion in service message"),
+    "f_is_marketing_in_service": ("服务短信含营销", "Promotion in service SMS"),
     "f_is_marketing_without_consent": ("未授权营销", "Marketing without consent"),
     # trade-offs page
     "curve_title": (
@@ -241,6 +346,16 @@ L: dict[str, tuple[str, str]] = {
     "months_on_book": ("账龄（月）", "Months on book"),
     "cohort": ("批次", "Cohort"),
     "by_band": ("按评分等级", "By score band"),
+    "repayment_rates_title": (
+        "按时还款率与逾期率（按到期月份）",
+        "On-time and past-due rates by due month",
+    ),
+    "dpd_panel": ("逾期率（7+ / 30+ / 90+）", "Past due (7+ / 30+ / 90+)"),
+    "u_dpd_panel": ("% 已满期账单", "% of matured bills"),
+    "by_band_scope": (
+        "每个评分等级一条线，不受评分等级筛选影响。",
+        "One line per score band: the band filter does not narrow this chart.",
+    ),
     # conversion
     "conversion_title": (
         "结账转化率：是否提供先享后付",
@@ -248,6 +363,7 @@ L: dict[str, tuple[str, str]] = {
     ),
     "offered_true": ("提供先享后付", "Pay-later offered"),
     "offered_false": ("未提供", "Not offered"),
+    "stickiness_title": ("活跃与粘性（按月）", "Actives and stickiness (monthly)"),
     "retention_title": ("批次留存热力图", "Cohort retention heatmap"),
     "months_since": ("距首单月数", "Months since first order"),
     "retention": ("留存", "Retention"),
@@ -260,14 +376,107 @@ L: dict[str, tuple[str, str]] = {
     "source": ("来源", "Source"),
     "resolution_title": ("处理时长（小时）", "Resolution time (hours)"),
     "narratives": ("最新投诉原文（已脱敏）", "Recent narratives (masked)"),
-    "rates_title": ("投诉与退订比率", "Complaint and opt-out rates"),
+    "rates_title": (
+        "投诉与退订比率（按月，每个指标独立坐标轴）",
+        "Complaint and opt-out rates (monthly)",
+    ),
+    "rates_scope": (
+        "比率按全部用户发布，不受评分等级和实验筛选影响。",
+        "These rates are published for all users: the score band and experiment filters do "
+        "not apply to them.",
+    ),
+    "unit_complaints": ("件", "complaints"),
+    "complaints_axis": ("投诉（件/月）", "Complaints per month"),
+    "drill_title": (
+        "合规追溯：投诉前收到的短信",
+        "Compliance drill-down: messages before a complaint",
+    ),
+    "drill_intro": (
+        "选择一件投诉，查看该用户在投诉前若干天收到的每条短信及其问题标记（内容已脱敏）。"
+        "投诉编号保存在页面链接中。",
+        "Pick a complaint to see every message its user was sent in the days before it, with "
+        "the flags of each (content masked). The complaint is kept in the page's link.",
+    ),
+    "drill_pick": ("投诉", "Complaint"),
+    "drill_user_title": ("按用户追溯", "Drill down from a user"),
+    "drill_user": ("用户 ID", "User id"),
+    "drill_user_until": (
+        "截至所选日期范围的最后一天（{until}）。",
+        "Up to the last day of the selected range ({until}).",
+    ),
+    "drill_days": ("投诉前天数", "Days before"),
+    "drill_complaint": (
+        "**{id}** · 用户 {user} · {at} · {source} · {category}",
+        "**{id}** · user {user} · {at} · {source} · {category}",
+    ),
+    "drill_summary": (
+        "投诉前 {days} 天内共 {n} 条短信，其中 {flagged} 条有问题标记。",
+        "{n} messages in the {days} days before, {flagged} of them flagged.",
+    ),
+    "drill_no_messages": (
+        "该用户在投诉前 {days} 天内没有收到短信。",
+        "No messages to this user in the {days} days before.",
+    ),
     # sms
-    "flags_title": ("各类问题短信（按日）", "Flagged messages per day"),
+    "flags_title": (
+        "各类问题短信（按日，每类独立坐标轴）",
+        "Flagged messages per day (each its own axis)",
+    ),
+    "flag_share": ("占范围内 {total} 条短信的 {share}", "{share} of the {total} messages in scope"),
+    "delivery_title": ("送达与费用", "Delivery and spend"),
+    "billed_segments": ("计费条数", "Billed segments"),
+    "billed_help": (
+        "长短信按计费条数计；含验证码短信（同样计费）。",
+        "Long messages count their billed segments; verification codes included (billed too).",
+    ),
+    "sms_spend": ("短信费用", "SMS spend"),
+    "spend_help": (
+        "计费条数 × 每条 {price} 元（设置 NUDGESCOPE_SMS_PRICE_PER_SEGMENT）。",
+        "Billed segments × {price} yuan per segment (setting NUDGESCOPE_SMS_PRICE_PER_SEGMENT).",
+    ),
+    "basis_plain": ("{num} / {den}", "{num} / {den}"),
+    "delivery_scope": (
+        "送达率 = 已送达 / 发送（不含验证码）；发送少于 {min} 条的服务商或日期不显示送达率。",
+        "Delivery rate = delivered / sent (verification codes left out); not shown for a "
+        "provider or day with fewer than {min} messages.",
+    ),
+    "delivery_chart_title": (
+        "各服务商每日送达率与费用",
+        "Delivery rate and spend per provider, daily",
+    ),
+    "unit_yuan_per_day": ("元/日", "yuan a day"),
+    "unit_messages_count": ("短信数", "Messages"),
+    "incidents_chart_title": (
+        "重复发送事件（气泡大小 = 事件内短信数）",
+        "Duplicate incidents (bubble size = messages in the incident)",
+    ),
+    "incident": ("事件", "Incident"),
+    "minutes_unit": ("分钟", "minutes"),
+    "users_unit": ("位用户", "users"),
+    "incidents_scope": (
+        "重复发送事件表未按评分等级和实验发布：只适用日期筛选。",
+        "The incidents table is not published per score band or experiment: only the date "
+        "filter applies.",
+    ),
+    "worst_templates_chart": (
+        "问题短信最多的模板（颜色 = 用途）",
+        "Templates with most flagged messages (colour = purpose)",
+    ),
+    "weekday_1": ("周一", "Mon"),
+    "weekday_2": ("周二", "Tue"),
+    "weekday_3": ("周三", "Wed"),
+    "weekday_4": ("周四", "Thu"),
+    "weekday_5": ("周五", "Fri"),
+    "weekday_6": ("周六", "Sat"),
+    "weekday_7": ("周日", "Sun"),
     "incidents_title": ("重复发送事件时间线", "Duplicate incidents timeline"),
     "incident_start": ("开始时间（北京时间）", "Started (Asia/Shanghai)"),
     "duplicate_messages": ("重复短信", "Duplicate messages"),
     "duplicate_rate": ("重复率", "Duplicate rate"),
-    "heatmap_title": ("本地时间：小时 × 星期", "Local hour × weekday"),
+    "heatmap_title": (
+        "发送时间分布：小时 × 星期（北京时间）",
+        "Messages by hour × weekday (Asia/Shanghai)",
+    ),
     "hour": ("小时", "Hour"),
     "weekday": ("星期", "Weekday"),
     "worst_templates": ("问题最多的模板", "Worst templates"),
@@ -350,13 +559,22 @@ L: dict[str, tuple[str, str]] = {
     "sql_intro": (
         "在已发布数据库上只读查询：只允许单条 SELECT / EXPLAIN；禁止文件、网络、扩展、ATTACH、"
         "COPY/EXPORT 和修改设置；内存上限 {mem}，超时 {timeout} 秒，最多 {rows} 行。"
-        "时间以 UTC 显示。",
+        "带时区的时间以北京时间（UTC+8）显示。",
         "Read-only queries on the published database: one SELECT / EXPLAIN at a time; no file, "
         "network or extension access, no ATTACH, COPY/EXPORT or settings changes; memory cap "
-        "{mem}, time limit {timeout} s, at most {rows} rows. Timestamps are shown in UTC.",
+        "{mem}, time limit {timeout} s, at most {rows} rows. Times with a zone are shown in "
+        "Asia/Shanghai (UTC+8).",
     ),
     "schema_browser": ("表结构", "Schema"),
+    "column": ("列", "Column"),
+    "type": ("类型", "Type"),
     "examples": ("示例查询", "Example queries"),
+    "ex_on_time_by_band": ("各评分等级按时还款率", "On-time rate by band"),
+    "ex_flags_by_purpose": ("各用途的问题短信", "Flagged messages by purpose"),
+    "ex_reminders_vs_on_time": ("提醒条数与按时还款", "Reminders vs on-time (user_cycle)"),
+    "ex_experiment_effects": ("实验效果", "Experiment effects"),
+    "ex_quarantine_reasons": ("隔离原因", "Quarantine reasons"),
+    "ex_publish_metadata": ("发布元数据", "Publish metadata"),
     "query": ("SQL", "SQL"),
     "run": ("运行", "Run"),
     "rows_returned": ("{n} 行，用时 {s:.2f} 秒", "{n} rows in {s:.2f} s"),
@@ -366,15 +584,305 @@ L: dict[str, tuple[str, str]] = {
     # status
     "as_of": ("数据截至", "As of"),
     "published_at": ("发布时间", "Last publish"),
+    "published_at_zone": ("发布时间（北京时间）", "Last publish (Asia/Shanghai)"),
     "run_id": ("运行 ID", "Run id"),
+    "data_version": ("数据版本", "Data version"),
     "freshness": ("各数据源新鲜度", "Freshness per source"),
     "ledger": ("文件台账", "File ledger"),
-    "quarantine": ("隔离行汇总（按原因）", "Quarantine summary (by reason)"),
+    "quarantine": ("隔离行（按数据源与原因）", "Quarantined rows (by source and reason)"),
     "quarantine_rows": ("隔离行样例", "Quarantined rows (latest)"),
     "no_files": ("以下数据源还没有任何文件：{sources}", "No files yet for: {sources}"),
     "failed_files": ("{n} 个文件读取失败", "{n} files failed to load"),
-    "rows_per_source": ("各数据源行数", "Rows per source"),
+    "rows_per_source": ("各数据源已发布行数", "Published rows per source"),
+    "published_rows": ("已发布行数", "Published rows"),
+    "quarantined_rows": ("隔离行数", "Quarantined rows"),
+    "unit_rows": ("行", "rows"),
+    "source_axis": ("数据源", "Source"),
+    "no_quarantine": (
+        "没有被隔离的行：每一行都通过了校验。",
+        "No quarantined rows: every row passed validation.",
+    ),
+    "freshness_rule": (
+        "落后天数 = 数据截至日期 − 该数据源最新已加载分区；"
+        "超过 {late} 天为“延迟”，超过 {stale} 天为“过期”"
+        "（设置 NUDGESCOPE_FRESHNESS_LATE_DAYS / NUDGESCOPE_FRESHNESS_STALE_DAYS）。",
+        "Days behind = as-of date − the source's latest loaded partition; more than {late} days is "
+        "late, more than {stale} stale (settings NUDGESCOPE_FRESHNESS_LATE_DAYS / "
+        "NUDGESCOPE_FRESHNESS_STALE_DAYS).",
+    ),
 }
+
+
+# ---------------------------------------------------------------------------------------------
+# Codes: the values the data carries (categories, sources, purposes, arms, ...), one label per
+# code and kind, the same on every page. `code(kind, value)` gives it in the current language;
+# a code without a label is shown as it is (tests scan the Chinese pages for raw codes).
+# ---------------------------------------------------------------------------------------------
+CODES: dict[str, dict[str, tuple[str, str]]] = {
+    "category": {
+        "sms_night": ("夜间短信", "SMS at night"),
+        "sms_duplicate": ("重复短信", "Duplicate SMS"),
+        "sms_marketing": ("营销短信", "Marketing SMS"),
+        "sms_frequency": ("短信过频", "Too many SMS"),
+        "collection_conduct": ("催收行为", "Collection conduct"),
+        "fees": ("费用", "Fees"),
+        "refund": ("退款", "Refund"),
+        "credit_report": ("征信", "Credit report"),
+        "other": ("其他", "Other"),
+    },
+    "complaint_source": {
+        "hotline": ("客服热线", "Hotline"),
+        "app": ("App 内", "In-app"),
+        "heimao": ("黑猫投诉", "Heimao"),
+        "regulator": ("监管转办", "Regulator"),
+    },
+    "complaint_status": {"open": ("处理中", "Open"), "resolved": ("已解决", "Resolved")},
+    "data_source": {
+        "users": ("用户", "Users"),
+        "experiment_assignments": ("实验分组", "Experiment assignments"),
+        "checkout_sessions": ("结账会话", "Checkout sessions"),
+        "orders": ("订单", "Orders"),
+        "bills": ("账单", "Bills"),
+        "repayments": ("还款", "Repayments"),
+        "sms_logs": ("短信日志", "SMS logs"),
+        "opt_outs": ("退订", "Opt-outs"),
+        "complaints": ("投诉", "Complaints"),
+        "sms_receipts": ("短信回执", "SMS receipts"),
+        "sms_preferences": ("短信偏好", "SMS preferences"),
+    },
+    "file_status": {
+        "loaded": ("已加载", "Loaded"),
+        "failed": ("失败", "Failed"),
+        "removed": ("已移除", "Removed"),
+        "superseded": ("已被替代", "Superseded"),
+    },
+    "reason_code": {
+        "missing_required": ("必填字段为空", "Required field missing"),
+        "bad_id": ("ID 过长", "ID too long"),
+        "bad_timestamp": ("时间无法解析", "Bad timestamp"),
+        "bad_ts": ("时间无法解析", "Bad timestamp"),
+        "bad_date": ("日期格式错误", "Bad date"),
+        "bad_month": ("月份格式错误", "Bad month"),
+        "bad_money": ("金额格式错误", "Bad amount"),
+        "bad_int": ("整数无法解析", "Bad integer"),
+        "bad_bool": ("布尔值无法识别", "Bad boolean"),
+        "bad_enum": ("取值不在枚举内", "Value not allowed"),
+        "bad_value": ("取值错误", "Bad value"),
+        "out_of_range": ("数值低于下限", "Out of range"),
+        "payment_method_required": ("已完成结账缺少支付方式", "Payment method missing"),
+        "installments_not_one": ("非分期支付的期数不为 1", "Installments not 1"),
+        "due_before_statement": ("到期日早于账单日", "Due before statement"),
+        "unmasked_phone": ("含未脱敏手机号", "Unmasked phone number"),
+    },
+    "purpose": {
+        "bill_notice": ("账单通知", "Bill notice"),
+        "due_reminder": ("到期提醒", "Due reminder"),
+        "overdue_collection": ("逾期催收", "Overdue collection"),
+        "marketing": ("营销", "Marketing"),
+        "verification": ("验证码", "Verification"),
+    },
+    "delivery_status": {
+        "delivered": ("已送达", "Delivered"),
+        "failed": ("失败", "Failed"),
+        "pending": ("待回执", "Pending"),
+    },
+    "score_band": {b: (f"{b} 级", f"Band {b}") for b in "ABCDE"},
+    "provider": {
+        "aliyun": ("阿里云", "Aliyun"),
+        "tencent": ("腾讯云", "Tencent Cloud"),
+        "twilio": ("Twilio", "Twilio"),
+        "": ("未知", "Unknown"),
+    },
+    "arm": {
+        "control": ("对照组", "Control"),
+        "two_reminders": ("2 条提醒", "2 reminders"),
+        "(none)": ("未分组", "Not in the experiment"),
+    },
+    "outcome": {
+        "on_time": ("按时还款", "On time"),
+        "dpd30": ("逾期 30+", "30+ DPD"),
+        "complained": ("投诉", "Complained"),
+        "sms_complained": ("短信投诉", "SMS complaint"),
+        "opted_out": ("退订", "Opted out"),
+        "active_next_cycle": ("下期活跃", "Active next cycle"),
+    },
+    "flag": {
+        "is_duplicate": ("重复发送", "Duplicate"),
+        "is_quiet_hours": ("免打扰时段", "Quiet hours"),
+        "is_after_opt_out": ("退订后营销", "Marketing after opt-out"),
+        "is_over_daily_cap": ("超出每日上限", "Over daily cap"),
+        "is_marketing_in_service": ("服务短信含营销", "Promotion in service SMS"),
+        "is_marketing_without_consent": ("未授权营销", "Marketing without consent"),
+        "is_after_settlement": ("已还清后提醒", "Reminder after settlement"),
+        "is_collection_before_due": ("未到期催收", "Collection before due"),
+        "is_against_preference": ("违背用户设置", "Against the user's settings"),
+    },
+    "non_permitted_reason": {
+        "after_opt_out": ("退订后", "After opt-out"),
+        "no_consent": ("未授权", "Without consent"),
+        "opt_out+no_consent": ("退订后且未授权", "After opt-out, without consent"),
+    },
+    "rule": {
+        "compliance": ("合规拦截", "Compliance block"),
+        "duplicates": ("去重", "Duplicates"),
+        "quiet_hours": ("免打扰时段", "Quiet hours"),
+        "reminder_cap": ("到期前提醒上限", "Pre-due reminder cap"),
+        "daily_cap": ("每日上限", "Daily cap"),
+        "promo": ("提醒不含营销", "No promotion in reminders"),
+        "total": ("合计", "Total"),
+    },
+    "offered": {"true": ("提供先享后付", "Pay-later offered"), "false": ("未提供", "Not offered")},
+    "freshness": {
+        "fresh": ("正常", "Fresh"),
+        "late": ("延迟", "Late"),
+        "stale": ("过期", "Stale"),
+        "missing": ("无文件", "No files"),
+    },
+}
+# Arms named for their cadence (the simulator's reminders_0 .. reminders_4).
+_ARM_CADENCE = re.compile(r"^reminders_(\d+)$")
+
+
+def code(kind: str, value: object) -> str:
+    """The label of a code in the current language (the code itself when it has none)."""
+    if value is None or (isinstance(value, float) and value != value):
+        return ""
+    text = str(value)
+    pair = CODES.get(kind, {}).get(text)
+    if pair is None and kind == "arm" and (m := _ARM_CADENCE.match(text)):
+        n = m.group(1)
+        pair = (f"{n} 条提醒", f"{n} reminder" + ("" if n == "1" else "s"))
+    if pair is None:
+        return text
+    return pair[0] if lang() == "zh" else pair[1]
+
+
+def codes(kind: str) -> list[str]:
+    """Every code of a kind, in the order of its table (the order colours follow)."""
+    return list(CODES.get(kind, {}))
+
+
+# Column headers of the tables the pages show: one label per column name. `col(name)`.
+COLUMNS: dict[str, tuple[str, str]] = {
+    "source": ("来源", "Source"),
+    "latest_dt": ("最新分区", "Latest partition"),
+    "days_behind": ("落后天数", "Days behind"),
+    "freshness": ("新鲜度", "Freshness"),
+    "files": ("文件数", "Files"),
+    "failed_files": ("失败文件", "Failed files"),
+    "rows_read": ("读取行数", "Rows read"),
+    "rows_loaded": ("加载行数", "Rows loaded"),
+    "rows_quarantined": ("隔离行数", "Rows quarantined"),
+    "rows_superseded": ("被替代行数", "Rows superseded"),
+    "last_loaded_at": ("最近加载（北京时间）", "Last loaded (Asia/Shanghai)"),
+    "loaded_at": ("加载时间（北京时间）", "Loaded at (Asia/Shanghai)"),
+    "dt": ("分区日期", "Partition date"),
+    "path": ("文件", "File"),
+    "format": ("格式", "Format"),
+    "encoding": ("编码", "Encoding"),
+    "dropped_columns": ("丢弃的列", "Dropped columns"),
+    "status": ("状态", "Status"),
+    "error": ("错误", "Error"),
+    "reason_code": ("原因", "Reason"),
+    "rows": ("行数", "Rows"),
+    "example_message": ("示例说明", "Example message"),
+    "first_dt": ("最早分区", "First partition"),
+    "last_dt": ("最晚分区", "Last partition"),
+    "row_number": ("行号", "Row"),
+    "message": ("说明", "Message"),
+    "raw_row": ("原始行（已脱敏）", "Raw row (masked)"),
+    "category": ("类别", "Category"),
+    "complaints": ("投诉数", "Complaints"),
+    "resolved": ("已解决", "Resolved"),
+    "median_hours": ("处理时长中位数（小时）", "Median resolution (hours)"),
+    "p90_hours": ("处理时长 P90（小时）", "P90 resolution (hours)"),
+    "received": ("收到时间（北京时间）", "Received (Asia/Shanghai)"),
+    "narrative": ("投诉原文（已脱敏）", "Narrative (masked)"),
+    "sent": ("发送时间（北京时间）", "Sent (Asia/Shanghai)"),
+    "message_id": ("短信 ID", "Message id"),
+    "user_id": ("用户 ID", "User id"),
+    "complaint_id": ("投诉 ID", "Complaint id"),
+    "template_code": ("模板", "Template"),
+    "purpose": ("用途", "Purpose"),
+    "reason": ("原因", "Reason"),
+    "bill_id": ("账单 ID", "Bill id"),
+    "delivery_status": ("送达状态", "Delivery"),
+    "content": ("短信内容（已脱敏）", "Content (masked)"),
+    "flags": ("问题标记", "Flags"),
+    "messages": ("短信数", "Messages"),
+    "flagged": ("问题短信", "Flagged messages"),
+    "flagged_share": ("问题短信占比", "Flagged share"),
+    "provider": ("服务商", "Provider"),
+    "delivered": ("已送达", "Delivered"),
+    "failed": ("失败", "Failed"),
+    "delivery_rate": ("送达率", "Delivery rate"),
+    "segments": ("计费条数", "Billed segments"),
+    "spend": ("费用（元）", "Spend (yuan)"),
+    "column_name": ("列", "Column"),
+    "data_type": ("类型", "Type"),
+    "experiment_id": ("实验", "Experiment"),
+    "arm": ("实验组", "Arm"),
+    "policy": ("策略", "Policy"),
+    "incident_id": ("事件 ID", "Incident"),
+    "started": ("开始（北京时间）", "Started (Asia/Shanghai)"),
+    "minutes": ("持续（分钟）", "Duration (minutes)"),
+    "users": ("用户数", "Users"),
+    "templates": ("模板", "Templates"),
+    "duplicate_messages": ("重复短信", "Duplicate messages"),
+    "duplicate_rate": ("重复率", "Duplicate rate"),
+}
+
+
+def col(name: str) -> str:
+    """The header of a table column in the current language (the name itself if unknown)."""
+    pair = COLUMNS.get(name)
+    if pair is None:
+        return name
+    return pair[0] if lang() == "zh" else pair[1]
+
+
+# The sandbox's refusals and errors (pipelines/serve/sandbox.py words them in English for the CLI):
+# the SQL page shows them in the current language. Patterns over the English text, the first
+# that matches wins; {0}, {1} are its groups. A message no pattern knows is shown as it is.
+SANDBOX_MESSAGES: list[tuple[str, str]] = [
+    (r"^file, network and extension access is disabled",
+     "沙箱内禁止访问文件、网络和扩展；请查询已发布数据库中的表"),
+    (r"^COPY DATABASE writes files", "COPY DATABASE 会写文件；这里只允许查询"),
+    (r"^COPY reads or writes files", "COPY 会读写文件；这里只允许查询"),
+    (r"^EXPORT DATABASE writes files", "EXPORT DATABASE 会写文件；这里只允许查询"),
+    (r"^ATTACH opens other databases", "ATTACH 会打开其他数据库；只能查询已发布的数据库"),
+    (r"^DETACH changes the attached databases", "DETACH 会改变已连接的数据库；这里只允许查询"),
+    (r"^installing or loading extensions is disabled", "沙箱内禁止安装或加载扩展"),
+    (r"^settings are locked in the sandbox \(SET VARIABLE",
+     "沙箱内设置已锁定（拒绝 SET VARIABLE）"),
+    (r"^settings are locked in the sandbox", "沙箱内设置已锁定（拒绝 SET、RESET 和 USE）"),
+    (r"^the published database is read-only: (\w+) is refused", "已发布数据库为只读：拒绝 {0}"),
+    (r"^transactions are not needed", "只读查询不需要事务"),
+    (r"^PRAGMA is refused", "拒绝 PRAGMA；请改用 SELECT * FROM duckdb_settings() 或 DESCRIBE"),
+    (r"^CALL is refused", "拒绝 CALL；请改用 SELECT * FROM <表函数>(...)"),
+    (r"^prepared statements are refused", "拒绝预处理语句；请直接写查询"),
+    (r"^the query is empty", "查询为空"),
+    (r"^one statement at a time, please \(found (\d+)\)", "一次只能运行一条语句（收到 {0} 条）"),
+    (r"^EXPLAIN is allowed for a SELECT only", "EXPLAIN 只能用于 SELECT"),
+    (r"^(\w+) statements are refused; only SELECT is allowed", "拒绝 {0} 语句；只允许 SELECT"),
+    (r"^stopped: the query ran longer than the ([\d.]+) s time limit",
+     "已停止：查询超过 {0} 秒的时间上限"),
+    (r"^the query needs more than the (\S+) memory limit", "查询所需内存超过 {0} 上限"),
+    (r"^no published database at (.+?); run `nudgescope run` first",
+     "尚未发布数据库：{0}；请先运行 `nudgescope run`"),
+    (r"^showing the first ([\d,]+) rows \(row cap\)", "只显示前 {0} 行（行数上限）"),
+]  # fmt: skip
+
+
+def sandbox_message(message: str) -> str:
+    """A sandbox refusal, error or note in the current language."""
+    if lang() != "zh":
+        return message
+    for pattern, zh in SANDBOX_MESSAGES:
+        m = re.match(pattern, message)
+        if m:
+            return zh.format(*m.groups())
+    return message
 
 
 def labeller(fmt: str = "{}", none: str | None = None):

@@ -1,8 +1,10 @@
 """A real browser pass over the dashboard: Debian's chromium driven by Playwright.
 
-Serves the app on the fixture database with `streamlit run`, opens every page, checks that no
-Streamlit exception is shown and that Plotly charts render, changes a filter and sees a figure
-change, and saves one screenshot per page (artifacts/screenshots/, or $NUDGESCOPE_SCREENSHOTS).
+Serves the app on the fixture database with `nudgescope dashboard`, opens every page in both
+languages, checks that no Streamlit exception is shown and that Plotly charts render, records
+every request the page makes and fails on any to a host other than the app's own, checks that
+there is no Deploy button, changes a filter and sees a figure change, and saves one screenshot
+per page and language (artifacts/screenshots/, or $NUDGESCOPE_SCREENSHOTS).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -48,15 +51,47 @@ PAGES = {
 
 
 TITLES = {
-    "overview": "Overview",
-    "tradeoffs": "Messaging trade-offs",
-    "repayment": "Repayment & risk",
-    "conversion": "Conversion & stickiness",
-    "complaints": "Complaints & opt-outs",
-    "sms_health": "SMS health & compliance",
-    "sql": "SQL",
-    "data_status": "Data status",
+    "en": {
+        "overview": "Overview",
+        "tradeoffs": "Messaging trade-offs",
+        "repayment": "Repayment & risk",
+        "conversion": "Conversion & stickiness",
+        "complaints": "Complaints & opt-outs",
+        "sms_health": "SMS health & compliance",
+        "sql": "SQL",
+        "data_status": "Data status",
+    },
+    "zh": {
+        "overview": "总览",
+        "tradeoffs": "短信权衡",
+        "repayment": "还款与风险",
+        "conversion": "转化与粘性",
+        "complaints": "投诉与退订",
+        "sms_health": "短信健康与合规",
+        "sql": "SQL 查询",
+        "data_status": "数据状态",
+    },
 }
+LOCAL_HOSTS = {"127.0.0.1", "localhost"}
+
+
+class Requests:
+    """Every request a page makes (also favicons, fonts, iframes and websockets)."""
+
+    def __init__(self, page) -> None:
+        self.urls: list[str] = []
+        page.on("request", lambda r: self.urls.append(r.url))
+        page.on("websocket", lambda ws: self.urls.append(ws.url))
+
+    def external(self) -> list[str]:
+        out = []
+        for url in self.urls:
+            parts = urllib.parse.urlsplit(url)
+            if parts.scheme in ("data", "blob", "about"):
+                continue
+            if parts.hostname not in LOCAL_HOSTS:
+                out.append(url)
+        return out
 
 
 def _free_port() -> int:
@@ -71,7 +106,8 @@ def server(tmp_path_factory):
         pytest.skip("Debian chromium is not installed (.ci/run installs it)")
     db = build(tmp_path_factory.mktemp("serve") / "serve.duckdb")
     port = _free_port()
-    env = dict(os.environ, NUDGESCOPE_SERVE=str(db))
+    # the fixture's rates rest on 1-8 cases: show them (default minimum 30: "too few")
+    env = dict(os.environ, NUDGESCOPE_SERVE=str(db), NUDGESCOPE_MIN_DENOMINATOR="1")
     # through the real command: `nudgescope dashboard` (it execs streamlit, same process id)
     proc = subprocess.Popen(
         [sys.executable, "-m", "pipelines.cli", "dashboard", "--port", str(port)],
@@ -136,15 +172,17 @@ def _figure_data(page, index: int = 0) -> list:
     )
 
 
-def test_every_page_loads_and_renders(server, browser, shots):
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_every_page_loads_renders_and_stays_local(server, browser, shots, lang):
     page = browser.new_page(viewport={"width": 1400, "height": 2400})
+    requests = Requests(page)
     for path, has_charts in PAGES.items():
         started = time.monotonic()
         # the default page (overview) lives at the root URL
         url_path = "" if path == "overview" else path
-        page.goto(f"{server}/{url_path}?lang=en", wait_until="domcontentloaded")
+        page.goto(f"{server}/{url_path}?lang={lang}", wait_until="domcontentloaded")
         page.wait_for_selector("h1", timeout=60_000)
-        assert page.locator("h1").first.inner_text() == TITLES[path]
+        assert page.locator("h1").first.inner_text() == TITLES[lang][path]
         if has_charts:
             page.wait_for_selector(".js-plotly-plot .main-svg", timeout=30_000)
             assert page.locator(".js-plotly-plot").count() >= 1
@@ -153,15 +191,21 @@ def test_every_page_loads_and_renders(server, browser, shots):
         _settle(page)
         assert page.locator('[data-testid="stException"]').count() == 0, path
         assert page.locator('[role="dialog"]').count() == 0, path  # e.g. "Page not found"
-        page.screenshot(path=str(shots / f"{path}.png"), full_page=True)
-        assert (shots / f"{path}.png").stat().st_size > 10_000
-        print(f"{path}: {time.monotonic() - started:.1f} s")
+        # no Deploy button (client.toolbarMode = minimal)
+        assert page.locator('[data-testid="stAppDeployButton"]').count() == 0, path
+        assert page.get_by_role("button", name="Deploy").count() == 0, path
+        page.screenshot(path=str(shots / f"{path}_{lang}.png"), full_page=True)
+        assert (shots / f"{path}_{lang}.png").stat().st_size > 10_000
+        print(f"{path} ({lang}): {time.monotonic() - started:.1f} s")
+    page.wait_for_timeout(500)  # late requests (favicon, fonts)
+    assert requests.urls, "no request recorded"
+    assert requests.external() == [], requests.external()
     page.close()
 
 
 def test_filter_change_changes_a_figure(server, browser, shots):
     page = browser.new_page(viewport={"width": 1400, "height": 2400})
-    page.goto(f"{server}/", wait_until="domcontentloaded")
+    page.goto(f"{server}/?lang=en", wait_until="domcontentloaded")
     page.wait_for_selector(".js-plotly-plot .main-svg", timeout=60_000)
     _settle(page)
     before = _figure_data(page)
@@ -178,13 +222,24 @@ def test_filter_change_changes_a_figure(server, browser, shots):
     after = _figure_data(page)
     assert after != before
     assert page.locator('[data-testid="stException"]').count() == 0
+    # the link now holds the filter: opening it in a new page shows the same view
+    assert "band=E" in page.url
     page.screenshot(path=str(shots / "overview_band_E.png"), full_page=True)
+    shared = browser.new_page(viewport={"width": 1400, "height": 2400})
+    shared.goto(page.url, wait_until="domcontentloaded")
+    shared.wait_for_function(
+        "() => { const p = document.querySelector('.js-plotly-plot');"
+        " return p && p._fullData && p._fullData.some("
+        "t => JSON.stringify(Array.from(t.y || [])) === '[0,0]'); }",
+        timeout=60_000,
+    )
+    shared.close()
     page.close()
 
 
 def test_sql_page_in_the_browser(server, browser):
     page = browser.new_page(viewport={"width": 1400, "height": 2400})
-    page.goto(f"{server}/sql", wait_until="domcontentloaded")
+    page.goto(f"{server}/sql?lang=zh", wait_until="domcontentloaded")
     page.wait_for_selector('[data-testid="stTextArea"]', timeout=60_000)
     _settle(page)
     area = page.locator('[data-testid="stTextArea"] textarea')
@@ -192,5 +247,6 @@ def test_sql_page_in_the_browser(server, browser):
     area.press("Control+Enter")
     page.get_by_role("button", name="运行").click()
     page.wait_for_selector('[data-testid="stAlertContentError"]', timeout=30_000)
-    assert "COPY" in page.locator('[data-testid="stAlertContentError"]').inner_text()
+    refusal = page.locator('[data-testid="stAlertContentError"]').inner_text()
+    assert refusal.startswith("已拒绝：COPY 会读写文件"), refusal
     page.close()

@@ -9,6 +9,7 @@ import duckdb
 import pytest
 
 from dashboard import data
+from dashboard.data import connection
 from tests.fixtures.dashboard.build import build
 
 GMV_MARCH = (
@@ -42,14 +43,14 @@ def test_a_new_publish_is_picked_up_and_the_file_is_never_held(serve, tmp_path):
 def test_a_page_run_opens_the_file_once_and_closes_it_at_the_end(serve, tmp_path, monkeypatch):
     assert data.meta()["data_version"] == "fixture-v1"  # read once per published file
     opened = []
-    real_connect = data.connect
+    real_connect = connection.connect
 
     def counting(db):
         con = real_connect(db)
         opened.append(con)
         return con
 
-    monkeypatch.setattr(data, "connect", counting)
+    monkeypatch.setattr(connection, "connect", counting)
     with data.page_run():
         assert data.query(GMV_MARCH)["value"].tolist() == [12345.6]
         messages = "select sum(messages) as n from mart.sms_daily_flags where experiment_id = '*'"
@@ -107,3 +108,53 @@ def test_missing_database(_isolated_data_dir):
 )
 def test_mask_phones(text, masked):
     assert data.mask_phones(text) == masked
+
+
+def test_masking_is_the_ingestion_s_one_implementation(monkeypatch):
+    # the dashboard calls pipelines.ingest.mask.mask_text, never a copy of its own
+    from dashboard.data import masking
+    from pipelines.ingest import mask
+
+    calls = []
+    monkeypatch.setattr(masking, "mask_text", lambda s: calls.append(s) or mask.mask_text(s))
+    assert data.mask_phones("回电 13812345678") == "回电 138****5678"
+    assert calls == ["回电 13812345678"]
+
+
+@pytest.mark.parametrize(
+    ("end", "as_of", "month"),
+    [
+        (dt.date(2026, 4, 1), dt.date(2026, 4, 1), dt.date(2026, 3, 1)),  # 1st: previous
+        (dt.date(2026, 3, 31), dt.date(2026, 3, 31), dt.date(2026, 3, 1)),  # last day: this
+        (dt.date(2026, 3, 31), dt.date(2026, 4, 15), dt.date(2026, 3, 1)),  # range ends first
+        (dt.date(2026, 3, 15), dt.date(2026, 4, 15), dt.date(2026, 2, 1)),  # mid-month end
+        (dt.date(2026, 1, 10), dt.date(2026, 1, 10), dt.date(2025, 12, 1)),  # across a year
+        (dt.date(2024, 2, 29), dt.date(2024, 2, 29), dt.date(2024, 2, 1)),  # leap day
+    ],
+)
+def test_latest_complete_month(end, as_of, month):
+    assert data.latest_complete_month(end, as_of) == month
+
+
+def test_a_banded_metric_never_falls_back_to_all_accounts(serve):
+    # fpd30_rate is published per band; the fixture has no band E row for it: with band E the
+    # page shows no value rather than all accounts' (cure_rate_30 is not per band: all)
+    f = data.Filters(dt.date(2026, 1, 1), dt.date(2026, 3, 31), band="E")
+    df = data.for_band(data.metrics(["fpd30_rate", "cure_rate_30"], f), f.band)
+    assert df["metric"].tolist() == ["cure_rate_30"]
+    assert df["segment"].tolist() == ["all"]
+
+
+def test_delivery_and_spend_inputs(serve):
+    # March + February: 16 messages without verification (M15 failed), 17 billed (M14 too),
+    # one segment each (the fixture's sms_logs), all from aliyun
+    f = data.Filters(dt.date(2026, 2, 1), dt.date(2026, 3, 31))
+    dl = data.delivery(f)
+    assert int(dl["messages"].sum()) == 16
+    assert int(dl["delivered"].sum()) == 15
+    assert int(dl["failed"].sum()) == 1
+    assert int(dl["segments"].sum()) == 17
+    assert set(dl["provider"]) == {"aliyun"}
+    # band E (U05: M10-M13, all delivered)
+    dl = data.delivery(data.Filters(f.start, f.end, band="E"))
+    assert (int(dl["messages"].sum()), int(dl["delivered"].sum())) == (4, 4)

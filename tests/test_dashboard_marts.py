@@ -19,6 +19,7 @@ import duckdb
 import pytest
 
 from dashboard import data
+from dashboard.data.scope import scoped
 from dashboard.policy import RULES, Policy
 from pipelines.marts import MART_FILES
 from pipelines.serve.sandbox import connect
@@ -108,7 +109,7 @@ where local_date between $start and $end and {user_in_scope}
 def reference(con: duckdb.DuckDBPyConnection, policy: Policy, f: data.Filters) -> dict[str, int]:
     params = {**f.params(), **policy.params()}
     params.pop("promo")
-    cur = con.execute(data._scoped(REFERENCE_SQL), params)
+    cur = con.execute(scoped(REFERENCE_SQL), params)
     row = dict(zip([d[0] for d in cur.description], cur.fetchone(), strict=True))
     if not policy.no_promo_in_reminders:
         row["rewritten_promo"] = 0

@@ -1,12 +1,15 @@
-"""Complaints & opt-outs: by category and source, rates, resolution time, masked narratives."""
+"""Complaints & opt-outs: by category and source, rates, resolution time, masked narratives,
+and the compliance drill-down (a complaint -> the messages its user received before it)."""
 
 from __future__ import annotations
 
-import plotly.express as px
+import pandas as pd
 import streamlit as st
 
-from dashboard import charts, data
-from dashboard.i18n import t
+from dashboard import charts, data, drilldown
+from dashboard import format as fmt
+from dashboard.i18n import code, codes, t
+from pipelines.settings import TIMEZONE
 
 f: data.Filters = st.session_state["filters"]
 st.title(t("page_complaints"))
@@ -17,48 +20,115 @@ if monthly.empty:
     st.info(t("empty"))
 else:
     left, right = st.columns(2)
-    by_cat = monthly.groupby(["month", "category"], as_index=False)["complaints"].sum()
-    by_src = monthly.groupby(["month", "source"], as_index=False)["complaints"].sum()
-    with left:
-        fig = charts.bar(
-            by_cat, "month", "complaints", f"{t('m_complaints')} · {t('by_category')}",
-            color="category", labels={"month": t("month"), "complaints": t("m_complaints")},
-        )  # fmt: skip
-        charts.monthly(fig)
-        charts.show(fig, by_cat, "complaints_by_category")
-    with right:
-        fig = charts.bar(
-            by_src, "month", "complaints", f"{t('m_complaints')} · {t('by_source')}",
-            color="source", labels={"month": t("month"), "complaints": t("m_complaints")},
-        )  # fmt: skip
-        charts.monthly(fig)
-        charts.show(fig, by_src, "complaints_by_source")
+    for col_, dim, kind, key in (
+        (left, "category", "category", "complaints_by_category"),
+        (right, "source", "complaint_source", "complaints_by_source"),
+    ):
+        part = monthly.groupby(["month", dim], as_index=False)["complaints"].sum()
+        part["label"] = part[dim].map(lambda v, k=kind: code(k, v))
+        order = [c for c in codes(kind) if c in set(part[dim])]
+        order += sorted(set(part[dim]) - set(order))
+        title = t("by_category") if dim == "category" else t("by_source")
+        with col_:
+            fig = charts.bar(
+                part, "month", "complaints", f"{t('m_complaints')} · {title}",
+                y_title=t("complaints_axis"),
+                color="label", colors=fmt.color_map(kind, order), grain="month",
+            )  # fmt: skip
+            fig.update_traces(hovertemplate="%{x|%Y-%m}: %{y:,d}")
+            charts.show(fig, part.drop(columns="label"), key)
 
 RATES = [
     "complaints_per_10k_active",
     "sms_complaints_per_100k_sms",
+    "opt_outs",
     "opt_outs_per_1k_marketing_sms",
     "complaint_resolution_hours_p50",
 ]
-rates = data.metrics(RATES + ["opt_outs"], f)
-rates = rates[rates["segment"] == "all"].copy()
+rates = data.metrics(RATES, f)
+rates = fmt.hide_small(rates[rates["segment"] == "all"], data.min_denominator())
 if not rates.empty:
-    rates["label"] = rates["metric"].map(lambda m: t(f"m_{m}"))
-    fig = px.line(
-        rates, x="period", y="value", facet_col="label", facet_col_wrap=3, markers=True,
-        labels={"period": t("month"), "value": ""},
-    )  # fmt: skip
-    fig.update_yaxes(matches=None, showticklabels=True)
-    fig.for_each_annotation(lambda a: a.update(text=a.text.split("=")[-1]))
-    charts.style(fig, t("rates_title"), height=480)
-    charts.monthly(fig)
+    panels = [
+        charts.Panel(m, t(f"m_{m}"), fmt.metric_unit(m), fmt.metric_kind(m), fmt.metric_color(m))
+        for m in RATES
+    ]
+    fig = charts.small_multiples(
+        rates, "period", "value", "metric", panels, t("rates_title"), cols=3
+    )
     charts.show(fig, rates[COLS], "complaints_rates")
+    st.caption(t("rates_scope"))
+    st.caption(t("too_few_chart_note", min=data.min_denominator()))
 
 st.subheader(t("resolution_title"))
-charts.table(data.resolution(f), "complaints_resolution")
+charts.table(
+    data.resolution(f),
+    "complaints_resolution",
+    codes={"source": "complaint_source"},
+    formats={"median_hours": "dec1", "p90_hours": "dec1"},
+)
 
 st.subheader(t("narratives"))
-charts.table(data.narratives(f), "complaints_narratives")
-st.caption(
-    t("filters_apply", which=f"{t('filter_date')}, {t('filter_band')}, {t('filter_experiment')}")
+charts.table(
+    data.narratives(f),
+    "complaints_narratives",
+    codes={"source": "complaint_source", "category": "category", "status": "complaint_status"},
 )
+charts.filters_note(["date", "band", "experiment"])
+
+# ---- compliance drill-down -----------------------------------------------------------------
+st.header(t("drill_title"))
+st.caption(t("drill_intro"))
+choices = data.complaint_choices(f)
+ids = choices["complaint_id"].tolist()
+if "drill_complaint" not in st.session_state:
+    wanted = st.query_params.get("complaint")
+    st.session_state["drill_complaint"] = wanted if wanted in ids else (ids[0] if ids else None)
+elif st.session_state["drill_complaint"] not in ids:
+    st.session_state["drill_complaint"] = ids[0] if ids else None
+if not ids:
+    st.info(t("empty"))
+else:
+    rows = choices.set_index("complaint_id")
+    # labels made now, in this run's language (Streamlit may call format_func outside the run)
+    labels = {
+        c: " · ".join([
+            c, fmt.local_time(rows.loc[c, "received_at"], with_zone=False),
+            code("complaint_source", rows.loc[c, "source"]),
+            code("category", rows.loc[c, "category"]),
+        ])
+        for c in ids
+    }  # fmt: skip
+    pick_col, days_col = st.columns([3, 1])
+    picked = pick_col.selectbox(
+        t("drill_pick"),
+        ids,
+        key="drill_complaint",
+        format_func=labels.get,
+    )
+    days = days_col.number_input(t("drill_days"), 1, 60, 7, key="drill_days")
+    st.query_params["complaint"] = picked
+    one = data.complaint(picked)
+    if not one.empty:
+        c = one.iloc[0]
+        st.markdown(
+            t(
+                "drill_complaint",
+                id=picked,
+                user=c["user_id"],
+                at=fmt.local_time(c["received_at"]),
+                source=code("complaint_source", c["source"]),
+                category=code("category", c["category"]),
+            )
+        )
+        st.markdown(f"> {c['narrative']}")
+        drilldown.messages_before(str(c["user_id"]), pd.Timestamp(c["received_at"]),
+                                  key="complaints_drill", days=int(days))  # fmt: skip
+
+# ... or from a user: their messages in the days up to the end of the date range
+with st.expander(t("drill_user_title")):
+    user = st.text_input(t("drill_user"), key="drill_user").strip()
+    if user:
+        until = pd.Timestamp(f.end).tz_localize(TIMEZONE) + pd.Timedelta(days=1)
+        st.caption(t("drill_user_until", until=fmt.date(f.end)))
+        drilldown.messages_before(user, until, key="complaints_drill_user",
+                                  days=int(st.session_state.get("drill_days", 7)))  # fmt: skip

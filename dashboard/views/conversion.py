@@ -5,7 +5,8 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard import charts, data
-from dashboard.i18n import t
+from dashboard import format as fmt
+from dashboard.i18n import code, t
 
 f: data.Filters = st.session_state["filters"]
 st.title(t("page_conversion"))
@@ -17,59 +18,58 @@ conv = data.metrics(
     grain="day",
     segments=["bnpl_offered=true", "bnpl_offered=false"],
 )
-conv = conv[conv["segment"] != "all"].copy()
+MIN_N = data.min_denominator()
+conv = fmt.hide_small(conv[conv["segment"] != "all"], MIN_N)
 if conv.empty:
     st.info(t("empty"))
 else:
-    conv["offered"] = conv["segment"].map(
-        {"bnpl_offered=true": t("offered_true"), "bnpl_offered=false": t("offered_false")}
+    conv["offered"] = (
+        conv["segment"].str.removeprefix("bnpl_offered=").map(lambda v: code("offered", v))
     )
     fig = charts.line(
-        conv, "period", "value", t("conversion_title"), color="offered", y_pct=True,
-        labels={"period": t("day"), "value": t("m_checkout_conversion_rate")},
+        conv, "period", "value", t("conversion_title"),
+        y_title=fmt.metric_axis("checkout_conversion_rate"), color="offered",
+        colors=fmt.color_map("offered", ["true", "false"]), y_format="pct", grain="day",
     )  # fmt: skip
     charts.show(fig, conv[COLS], "conversion_checkout")
 
-daily = data.metrics(["bnpl_take_rate", "marketing_sms_conversion_72h"], f, grain="day")
-daily = daily[daily["segment"] == "all"].copy()
+
+def panels_of(names: list[str]) -> list[charts.Panel]:
+    return [
+        charts.Panel(m, t(f"m_{m}"), fmt.metric_unit(m), fmt.metric_kind(m), fmt.metric_color(m))
+        for m in names
+    ]
+
+
+DAILY = ["bnpl_take_rate", "marketing_sms_conversion_72h"]
+daily = data.metrics(DAILY, f, grain="day")
+daily = fmt.hide_small(daily[daily["segment"] == "all"], MIN_N)
 if not daily.empty:
-    daily["label"] = daily["metric"].map(lambda m: t(f"m_{m}"))
-    fig = charts.line(
-        daily, "period", "value",
-        f"{t('m_bnpl_take_rate')} · {t('m_marketing_sms_conversion_72h')}",
-        color="label", y_pct=True, labels={"period": t("day"), "value": t("rate")},
+    fig = charts.small_multiples(
+        daily, "period", "value", "metric", panels_of(DAILY),
+        f"{t('m_bnpl_take_rate')} · {t('m_marketing_sms_conversion_72h')}", grain="day",
     )  # fmt: skip
     charts.show(fig, daily[COLS], "conversion_take_rate")
 
-left, right = st.columns(2)
-monthly = data.metrics(["bnpl_active_users", "bnpl_orders"], f)
-monthly = monthly[monthly["segment"] == "all"].copy()
-with left:
-    if not monthly.empty:
-        monthly["label"] = monthly["metric"].map(lambda m: t(f"m_{m}"))
-        fig = charts.bar(
-            monthly, "period", "value", f"{t('m_bnpl_active_users')} · {t('m_bnpl_orders')}",
-            color="label", barmode="group", labels={"period": t("month"), "value": ""},
-        )  # fmt: skip
-        charts.monthly(fig)
-        charts.show(fig, monthly[COLS], "conversion_actives")
-sticky = data.metrics(["bnpl_repeat_rate", "dau_mau_ratio"], f)
-sticky = sticky[sticky["segment"] == "all"].copy()
-with right:
-    if not sticky.empty:
-        sticky["label"] = sticky["metric"].map(lambda m: t(f"m_{m}"))
-        fig = charts.line(
-            sticky, "period", "value", f"{t('m_bnpl_repeat_rate')} · {t('m_dau_mau_ratio')}",
-            color="label", y_pct=True, labels={"period": t("month"), "value": t("rate")},
-        )  # fmt: skip
-        charts.monthly(fig)
-        charts.show(fig, sticky[COLS], "conversion_stickiness")
+MONTHLY = ["bnpl_active_users", "bnpl_orders", "bnpl_repeat_rate", "dau_mau_ratio"]
+monthly = data.metrics(MONTHLY, f)
+monthly = fmt.hide_small(monthly[monthly["segment"] == "all"], MIN_N)
+if not monthly.empty:
+    fig = charts.small_multiples(
+        monthly, "period", "value", "metric", panels_of(MONTHLY), t("stickiness_title"),
+    )  # fmt: skip
+    charts.show(fig, monthly[COLS], "conversion_actives")
 
 ret = data.retention(f)
 if ret.empty:
     st.info(t("empty"))
 else:
     pivot = ret.pivot(index="cohort", columns="months_since", values="retention")
-    fig = charts.heatmap(pivot, t("retention_title"), t("months_since"), t("cohort"), pct=True)
+    text = pivot.map(lambda v: fmt.pct(v, 0) if v == v else "")
+    fig = charts.heatmap(
+        pivot, t("retention_title"), t("months_since"), t("cohort"), text=text,
+        value_title=charts.axis_title(t("retention"), "%"), value_format=".0%",
+        y_labels=[fmt.month(c) for c in pivot.index],
+    )  # fmt: skip
     charts.show(fig, ret, "conversion_retention")
-st.caption(t("filters_apply", which=t("filter_date")))
+charts.filters_note(["date"], {"band": "why_not_per_band", "experiment": "why_not_per_experiment"})

@@ -1,135 +1,137 @@
-"""Overview: headline figures for the selected month against the previous one, small trends."""
+"""Overview: headline figures of the latest complete month against the month before, the
+month to date (labelled partial) when the range reaches into one, and small trends."""
 
 from __future__ import annotations
+
+import datetime as dt
 
 import pandas as pd
 import streamlit as st
 
 from dashboard import charts, data
+from dashboard import format as fmt
 from dashboard.i18n import t
 
 f: data.Filters = st.session_state["filters"]
 st.title(t("page_overview"))
 
-# (metric, format, lower is better)
+# (metric, lower is better)
 HEADLINES = [
-    ("active_accounts", "int", False),
-    ("bnpl_gmv", "yuan", False),
-    ("on_time_rate", "pct", False),
-    ("dpd30_rate", "pct", True),
-    ("complaints_per_10k_active", "dec1", True),
-    ("sms_per_active_account", "dec2", True),
-    ("opt_outs", "int", True),
+    ("active_accounts", False),
+    ("bnpl_gmv", False),
+    ("on_time_rate", False),
+    ("dpd30_rate", True),
+    ("complaints_per_10k_active", True),
+    ("sms_per_active_account", True),
+    ("opt_outs", True),
 ]
-BANDED = {"on_time_rate", "dpd30_rate"}
+BANDED = {"on_time_rate", "dpd30_rate"}  # published per score band
+MIN_N = data.min_denominator()
 
-df = data.for_band(data.metrics([m for m, _, _ in HEADLINES], f, lookback_months=1), f.band)
-end_month = pd.Timestamp(f.end.replace(day=1))
-prev_month = end_month - pd.DateOffset(months=1)
-st.caption(
-    t("period_caption", period=end_month.strftime("%Y-%m"), previous=prev_month.strftime("%Y-%m"))
-)
+meta = data.meta() or {}
+as_of = fmt.as_date(meta.get("as_of")) or f.end
+headline = data.latest_complete_month(f.end, as_of)
+previous = (pd.Timestamp(headline) - pd.DateOffset(months=1)).date()
+partial_end = min(f.end, as_of)
+partial = partial_end > data.month_end(headline)  # the range reaches into an incomplete month
 
+names = [m for m, _ in HEADLINES]
+df = data.for_band(data.metrics(names, f, lookback_months=1), f.band)
+df["period"] = pd.to_datetime(df["period"]).dt.date
 
-def fmt(v: float | None, kind: str) -> str:
-    if v is None or pd.isna(v):
-        return "—"
-    return {
-        "int": f"{v:,.0f}",
-        "yuan": f"¥{v:,.0f}",
-        "pct": f"{v * 100:.1f}%",
-        "dec1": f"{v:,.1f}",
-        "dec2": f"{v:,.2f}",
-    }[kind]
-
-
-def fmt_delta(v: float, kind: str) -> str:
-    if kind == "pct":
-        return f"{v * 100:+.1f} pp"
-    if kind == "yuan":
-        return f"{v:+,.0f}"
-    return f"{v:+,.2f}" if kind.startswith("dec") else f"{v:+,.0f}"
+if headline < f.start.replace(day=1):
+    st.info(t("no_complete_month"))
+st.caption(t("period_caption", period=fmt.month(headline), previous=fmt.month(previous)))
 
 
 def basis(row: pd.Series) -> str | None:
-    """What a rate rests on: numerator / denominator of its month (small months show)."""
+    """What a rate rests on: numerator / denominator of its month."""
     num, den = row.get("numerator"), row.get("denominator")
     if den is None or pd.isna(den) or num is None or pd.isna(num):
         return None
-    return t("basis", month=pd.Timestamp(row["period"]).strftime("%Y-%m"), num=num, den=den)
+    return t("basis", month=fmt.month(row["period"]), num=num, den=den)
+
+
+def small(row: pd.Series) -> bool:
+    """A ratio on fewer than the minimum cases (counts have no denominator)."""
+    den = row.get("denominator")
+    return den is not None and not pd.isna(den) and float(den) < MIN_N
+
+
+def card(col, metric: str, lower_better: bool, series: pd.DataFrame, compare: bool) -> None:
+    """One metric card: the latest row of `series`, compared with the month before."""
+    label = t(f"m_{metric}")
+    if series.empty:
+        col.metric(label, "—", border=True)
+        return
+    latest = series.iloc[-1]
+    value = float(latest["value"])
+    if small(latest):
+        col.metric(label, t("too_few"), border=True,
+                   help=t("too_few_help", basis=basis(latest), min=MIN_N))  # fmt: skip
+        return
+    delta = None
+    if compare:
+        before = series[series["period"] == (pd.Timestamp(latest["period"]) - pd.DateOffset(
+            months=1)).date()]  # fmt: skip
+        if not before.empty and not small(before.iloc[0]):
+            delta = fmt.metric_delta(metric, value - float(before.iloc[0]["value"]))
+    trend = series[series["period"] >= f.start.replace(day=1)]["value"].astype(float).tolist()
+    col.metric(
+        label,
+        fmt.metric_value(metric, value),
+        delta=delta,
+        delta_color="inverse" if lower_better else "normal",
+        chart_data=trend if compare and len(trend) > 1 else None,
+        border=True,
+        help=basis(latest),
+    )
 
 
 notes = []
 cols = st.columns(4)
-for i, (metric, kind, lower_better) in enumerate(HEADLINES):
-    series = df[(df["metric"] == metric) & (pd.to_datetime(df["period"]) <= end_month)]
-    series = series.sort_values("period")
-    col = cols[i % 4]
-    if series.empty:
-        col.metric(t(f"m_{metric}"), "—")
-        continue
-    latest = series.iloc[-1]
-    latest_period = pd.Timestamp(latest["period"])
-    if latest_period != end_month:
+for i, (metric, lower_better) in enumerate(HEADLINES):
+    series = df[(df["metric"] == metric) & (df["period"] <= headline)].sort_values("period")
+    if not series.empty and series.iloc[-1]["period"] != headline:
         notes.append(
-            t("latest_month_note", metric=t(f"m_{metric}"), month=latest_period.strftime("%Y-%m"))
+            t(
+                "latest_month_note",
+                metric=t(f"m_{metric}"),
+                month=fmt.month(series.iloc[-1]["period"]),
+            )
         )
-    before = series[pd.to_datetime(series["period"]) == latest_period - pd.DateOffset(months=1)]
-    delta = None
-    if not before.empty:
-        delta = fmt_delta(float(latest["value"]) - float(before.iloc[0]["value"]), kind)
-    in_range = series[pd.to_datetime(series["period"]) >= pd.Timestamp(f.start.replace(day=1))]
-    col.metric(
-        t(f"m_{metric}"),
-        fmt(float(latest["value"]), kind),
-        delta=delta,
-        delta_color="inverse" if lower_better else "normal",
-        chart_data=in_range["value"].astype(float).tolist() if len(in_range) > 1 else None,
-        border=True,
-        help=basis(latest),
-    )
+    card(cols[i % 4], metric, lower_better, series, compare=True)
 for note in notes:
     st.caption(note)
-if f.band:
-    st.caption(
-        t("band_fallback")
-        + f" ({', '.join(t('m_' + m) for m, _, _ in HEADLINES if m not in BANDED)})"
-    )
+st.caption(t("too_few_note", min=MIN_N))
 
+if partial:
+    month_start = data.month_end(headline) + dt.timedelta(days=1)
+    days = (partial_end - month_start).days + 1
+    total = data.month_end(month_start).day
+    st.subheader(t("partial_title", month=fmt.month(month_start), days=days, total=total))
+    st.caption(t("partial_note"))
+    cols = st.columns(4)
+    for i, (metric, lower_better) in enumerate(HEADLINES):
+        series = df[(df["metric"] == metric) & (df["period"] == month_start)]
+        card(cols[i % 4], metric, lower_better, series, compare=False)
+
+st.caption(t("overview_scope"))
+
+# Trends: complete months only, one panel per metric (each its own axis and unit)
 st.subheader(t("trends"))
-trend = df[pd.to_datetime(df["period"]) >= pd.Timestamp(f.start.replace(day=1))].copy()
-trend["label"] = trend["metric"].map(lambda m: t(f"m_{m}"))
-left, right = st.columns(2)
-with left:
-    rates = trend[trend["metric"].isin(["on_time_rate", "dpd30_rate"])]
-    fig = charts.line(
-        rates,
-        "period",
-        "value",
-        t("m_on_time_rate") + " · " + t("m_dpd30_rate"),
-        color="label",
-        y_pct=True,
-        labels={"period": t("month"), "value": t("rate")},
-    )
-    charts.monthly(fig)
-    charts.show(
-        fig,
-        rates[["metric", "period", "segment", "value", "numerator", "denominator"]],
-        "overview_rates",
-    )
-with right:
-    vol = trend[trend["metric"].isin(["sms_per_active_account", "complaints_per_10k_active"])]
-    fig = charts.line(
-        vol,
-        "period",
-        "value",
-        t("m_sms_per_active_account") + " · " + t("m_complaints_per_10k_active"),
-        color="label",
-        labels={"period": t("month"), "value": ""},
-    )
-    charts.monthly(fig)
-    charts.show(
-        fig,
-        vol[["metric", "period", "segment", "value", "numerator", "denominator"]],
-        "overview_volume",
-    )
+trend = fmt.hide_small(
+    df[(df["period"] >= f.start.replace(day=1)) & (df["period"] <= headline)], MIN_N
+)
+panels = [
+    charts.Panel(m, t(f"m_{m}"), fmt.metric_unit(m), fmt.metric_kind(m), fmt.metric_color(m))
+    for m in ("on_time_rate", "dpd30_rate", "sms_per_active_account", "complaints_per_10k_active")
+]  # fmt: skip
+fig = charts.small_multiples(trend, "period", "value", "metric", panels, t("trends_title"))
+charts.show(
+    fig,
+    trend[trend["metric"].isin([p.key for p in panels])][
+        ["metric", "period", "segment", "value", "numerator", "denominator"]
+    ],
+    "overview_trends",
+)

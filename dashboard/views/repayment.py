@@ -1,17 +1,20 @@
-"""Repayment & risk: on-time and DPD by due month and band, FPD, cure, vintages, 30+ balance."""
+"""Repayment & risk: on-time and DPD by due month and band, FPD, cure, vintages, 30+ balance.
+
+Rates of different magnitudes (on time ~90 %, DPD ~1-5 %) are on panels of their own."""
 
 from __future__ import annotations
 
-import plotly.express as px
 import streamlit as st
 
 from dashboard import charts, data
-from dashboard.i18n import t
+from dashboard import format as fmt
+from dashboard.i18n import code, t
 
 f: data.Filters = st.session_state["filters"]
 st.title(t("page_repayment"))
 COLS = ["metric", "period", "segment", "value", "numerator", "denominator"]
 BANDS = [f"score_band={b}" for b in "ABCDE"]
+DPD = ["dpd7_rate", "dpd30_rate", "dpd90_rate"]
 
 
 def labelled(df):
@@ -20,46 +23,56 @@ def labelled(df):
     return df
 
 
-# On-time and DPD by due month (the band's segment where published)
+# On-time and DPD by due month (the band's segment where published): two panels
+MIN_N = data.min_denominator()
 rates = labelled(
-    data.for_band(
-        data.metrics(["on_time_rate", "dpd7_rate", "dpd30_rate", "dpd90_rate"], f), f.band
-    )
+    fmt.hide_small(data.for_band(data.metrics(["on_time_rate", *DPD], f), f.band), MIN_N)
 )
 if rates.empty:
     st.info(t("empty"))
 else:
-    fig = charts.line(
-        rates, "period", "value", f"{t('m_on_time_rate')} · DPD · {t('by_due_month')}",
-        color="label", y_pct=True, labels={"period": t("due_month"), "value": t("rate")},
+    rates["panel"] = rates["metric"].where(rates["metric"] == "on_time_rate", "dpd")
+    panels = [
+        charts.Panel("on_time_rate", t("m_on_time_rate"), fmt.metric_unit("on_time_rate")),
+        charts.Panel("dpd", t("dpd_panel"), t("u_dpd_panel")),
+    ]
+    colors = fmt.color_map("metric", ["on_time_rate", *DPD])
+    fig = charts.small_multiples(
+        rates, "period", "value", "panel", panels,
+        t("repayment_rates_title"),
+        series="label", series_colors=colors, panel_height=280,
     )  # fmt: skip
-    charts.monthly(fig)
     charts.show(fig, rates[COLS], "repayment_rates")
 
-# By score band
+# By score band: on time and 30+ DPD, each on its own panel, one line per band
 banded = data.metrics(["on_time_rate", "dpd30_rate"], f, segments=BANDS)
-banded = labelled(banded[banded["segment"].isin(BANDS)])
+banded = labelled(fmt.hide_small(banded[banded["segment"].isin(BANDS)], MIN_N))
 if not banded.empty:
-    banded["band"] = banded["segment"].str.removeprefix("score_band=")
-    fig = px.line(
-        banded, x="period", y="value", color="band", line_dash="label", markers=True,
-        labels={"period": t("due_month"), "value": t("rate"), "label": ""},
+    banded["band"] = (
+        banded["segment"].str.removeprefix("score_band=").map(lambda b: code("score_band", b))
+    )
+    panels = [
+        charts.Panel(m, t(f"m_{m}"), fmt.metric_unit(m)) for m in ("on_time_rate", "dpd30_rate")
+    ]
+    fig = charts.small_multiples(
+        banded, "period", "value", "metric", panels,
+        f"{t('m_on_time_rate')} · {t('m_dpd30_rate')} · {t('by_band')}",
+        series="band", series_colors=fmt.color_map("score_band", list("ABCDE")),
+        panel_height=280,
     )  # fmt: skip
-    charts.style(fig, f"{t('m_on_time_rate')} · {t('m_dpd30_rate')} · {t('by_band')}", y_pct=True)
-    charts.monthly(fig)
     charts.show(fig, banded[COLS], "repayment_by_band")
+    st.caption(t("by_band_scope"))
 
-# First-payment default, cure rate, 30+ balance ratio
-other = labelled(
-    data.for_band(data.metrics(["fpd30_rate", "cure_rate_30", "dpd30_balance_ratio"], f), f.band)
-)
+# First-payment default, cure rate, 30+ balance ratio: three panels
+OTHER = ["fpd30_rate", "cure_rate_30", "dpd30_balance_ratio"]
+other = labelled(fmt.hide_small(data.for_band(data.metrics(OTHER, f), f.band), MIN_N))
 if not other.empty:
-    fig = charts.line(
-        other, "period", "value",
-        f"{t('m_fpd30_rate')} · {t('m_cure_rate_30')} · {t('m_dpd30_balance_ratio')}",
-        color="label", y_pct=True, labels={"period": t("month"), "value": t("rate")},
+    panels = [charts.Panel(m, t(f"m_{m}"), fmt.metric_unit(m), "pct", fmt.metric_color(m))
+              for m in OTHER]  # fmt: skip
+    fig = charts.small_multiples(
+        other, "period", "value", "metric", panels,
+        f"{t('m_fpd30_rate')} · {t('m_cure_rate_30')} · {t('m_dpd30_balance_ratio')}", cols=3,
     )  # fmt: skip
-    charts.monthly(fig)
     charts.show(fig, other[COLS], "repayment_fpd_cure_balance")
 if f.band:
     st.caption(t("band_fallback") + f" ({t('m_cure_rate_30')}, {t('m_dpd30_balance_ratio')})")
@@ -69,11 +82,14 @@ vin = data.vintage(f)
 if vin.empty:
     st.info(t("empty"))
 else:
+    vin = vin.copy()
+    vin["cohort_label"] = vin["cohort"].map(fmt.month)
     fig = charts.line(
-        vin, "months_on_book", "dpd30_rate", t("vintage_title"), color="cohort", y_pct=True,
-        labels={"months_on_book": t("months_on_book"), "dpd30_rate": t("m_dpd30_rate"),
-                "cohort": t("cohort")},
+        vin, "months_on_book", "dpd30_rate", t("vintage_title"),
+        y_title=fmt.metric_axis("dpd30_rate"), color="cohort_label", y_format="pct",
+        x_title=t("months_on_book"),
     )  # fmt: skip
     fig.update_xaxes(dtick=1)
-    charts.show(fig, vin, "repayment_vintage")
-st.caption(t("filters_apply", which=f"{t('filter_date')}, {t('filter_band')}"))
+    charts.show(fig, vin.drop(columns="cohort_label"), "repayment_vintage")
+st.caption(t("too_few_chart_note", min=MIN_N))
+charts.filters_note(["date", "band"], {"experiment": "why_not_per_experiment"})

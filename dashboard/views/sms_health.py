@@ -1,4 +1,5 @@
-"""SMS health & compliance: flags over time, duplicate incidents, hour x weekday, templates."""
+"""SMS health & compliance: flags over time, delivery and spend per provider, duplicate
+incidents, hour x weekday, worst templates, marketing that was not permitted."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ import plotly.express as px
 import streamlit as st
 
 from dashboard import charts, data
-from dashboard.i18n import t
+from dashboard import format as fmt
+from dashboard.i18n import code, codes, lang, t
 from dashboard.views import preferences
 
 f: data.Filters = st.session_state["filters"]
@@ -20,45 +22,136 @@ FLAGS = [
     "is_marketing_in_service",
     "is_marketing_without_consent",
 ]
+MIN_N = data.min_denominator()
+PRICE = data.price_per_segment()
 
+# ---- flags ----------------------------------------------------------------------------------
 daily = data.flags_daily(f)
 if daily.empty:
     st.info(t("empty"))
 else:
-    cols = st.columns(len(FLAGS))
-    for col, flag in zip(cols, FLAGS, strict=True):
-        col.metric(t(f"f_{flag}"), f"{int(daily[flag].sum()):,}")
+    total = int(daily["messages"].sum())
+    for row in (FLAGS[:3], FLAGS[3:]):
+        for col_, flag in zip(st.columns(3), row, strict=True):
+            n = int(daily[flag].sum())
+            col_.metric(
+                code("flag", flag),
+                fmt.num(n),
+                help=t("flag_share", share=fmt.pct(n / total, 2) if total else "—",
+                       total=fmt.num(total)),
+                border=True,
+            )  # fmt: skip
     long = daily.melt(id_vars=["local_date", "messages"], value_vars=FLAGS, var_name="flag",
                       value_name="count")  # fmt: skip
-    long["label"] = long["flag"].map(lambda x: t(f"f_{x}"))
-    fig = charts.line(
-        long, "local_date", "count", t("flags_title"), color="label",
-        labels={"local_date": t("day"), "count": ""},
+    panels = [
+        charts.Panel(flag, code("flag", flag), charts.axis_title(t("unit_messages_count"),
+                     t("unit_msgs_per_day")), "int", fmt.color("flag", flag))
+        for flag in FLAGS
+    ]  # fmt: skip
+    fig = charts.small_multiples(
+        long, "local_date", "count", "flag", panels, t("flags_title"), grain="day", cols=3,
+        panel_height=200,
     )  # fmt: skip
-    charts.show(fig, long.drop(columns="label"), "sms_flags")
+    charts.show(fig, long, "sms_flags")
 
+# ---- delivery and spend ---------------------------------------------------------------------
+st.header(t("delivery_title"))
+dl = data.delivery(f)
+if dl.empty:
+    st.info(t("empty"))
+else:
+    messages = int(dl["messages"].sum())
+    delivered = int(dl["delivered"].sum())
+    segments = int(dl["segments"].sum())
+    c1, c2, c3, c4 = st.columns(4)
+    c1.metric(t("m_sms_sent"), fmt.num(messages), border=True)
+    c2.metric(
+        t("m_sms_delivery_rate"),
+        fmt.rate(delivered / messages if messages else None, messages, MIN_N),
+        help=t("basis_plain", num=fmt.num(delivered), den=fmt.num(messages)),
+        border=True,
+    )
+    c3.metric(t("billed_segments"), fmt.num(segments), border=True,
+              help=t("billed_help"))  # fmt: skip
+    c4.metric(t("sms_spend"), fmt.yuan(segments * PRICE, 2), border=True,
+              help=t("spend_help", price=f"{PRICE:g}"))  # fmt: skip
+    by_provider = (
+        dl.groupby("provider", as_index=False)[
+            ["messages", "delivered", "failed", "billed_messages", "segments"]
+        ]
+        .sum()
+        .sort_values("messages", ascending=False)
+    )
+    by_provider["delivery_rate"] = by_provider["delivered"] / by_provider["messages"].where(
+        by_provider["messages"] >= MIN_N
+    )
+    by_provider["spend"] = by_provider["segments"] * PRICE
+    charts.table(
+        by_provider[["provider", "messages", "delivered", "failed", "delivery_rate", "segments",
+                     "spend"]],
+        "sms_delivery_providers",
+        codes={"provider": "provider"},
+        formats={"delivery_rate": "pct", "spend": "yuan"},
+    )  # fmt: skip
+    st.caption(t("delivery_scope", min=MIN_N))
+    day = dl.copy()
+    day["provider_label"] = day["provider"].map(lambda p: code("provider", p))
+    day["rate"] = day["delivered"] / day["messages"].where(day["messages"] >= MIN_N)
+    day["spend"] = day["segments"] * PRICE
+    provs = [p for p in codes("provider") if p in set(day["provider"])]
+    provs += sorted(set(day["provider"]) - set(provs))
+    long = pd.concat(
+        [
+            day.assign(panel="rate", value=day["rate"]),
+            day.assign(panel="spend", value=day["spend"]),
+        ]
+    )
+    panels = [
+        charts.Panel("rate", t("m_sms_delivery_rate"), fmt.metric_unit("sms_delivery_rate")),
+        charts.Panel("spend", t("sms_spend"), charts.axis_title(t("sms_spend"),
+                     t("unit_yuan_per_day")), ",.2f"),
+    ]  # fmt: skip
+    fig = charts.small_multiples(
+        long, "local_date", "value", "panel", panels, t("delivery_chart_title"), grain="day",
+        series="provider_label", series_colors=fmt.color_map("provider", provs),
+    )  # fmt: skip
+    charts.show(fig, day.drop(columns=["provider_label"]), "sms_delivery_daily")
+
+# ---- duplicate incidents --------------------------------------------------------------------
+st.header(t("incidents_title"))
 inc = data.incidents(f)
 if inc.empty:
     st.info(t("no_incidents"))
 else:
     inc = inc.copy()
-    inc["start"] = (
-        pd.to_datetime(inc["started_at"]).dt.tz_convert("Asia/Shanghai").dt.tz_localize(None)
-    )
+    inc["start"] = fmt.tz_local(inc["started_at"])
     inc["minutes"] = (
         pd.to_datetime(inc["ended_at"]) - pd.to_datetime(inc["started_at"])
     ).dt.total_seconds() / 60
     fig = px.scatter(
         inc, x="start", y="duplicate_messages", size="messages", color="duplicate_rate",
         color_continuous_scale="OrRd", size_max=30,
-        hover_data=["incident_id", "minutes", "messages", "users", "templates"],
-        labels={"start": t("incident_start"), "duplicate_messages": t("duplicate_messages"),
-                "duplicate_rate": t("duplicate_rate")},
+        custom_data=["incident_id", "minutes", "messages", "users", "templates"],
     )  # fmt: skip
-    fig.update_traces(marker={"line": {"width": 1, "color": "#444"}})
-    charts.style(fig, t("incidents_title"))
+    fig.update_traces(
+        marker={"line": {"width": 1, "color": "#444"}},
+        hovertemplate=(
+            f"{t('incident')} %{{customdata[0]}}<br>%{{x|%Y-%m-%d %H:%M}} {t('zone_short')}"
+            f"<br>{t('duplicate_messages')} %{{y:,d}} / %{{customdata[2]:,d}}"
+            f"<br>%{{customdata[1]:.0f}} {t('minutes_unit')} · %{{customdata[3]:,d}} "
+            f"{t('users_unit')}<br>{t('template')} %{{customdata[4]}}<extra></extra>"
+        ),
+    )
+    charts.style(fig, t("incidents_chart_title"), legend=False)
+    fig.update_xaxes(title=t("incident_start"), tickformat=fmt.day_tick())
+    fig.update_yaxes(title=charts.axis_title(t("duplicate_messages"), t("unit_messages")),
+                     tickformat=",d", rangemode="tozero")  # fmt: skip
+    fig.update_coloraxes(colorbar={"title": {"text": charts.axis_title(t("duplicate_rate"), "%")},
+                                   "tickformat": ".0%"})  # fmt: skip
     charts.show(fig, inc.drop(columns=["start"]), "sms_incidents")
+    st.caption(t("incidents_scope"))
 
+# ---- hour x weekday -------------------------------------------------------------------------
 hw = data.hour_weekday(f)
 if not hw.empty:
     pivot = (
@@ -67,22 +160,48 @@ if not hw.empty:
         .fillna(0)
         .astype(int)
     )
-    fig = charts.heatmap(pivot, t("heatmap_title"), t("hour"), t("weekday"))
+    # every cell and the colour bar in one unit: messages, or thousands (en) / 万 (zh)
+    if int(pivot.to_numpy().max()) >= 10_000:
+        scale, unit = (10_000, "万条") if lang() == "zh" else (1_000, "thousand messages")
+        shown, text_fmt, bar_fmt = pivot / scale, "{:,.1f}", ",.1f"
+    else:
+        unit, shown, text_fmt, bar_fmt = t("unit_messages"), pivot, "{:,.0f}", ",d"
+    fig = charts.heatmap(
+        shown, t("heatmap_title"), t("hour"), t("weekday"), text=shown.map(text_fmt.format),
+        value_title=charts.axis_title(t("unit_messages_count"), unit), value_format=bar_fmt,
+        y_labels=[t(f"weekday_{d}") for d in range(1, 8)],
+        x_labels=[f"{h:02d}" for h in range(24)], height=420,
+    )  # fmt: skip
     charts.show(fig, hw, "sms_hour_weekday")
 
-st.subheader(t("worst_templates"))
+# ---- worst templates ------------------------------------------------------------------------
+st.header(t("worst_templates"))
 tpl = data.worst_templates(f)
 if not tpl.empty:
-    fig = charts.bar(tpl, "template_code", "flagged", t("worst_templates"),
-                     labels={"template_code": t("template"), "flagged": t("flagged")})  # fmt: skip
-    charts.show(fig, tpl, "sms_templates")
+    tpl = tpl.copy()
+    tpl["purpose_label"] = tpl["purpose"].map(lambda p: code("purpose", p))
+    fig = charts.bar(
+        tpl, "template_code", "flagged", t("worst_templates_chart"),
+        y_title=charts.axis_title(t("flagged"), t("unit_messages")), color="purpose_label",
+        colors=fmt.color_map("purpose", codes("purpose")), x_title=t("template"),
+    )  # fmt: skip
+    fig.update_xaxes(categoryorder="array", categoryarray=tpl["template_code"].tolist())
+    charts.show(fig, tpl.drop(columns="purpose_label"), "sms_templates")
+    charts.table(
+        tpl.drop(columns="purpose_label"),
+        "sms_templates_table",
+        codes={"purpose": "purpose"},
+        formats={"flagged_share": "pct"},
+    )
 
-st.subheader(t("non_permitted"))
-charts.table(data.non_permitted_marketing(f), "sms_non_permitted")
+st.header(t("non_permitted"))
+charts.table(
+    data.non_permitted_marketing(f),
+    "sms_non_permitted",
+    codes={"reason": "non_permitted_reason"},
+)
 
 # after settlement, collection before due, against the user's settings; the preference centre
 preferences.render_never_sent(f)
 preferences.render_centre(f)
-st.caption(
-    t("filters_apply", which=f"{t('filter_date')}, {t('filter_band')}, {t('filter_experiment')}")
-)
+charts.filters_note(["date", "band", "experiment"])

@@ -41,7 +41,12 @@ def main(args: argparse.Namespace) -> int:
         str(args.port),
         "--server.headless",
         "true",
+        # the settings of .streamlit/config.toml, also when started from another folder:
         "--browser.gatherUsageStats",
+        "false",
+        "--client.toolbarMode",
+        "minimal",  # no "Deploy" button, no developer menu
+        "--server.runOnSave",
         "false",
     ]
     print(f"nudgescope dashboard: http://{args.host}:{args.port}  (data: {serve})", flush=True)

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import argparse
 import csv
-import datetime as dt
-import decimal
 import json
+import shutil
 import sys
-from typing import Any
+import unicodedata
+from typing import TextIO
 
 from pipelines.errors import UserError
+from pipelines.serve import sql_output
 from pipelines.serve.sandbox import Limits, SandboxError, run
 
 
@@ -43,51 +44,69 @@ def main(args: argparse.Namespace) -> int:
     if args.format == "csv":
         w = csv.writer(out, lineterminator="\n")
         w.writerow(result.columns)
-        w.writerows([[_text(v) for v in row] for row in result.rows])
+        w.writerows([[sql_output.text(v) for v in row] for row in result.rows])
     elif args.format == "json":
         records = [
-            dict(zip(result.columns, map(_jsonable, row), strict=True)) for row in result.rows
+            dict(zip(result.columns, map(sql_output.value, row), strict=True))
+            for row in result.rows
         ]
         json.dump(records, out, ensure_ascii=False, indent=1)
         out.write("\n")
     else:
-        _print_table(result)
-    for note in result.notes:
+        print_table(result, out)
+        print(f"{len(result.rows):,} rows in {result.elapsed_s:.2f} s", file=sys.stderr)
+    zone = sql_output.zone_note(result.types)
+    for note in [*result.notes, *([zone] if zone and args.format == "table" else [])]:
         print(f"note: {note}", file=sys.stderr)
     return 0
 
 
-def _print_table(result) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table(show_lines=False)
-    for name, type_ in zip(result.columns, result.types, strict=True):
-        numeric = any(t in type_ for t in ("INT", "DOUBLE", "DECIMAL", "FLOAT", "HUGEINT"))
-        table.add_column(name, justify="right" if numeric else "left")
-    for row in result.rows:
-        table.add_row(*(_text(v) for v in row))
-    Console(soft_wrap=True).print(table)
-    print(f"{len(result.rows):,} rows in {result.elapsed_s:.2f} s", file=sys.stderr)
+NUMERIC = ("INT", "DOUBLE", "DECIMAL", "FLOAT", "HUGEINT", "REAL", "NUMERIC")
 
 
-def _text(v: Any) -> str:
-    if v is None:
-        return ""
-    if isinstance(v, dt.datetime | dt.date):
-        return v.isoformat()
-    return str(v)
+def print_table(result, out: TextIO, width: int | None = None) -> None:
+    """A table with every value in full. Wider than the terminal: one block per row (column
+    name, value), as psql's expanded mode, instead of cutting every cell. Not a terminal (a
+    pipe, a file): the full-width table."""
+    cells = [[sql_output.text(v) for v in row] for row in result.rows]
+    natural = [
+        max([len(name), *(_width(r[i]) for r in cells)]) for i, name in enumerate(result.columns)
+    ]
+    table_width = sum(natural) + 3 * len(natural) + 1
+    if width is None:
+        width = shutil.get_terminal_size((10_000, 24)).columns if out.isatty() else 10_000
+    if table_width <= width or not cells:
+        _grid(result, cells, natural, out)
+    else:
+        _expanded(result, cells, out)
 
 
-def _jsonable(v: Any) -> Any:
-    if v is None or isinstance(v, bool | int | float | str):
-        return v
-    if isinstance(v, decimal.Decimal):
-        return float(v)
-    if isinstance(v, dt.datetime | dt.date | dt.time):
-        return v.isoformat()
-    if isinstance(v, list | tuple):
-        return [_jsonable(x) for x in v]
-    if isinstance(v, dict):
-        return {str(k): _jsonable(x) for k, x in v.items()}
-    return str(v)
+def _width(text: str) -> int:
+    """Display width: CJK characters take two columns."""
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+def _pad(text: str, width: int, right: bool) -> str:
+    fill = " " * (width - _width(text))
+    return fill + text if right else text + fill
+
+
+def _grid(result, cells: list[list[str]], widths: list[int], out: TextIO) -> None:
+    right = [any(n in t.upper() for n in NUMERIC) for t in result.types]
+    rule = "+" + "+".join("-" * (w + 2) for w in widths) + "+"
+    print(rule, file=out)
+    print("| " + " | ".join(_pad(c, w, False) for c, w in zip(result.columns, widths,
+          strict=True)) + " |", file=out)  # fmt: skip
+    print(rule, file=out)
+    for row in cells:
+        print("| " + " | ".join(_pad(v.replace("\n", " "), w, r) for v, w, r in zip(
+            row, widths, right, strict=True)) + " |", file=out)  # fmt: skip
+    print(rule, file=out)
+
+
+def _expanded(result, cells: list[list[str]], out: TextIO) -> None:
+    name_w = max(_width(c) for c in result.columns)
+    for i, row in enumerate(cells, 1):
+        print(f"-[ row {i} ]" + "-" * max(0, name_w - 6), file=out)
+        for name, v in zip(result.columns, row, strict=True):
+            print(f"{_pad(name, name_w, False)} | {v}", file=out)
