@@ -844,7 +844,36 @@ def col(name: str) -> str:
 # The sandbox's refusals and errors (pipelines/serve/sandbox.py words them in English for the CLI):
 # the SQL page shows them in the current language. Patterns over the English text, the first
 # that matches wins; {0}, {1} are its groups. A message no pattern knows is shown as it is.
+_REFUSED = r"^(.+?) is refused: "
 SANDBOX_MESSAGES: list[tuple[str, str]] = [
+    # "<what> is refused: <reason>" (pipelines/serve/sandbox.py names what it refused)
+    (_REFUSED + r"it reads or writes files", "{0} 会读写文件；这里只允许查询"),
+    (_REFUSED + r"it reads files into the database", "{0} 会把文件读入数据库；这里只允许查询"),
+    (_REFUSED + r"it writes files", "{0} 会写文件；这里只允许查询"),
+    (_REFUSED + r"it opens other databases", "{0} 会打开其他数据库；只能查询已发布的数据库"),
+    (_REFUSED + r"it changes the attached databases", "{0} 会改变已连接的数据库；这里只允许查询"),
+    (_REFUSED + r"installing or loading extensions", "沙箱内禁止安装或加载扩展（拒绝 {0}）"),
+    (_REFUSED + r"settings are locked", "沙箱内设置已锁定（拒绝 {0}）"),
+    (_REFUSED + r"the published database is read-only", "已发布数据库为只读：拒绝 {0}"),
+    (_REFUSED + r"transactions are not needed", "只读查询不需要事务（拒绝 {0}）"),
+    (_REFUSED + r"use SELECT \* FROM duckdb_settings",
+     "拒绝 {0}；请改用 SELECT * FROM duckdb_settings() 或 DESCRIBE"),
+    (_REFUSED + r"use SELECT \* FROM <table function>",
+     "拒绝 {0}；请改用 SELECT * FROM <表函数>(...)"),
+    (_REFUSED + r"prepared statements", "拒绝预处理语句（{0}）；请直接写查询"),
+    (_REFUSED + r"the sandbox reads no file",
+     "沙箱不读取任何文件、网络或扩展（拒绝 {0}）；请查询已发布数据库中的表"),
+    (_REFUSED + r"only SELECT, EXPLAIN and PIVOT", "拒绝 {0}；只允许 SELECT、EXPLAIN 和 PIVOT"),
+    (r"^EXPLAIN is refused here", "EXPLAIN 只能用于 SELECT"),
+    (r"^one statement at a time, please \(found (\d+) statements\)",
+     "一次只能运行一条语句（收到 {0} 条）"),
+    (r"^the query needs more memory than the sandbox allows", "查询所需内存超过沙箱上限"),
+    (r"^the query was stopped: it needed more memory", "查询已停止：所需内存超过沙箱上限"),
+    (r"^showing the first ([\d,]+) rows: the output is capped at (\d+) MB \(the first row",
+     "输出上限为 {1} MB，第一行就已超出，未显示任何行"),
+    (r"^showing the first ([\d,]+) rows: the output is capped at (\d+) MB",
+     "只显示前 {0} 行（输出上限 {1} MB）"),
+    (r"^the query worker did not start in time", "查询进程未能及时启动；请重试"),
     (r"^file, network and extension access is disabled",
      "沙箱内禁止访问文件、网络和扩展；请查询已发布数据库中的表"),
     (r"^COPY DATABASE writes files", "COPY DATABASE 会写文件；这里只允许查询"),

@@ -454,11 +454,11 @@ def test_sql_page_refusals_in_chinese(app):
     run_sql(at, "copy core.users to '/tmp/users.csv'")
     assert at.error[0].value == "已拒绝：COPY 会读写文件；这里只允许查询"
     run_sql(at, "select * from read_csv('/etc/passwd')")
-    assert at.error[0].value.startswith("已拒绝：沙箱内禁止访问文件、网络和扩展")
+    assert at.error[0].value.startswith("已拒绝：沙箱不读取任何文件、网络或扩展（拒绝 read_csv）")
 
 
 ESCAPES = [
-    ("select * from read_csv('/etc/passwd')", "file, network and extension access"),
+    ("select * from read_csv('/etc/passwd')", "read_csv is refused: the sandbox reads no file"),
     ("copy core.users to '/tmp/users.csv'", "COPY"),
     ("export database '/tmp/dump'", "EXPORT DATABASE"),
     ("attach '/tmp/other.duckdb' as other", "ATTACH"),
@@ -632,9 +632,10 @@ def test_band_filter_changes_every_chart_that_claims_it(fixture_db, monkeypatch)
         assert "评分等级" in captions, page  # the page says whether the band applies
         at.sidebar.selectbox(key="band").set_value("E").run()
         after = {k: v["data"] for k, v in figures(at).items()}
-        assert set(before) == set(after), page
+        # a chart may give way to "no data" for band E (that is a change too), never appear
+        assert set(after) <= set(before), page
         for title in before:
-            if title in BAND_EXEMPT.get(page, set()):
+            if title in BAND_EXEMPT.get(page, set()) or title not in after:
                 continue
             assert before[title] != after[title], (page, title)
         at.sidebar.selectbox(key="band").set_value(None).run()

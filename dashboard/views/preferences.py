@@ -4,162 +4,26 @@ collection before the due date, against the user's own settings — over time an
 template, and the preference centre (what users chose, what is in force, and the evidence
 before and after they chose).
 
-Reads only small tables: mart.sms_daily_flags, mart.preference_changes and
-mart.preference_users (sql/marts/). Every query takes the page's date range, score band and
-experiment.
+Its queries are in dashboard/data/preferences.py.
 """
 
 from __future__ import annotations
 
-import pandas as pd
 import streamlit as st
 
 from dashboard import charts, data
+from dashboard.data.preferences import (
+    before_after,
+    changed_users,
+    changes,
+    in_force,
+    never_sent_daily,
+    never_sent_list,
+    never_sent_templates,
+)
 from dashboard.i18n import t
 
 NEVER_SENT = ("is_after_settlement", "is_collection_before_due", "is_against_preference")
-
-NEVER_SENT_DAILY_SQL = """
-select local_date,
-       coalesce(sum(messages) filter (where is_after_settlement), 0)::bigint
-           as is_after_settlement,
-       coalesce(sum(messages) filter (where is_collection_before_due), 0)::bigint
-           as is_collection_before_due,
-       coalesce(sum(messages) filter (where is_against_preference), 0)::bigint
-           as is_against_preference
-from mart.sms_daily_flags
-where local_date between $start and $end and {in_scope}
-group by local_date
-order by local_date
-""".replace("{in_scope}", data.IN_SCOPE)
-
-NEVER_SENT_TEMPLATES_SQL = """
-with by_template as (
-    select template_code,
-           coalesce(sum(messages) filter (where is_after_settlement), 0)::bigint
-               as is_after_settlement,
-           coalesce(sum(messages) filter (where is_collection_before_due), 0)::bigint
-               as is_collection_before_due,
-           coalesce(sum(messages) filter (where is_against_preference), 0)::bigint
-               as is_against_preference,
-           coalesce(sum(messages) filter (where is_after_settlement or is_collection_before_due
-                                          or is_against_preference), 0)::bigint as flagged
-    from mart.sms_daily_flags
-    where local_date between $start and $end and {in_scope}
-    group by template_code
-)
-select * from by_template
-where flagged > 0
-order by flagged desc, template_code
-limit 10
-""".replace("{in_scope}", data.IN_SCOPE)
-
-# the latest 200 first, then formatted (as the list of non-permitted marketing)
-NEVER_SENT_LIST_SQL = """
-with latest as (
-    select sent_at, message_id, user_id, purpose, template_code, bill_id, is_after_settlement,
-           is_collection_before_due, is_against_preference
-    from mart.sms_never_sent
-    where local_date between $start and $end and {in_scope}
-    order by sent_at desc, message_id
-    limit 200
-)
-select strftime(timezone('Asia/Shanghai', sent_at), '%Y-%m-%d %H:%M') as sent,
-       message_id, user_id, purpose, template_code, bill_id,
-       concat_ws('+',
-           case when is_after_settlement then 'after_settlement' end,
-           case when is_collection_before_due then 'collection_before_due' end,
-           case when is_against_preference then 'against_preference' end) as reason
-from latest
-order by sent_at desc, message_id
-""".replace("{in_scope}", data.IN_SCOPE)
-
-# users in the page's scope (score band and experiment of core, as elsewhere)
-CHANGES_SQL = """
-select change, count(*)::bigint as changes, count(distinct user_id)::bigint as users
-from mart.preference_changes
-where local_date between $start and $end and {user_in_scope}
-group by change
-order by changes desc, change
-"""
-
-CHANGED_USERS_SQL = """
-select count(distinct user_id)::bigint as users, count(distinct (user_id, updated_at))::bigint
-       as saves, (select count(*) from mart.preference_users)::bigint as ever
-from mart.preference_changes
-where local_date between $start and $end and {user_in_scope}
-"""
-
-# what is in force now for the users whose first choice was on or before the range's end
-IN_FORCE_SQL = """
-select count(*) filter (where not marketing)::bigint as marketing_off,
-       count(*) filter (where not reminders)::bigint as reminders_off,
-       count(*) filter (where quiet_start_hour is not null)::bigint as quiet_window,
-       count(*) filter (where max_per_day is not null)::bigint as daily_max
-from mart.preference_users
-where chosen_date <= $end and {user_in_scope}
-"""
-
-BEFORE_AFTER_SQL = """
-select count(*)::bigint as users,
-       coalesce(sum(messages_before), 0)::bigint as messages_before,
-       coalesce(sum(messages_after), 0)::bigint as messages_after,
-       coalesce(sum(against_preference_after), 0)::bigint as against_after,
-       coalesce(sum(complaints_before), 0)::bigint as complaints_before,
-       coalesce(sum(complaints_after), 0)::bigint as complaints_after,
-       coalesce(sum(sms_complaints_before), 0)::bigint as sms_complaints_before,
-       coalesce(sum(sms_complaints_after), 0)::bigint as sms_complaints_after,
-       coalesce(sum(opt_outs_before), 0)::bigint as opt_outs_before,
-       coalesce(sum(opt_outs_after), 0)::bigint as opt_outs_after
-from mart.preference_users
-where chosen_date between $start and $end and before_complete and after_complete
-  and {user_in_scope}
-"""
-
-
-def never_sent_daily(f: data.Filters) -> pd.DataFrame:
-    return data.query(NEVER_SENT_DAILY_SQL, f.params())
-
-
-def never_sent_templates(f: data.Filters) -> pd.DataFrame:
-    return data.query(NEVER_SENT_TEMPLATES_SQL, f.params())
-
-
-def never_sent_list(f: data.Filters) -> pd.DataFrame:
-    return data.query(NEVER_SENT_LIST_SQL, f.params())
-
-
-def changes(f: data.Filters) -> pd.DataFrame:
-    return data.query(data._scoped(CHANGES_SQL), f.params())
-
-
-def changed_users(f: data.Filters) -> dict[str, int]:
-    row = data.query(data._scoped(CHANGED_USERS_SQL), f.params()).iloc[0]
-    return {k: int(v) for k, v in row.items()}
-
-
-def in_force(f: data.Filters) -> pd.DataFrame:
-    row = data.query(data._scoped(IN_FORCE_SQL), f.params()).iloc[0]
-    return pd.DataFrame({"setting": list(row.index), "users": [int(v) for v in row.to_numpy()]})
-
-
-def before_after(f: data.Filters) -> tuple[int, pd.DataFrame]:
-    """(users, one row per measure: before, after, per 1,000 users each)."""
-    row = data.query(data._scoped(BEFORE_AFTER_SQL), f.params()).iloc[0]
-    n = int(row["users"])
-    measures = ("messages", "complaints", "sms_complaints", "opt_outs")
-    out = pd.DataFrame(
-        {
-            "measure": list(measures),
-            "before": [int(row[f"{m}_before"]) for m in measures],
-            "after": [int(row[f"{m}_after"]) for m in measures],
-        }
-    )
-    # before the first choice there is no setting to go against: no value, not 0
-    out.loc[len(out)] = ["against", float("nan"), int(row["against_after"])]
-    for side in ("before", "after"):
-        out[f"{side}_per_1k"] = out[side] * 1000 / n if n else float("nan")
-    return n, out
 
 
 def render_never_sent(f: data.Filters) -> None:
