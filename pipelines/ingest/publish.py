@@ -31,7 +31,8 @@ from pipelines.ingest.validate import lit, q
 from pipelines.settings import SQL_DIR
 
 TMP_SUFFIX = ".publishing"
-PUBLISHED_SCHEMAS = ("core", "mart")
+# alerts: incidents, their messages and the notification log (pipelines/alerts)
+PUBLISHED_SCHEMAS = ("core", "mart", "alerts")
 COPIED_INGEST_TABLES = ("file_ledger", "quarantine")
 
 
@@ -106,7 +107,7 @@ def _trim(con: duckdb.DuckDBPyConnection) -> int:
             con.execute(f"drop table pub.{q(schema)}.{q(table)}")
     for (schema,) in con.execute(
         "select schema_name from duckdb_schemas() where database_name = 'pub' "
-        "and not internal and schema_name not in ('main', 'ingest', 'core', 'mart')"
+        "and not internal and schema_name not in ('main', 'ingest', 'core', 'mart', 'alerts')"
     ).fetchall():
         con.execute(f"drop schema pub.{q(schema)} cascade")
     return kept

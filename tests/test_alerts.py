@@ -1,0 +1,260 @@
+"""Incident alerts end to end: `nudgescope run` (Dagster in-process) with a webhook receiver on
+127.0.0.1. Fixtures are hand-written; expected counts are worked out by hand in the comments."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+from fixtures.alerts.receiver import Receiver
+from fixtures.ingest.helpers import put, query
+
+from pipelines.alerts import notify
+from pipelines.alerts.settings import AlertSettings, AlertSettingsError
+from pipelines.ingest.run import run_pipeline
+
+USERS = "user_id,opened_at,credit_limit,score_band,marketing_consent\n" + "".join(
+    f"u{i},2025-01-0{i} 09:00:00,5000,a,1\n" for i in range(1, 7)
+)
+SMS_HEADER = (
+    "message_id,user_id,template_code,purpose,bill_id,content,sent_at,delivery_status,"
+    "delivered_at,provider,err_code\n"
+)
+
+
+def sms(mid, user, sent_at, template="T_DUE", purpose="due_reminder", bill=None):
+    bill = bill if bill is not None else f"b{user[1:]}"
+    content = "您的账单即将到期"
+    return f"{mid},{user},{template},{purpose},{bill},{content},{sent_at},delivered,,aliyun,\n"
+
+
+def quiet_day(day: str, hour: str = "09:00:00") -> str:
+    """One ordinary reminder per user: no fault at all."""
+    return SMS_HEADER + "".join(sms(f"{day}-q{i}", f"u{i}", f"{day} {hour}") for i in range(1, 7))
+
+
+def storm_day(day: str) -> str:
+    """Users u1..u6 each get reminder T_DUE for their bill three times, at 20:00, 20:02 and
+    20:04 local: the 20:02 and 20:04 copies are duplicates (twin ≤ 10 min earlier), so
+    2 × 6 = 12 duplicates of 6 users, template T_DUE, provider aliyun, all within one rolling
+    hour ending 20:04. One more ordinary message at 21:00 (u1, marketing) ends the day's data
+    56 minutes after the storm, inside the 180-minute quiet interval: the incident stays open."""
+    rows = [
+        sms(f"{day}-s{i}-{k}", f"u{i}", f"{day} 20:0{2 * k}:00")
+        for i in range(1, 7)
+        for k in range(3)
+    ]
+    rows.append(sms(f"{day}-m1", "u1", f"{day} 21:00:00", "T_MKT", "marketing", ""))
+    return SMS_HEADER + "".join(rows)
+
+
+@pytest.fixture
+def alert_env(monkeypatch):
+    def configure(url: str, **extra: str) -> None:
+        monkeypatch.setenv("NUDGESCOPE_ALERT_WEBHOOK", url)
+        # the storm has 12 duplicates: a minimum of 10 (default 20) keeps the fixture small
+        monkeypatch.setenv("NUDGESCOPE_ALERT_DUPLICATE_MIN", "10")
+        monkeypatch.setenv("NUDGESCOPE_ALERT_BACKOFF_SECONDS", "0.01")
+        monkeypatch.setenv("NUDGESCOPE_ALERT_TIMEOUT_SECONDS", "2")
+        for k, v in extra.items():
+            monkeypatch.setenv(k, v)
+
+    return configure
+
+
+def _ok(summary):
+    assert summary.success, summary.error
+    return summary
+
+
+def test_storm_opens_once_and_resolves_on_a_quiet_day(_isolated_data_dir, alert_env):
+    data = _isolated_data_dir
+    landing = data / "landing"
+    put(landing, "users", "2025-03-01", "u.csv", USERS)
+    put(landing, "sms_logs", "2025-03-01", "s.csv", quiet_day("2025-03-01"))
+    with Receiver() as hook:
+        alert_env(hook.url)
+        _ok(run_pipeline(data))  # first load, nothing wrong: no POST
+        assert hook.posts == []
+
+        put(landing, "sms_logs", "2025-03-02", "s.csv", storm_day("2025-03-02"))
+        s = _ok(run_pipeline(data))
+        assert len(hook.posts) == 1
+        post = hook.posts[0]
+        assert {k: post[k] for k in post if k != "text"} == {
+            "incident_id": 1,
+            "kind": "duplicate_burst",
+            "status": "open",
+            "first_seen": "2025-03-02T20:02:00+08:00",
+            "last_seen": "2025-03-02T20:04:00+08:00",
+            "messages": 12,
+            "users": 6,
+            "templates": ["T_DUE"],
+            "provider": "aliyun",
+            "subject": "aliyun",
+        }
+        assert "重复短信突增" in post["text"] and "12 条短信" in post["text"]
+        assert "6 位用户" in post["text"] and "T_DUE" in post["text"]
+        assert hook.content_types[0].startswith("application/json")
+        # the open incident is a WARN check in the run (CLI and Dagster UI)
+        assert "alerts/incidents no_open_incidents: duplicate_burst: 1" in s.warnings
+
+        serve = data / "serve.duckdb"
+        assert query(
+            serve, "select incident_id, kind, status, messages, users from alerts.incidents"
+        ) == [(1, "duplicate_burst", "open", 12, 6)]
+        assert query(serve, "select count(*) from alerts.incident_messages") == [(12,)]
+
+        # nothing new: no POST (and the run stops before Dagster)
+        again = _ok(run_pipeline(data))
+        assert again.up_to_date and len(hook.posts) == 1
+
+        # a quiet day: the data moves 14 h past the storm's last duplicate → resolved
+        put(landing, "sms_logs", "2025-03-03", "s.csv", quiet_day("2025-03-03", "10:00:00"))
+        _ok(run_pipeline(data))
+        assert len(hook.posts) == 2
+        resolved = hook.posts[1]
+        assert (resolved["incident_id"], resolved["status"], resolved["messages"]) == (
+            1,
+            "resolved",
+            12,
+        )
+        assert "已结束" in resolved["text"]
+
+    rows = query(serve, "select event, status, attempts, endpoint from alerts.notifications")
+    assert sorted(rows) == [
+        ("open", "delivered", 1, hook.url.split("?")[0]),
+        ("resolved", "delivered", 1, hook.url.split("?")[0]),
+    ]
+    # the robot token in the URL's query string is never stored
+    assert all("secret-token" not in r[3] for r in rows)
+    assert query(serve, "select status from alerts.incidents") == [("resolved",)]
+
+
+def test_failing_endpoint_is_retried_and_never_fails_the_run(_isolated_data_dir, alert_env):
+    data = _isolated_data_dir
+    landing = data / "landing"
+    put(landing, "users", "2025-03-01", "u.csv", USERS)
+    put(landing, "sms_logs", "2025-03-01", "s.csv", quiet_day("2025-03-01"))
+    put(landing, "sms_logs", "2025-03-02", "s.csv", storm_day("2025-03-02"))
+    serve = data / "serve.duckdb"
+    # two attempts per run; the receiver answers 500 to the first two requests
+    with Receiver(fail_first=2, status=500) as hook:
+        alert_env(hook.url, NUDGESCOPE_ALERT_RETRIES="2")
+        s = _ok(run_pipeline(data))
+        assert s.exit_code == 0
+        assert (hook.attempts, hook.posts) == (2, [])
+        assert "alerts/incidents notifications_delivered: pending: 1" in s.warnings
+        assert query(serve, "select status, attempts, last_error from alerts.notifications") == [
+            ("pending", 2, "HTTP 500 Internal Server Error")
+        ]
+
+        # nothing changed, but a notification waits: the next run delivers it
+        s2 = _ok(run_pipeline(data))
+        assert not s2.up_to_date
+        assert hook.attempts == 3 and len(hook.posts) == 1
+        assert hook.posts[0]["status"] == "open" and hook.posts[0]["messages"] == 12
+        assert query(serve, "select status, attempts from alerts.notifications") == [
+            ("delivered", 3)
+        ]
+
+        # and after that a no-op run is a no-op again
+        assert _ok(run_pipeline(data)).up_to_date
+        assert hook.attempts == 3
+
+
+def test_first_load_alerts_only_for_the_last_24_hours(_isolated_data_dir, alert_env):
+    """History with a storm on 1 March and one on 3 March, loaded at once. The data ends at
+    3 March 21:00: the 1 March storm (last duplicate 48 h 56 min earlier) is kept as a
+    resolved incident without any POST; the 3 March one is announced."""
+    data = _isolated_data_dir
+    landing = data / "landing"
+    put(landing, "users", "2025-03-01", "u.csv", USERS)
+    put(landing, "sms_logs", "2025-03-01", "s.csv", storm_day("2025-03-01"))
+    put(landing, "sms_logs", "2025-03-02", "s.csv", quiet_day("2025-03-02"))
+    put(landing, "sms_logs", "2025-03-03", "s.csv", storm_day("2025-03-03"))
+    with Receiver() as hook:
+        alert_env(hook.url, NUDGESCOPE_ALERT_FORMAT="feishu")
+        _ok(run_pipeline(data))
+    assert len(hook.posts) == 1
+    (post,) = hook.posts
+    assert set(post) == {"msg_type", "content"} and post["msg_type"] == "text"
+    assert "事件 #2 已开始" in post["content"]["text"]
+    assert "2025-03-03 20:02 至 2025-03-03 20:04" in post["content"]["text"]
+    assert query(
+        data / "serve.duckdb",
+        "select incident_id, status, notify, messages, first_seen::varchar "
+        "from alerts.incidents order by 1",
+    ) == [
+        (1, "resolved", False, 12, "2025-03-01 20:02:00+08"),
+        (2, "open", True, 12, "2025-03-03 20:02:00+08"),
+    ]
+
+
+EVENT = notify.Event(
+    incident_id=7,
+    kind="duplicate_burst",
+    subject="aliyun",
+    event="open",
+    first_seen=datetime(2025, 3, 2, 20, 2, tzinfo=ZoneInfo("Asia/Shanghai")),
+    last_seen=datetime(2025, 3, 2, 20, 4, tzinfo=ZoneInfo("Asia/Shanghai")),
+    messages=12,
+    users=6,
+    templates=["T_DUE"],
+    provider="aliyun",
+    hours=1,
+)
+
+
+def test_chat_robot_bodies_have_their_documented_shape():
+    text = notify.summary_text(EVENT, "zh")
+    # DingTalk custom robot and WeCom group robot: text message
+    assert notify.body(EVENT, "dingtalk", "zh") == {"msgtype": "text", "text": {"content": text}}
+    assert notify.body(EVENT, "wecom", "zh") == {"msgtype": "text", "text": {"content": text}}
+    # Feishu custom bot: msg_type + content.text
+    assert notify.body(EVENT, "feishu", "zh") == {"msg_type": "text", "content": {"text": text}}
+    # Slack incoming webhook: text
+    assert notify.body(EVENT, "slack", "zh") == {"text": text}
+    generic = notify.body(EVENT, "json", "zh")
+    assert set(generic) >= {
+        "incident_id",
+        "kind",
+        "status",
+        "first_seen",
+        "last_seen",
+        "messages",
+        "users",
+        "templates",
+        "provider",
+        "text",
+    }
+    assert text == (
+        "【nudgescope 告警】事件 #7 已开始：重复短信突增（通道 aliyun）。"
+        "2025-03-02 20:02 至 2025-03-02 20:04（北京时间）共 12 条短信，"
+        "涉及 6 位用户，1 个小时，模板：T_DUE。"
+    )
+    assert notify.summary_text(EVENT, "en") == (
+        "[nudgescope alert] Incident #7 opened: duplicate message burst (provider aliyun). "
+        "2025-03-02 20:02 to 2025-03-02 20:04 (Beijing time): 12 messages to 6 users over "
+        "1 hour(s), templates: T_DUE."
+    )
+    # WeCom caps a text at 2048 bytes: long template lists are clipped
+    many = notify.Event(**{**EVENT.__dict__, "templates": [f"T{i:04d}" * 50 for i in range(40)]})
+    content = notify.body(many, "wecom", "zh")["text"]["content"]
+    assert len(content.encode("utf-8")) <= 2048
+
+
+def test_settings_are_checked(monkeypatch):
+    monkeypatch.setenv("NUDGESCOPE_ALERT_FORMAT", "teams")
+    with pytest.raises(AlertSettingsError, match="NUDGESCOPE_ALERT_FORMAT"):
+        AlertSettings.from_env()
+    monkeypatch.setenv("NUDGESCOPE_ALERT_FORMAT", "slack")
+    monkeypatch.setenv("NUDGESCOPE_ALERT_STALE_HOURS", "30,sms_logs=2")
+    s = AlertSettings.from_env()
+    assert s.stale_hours["sms_logs"] == 2 and s.stale_hours["users"] == 30
+    monkeypatch.setenv("NUDGESCOPE_ALERT_WEBHOOK", "ftp://x")
+    with pytest.raises(AlertSettingsError, match="not an http"):
+        AlertSettings.from_env()
+    assert json.dumps(s.rule_params())
