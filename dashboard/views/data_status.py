@@ -7,7 +7,7 @@ import json
 import pandas as pd
 import streamlit as st
 
-from dashboard import charts, data
+from dashboard import alerts_data, charts, data
 from dashboard.i18n import t
 from pipelines.contract import SOURCES
 
@@ -32,6 +32,11 @@ if rows:
     st.subheader(t("rows_per_source"))
     rps = pd.DataFrame(sorted(rows.items()), columns=["source", "rows"])
     charts.show(charts.bar(rps, "source", "rows", t("rows_per_source")), rps, "status_rows")
+
+# undelivered alert notifications (pipelines.alerts), retried at the next run
+alerts = alerts_data.notification_status()
+if alerts.get("pending") or alerts.get("failed"):
+    st.warning(t("status_alerts", pending=alerts.get("pending", 0), failed=alerts.get("failed", 0)))
 
 st.subheader(t("freshness"))
 fresh = data.freshness()
