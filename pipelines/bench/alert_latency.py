@@ -37,7 +37,10 @@ SMS_HEADER = (
     "message_id,user_id,template_code,purpose,bill_id,content,sent_at,delivery_status,"
     "delivered_at,provider,err_code\n"
 )
-WAIT_S = 900
+WAIT_S = 600  # longest wait for a POST
+DAEMON_UP_S = 300  # longest wait for the daemon's first sensor tick
+TICK_LINE = "Checking for new runs for sensor: landing_sensor"
+BIN = Path(sys.executable).parent
 
 
 class Receiver:
@@ -168,6 +171,18 @@ def measure_cli(data_dir: Path, receiver: Receiver, day: dt.date, log: Path) -> 
     }
 
 
+def _wait_for(log: Path, start: int, text: str, timeout: float) -> bool:
+    """Wait until the log (past byte `start`) shows `text`: True, or False after `timeout`."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        with open(log, "rb") as f:
+            f.seek(start)
+            if text.encode() in f.read():
+                return True
+        time.sleep(1)
+    return False
+
+
 def measure_sensor(data_dir: Path, receiver: Receiver, day: dt.date, log: Path) -> dict:
     from pipelines.defs.automation import landing_fingerprints
 
@@ -181,15 +196,17 @@ def measure_sensor(data_dir: Path, receiver: Receiver, day: dt.date, log: Path) 
     target = ["-m", "pipelines.definitions"]
     with open(log, "ab") as out:
         subprocess.run(
-            ["dagster", "sensor", "cursor", "landing_sensor", "--set", cursor, *target],
+            [str(BIN / "dagster"), "sensor", "cursor", "landing_sensor", "--set", cursor, *target],
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,
             cwd=REPO_ROOT,
             check=True,
         )
+        out.flush()
+        offset = log.stat().st_size
         daemon = subprocess.Popen(
-            ["dagster-daemon", "run", *target],
+            [str(BIN / "dagster-daemon"), "run", *target],
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -197,9 +214,9 @@ def measure_sensor(data_dir: Path, receiver: Receiver, day: dt.date, log: Path) 
             start_new_session=True,  # its code server and run workers: one process group
         )
     try:
-        time.sleep(45)  # the daemon loads the code location and ticks the sensor once
+        ticking = _wait_for(log, offset, TICK_LINE, DAEMON_UP_S)
         landed = land(data_dir, day)
-        posted = receiver.wait_open(day, WAIT_S)
+        posted = receiver.wait_open(day, WAIT_S) if ticking else None
     finally:
         os.killpg(daemon.pid, signal.SIGTERM)
         try:
@@ -209,6 +226,7 @@ def measure_sensor(data_dir: Path, receiver: Receiver, day: dt.date, log: Path) 
             daemon.wait()
     return {
         "day": day.isoformat(),
+        "daemon_ticking": ticking,
         "seconds_to_post": None if posted is None else round(posted - landed, 2),
         "sensor_interval_s": 30,
     }
