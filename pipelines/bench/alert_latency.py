@@ -195,14 +195,16 @@ def measure_sensor(data_dir: Path, receiver: Receiver, day: dt.date, log: Path) 
     cursor = json.dumps(landing_fingerprints(data_dir / "landing"), sort_keys=True)
     target = ["-m", "pipelines.definitions"]
     with open(log, "ab") as out:
-        subprocess.run(
-            [str(BIN / "dagster"), "sensor", "cursor", "landing_sensor", "--set", cursor, *target],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            cwd=REPO_ROOT,
-            check=True,
-        )
+        # setting a cursor stores the sensor as stopped: start it again (the cursor stays)
+        for command in (["cursor", "landing_sensor", "--set", cursor], ["start", "landing_sensor"]):
+            subprocess.run(
+                [str(BIN / "dagster"), "sensor", *command, *target],
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                cwd=REPO_ROOT,
+                check=True,
+            )
         out.flush()
         offset = log.stat().st_size
         daemon = subprocess.Popen(
