@@ -107,6 +107,8 @@ def test_storm_opens_once_and_resolves_on_a_quiet_day(_isolated_data_dir, alert_
         ) == [(1, "duplicate_burst", "open", 12, 6)]
         assert query(serve, "select count(*) from alerts.incident_messages") == [(12,)]
 
+        _incidents_page_shows_the_open_storm(serve, data)
+
         # nothing new: no POST (and the run stops before Dagster)
         again = _ok(run_pipeline(data))
         assert again.up_to_date and len(hook.posts) == 1
@@ -131,6 +133,29 @@ def test_storm_opens_once_and_resolves_on_a_quiet_day(_isolated_data_dir, alert_
     # the robot token in the URL's query string is never stored
     assert all("secret-token" not in r[3] for r in rows)
     assert query(serve, "select status from alerts.incidents") == [("resolved",)]
+
+
+def _incidents_page_shows_the_open_storm(serve, data):
+    """The dashboard's Incidents page on the published file: the open storm first, its hourly
+    count (12 duplicates, all in the 20:00 hour) and the 12 messages behind it."""
+    from streamlit.testing.v1 import AppTest
+
+    from pipelines.settings import REPO_ROOT
+
+    at = AppTest.from_file(str(REPO_ROOT / "dashboard" / "app.py"), default_timeout=60)
+    at.session_state["lang"] = "en"
+    at.switch_page("views/incidents.py")
+    at.run()
+    assert not at.exception, [e.message for e in at.exception]
+    shown = {m.label: m.value for m in at.metric}
+    assert shown["Open incidents"] == "1" and shown["Messages"] == "12"
+    assert shown["Users affected"] == "6" and shown["Hours"] == "1"
+    tables = [t.value for t in at.dataframe]
+    listing = tables[0]
+    assert listing["#"].tolist() == [1] and listing["Messages"].tolist() == [12]
+    assert listing["Status"].tolist() == ["open"]
+    assert len(tables[-2]) == 12  # the messages behind it
+    assert set(tables[-2]["Templates"]) == {"T_DUE"}
 
 
 def test_failing_endpoint_is_retried_and_never_fails_the_run(_isolated_data_dir, alert_env):
