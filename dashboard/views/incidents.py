@@ -42,14 +42,11 @@ inc["kind_label"] = inc["kind"].map(lambda k: t(f"inc_kind_{k}"))
 inc["status_label"] = inc["status"].map(lambda s: t(f"inc_status_{s}"))
 inc["first_local"] = _local(inc["first_seen"])
 inc["last_local"] = _local(inc["last_seen"])
-# a point in time still shows as a bar: at least 10 minutes wide on the timeline
-inc["bar_end"] = (
-    inc[["last_local"]]
-    .max(axis=1)
-    .where(
-        inc["last_local"] - inc["first_local"] >= pd.Timedelta(minutes=10),
-        inc["first_local"] + pd.Timedelta(minutes=10),
-    )
+# a short incident still shows as a bar: at least 1/150 of the time axis (10 minutes at least)
+span = inc["last_local"].max() - inc["first_local"].min()
+least = max(pd.Timedelta(minutes=10), span / 150)
+inc["bar_end"] = inc["last_local"].where(
+    inc["last_local"] - inc["first_local"] >= least, inc["first_local"] + least
 )
 
 st.subheader(t("inc_list"))
@@ -108,10 +105,12 @@ hourly = alerts_data.hourly(int(picked))
 if hourly.empty:
     st.info(t("inc_no_messages"))
 else:
+    hourly = hourly.assign(hour=pd.to_datetime(hourly["hour"]).dt.strftime("%Y-%m-%d %H:00"))
     fig = charts.bar(
         hourly, "hour", "messages", t("inc_hourly"),
         labels={"hour": t("inc_hour"), "messages": t("inc_messages")},
     )  # fmt: skip
+    fig.update_xaxes(type="category")
     charts.show(fig, hourly, "incident_hourly")
     st.markdown(f"**{t('inc_templates')}**")
     names = {
