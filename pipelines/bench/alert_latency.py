@@ -219,6 +219,8 @@ def measure_sensor(data_dir: Path, receiver: Receiver, day: dt.date, log: Path) 
         ticking = _wait_for(log, offset, TICK_LINE, DAEMON_UP_S)
         landed = land(data_dir, day)
         posted = receiver.wait_open(day, WAIT_S) if ticking else None
+        # let the run finish (its resolve notifications and the publish) before stopping
+        finished = posted is not None and _wait_for(log, offset, "RUN_SUCCESS", WAIT_S)
     finally:
         os.killpg(daemon.pid, signal.SIGTERM)
         try:
@@ -229,6 +231,7 @@ def measure_sensor(data_dir: Path, receiver: Receiver, day: dt.date, log: Path) 
     return {
         "day": day.isoformat(),
         "daemon_ticking": ticking,
+        "run_finished": finished,
         "seconds_to_post": None if posted is None else round(posted - landed, 2),
         "sensor_interval_s": 30,
     }
