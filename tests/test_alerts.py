@@ -283,3 +283,58 @@ def test_settings_are_checked(monkeypatch):
     with pytest.raises(AlertSettingsError, match="not an http"):
         AlertSettings.from_env()
     assert json.dumps(s.rule_params())
+
+
+OPT_OUTS = "opt_out_id,user_id,received_at,channel\no1,u1,2025-03-01 08:00:00,sms_reply\n"
+
+
+def test_opt_out_night_batch_and_stale_source_rules(_isolated_data_dir, monkeypatch):
+    """One day, evaluated directly (no Dagster): u1 opted out at 08:00 and gets a marketing
+    message at 12:00 (after_opt_out: 1 message, threshold 1); reminders to u2, u3, u4 at
+    23:10, 23:20, 23:30 (night_batch with a minimum of 3: 3 messages, 3 users, aliyun);
+    sms_logs is expected every hour and the clock is put 2 hours after its load (stale_source).
+    The data ends at 23:30: the 12:00 breach is 11.5 h old, so it opens and resolves in the
+    same evaluation; the night batch stays open."""
+    from datetime import UTC, timedelta
+
+    from fixtures.ingest.helpers import load
+
+    from pipelines.alerts import evaluate
+    from pipelines.ingest.warehouse import connect
+    from pipelines.marts import run_build
+
+    data = _isolated_data_dir
+    landing = data / "landing"
+    put(landing, "users", "2025-03-01", "u.csv", USERS)
+    put(landing, "opt_outs", "2025-03-01", "o.csv", OPT_OUTS)
+    rows = [sms("m1", "u1", "2025-03-01 12:00:00", "T_MKT", "marketing", "")]
+    rows += [sms(f"n{i}", f"u{i}", f"2025-03-01 23:{i - 1}0:00", f"T_N{i}") for i in range(2, 5)]
+    put(landing, "sms_logs", "2025-03-01", "s.csv", SMS_HEADER + "".join(rows))
+    warehouse = data / "warehouse.duckdb"
+    load(warehouse, landing)
+    monkeypatch.setenv("NUDGESCOPE_ALERT_NIGHT_MIN", "3")
+    monkeypatch.setenv("NUDGESCOPE_ALERT_STALE_HOURS", "1000,sms_logs=1")
+    con = connect(warehouse)
+    try:
+        run_build(con)
+        later = datetime.now(UTC) + timedelta(hours=2)
+        first = evaluate(con, "run-1", now=later)
+        got = con.execute(
+            "select incident_id, kind, subject, status, messages, users, templates "
+            "from alerts.incidents order by incident_id"
+        ).fetchall()
+        assert first.first_load and len(first.opened) == 3 and len(first.resolved) == 1
+        # episodes are numbered by first_seen: 12:00, 23:10, then the stale source (now)
+        assert got == [
+            (1, "after_opt_out", "all", "resolved", 1, 1, ["T_MKT"]),
+            (2, "night_batch", "aliyun", "open", 3, 3, ["T_N2", "T_N3", "T_N4"]),
+            (3, "stale_source", "sms_logs", "open", 0, 0, []),
+        ]
+        # back to the real clock: sms_logs is fresh again, nothing else changed
+        second = evaluate(con, "run-2")
+        assert (second.opened, second.resolved) == ([], [3])
+        assert con.execute(
+            "select incident_id from alerts.incidents where status = 'open'"
+        ).fetchall() == [(2,)]
+    finally:
+        con.close()
