@@ -338,3 +338,43 @@ def test_opt_out_night_batch_and_stale_source_rules(_isolated_data_dir, monkeypa
         ).fetchall() == [(2,)]
     finally:
         con.close()
+
+
+def test_delivery_drop_against_the_trailing_week(_isolated_data_dir):
+    """60 users each get one reminder at 10:00 on 1 and 2 March, provider aliyun. On 1 March
+    all 60 are delivered (the baseline: rate 1.0 over 60 receipts); on 2 March the first 30
+    fail: rate 0.5 < 0.8 x 1.0 → one delivery_drop incident with the 30 failed messages of
+    30 users. 1 March itself has no baseline (fewer than 50 receipts before it): no hit."""
+    from fixtures.ingest.helpers import load
+
+    from pipelines.alerts import evaluate
+    from pipelines.ingest.warehouse import connect
+    from pipelines.marts import run_build
+
+    data = _isolated_data_dir
+    landing = data / "landing"
+    users = "user_id,opened_at,credit_limit,score_band,marketing_consent\n" + "".join(
+        f"v{i},2025-01-01 09:00:00,5000,a,1\n" for i in range(60)
+    )
+    put(landing, "users", "2025-03-01", "u.csv", users)
+    for day, failed in (("2025-03-01", 0), ("2025-03-02", 30)):
+        rows = [
+            f"{day}-{i},v{i},T_DUE,due_reminder,b{i},您的账单即将到期,{day} 10:00:{i:02d},"
+            f"{'failed' if i < failed else 'delivered'},,aliyun,\n"
+            for i in range(60)
+        ]
+        put(landing, "sms_logs", day, "s.csv", SMS_HEADER + "".join(rows))
+    warehouse = data / "warehouse.duckdb"
+    load(warehouse, landing)
+    con = connect(warehouse)
+    try:
+        run_build(con)
+        result = evaluate(con, "run-1")
+        got = con.execute(
+            "select kind, subject, status, messages, users, first_seen::varchar "
+            "from alerts.incidents"
+        ).fetchall()
+    finally:
+        con.close()
+    assert result.opened == [1] and result.resolved == []
+    assert got == [("delivery_drop", "aliyun", "open", 30, 30, "2025-03-02 10:00:00+08")]
