@@ -123,6 +123,7 @@ def main() -> None:
         st.Page("views/conversion.py", title=t("page_conversion"), icon=":material/shopping_cart:"),
         st.Page("views/complaints.py", title=t("page_complaints"), icon=":material/campaign:"),
         st.Page("views/sms_health.py", title=t("page_sms"), icon=":material/sms:"),
+        st.Page("views/incidents.py", title=t("page_incidents"), icon=":material/notifications:"),
         st.Page("views/sql.py", title=t("page_sql"), icon=":material/terminal:"),
         st.Page("views/data_status.py", title=t("page_status"), icon=":material/database:"),
     ]

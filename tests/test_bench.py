@@ -18,7 +18,13 @@ def test_percentile_nearest_rank():
 
 
 def test_bench_smoke_writes_json(_isolated_data_dir):
-    code = main(["bench", "--scale", "s", "--users", "20", "--months", "1", "--repeat", "2"])
+    # every step but time_to_alert (it starts a Dagster daemon and waits for sensor ticks:
+    # minutes, measured by hand, see docs/performance.md)
+    steps = [s for s in STEPS if s != "time_to_alert"]
+    code = main(
+        ["bench", "--scale", "s", "--users", "20", "--months", "1", "--repeat", "2"]
+        + ["--steps", ",".join(steps)]
+    )
     assert code == 0
     bench = _isolated_data_dir / "bench"
     latest = json.loads((bench / "latest-s.json").read_text(encoding="utf-8"))
@@ -26,7 +32,7 @@ def test_bench_smoke_writes_json(_isolated_data_dir):
     assert len(stamped) == 1
     assert json.loads(stamped[0].read_text(encoding="utf-8")) == latest
 
-    assert set(STEPS) <= set(latest["steps"])
+    assert set(steps) <= set(latest["steps"])
     peers_ran = not latest["steps"]["peers"].get("skipped")
     for name, step in latest["steps"].items():
         if name.startswith("peers"):

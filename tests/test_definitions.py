@@ -57,6 +57,7 @@ def test_assets_partitions_and_pools(_isolated_data_dir):
     serve = d.resolve_assets_def(dg.AssetKey(["serve_db"]))
     deps = {k.to_user_string() for k in serve.asset_deps[dg.AssetKey(["serve_db"])]}
     assert {f"core/{s}" for s in SOURCE_NAMES} <= deps
+    assert "alerts/incidents" in deps  # incidents are published with the run that found them
     assert any(k.startswith("mart/") for k in deps) or not any(k.startswith("mart/") for k in keys)
     # the template for the local instance limits the pool to 1
     cfg = yaml.safe_load((REPO_ROOT / "pipelines" / "dagster.yaml").read_text())

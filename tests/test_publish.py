@@ -225,7 +225,8 @@ def test_published_file_has_only_what_readers_get(_isolated_data_dir):
         data / "serve.duckdb",
         "select distinct schema_name from duckdb_tables() order by 1",
     )
-    assert tables == [("core",), ("ingest",), ("main",), ("mart",)]
+    # alerts: incidents and the notification log (pipelines.alerts), published too
+    assert tables == [("alerts",), ("core",), ("ingest",), ("main",), ("mart",)]
     # every published mart is there; the intermediate tables (mart_int) and the build state
     # (mart_build), which the warehouse holds, are not
     published = query(

@@ -10,6 +10,7 @@ import streamlit as st
 
 from dashboard import charts, data
 from dashboard import format as fmt
+from dashboard.data import alerts as alerts_data
 from dashboard.i18n import code, codes, t
 from pipelines.contract import SOURCES
 
@@ -40,6 +41,11 @@ if rows:
     )  # fmt: skip
     fig.update_layout(showlegend=False)
     charts.show(fig, rps.drop(columns="label"), "status_rows")
+
+# undelivered alert notifications (pipelines.alerts), retried at the next run
+alerts = alerts_data.notification_status()
+if alerts.get("pending") or alerts.get("failed"):
+    st.warning(t("status_alerts", pending=alerts.get("pending", 0), failed=alerts.get("failed", 0)))
 
 st.subheader(t("freshness"))
 fresh = data.freshness()

@@ -201,8 +201,15 @@ def step_pages(a: argparse.Namespace) -> dict:
     return time_pages(Path(a.db), a.repeat)
 
 
+def step_alert_latency(a: argparse.Namespace) -> dict:
+    from pipelines.bench.alert_latency import time_to_alert
+
+    return time_to_alert(a.data_dir, a.result.with_suffix(".processes.log"))
+
+
 STEPS = {
     "simulate": step_simulate,
+    "alert_latency": step_alert_latency,
     "floor": step_floor,
     "run": step_run,
     "sql": step_sql,

@@ -253,6 +253,19 @@ def table(report: dict):
             "",
             None,
         )
+    if "time_to_alert" in steps:
+        add("time_to_alert", "time to alert (file → POST)", "", "", None)
+        for path, label in (("cli", "nudgescope run"), ("sensor", "sensor + daemon")):
+            v = verdict.get(f"time to alert ({path})", {})
+            t.add_row(
+                f"  {label}",
+                "",
+                "",
+                "",
+                _s(v.get("value")),
+                f"<= {_s(TARGETS['alert_s_at_m'])} at m",
+                _met(v.get("met")),
+            )
     return t
 
 

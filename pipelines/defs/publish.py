@@ -13,7 +13,8 @@ from pipelines.serve.publish import publish
 
 @dg.asset(
     key=["serve_db"],
-    deps=[*CORE_KEYS, *MART_ASSET_KEYS],
+    # alerts: incident state published with this run's evaluation (pipelines/defs/alerts.py)
+    deps=[*CORE_KEYS, *MART_ASSET_KEYS, dg.AssetKey(["alerts", "incidents"])],
     pool=POOL,
     kinds={"duckdb"},
     group_name="publish",

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 import duckdb
 
 from pipelines import settings
+from pipelines.alerts import pending_count
 from pipelines.contract import SOURCE_NAMES
 from pipelines.errors import UserError
 from pipelines.ingest import files, progress
@@ -239,8 +240,9 @@ def run_pipeline(
         os.environ["NUDGESCOPE_DATA_DIR"] = str(Path(data_dir).resolve())
     paths = settings.paths()
     changes = _changes(paths)
-    if not changes[1] and _published_is_current(paths):
-        # nothing new, and the published file already shows it: no Dagster run at all
+    if not changes[1] and _published_is_current(paths) and not pending_count(paths.warehouse):
+        # nothing new, the published file already shows it and no alert notification waits
+        # for a retry (pipelines.alerts): no Dagster run at all
         summary = RunSummary("", True, 0.0, None, ignored=changes[0].ignored, serve=paths.serve)
         summary.files_seen = len(changes[0].files)
         summary.up_to_date = True

@@ -30,7 +30,8 @@ from pipelines.ingest.validate import lit, q
 from pipelines.settings import SQL_DIR
 
 TMP_SUFFIX = ".publishing"
-PUBLISHED_SCHEMAS = ("core", "mart")
+# alerts: incidents, their messages and the notification log (pipelines/alerts)
+PUBLISHED_SCHEMAS = ("core", "mart", "alerts")
 COPIED_INGEST_TABLES = ("file_ledger", "quarantine")
 
 

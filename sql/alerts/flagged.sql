@@ -1,0 +1,38 @@
+-- The flagged or failed messages of those dates (from mart.sms_message_flags, with the
+-- provider from core.sms_logs); in_window marks the dates the run loaded.
+create or replace temp table alert_flagged as
+with
+flags as (
+    select
+        message_id,
+        user_id,
+        purpose,
+        template_code,
+        sent_at,
+        local_date,
+        delivery_status,
+        is_duplicate,
+        is_quiet_hours,
+        is_after_opt_out,
+        is_over_daily_cap,
+        is_marketing_in_service
+    from mart.sms_message_flags
+    where
+        local_date in (select local_date from alert_dates)
+        and (
+            is_duplicate
+            or is_quiet_hours
+            or is_after_opt_out
+            or is_over_daily_cap
+            or is_marketing_in_service
+            or delivery_status = 'failed'
+        )
+)
+
+select
+    flags.*,
+    coalesce(sms.provider, 'unknown') as provider,
+    flags.local_date in (select local_date from alert_window) as in_window
+from flags
+left join core.sms_logs as sms
+    on sms.message_id = flags.message_id

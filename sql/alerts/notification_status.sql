@@ -1,0 +1,4 @@
+-- Notifications by status.
+select status, count(*) as n
+from alerts.notifications
+group by status

@@ -1,0 +1,380 @@
+"""Incident alerts end to end: `nudgescope run` (Dagster in-process) with a webhook receiver on
+127.0.0.1. Fixtures are hand-written; expected counts are worked out by hand in the comments."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+from fixtures.alerts.receiver import Receiver
+from fixtures.ingest.helpers import put, query
+
+from pipelines.alerts import notify
+from pipelines.alerts.settings import AlertSettings, AlertSettingsError
+from pipelines.ingest.run import run_pipeline
+
+USERS = "user_id,opened_at,credit_limit,score_band,marketing_consent\n" + "".join(
+    f"u{i},2025-01-0{i} 09:00:00,5000,a,1\n" for i in range(1, 7)
+)
+SMS_HEADER = (
+    "message_id,user_id,template_code,purpose,bill_id,content,sent_at,delivery_status,"
+    "delivered_at,provider,err_code\n"
+)
+
+
+def sms(mid, user, sent_at, template="T_DUE", purpose="due_reminder", bill=None):
+    bill = bill if bill is not None else f"b{user[1:]}"
+    content = "您的账单即将到期"
+    return f"{mid},{user},{template},{purpose},{bill},{content},{sent_at},delivered,,aliyun,\n"
+
+
+def quiet_day(day: str, hour: str = "09:00:00") -> str:
+    """One ordinary reminder per user: no fault at all."""
+    return SMS_HEADER + "".join(sms(f"{day}-q{i}", f"u{i}", f"{day} {hour}") for i in range(1, 7))
+
+
+def storm_day(day: str) -> str:
+    """Users u1..u6 each get reminder T_DUE for their bill three times, at 20:00, 20:02 and
+    20:04 local: the 20:02 and 20:04 copies are duplicates (twin ≤ 10 min earlier), so
+    2 × 6 = 12 duplicates of 6 users, template T_DUE, provider aliyun, all within one rolling
+    hour ending 20:04. One more ordinary message at 21:00 (u1, marketing) ends the day's data
+    56 minutes after the storm, inside the 180-minute quiet interval: the incident stays open."""
+    rows = [
+        sms(f"{day}-s{i}-{k}", f"u{i}", f"{day} 20:0{2 * k}:00")
+        for i in range(1, 7)
+        for k in range(3)
+    ]
+    rows.append(sms(f"{day}-m1", "u1", f"{day} 21:00:00", "T_MKT", "marketing", ""))
+    return SMS_HEADER + "".join(rows)
+
+
+@pytest.fixture
+def alert_env(monkeypatch):
+    def configure(url: str, **extra: str) -> None:
+        monkeypatch.setenv("NUDGESCOPE_ALERT_WEBHOOK", url)
+        # the storm has 12 duplicates: a minimum of 10 (default 20) keeps the fixture small
+        monkeypatch.setenv("NUDGESCOPE_ALERT_DUPLICATE_MIN", "10")
+        monkeypatch.setenv("NUDGESCOPE_ALERT_BACKOFF_SECONDS", "0.01")
+        monkeypatch.setenv("NUDGESCOPE_ALERT_TIMEOUT_SECONDS", "2")
+        for k, v in extra.items():
+            monkeypatch.setenv(k, v)
+
+    return configure
+
+
+def _ok(summary):
+    assert summary.success, summary.error
+    return summary
+
+
+def test_storm_opens_once_and_resolves_on_a_quiet_day(_isolated_data_dir, alert_env):
+    data = _isolated_data_dir
+    landing = data / "landing"
+    put(landing, "users", "2025-03-01", "u.csv", USERS)
+    put(landing, "sms_logs", "2025-03-01", "s.csv", quiet_day("2025-03-01"))
+    with Receiver() as hook:
+        alert_env(hook.url)
+        _ok(run_pipeline(data))  # first load, nothing wrong: no POST
+        assert hook.posts == []
+
+        put(landing, "sms_logs", "2025-03-02", "s.csv", storm_day("2025-03-02"))
+        s = _ok(run_pipeline(data))
+        assert len(hook.posts) == 1
+        post = hook.posts[0]
+        assert {k: post[k] for k in post if k != "text"} == {
+            "incident_id": 1,
+            "kind": "duplicate_burst",
+            "status": "open",
+            "first_seen": "2025-03-02T20:02:00+08:00",
+            "last_seen": "2025-03-02T20:04:00+08:00",
+            "messages": 12,
+            "users": 6,
+            "templates": ["T_DUE"],
+            "provider": "aliyun",
+            "subject": "aliyun",
+        }
+        assert "重复短信突增" in post["text"] and "12 条短信" in post["text"]
+        assert "6 位用户" in post["text"] and "T_DUE" in post["text"]
+        assert hook.content_types[0].startswith("application/json")
+        # the open incident is a WARN check in the run (CLI and Dagster UI)
+        assert "alerts/incidents no_open_incidents: duplicate_burst: 1" in s.warnings
+
+        serve = data / "serve.duckdb"
+        assert query(
+            serve, "select incident_id, kind, status, messages, users from alerts.incidents"
+        ) == [(1, "duplicate_burst", "open", 12, 6)]
+        assert query(serve, "select count(*) from alerts.incident_messages") == [(12,)]
+
+        _incidents_page_shows_the_open_storm(serve, data)
+
+        # nothing new: no POST (and the run stops before Dagster)
+        again = _ok(run_pipeline(data))
+        assert again.up_to_date and len(hook.posts) == 1
+
+        # a quiet day: the data moves 14 h past the storm's last duplicate → resolved
+        put(landing, "sms_logs", "2025-03-03", "s.csv", quiet_day("2025-03-03", "10:00:00"))
+        _ok(run_pipeline(data))
+        assert len(hook.posts) == 2
+        resolved = hook.posts[1]
+        assert (resolved["incident_id"], resolved["status"], resolved["messages"]) == (
+            1,
+            "resolved",
+            12,
+        )
+        assert "已结束" in resolved["text"]
+
+    rows = query(serve, "select event, status, attempts, endpoint from alerts.notifications")
+    assert sorted(rows) == [
+        ("open", "delivered", 1, hook.url.split("?")[0]),
+        ("resolved", "delivered", 1, hook.url.split("?")[0]),
+    ]
+    # the robot token in the URL's query string is never stored
+    assert all("secret-token" not in r[3] for r in rows)
+    assert query(serve, "select status from alerts.incidents") == [("resolved",)]
+
+
+def _incidents_page_shows_the_open_storm(serve, data):
+    """The dashboard's Incidents page on the published file: the open storm first, its hourly
+    count (12 duplicates, all in the 20:00 hour) and the 12 messages behind it."""
+    from streamlit.testing.v1 import AppTest
+
+    from pipelines.settings import REPO_ROOT
+
+    at = AppTest.from_file(str(REPO_ROOT / "dashboard" / "app.py"), default_timeout=60)
+    at.session_state["lang"] = "en"
+    at.switch_page("views/incidents.py")
+    at.run()
+    assert not at.exception, [e.message for e in at.exception]
+    shown = {m.label: m.value for m in at.metric}
+    assert shown["Open incidents"] == "1" and shown["Messages"] == "12"
+    assert shown["Users affected"] == "6" and shown["Hours"] == "1"
+    tables = [t.value for t in at.dataframe]
+    listing = tables[0]
+    assert listing["#"].tolist() == [1] and listing["Messages"].tolist() == [12]
+    assert listing["Status"].tolist() == ["open"]
+    assert len(tables[-2]) == 12  # the messages behind it
+    assert set(tables[-2]["Templates"]) == {"T_DUE"}
+
+
+def test_failing_endpoint_is_retried_and_never_fails_the_run(_isolated_data_dir, alert_env):
+    data = _isolated_data_dir
+    landing = data / "landing"
+    put(landing, "users", "2025-03-01", "u.csv", USERS)
+    put(landing, "sms_logs", "2025-03-01", "s.csv", quiet_day("2025-03-01"))
+    put(landing, "sms_logs", "2025-03-02", "s.csv", storm_day("2025-03-02"))
+    serve = data / "serve.duckdb"
+    # two attempts per run; the receiver answers 500 to the first two requests
+    with Receiver(fail_first=2, status=500) as hook:
+        alert_env(hook.url, NUDGESCOPE_ALERT_RETRIES="2")
+        s = _ok(run_pipeline(data))
+        assert s.exit_code == 0
+        assert (hook.attempts, hook.posts) == (2, [])
+        assert "alerts/incidents notifications_delivered: pending: 1" in s.warnings
+        assert query(serve, "select status, attempts, last_error from alerts.notifications") == [
+            ("pending", 2, "HTTP 500 Internal Server Error")
+        ]
+
+        # nothing changed, but a notification waits: the next run delivers it
+        s2 = _ok(run_pipeline(data))
+        assert not s2.up_to_date
+        assert hook.attempts == 3 and len(hook.posts) == 1
+        assert hook.posts[0]["status"] == "open" and hook.posts[0]["messages"] == 12
+        assert query(serve, "select status, attempts from alerts.notifications") == [
+            ("delivered", 3)
+        ]
+
+        # and after that a no-op run is a no-op again
+        assert _ok(run_pipeline(data)).up_to_date
+        assert hook.attempts == 3
+
+
+def test_first_load_alerts_only_for_the_last_24_hours(_isolated_data_dir, alert_env):
+    """History with a storm on 1 March and one on 3 March, loaded at once. The data ends at
+    3 March 21:00: the 1 March storm (last duplicate 48 h 56 min earlier) is kept as a
+    resolved incident without any POST; the 3 March one is announced."""
+    data = _isolated_data_dir
+    landing = data / "landing"
+    put(landing, "users", "2025-03-01", "u.csv", USERS)
+    put(landing, "sms_logs", "2025-03-01", "s.csv", storm_day("2025-03-01"))
+    put(landing, "sms_logs", "2025-03-02", "s.csv", quiet_day("2025-03-02"))
+    put(landing, "sms_logs", "2025-03-03", "s.csv", storm_day("2025-03-03"))
+    with Receiver() as hook:
+        alert_env(hook.url, NUDGESCOPE_ALERT_FORMAT="feishu")
+        _ok(run_pipeline(data))
+    assert len(hook.posts) == 1
+    (post,) = hook.posts
+    assert set(post) == {"msg_type", "content"} and post["msg_type"] == "text"
+    assert "事件 #2 已开始" in post["content"]["text"]
+    assert "2025-03-03 20:02 至 2025-03-03 20:04" in post["content"]["text"]
+    assert query(
+        data / "serve.duckdb",
+        "select incident_id, status, notify, messages, first_seen::varchar "
+        "from alerts.incidents order by 1",
+    ) == [
+        (1, "resolved", False, 12, "2025-03-01 20:02:00+08"),
+        (2, "open", True, 12, "2025-03-03 20:02:00+08"),
+    ]
+
+
+EVENT = notify.Event(
+    incident_id=7,
+    kind="duplicate_burst",
+    subject="aliyun",
+    event="open",
+    first_seen=datetime(2025, 3, 2, 20, 2, tzinfo=ZoneInfo("Asia/Shanghai")),
+    last_seen=datetime(2025, 3, 2, 20, 4, tzinfo=ZoneInfo("Asia/Shanghai")),
+    messages=12,
+    users=6,
+    templates=["T_DUE"],
+    provider="aliyun",
+    hours=1,
+)
+
+
+def test_chat_robot_bodies_have_their_documented_shape():
+    text = notify.summary_text(EVENT, "zh")
+    # DingTalk custom robot and WeCom group robot: text message
+    assert notify.body(EVENT, "dingtalk", "zh") == {"msgtype": "text", "text": {"content": text}}
+    assert notify.body(EVENT, "wecom", "zh") == {"msgtype": "text", "text": {"content": text}}
+    # Feishu custom bot: msg_type + content.text
+    assert notify.body(EVENT, "feishu", "zh") == {"msg_type": "text", "content": {"text": text}}
+    # Slack incoming webhook: text
+    assert notify.body(EVENT, "slack", "zh") == {"text": text}
+    generic = notify.body(EVENT, "json", "zh")
+    assert set(generic) >= {
+        "incident_id",
+        "kind",
+        "status",
+        "first_seen",
+        "last_seen",
+        "messages",
+        "users",
+        "templates",
+        "provider",
+        "text",
+    }
+    assert text == (
+        "【nudgescope 告警】事件 #7 已开始：重复短信突增（通道 aliyun）。"
+        "2025-03-02 20:02 至 2025-03-02 20:04（北京时间）共 12 条短信，"
+        "涉及 6 位用户，1 个小时，模板：T_DUE。"
+    )
+    assert notify.summary_text(EVENT, "en") == (
+        "[nudgescope alert] Incident #7 opened: duplicate message burst (provider aliyun). "
+        "2025-03-02 20:02 to 2025-03-02 20:04 (Beijing time): 12 messages to 6 users over "
+        "1 hour(s), templates: T_DUE."
+    )
+    # WeCom caps a text at 2048 bytes: long template lists are clipped
+    many = notify.Event(**{**EVENT.__dict__, "templates": [f"T{i:04d}" * 50 for i in range(40)]})
+    content = notify.body(many, "wecom", "zh")["text"]["content"]
+    assert len(content.encode("utf-8")) <= 2048
+
+
+def test_settings_are_checked(monkeypatch):
+    monkeypatch.setenv("NUDGESCOPE_ALERT_FORMAT", "teams")
+    with pytest.raises(AlertSettingsError, match="NUDGESCOPE_ALERT_FORMAT"):
+        AlertSettings.from_env()
+    monkeypatch.setenv("NUDGESCOPE_ALERT_FORMAT", "slack")
+    monkeypatch.setenv("NUDGESCOPE_ALERT_STALE_HOURS", "30,sms_logs=2")
+    s = AlertSettings.from_env()
+    assert s.stale_hours["sms_logs"] == 2 and s.stale_hours["users"] == 30
+    monkeypatch.setenv("NUDGESCOPE_ALERT_WEBHOOK", "ftp://x")
+    with pytest.raises(AlertSettingsError, match="not an http"):
+        AlertSettings.from_env()
+    assert json.dumps(s.rule_params())
+
+
+OPT_OUTS = "opt_out_id,user_id,received_at,channel\no1,u1,2025-03-01 08:00:00,sms_reply\n"
+
+
+def test_opt_out_night_batch_and_stale_source_rules(_isolated_data_dir, monkeypatch):
+    """One day, evaluated directly (no Dagster): u1 opted out at 08:00 and gets a marketing
+    message at 12:00 (after_opt_out: 1 message, threshold 1); reminders to u2, u3, u4 at
+    23:10, 23:20, 23:30 (night_batch with a minimum of 3: 3 messages, 3 users, aliyun);
+    sms_logs is expected every hour and the clock is put 2 hours after its load (stale_source).
+    The data ends at 23:30: the 12:00 breach is 11.5 h old, so it opens and resolves in the
+    same evaluation; the night batch stays open."""
+    from datetime import UTC, timedelta
+
+    from fixtures.ingest.helpers import load
+
+    from pipelines.alerts import evaluate
+    from pipelines.ingest.warehouse import connect
+    from pipelines.marts import run_build
+
+    data = _isolated_data_dir
+    landing = data / "landing"
+    put(landing, "users", "2025-03-01", "u.csv", USERS)
+    put(landing, "opt_outs", "2025-03-01", "o.csv", OPT_OUTS)
+    rows = [sms("m1", "u1", "2025-03-01 12:00:00", "T_MKT", "marketing", "")]
+    rows += [sms(f"n{i}", f"u{i}", f"2025-03-01 23:{i - 1}0:00", f"T_N{i}") for i in range(2, 5)]
+    put(landing, "sms_logs", "2025-03-01", "s.csv", SMS_HEADER + "".join(rows))
+    warehouse = data / "warehouse.duckdb"
+    load(warehouse, landing)
+    monkeypatch.setenv("NUDGESCOPE_ALERT_NIGHT_MIN", "3")
+    monkeypatch.setenv("NUDGESCOPE_ALERT_STALE_HOURS", "1000,sms_logs=1")
+    con = connect(warehouse)
+    try:
+        run_build(con)
+        later = datetime.now(UTC) + timedelta(hours=2)
+        first = evaluate(con, "run-1", now=later)
+        got = con.execute(
+            "select incident_id, kind, subject, status, messages, users, templates "
+            "from alerts.incidents order by incident_id"
+        ).fetchall()
+        assert first.first_load and len(first.opened) == 3 and len(first.resolved) == 1
+        # episodes are numbered by first_seen: 12:00, 23:10, then the stale source (now)
+        assert got == [
+            (1, "after_opt_out", "all", "resolved", 1, 1, ["T_MKT"]),
+            (2, "night_batch", "aliyun", "open", 3, 3, ["T_N2", "T_N3", "T_N4"]),
+            (3, "stale_source", "sms_logs", "open", 0, 0, []),
+        ]
+        # back to the real clock: sms_logs is fresh again, nothing else changed
+        second = evaluate(con, "run-2")
+        assert (second.opened, second.resolved) == ([], [3])
+        assert con.execute(
+            "select incident_id from alerts.incidents where status = 'open'"
+        ).fetchall() == [(2,)]
+    finally:
+        con.close()
+
+
+def test_delivery_drop_against_the_trailing_week(_isolated_data_dir):
+    """60 users each get one reminder at 10:00 on 1 and 2 March, provider aliyun. On 1 March
+    all 60 are delivered (the baseline: rate 1.0 over 60 receipts); on 2 March the first 30
+    fail: rate 0.5 < 0.8 x 1.0 → one delivery_drop incident with the 30 failed messages of
+    30 users. 1 March itself has no baseline (fewer than 50 receipts before it): no hit."""
+    from fixtures.ingest.helpers import load
+
+    from pipelines.alerts import evaluate
+    from pipelines.ingest.warehouse import connect
+    from pipelines.marts import run_build
+
+    data = _isolated_data_dir
+    landing = data / "landing"
+    users = "user_id,opened_at,credit_limit,score_band,marketing_consent\n" + "".join(
+        f"v{i},2025-01-01 09:00:00,5000,a,1\n" for i in range(60)
+    )
+    put(landing, "users", "2025-03-01", "u.csv", users)
+    for day, failed in (("2025-03-01", 0), ("2025-03-02", 30)):
+        rows = [
+            f"{day}-{i},v{i},T_DUE,due_reminder,b{i},您的账单即将到期,{day} 10:00:{i:02d},"
+            f"{'failed' if i < failed else 'delivered'},,aliyun,\n"
+            for i in range(60)
+        ]
+        put(landing, "sms_logs", day, "s.csv", SMS_HEADER + "".join(rows))
+    warehouse = data / "warehouse.duckdb"
+    load(warehouse, landing)
+    con = connect(warehouse)
+    try:
+        run_build(con)
+        result = evaluate(con, "run-1")
+        got = con.execute(
+            "select kind, subject, status, messages, users, first_seen::varchar "
+            "from alerts.incidents"
+        ).fetchall()
+    finally:
+        con.close()
+    assert result.opened == [1] and result.resolved == []
+    assert got == [("delivery_drop", "aliyun", "open", 30, 30, "2025-03-02 10:00:00+08")]
