@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from pipelines.contract import SOURCE_NAMES
+from pipelines.contract import LANDING_SOURCES, RECEIPTS
 
 CHUNK = 8 << 20
 # How much decompressed text of a csv.gz is checked to tell UTF-8 from GB18030.
@@ -35,7 +35,7 @@ class LandingFile:
 
     @property
     def format(self) -> str:
-        return file_format(self.path)
+        return file_format(self.path, self.source)
 
 
 @dataclass
@@ -44,8 +44,10 @@ class Scan:
     ignored: list[str]  # relative paths of folders/files that are not part of the layout
 
 
-def file_format(name: str) -> str | None:
+def file_format(name: str, source: str = "") -> str | None:
     lower = name.lower()
+    if source == RECEIPTS and lower.endswith(".json"):  # the gateways' JSON documents
+        return "json"
     if lower.endswith(".csv.gz"):
         return "csv.gz"
     for ext in ("csv", "parquet", "jsonl"):
@@ -56,7 +58,7 @@ def file_format(name: str) -> str | None:
 
 def scan(
     landing: Path,
-    sources: tuple[str, ...] = SOURCE_NAMES,
+    sources: tuple[str, ...] = LANDING_SOURCES,
     start: date | None = None,
     end: date | None = None,
 ) -> Scan:
@@ -68,7 +70,7 @@ def scan(
     for top in sorted(os.scandir(landing), key=lambda e: e.name):
         if top.name.startswith(".") or top.name == "ground_truth.json":
             continue
-        if not top.is_dir() or top.name not in SOURCE_NAMES:
+        if not top.is_dir() or top.name not in LANDING_SOURCES:
             ignored.append(top.name)
             continue
         if top.name not in sources:
@@ -91,7 +93,7 @@ def scan(
                 rel = f"{top.name}/{part.name}/{f.name}"
                 if f.name.startswith("."):
                     continue
-                if not f.is_file() or file_format(f.name) is None:
+                if not f.is_file() or file_format(f.name, top.name) is None:
                     ignored.append(rel)
                     continue
                 st = f.stat()
@@ -141,7 +143,7 @@ def fingerprint(f: LandingFile) -> Fingerprint:
             digest.update(chunk)
     if fmt == "csv.gz":
         return Fingerprint(digest.hexdigest(), _gz_encoding(f.abspath))
-    if fmt == "jsonl":
+    if fmt in ("jsonl", "json"):
         return Fingerprint(digest.hexdigest(), "utf-8")
     return Fingerprint(digest.hexdigest(), None)
 

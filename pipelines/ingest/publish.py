@@ -26,7 +26,7 @@ from pathlib import Path
 
 import duckdb
 
-from pipelines.contract import SOURCE_NAMES
+from pipelines.contract import LANDING_SOURCES
 from pipelines.ingest.validate import lit, q
 from pipelines.settings import SQL_DIR
 
@@ -121,7 +121,7 @@ def publish(con: duckdb.DuckDBPyConnection, serve: Path, run_id: str) -> Publish
     source = _database_file(con)
     tmp = serve.parent / f".{serve.name}.{os.getpid()}.{int(time.time() * 1000)}{TMP_SUFFIX}"
     counts_sql = ", ".join(
-        f"{lit(s)}, (select count(*) from pub.core.{q(s)})" for s in SOURCE_NAMES
+        f"{lit(s)}, (select count(*) from pub.core.{q(s)})" for s in LANDING_SOURCES
     )
     try:
         # every committed change into the main file, then a byte copy of that file

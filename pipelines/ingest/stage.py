@@ -18,8 +18,9 @@ from pathlib import Path
 import duckdb
 
 from pipelines import sqlfiles
-from pipelines.contract import SOURCES
+from pipelines.contract import RECEIPTS, SOURCES
 from pipelines.ingest import files as landing_files
+from pipelines.ingest import receipts
 from pipelines.ingest.readers import FileRead, drop_raw, read_files, temp_dir
 from pipelines.ingest.validate import q, validation_sql
 from pipelines.ingest.warehouse import ensure, file_filter, pending_table, pk_cols
@@ -161,7 +162,11 @@ def _stage_batch(
     to withdraw; a batch of new files never scans the staged table)."""
     fields = ", ".join(q(f) for f in SOURCES[source].field_names)
     staging = f'staging."{source}"'
-    if batch:
+    formats: dict[str, str] = {}  # receipts: path -> the gateway format recognised
+    if batch and source == RECEIPTS:
+        formats = receipts.read_files(con, batch, tmp)
+        con.execute(f"create or replace temp table checked as {receipts.validation_sql()}")
+    elif batch:
         read_files(con, source, batch, tmp)  # autocommit: a failing read rolls back alone
         con.execute(f"create or replace temp table checked as {validation_sql(source)}")
     else:
@@ -175,7 +180,7 @@ def _stage_batch(
             fr.file.dt,
             fr.file.size,
             fr.content_hash,
-            fr.file.format,
+            formats.get(fr.file.path, fr.file.format),
             fr.encoding,
             fr.dropped,
             "failed" if fr.error else "loaded",

@@ -10,7 +10,7 @@ import duckdb
 
 from pipelines import sqlfiles
 from pipelines.cli import UserError
-from pipelines.contract import SOURCE_NAMES, SOURCES
+from pipelines.contract import LANDING_SOURCES, SOURCES
 from pipelines.ingest.validate import lit, q
 from pipelines.schema import core_table_ddl
 from pipelines.settings import TIMEZONE
@@ -74,8 +74,8 @@ def file_filter(paths: list[str], alias: str = "", table: str | None = None) -> 
 EXPECTED_TABLES = frozenset(
     [("ingest", t) for t in ("file_ledger", "quarantine", "file_stat")]
     + [("main", "merge_scope")]
-    + [(schema, s) for s in SOURCE_NAMES for schema in ("staging", "core")]
-    + [("staging", f"_pending_{s}") for s in SOURCE_NAMES]
+    + [(schema, s) for s in LANDING_SOURCES for schema in ("staging", "core")]
+    + [("staging", f"_pending_{s}") for s in LANDING_SOURCES]
 )
 
 
@@ -98,7 +98,7 @@ def ensure(con: duckdb.DuckDBPyConnection) -> None:
         "merge_scope",
     ):
         sqlfiles.run(con, f"ingest/{name}")
-    for source in SOURCE_NAMES:
+    for source in LANDING_SOURCES:
         con.execute(core_table_ddl(source, schema="staging"))
         con.execute(core_table_ddl(source, schema="core"))
         keys = ", ".join(
@@ -116,8 +116,8 @@ def _pending_files(con: duckdb.DuckDBPyConnection) -> None:
         "and schema_name = 'staging' and table_name like '\\_pending\\_%' escape '\\' "
         "and column_name = '_file'"
     ).fetchone()[0]
-    if n < len(SOURCE_NAMES):
-        for source in SOURCE_NAMES:
+    if n < len(LANDING_SOURCES):
+        for source in LANDING_SOURCES:
             con.execute(
                 f"alter table {pending_table(source)} add column if not exists _file VARCHAR"
             )
