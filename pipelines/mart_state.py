@@ -9,13 +9,13 @@ The marts remember, in the private schema `mart_build` (never published: publish
   a full rebuild.
 - `mart_build.sms_days` — per *epoch day* (`(epoch_ms(sent_at) + 8 h) // 1 day`, a cheap
   stand-in for the local date that never needs the time-zone library) the number of
-  `core.sms_logs` rows and the sum of a 64-bit hash of every column the flags read
+  `core.sms_messages` rows and the sum of a 64-bit hash of every column the flags read
   (`content` only where the promotion rule reads it). A day whose pair differs holds an
   inserted, replaced or deleted message.
 - `mart_build.flag_users` — per user the two per-user inputs of the flags: the first opt-out
   time and `marketing_consent`.
 
-Finding the change set reads five narrow columns of `core.sms_logs` once (about 1 s at m,
+Finding the change set reads five narrow columns of `core.sms_messages` once (about 1 s at m,
 against 30 s for the flags), the users and the opt-outs; it needs nothing from the
 ingestion, so it is exact whatever the merge did (new files, re-delivered or withdrawn ones,
 rows moved to another date).
@@ -25,7 +25,7 @@ The flags are then recomputed for
   flags table) plus the ceil(window / 1 day) days after each (a message just after midnight
   can have its duplicate twin the evening before; the daily rank never crosses midnight);
 - U: every message of the users whose first opt-out or consent changed;
-by running the one flags SQL file over a copy of the `core.sms_logs` rows of S, the days
+by running the one flags SQL file over a copy of the `core.sms_messages` rows of S, the days
 before S that the duplicate window reaches, and U (temp table `flags_input`), keeping the
 output rows of S or U, and replacing exactly those rows of the table (delete + insert).
 The result equals a full rebuild because every flag of a message depends only on its own
@@ -60,9 +60,10 @@ select
     count(*) as n,
     sum(hash(
         message_id, user_id, purpose, template_code, bill_id, sent_at, delivery_status,
-        case when purpose in {SERVICE_PURPOSES} then content end
+        case when purpose in {SERVICE_PURPOSES} then content end,
+        delivered_at, provider, err_code, origin
     )::hugeint) as h
-from core.sms_logs
+from core.sms_messages
 group by 1
 """
 
@@ -164,7 +165,7 @@ def plan_flags(con: duckdb.DuckDBPyConnection, fingerprint: str, window_minutes:
     con.execute(
         f"""create or replace temp table _changed_dates as
         select distinct cast(sent_at at time zone 'Asia/Shanghai' as date) as local_date
-        from core.sms_logs
+        from core.sms_messages
         where {EPOCH_DAY.format(ts="sent_at")} in (select eday from _changed_edays)
         union
         select distinct local_date
@@ -218,9 +219,9 @@ def flags_scoped_sql() -> str:
     """The flags file, reading the scoped input and inserting the rows of S or U."""
     text = sqlfiles.load(FLAGS_FILE)
     _, found, query = text.partition(FLAGS_CREATE)
-    if not found or text.count("core.sms_logs") != 2:
+    if not found or text.count("core.sms_messages") != 2:
         raise RuntimeError(f"{FLAGS_FILE}: unexpected shape for the scoped update")
-    query = query.strip().rstrip(";").replace("core.sms_logs", "flags_input")
+    query = query.strip().rstrip(";").replace("core.sms_messages", "flags_input")
     return f"""insert into mart.sms_message_flags by name
     select q.*
     from ({query}) as q
@@ -254,7 +255,7 @@ def update_flags(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(
         f"""create or replace temp table flags_input as
         select *
-        from core.sms_logs
+        from core.sms_messages
         where sent_at >= $lo and sent_at < $hi and {in_dates}""",
         {"lo": lo, "hi": hi},
     )
@@ -262,7 +263,7 @@ def update_flags(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(
             f"""insert into flags_input
             select logs.*
-            from core.sms_logs as logs
+            from core.sms_messages as logs
             semi join flags_scope_users as users
                 on users.user_id = logs.user_id
             where not {in_dates}"""

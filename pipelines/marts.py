@@ -17,6 +17,7 @@ import sqlglot
 from sqlglot import exp
 
 from pipelines import engines, mart_state, sqlfiles
+from pipelines.ingest.receipts import overlay
 
 # Promotion keywords of metrics.md: a service message containing one is "marketing in service".
 DEFAULT_PROMO_KEYWORDS: tuple[str, ...] = (
@@ -193,6 +194,7 @@ def build_plan(
 def _run_plan(con: duckdb.DuckDBPyConnection, build: BuildPlan, *, spark: Any = None) -> None:
     """The body of build_marts, inside the caller's transaction."""
     params = {"marts/run_context": build.settings.as_params()}
+    overlay.refresh(con)  # core.sms_messages: the log with its gateway receipts
     mart_state.snapshot(con)
     con.execute(f"create or replace temp table _agg_users_now as {_AGG_USERS_SQL}")
     for table in ("_agg_flags_old", "_agg_flags_new", "agg_flags_dates", "agg_flags_bills"):

@@ -15,7 +15,7 @@ from fixtures.metrics.warehouse import Warehouse
 from test_metrics_flags import _fixture
 
 from pipelines import mart_state
-from pipelines.contract import SOURCE_NAMES
+from pipelines.contract import LANDING_SOURCES
 from pipelines.marts import MART_TABLES, MetricSettings, run_build
 
 
@@ -72,7 +72,7 @@ def _assert_equals_full_rebuild(w: Warehouse, settings: MetricSettings | None = 
     try:
         con.execute("create schema ref.core")
         con.execute("create schema ref.ingest")
-        for source in SOURCE_NAMES:
+        for source in LANDING_SOURCES:
             con.execute(f'create table ref.core."{source}" as select * from memory.core."{source}"')
         con.execute(
             "create table ref.ingest.file_ledger as select * from memory.ingest.file_ledger"

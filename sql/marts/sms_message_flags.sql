@@ -1,4 +1,5 @@
--- mart.sms_message_flags: one row per sms_logs row with the six fault flags of metrics.md.
+-- mart.sms_message_flags: one row per message of the core messages table (the log's rows with
+-- their gateway receipts, and the sends only the gateway knew) with the six fault flags of metrics.md.
 -- Verification messages keep a row but every flag is false; they never count as a "twin",
 -- nor towards a user's daily rank. Set-based: lag() for twins, row_number() for the daily
 -- cap (on busy user-days only), one join each for opt-outs, consent and promotion keywords.
@@ -28,8 +29,12 @@ source as (
         template_code,
         bill_id,
         sent_at,
-        delivery_status
-    from core.sms_logs
+        delivery_status,
+        delivered_at,
+        provider,
+        err_code,
+        origin
+    from core.sms_messages
 ),
 
 renamed as (
@@ -41,6 +46,10 @@ renamed as (
         bill_id,
         sent_at,
         delivery_status,
+        delivered_at,
+        provider,
+        err_code,
+        origin,
         purpose <> 'verification' as is_message,
         cast(sent_at at time zone 'Asia/Shanghai' as date) as local_date,
         cast(extract(hour from sent_at at time zone 'Asia/Shanghai') as integer) as local_hour
@@ -112,7 +121,7 @@ service_contents as (
     select
         message_id,
         content
-    from core.sms_logs
+    from core.sms_messages
     where purpose in ('bill_notice', 'due_reminder', 'overdue_collection')
 ),
 
@@ -157,7 +166,12 @@ final as (
         coalesce(
             ranked.purpose = 'marketing' and not consent.marketing_consent,
             false
-        ) as is_marketing_without_consent
+        ) as is_marketing_without_consent,
+        -- delivery as the gateway saw it, and where the message is known (log or gateway)
+        ranked.delivered_at,
+        ranked.provider,
+        ranked.err_code,
+        ranked.origin
     from ranked
     cross join settings
     left join first_opt_out

@@ -77,6 +77,7 @@ def validation_sql() -> str:
         "json_object(" + ", ".join(f"{lit(f)}, {q('r__' + f)}" for f in RAW_FIELDS) + ")::varchar"
     )
     fmt = v("receipt_format")
+    max_len = C.ID_MAX_LEN
     fails = [
         _fail("missing_required", "status", f"{v('status')} is null", None),
         _fail(
@@ -85,10 +86,8 @@ def validation_sql() -> str:
             f"{v('gateway_id')} is null and {fmt} in {_in(GATEWAY_ID_FORMATS)}",
             None,
         ),
-        _fail(
-            "bad_id", "gateway_id", f"length({v('gateway_id')}) > {C.ID_MAX_LEN}", v("gateway_id")
-        ),
-        _fail("bad_id", "out_id", f"length({v('out_id')}) > {C.ID_MAX_LEN}", v("out_id")),
+        _fail("bad_id", "gateway_id", f"length({v('gateway_id')}) > {max_len}", v("gateway_id")),
+        _fail("bad_id", "out_id", f"length({v('out_id')}) > {max_len}", v("out_id")),
         _fail(
             "bad_timestamp",
             "sent_at",
