@@ -83,6 +83,7 @@ MART_FILES: tuple[tuple[str, str | None], ...] = (
     ("marts/cohort_retention", "cohort_retention"),
     ("marts/sms_hour_weekday", "sms_hour_weekday"),
     ("marts/duplicate_incidents", "duplicate_incidents"),
+    ("marts/sms_gateway_reconciliation", "sms_gateway_reconciliation"),
     # small aggregates the dashboard reads instead of the message-level marts
     ("marts/sms_daily_flags", "sms_daily_flags"),
     ("marts/sms_day_hour", "sms_day_hour"),
