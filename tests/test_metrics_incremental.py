@@ -258,3 +258,45 @@ def test_state_is_private_and_forgettable():
     assert plan.flags.full
     # a build without incremental is always full
     assert run_build(w.con, incremental=False).flags.full
+
+
+def test_gateway_receipts_update_only_the_messages_they_touch():
+    """Receipts change a message's delivery and add the sends the log does not know; the
+    flags are recomputed for those messages' dates only, and equal a full rebuild."""
+    w = _base()
+    _sms(w, "g1", "u6", "2024-03-20 10:00:00+08", template_code="T_G", out_id="o-g1")
+    run_build(w.con)
+
+    def receipt(rid: str, **kw) -> None:
+        kw.setdefault("provider", "aliyun")
+        kw.setdefault("receipt_format", "aliyun_sms_report")
+        w.add("sms_receipts", receipt_id=rid, **kw)
+
+    # g1 was logged delivered; its receipt says failed (after local midnight), and the gateway
+    # retried it under another id (same caller's id): a new message 4 minutes later
+    receipt("r1", gateway_id="g1", out_id="o-g1", status="failed", err_code="UNDELIV",
+            sent_at="2024-03-20 10:00:01+08", reported_at="2024-03-21 00:01:00+08")  # fmt: skip
+    receipt("r2", gateway_id="g1-retry", out_id="o-g1", status="delivered", err_code="DELIVRD",
+            sent_at="2024-03-20 10:04:00+08", reported_at="2024-03-20 10:04:30+08")  # fmt: skip
+    receipt("r3", gateway_id="nobody", status="delivered", reported_at="2024-03-20 11:00:00+08")
+    plan = run_build(w.con)
+    _assert_equals_full_rebuild(w)
+    assert not plan.flags.full
+    assert plan.flags.scope_dates == 2  # 03-20 and the day after it
+    assert w.rows(
+        "select message_id, delivery_status, origin, is_duplicate from mart.sms_message_flags "
+        "where template_code = 'T_G' order by sent_at"
+    ) == [("g1", "failed", "log", False), ("g1-retry", "delivered", "gateway", True)]
+    # a pending receipt arriving later changes nothing: the flags are not touched
+    receipt("r4", gateway_id="g1-retry", status="pending", reported_at="2024-03-22 09:00:00+08")
+    plan = run_build(w.con)
+    _assert_equals_full_rebuild(w)
+    assert (plan.flags.full, plan.flags.scope_dates, plan.flags.scope_users) == (False, 0, 0)
+    # the receipt withdrawn: g1 is what the log says again, the retry is gone
+    w.con.execute("delete from core.sms_receipts where receipt_id in ('r1', 'r2', 'r4')")
+    plan = run_build(w.con)
+    _assert_equals_full_rebuild(w)
+    assert not plan.flags.full and plan.flags.scope_dates == 2
+    assert w.rows(
+        "select message_id, delivery_status from mart.sms_message_flags where template_code = 'T_G'"
+    ) == [("g1", "delivered")]
