@@ -278,5 +278,8 @@ REASON_CODES = {
     "payment_method_required": "a completed checkout session has no payment method",
     "installments_not_one": "installments is not 1 for a non-installment payment method",
     "due_before_statement": "due_date is before statement_date",
+}
+# Reason codes only the gateway receipts (source sms_receipts) use.
+RECEIPT_REASON_CODES = {
     "bad_status": "a gateway receipt's status is not one its format defines",
 }

@@ -63,7 +63,7 @@ def status_expr(fmt: str, v: str) -> str:
 
 def _fail(code: str, field: str, cond: str, v: str | None) -> str:
     shown = f" || ' (got ' || left({v}, 40) || ')'" if v else ""
-    desc = C.REASON_CODES[code]
+    desc = {**C.REASON_CODES, **C.RECEIPT_REASON_CODES}[code]
     return f"case when {cond} then {lit(code + '|' + field + ': ' + desc)}{shown} end"
 
 
