@@ -8,6 +8,7 @@ import streamlit as st
 
 from dashboard import charts, data
 from dashboard.i18n import t
+from dashboard.views import gateway
 
 f: data.Filters = st.session_state["filters"]
 st.title(t("page_sms"))
@@ -50,9 +51,11 @@ else:
     fig = px.scatter(
         inc, x="start", y="duplicate_messages", size="messages", color="duplicate_rate",
         color_continuous_scale="OrRd", size_max=30,
-        hover_data=["incident_id", "minutes", "messages", "users", "templates"],
+        hover_data=["incident_id", "minutes", "messages", "users", "templates",
+                    "gateway_duplicates"],
         labels={"start": t("incident_start"), "duplicate_messages": t("duplicate_messages"),
-                "duplicate_rate": t("duplicate_rate")},
+                "duplicate_rate": t("duplicate_rate"),
+                "gateway_duplicates": t("gateway_duplicates")},
     )  # fmt: skip
     fig.update_traces(marker={"line": {"width": 1, "color": "#444"}})
     charts.style(fig, t("incidents_title"))
@@ -68,6 +71,8 @@ if not hw.empty:
     )
     fig = charts.heatmap(pivot, t("heatmap_title"), t("hour"), t("weekday"))
     charts.show(fig, hw, "sms_hour_weekday")
+
+gateway.section(f)  # the send log against the gateways' receipts
 
 st.subheader(t("worst_templates"))
 tpl = data.worst_templates(f)
