@@ -282,7 +282,7 @@ L: dict[str, tuple[str, str]] = {
     "gw_receipts": ("网关回执", "Receipts"),
     "gw_matched_receipts": ("已匹配回执", "Matched receipts"),
     "gw_unmatched_receipts": ("无法匹配的回执", "Receipts matching nothing"),
-    "gw_log_messages_without_receipt": ("无回执的日志短信", "Log messages without a receipt"),
+    "gw_log_messages_without_receipt": ("无回执的日志短信", "Logged, no receipt"),
     "gw_gateway_only_sends": ("日志未记录的发送", "Sends the log does not know"),
     "gw_gateway_only_duplicates": ("其中重复", "of which duplicates"),
     "gw_contradicted": ("回执与日志矛盾", "Receipt contradicts the log"),

@@ -265,7 +265,7 @@ def test_sms_health_page(app):
     assert m["Receipts"][0] == "16"
     assert m["Sends the log does not know"][0] == "2"
     assert m["Receipt contradicts the log"][0] == "1"
-    assert (m["Receipts matching nothing"][0], m["Log messages without a receipt"][0]) == ("1", "1")
+    assert (m["Receipts matching nothing"][0], m["Logged, no receipt"][0]) == ("1", "1")
     gw = table_with(at, "Provider")
     assert gw["Provider"].tolist() == ["aliyun", "tencent"]
     assert gw["Segments billed by the gateway"].tolist() == [12, 0]
