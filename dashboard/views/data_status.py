@@ -9,7 +9,7 @@ import streamlit as st
 
 from dashboard import charts, data
 from dashboard.i18n import t
-from pipelines.contract import SOURCES
+from pipelines.contract import SOURCE_NAMES
 
 st.title(t("page_status"))
 meta = data.meta() or {}
@@ -35,8 +35,9 @@ if rows:
 
 st.subheader(t("freshness"))
 fresh = data.freshness()
-# every source of the contract, also those no file has arrived for yet
-missing = sorted(set(SOURCES) - set(fresh["source"]))
+# every source of the contract, also those no file has arrived for yet (the gateways'
+# receipts are optional: their absence is said on the SMS health page)
+missing = sorted(set(SOURCE_NAMES) - set(fresh["source"]))
 if missing:
     fresh = pd.concat(
         [fresh, pd.DataFrame({"source": missing, "files": 0})], ignore_index=True
