@@ -297,6 +297,38 @@ def test_gateway_receipts_update_only_the_messages_they_touch():
     plan = run_build(w.con)
     _assert_equals_full_rebuild(w)
     assert (plan.flags.full, plan.flags.scope_dates, plan.flags.scope_users) == (False, 0, 0)
+    # the log row an unmatched receipt names arrives late: it matches now (only the receipt's
+    # scope is recomputed, and the result equals a full rebuild)
+    _sms(
+        w, "nobody", "u7", "2024-03-20 10:59:00+08", template_code="T_G", delivery_status="pending"
+    )
+    plan = run_build(w.con)
+    _assert_equals_full_rebuild(w)
+    assert w.rows(
+        "select delivery_status, receipts from core.sms_messages where message_id = 'nobody'"
+    ) == [("delivered", 1)]
+    # QuerySendDetails records (no gateway id) of g1's caller's id: the one sent at 10:00:02
+    # is g1 itself, the one at 10:08 a second send the log does not know
+    receipt("r5", receipt_format="aliyun_query_send_details", out_id="o-g1", status="failed",
+            sent_at="2024-03-20 10:00:02+08", reported_at="2024-03-21 00:02:00+08")  # fmt: skip
+    receipt("r6", receipt_format="aliyun_query_send_details", out_id="o-g1", status="delivered",
+            sent_at="2024-03-20 10:08:00+08", reported_at="2024-03-20 10:08:20+08")  # fmt: skip
+    plan = run_build(w.con)
+    _assert_equals_full_rebuild(w)
+    assert not plan.flags.full
+    assert w.rows(
+        "select f.origin, m.retry_of, f.delivery_status, f.is_duplicate "
+        "from mart.sms_message_flags as f join core.sms_messages as m using (message_id) "
+        "where f.template_code = 'T_G' and f.user_id = 'u6' order by f.sent_at"
+    ) == [
+        ("log", None, "failed", False),
+        ("gateway", "g1", "delivered", True),
+        ("gateway", "g1", "delivered", True),
+    ]
+    w.con.execute("delete from core.sms_receipts where receipt_id in ('r5', 'r6')")
+    w.con.execute("delete from core.sms_logs where message_id = 'nobody'")
+    plan = run_build(w.con)
+    _assert_equals_full_rebuild(w)
     # the receipt withdrawn: g1 is what the log says again, the retry is gone
     w.con.execute("delete from core.sms_receipts where receipt_id in ('r1', 'r2', 'r4')")
     plan = run_build(w.con)

@@ -4,15 +4,23 @@ Runs at the start of every mart build, after the core merges of `sms_logs` and
 `sms_receipts` (inside the build's transaction, before the incremental flags look for what
 changed): the marts read `core.sms_messages` instead of `core.sms_logs`.
 
-Incremental: `core.sms_receipt_matches` is narrow (ids, status, times) and is rebuilt on
-every build by one join of the receipts with two id columns of the log. `core.sms_messages`
-holds every column of the log (the message text too) and is rewritten only for the messages
-that changed: the log rows of the epoch days whose fingerprint differs from the last build
-(`mart_build.overlay_log_days`: per day, rows and Σ hash of every log column), and the
-messages whose matched receipts differ (the symmetric difference of the matches before and
-after). A message's row depends only on its log row and its receipts' matches, so this gives
-the same table as a full rebuild. The first build, or a warehouse without the state, builds in
-full.
+Both tables are updated in place. What changed is found from core itself, as the marts do:
+per epoch day of `sent_at`, the rows and Σ hash of every `core.sms_logs` column
+(`mart_build.overlay_log_days`), and per export day (`_dt`) the same of `core.sms_receipts`
+(`mart_build.overlay_receipt_days`). Then:
+
+- receipts whose match may change (R): the receipts of changed export days (new and old
+  copies), the receipts naming a log row of a changed day by gateway id or caller's id (the
+  row's new and old values), and every receipt sharing a caller's id with those (a receipt's
+  match depends only on the log rows with its gateway id or its caller's id, and on the other
+  id-less receipts of that caller's id); their matches are recomputed from those receipts and
+  the log rows they name, and replace the old ones;
+- messages rewritten: the log rows of changed days and the rows and messages of every match
+  that appeared, disappeared or changed, with those rows' gateway-only sends. A message's row
+  depends only on its log row and its matches.
+
+So both equal a full rebuild (the incremental tests compare them with one). The first build,
+or a warehouse without the state, builds in full.
 """
 
 from __future__ import annotations
@@ -26,6 +34,7 @@ from pipelines.schema import core_table_ddl
 MATCHES, MESSAGES = "core/sms_receipt_matches", "core/sms_messages"
 STATE_SCHEMA = "mart_build"  # private (never published), next to the marts' own state
 STATE = f"{STATE_SCHEMA}.overlay_log_days"
+RECEIPT_STATE = f"{STATE_SCHEMA}.overlay_receipt_days"
 EPOCH_DAY = "((epoch_ms(sent_at) + 28800000) // 86400000)"
 
 LOG_DAYS_SQL = f"""
@@ -38,6 +47,20 @@ select
         delivery_status, delivered_at, provider, err_code, segments, out_id, _dt, _file, _row
     )::hugeint) as h
 from core.sms_logs
+group by 1
+"""
+
+
+RECEIPT_DAYS_SQL = """
+create or replace temp table _ov_receipt_days as
+select
+    _dt,
+    count(*) as n,
+    sum(hash(
+        receipt_id, provider, receipt_format, gateway_id, out_id, status, err_code, sent_at,
+        reported_at, segments, _file, _row
+    )::hugeint) as h
+from core.sms_receipts
 group by 1
 """
 
@@ -58,8 +81,10 @@ def refresh(con: duckdb.DuckDBPyConnection) -> bool:
     log's values). Returns True when core.sms_messages was rebuilt in full."""
     con.execute(core_table_ddl(RECEIPTS))
     con.execute(LOG_DAYS_SQL)
+    con.execute(RECEIPT_DAYS_SQL)
     full = not (
         _exists(con, STATE_SCHEMA, "overlay_log_days")
+        and _exists(con, STATE_SCHEMA, "overlay_receipt_days")
         and _exists(con, "core", "sms_messages")
         and _exists(con, "core", "sms_receipt_matches")
     )
@@ -70,29 +95,33 @@ def refresh(con: duckdb.DuckDBPyConnection) -> bool:
         _update(con)
     con.execute(f"create schema if not exists {STATE_SCHEMA}")
     con.execute(f"create or replace table {STATE} as select * from _ov_log_days")
-    for table in ("_ov_log_days", "_ov_old_matches", "_ov_changed", "_ov_ids", "_ov_logs"):
+    con.execute(f"create or replace table {RECEIPT_STATE} as select * from _ov_receipt_days")
+    for table in TEMP_TABLES:
         con.execute(f"drop table if exists {table}")
-    con.execute("drop table if exists _ov_matches")
     return full
 
 
+TEMP_TABLES = (
+    "_ov_log_days",
+    "_ov_receipt_days",
+    "_ov_changed_logs",
+    "_ov_changed_receipts",
+    "_ov_scope",
+    "_ov_receipts",
+    "_ov_match_logs",
+    "_ov_old_matches",
+    "_ov_new_matches",
+    "_ov_changed",
+    "_ov_ids",
+    "_ov_logs",
+    "_ov_matches",
+)
+
+
 def _update(con: duckdb.DuckDBPyConnection) -> None:
+    # log rows of changed days: their ids and caller's ids, new and old
     con.execute(
-        "create or replace temp table _ov_old_matches as select * from core.sms_receipt_matches"
-    )
-    sqlfiles.run(con, MATCHES)
-    # matches that appeared, disappeared or changed (either side's message and log row)
-    con.execute(
-        """create or replace temp table _ov_changed as
-        (select * from _ov_old_matches except all select * from core.sms_receipt_matches)
-        union all
-        (select * from core.sms_receipt_matches except all select * from _ov_old_matches)"""
-    )
-    # the log rows whose message may change: rows of changed days (new and old copies) and
-    # the rows of changed matches; a changed match's message (a send the log does not know)
-    # goes with its row
-    con.execute(
-        f"""create or replace temp table _ov_ids as
+        f"""create or replace temp table _ov_changed_logs as
         with changed_days as (
             select coalesce(a.eday, b.eday) as eday
             from _ov_log_days as a
@@ -100,11 +129,85 @@ def _update(con: duckdb.DuckDBPyConnection) -> None:
                 on b.eday = a.eday
             where a.n is distinct from b.n or a.h is distinct from b.h
         )
-        select message_id from core.sms_logs
+        select message_id, out_id from core.sms_logs
         where {EPOCH_DAY} in (select eday from changed_days)
         union
-        select message_id from core.sms_messages
-        where origin = 'log' and {EPOCH_DAY} in (select eday from changed_days)
+        select message_id, out_id from core.sms_messages
+        where origin = 'log' and {EPOCH_DAY} in (select eday from changed_days)"""
+    )
+    # receipts of changed export days, new and old
+    con.execute(
+        f"""create or replace temp table _ov_changed_receipts as
+        with changed_days as (
+            select coalesce(a._dt, b._dt) as _dt
+            from _ov_receipt_days as a
+            full outer join {RECEIPT_STATE} as b
+                on b._dt is not distinct from a._dt
+            where a.n is distinct from b.n or a.h is distinct from b.h
+        )
+        select receipt_id, gateway_id, out_id from core.sms_receipts
+        where _dt in (select _dt from changed_days)
+            or (_dt is null and exists (select 1 from changed_days where _dt is null))
+        union
+        select receipt_id, gateway_id, out_id from core.sms_receipt_matches
+        where _dt in (select _dt from changed_days)
+            or (_dt is null and exists (select 1 from changed_days where _dt is null))"""
+    )
+    # R: those receipts, the receipts naming a changed log row, and every receipt sharing a
+    # caller's id with them
+    con.execute(
+        """create or replace temp table _ov_scope as
+        with first as (
+            select receipt_id, out_id from _ov_changed_receipts
+            union
+            select receipt_id, out_id from core.sms_receipts
+            where gateway_id in (select message_id from _ov_changed_logs)
+                or out_id in (select out_id from _ov_changed_logs where out_id is not null)
+            union
+            select receipt_id, out_id from core.sms_receipt_matches
+            where log_message_id in (select message_id from _ov_changed_logs)
+        )
+        select receipt_id from first
+        union
+        select receipt_id from core.sms_receipts
+        where out_id in (select out_id from first where out_id is not null)
+        union
+        select receipt_id from core.sms_receipt_matches
+        where out_id in (select out_id from first where out_id is not null)"""
+    )
+    con.execute(
+        """create or replace temp table _ov_receipts as
+        select * from core.sms_receipts semi join _ov_scope using (receipt_id)"""
+    )
+    con.execute(
+        """create or replace temp table _ov_match_logs as
+        select * from core.sms_logs
+        where message_id in (select gateway_id from _ov_receipts where gateway_id is not null)
+            or out_id in (select out_id from _ov_receipts where out_id is not null)"""
+    )
+    con.execute(
+        """create or replace temp table _ov_old_matches as
+        select * from core.sms_receipt_matches semi join _ov_scope using (receipt_id)"""
+    )
+    con.execute(f"create or replace temp table _ov_new_matches as {_matches_sql()}")
+    con.execute(
+        """delete from core.sms_receipt_matches
+        where receipt_id in (select receipt_id from _ov_scope)"""
+    )
+    con.execute("insert into core.sms_receipt_matches select * from _ov_new_matches")
+    # matches that appeared, disappeared or changed (either side's message and log row)
+    con.execute(
+        """create or replace temp table _ov_changed as
+        (select * from _ov_old_matches except all select * from _ov_new_matches)
+        union all
+        (select * from _ov_new_matches except all select * from _ov_old_matches)"""
+    )
+    # the log rows whose message may change: rows of changed days (new and old copies) and
+    # the rows of changed matches; a changed match's message (a send the log does not know)
+    # goes with its row
+    con.execute(
+        """create or replace temp table _ov_ids as
+        select message_id from _ov_changed_logs
         union
         select log_message_id from _ov_changed where log_message_id is not null
         union
@@ -127,6 +230,19 @@ def _update(con: duckdb.DuckDBPyConnection) -> None:
         where log_message_id in (select message_id from _ov_ids)"""
     )
     con.execute(_messages_sql())
+
+
+def _matches_sql() -> str:
+    """The matches file over the receipts of R and the log rows they name (a query)."""
+    text = sqlfiles.load(MATCHES)
+    _, found, query = text.partition("create or replace table core.sms_receipt_matches as")
+    if not found or query.count("from core.sms_receipts") != 1:
+        raise RuntimeError(f"{MATCHES}: unexpected shape for the incremental update")
+    if query.count("from core.sms_logs") != 1:
+        raise RuntimeError(f"{MATCHES}: unexpected shape for the incremental update")
+    query = query.replace("from core.sms_receipts", "from _ov_receipts")
+    query = query.replace("from core.sms_logs", "from _ov_match_logs")
+    return query.strip().rstrip(";")
 
 
 def _messages_sql() -> str:
