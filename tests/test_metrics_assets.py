@@ -53,11 +53,11 @@ def test_marts_asset_materializes_with_config(tmp_path):
 
 def test_mart_lineage_reaches_every_core_source():
     upstream = {dep.asset_key for spec in marts.specs for dep in spec.deps}
-    # run_context follows all nine core tables
+    # run_context follows all ten core tables (the nine and the gateways' receipts)
     assert {k for k in upstream if k.path[0] == "core"} == {
         dg.AssetKey(["core", s])
         for s in ("users", "experiment_assignments", "checkout_sessions", "orders", "bills",
-                  "repayments", "sms_logs", "opt_outs", "complaints")
+                  "repayments", "sms_logs", "opt_outs", "complaints", "sms_receipts")
     }  # fmt: skip
     specs = {spec.key: spec for spec in marts.specs}
 

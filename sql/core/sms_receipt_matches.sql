@@ -3,7 +3,7 @@
 -- matched_by: 'gateway_id' (its gateway id is a log row's message_id), 'out_id' (the caller's
 -- id of a log row), 'none' (unmatched: kept, message_id null). message_id is the log row's id,
 -- or for a send the log does not know the receipt's gateway id (QuerySendDetails, which has
--- none: 'gw-' || md5(log row id | send time in epoch ms)). Phone numbers are never here.
+-- none: 'gw-' || md5(log row id | send time in epoch ms), its digits spelled g-p). Phone numbers are never here.
 create or replace table core.sms_receipt_matches as
 with
 receipts as (
@@ -106,9 +106,13 @@ final as (
             when by_out_id.receipt_id is null then null
             when receipts.gateway_id is not null then receipts.gateway_id
             when id_less_sends.send_rank = 1 then by_out_id.log_message_id
-            else 'gw-' || md5(
-                by_out_id.log_message_id || '|'
-                || coalesce(cast(epoch_ms(receipts.sent_at) as varchar), '')
+            else 'gw-' || translate(
+                md5(
+                    by_out_id.log_message_id || '|'
+                    || coalesce(cast(epoch_ms(receipts.sent_at) as varchar), '')
+                ),
+                '0123456789',
+                'ghijklmnop'
             )
         end as message_id,
         receipts._dt,
