@@ -292,6 +292,15 @@ def test_gateway_receipts_update_only_the_messages_they_touch():
         "select message_id, delivery_status, origin, is_duplicate from mart.sms_message_flags "
         "where template_code = 'T_G' order by sent_at"
     ) == [("g1", "failed", "log", False), ("g1-retry", "delivered", "gateway", True)]
+    # a pending receipt alone never turns a message logged delivered back to pending
+    _sms(w, "g2", "u7", "2024-03-18 11:00:00+08", template_code="T_H")
+    receipt("r7", gateway_id="g2", provider="tencent", receipt_format="tencent_callback",
+            status="pending", reported_at="2024-03-18 11:00:05+08")  # fmt: skip
+    run_build(w.con)
+    _assert_equals_full_rebuild(w)
+    assert w.rows(
+        "select delivery_status, provider from mart.sms_message_flags where message_id = 'g2'"
+    ) == [("delivered", "tencent")]
     # a pending receipt arriving later changes nothing: the flags are not touched
     receipt("r4", gateway_id="g1-retry", status="pending", reported_at="2024-03-22 09:00:00+08")
     plan = run_build(w.con)

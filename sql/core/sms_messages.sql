@@ -1,6 +1,7 @@
 -- core.sms_messages: the messages as the gateways saw them. Every core.sms_logs row, with
 -- delivery_status, delivered_at, err_code and provider taken from its deciding receipt (the
--- latest by receipt time; a pending receipt only when it has no other), and every send the
+-- latest by receipt time; a pending receipt only when it has no other, and never over a
+-- delivered or failed log status), and every send the
 -- log does not know (origin 'gateway': a retry of the log row retry_of, with that row's user,
 -- template, bill, purpose and content, sent at its first receipt's send time). A message
 -- without a receipt keeps the log's values. The marts read this table, not core.sms_logs.
@@ -36,6 +37,15 @@ logs as (
     select * from core.sms_logs
 ),
 
+-- a pending receipt never replaces a delivered or failed status, the log's included
+log_deciding as (
+    select deciding.*
+    from deciding
+    inner join logs
+        on logs.message_id = deciding.message_id
+    where deciding.status <> 'pending' or logs.delivery_status = 'pending'
+),
+
 log_messages as (
     select
         logs.message_id,
@@ -45,14 +55,17 @@ log_messages as (
         logs.bill_id,
         logs.content,
         logs.sent_at,
-        coalesce(deciding.status, logs.delivery_status) as delivery_status,
+        coalesce(log_deciding.status, logs.delivery_status) as delivery_status,
         case
-            when deciding.message_id is null then logs.delivered_at
-            when deciding.status = 'delivered' then coalesce(deciding.reported_at, logs.delivered_at)
+            when log_deciding.message_id is null then logs.delivered_at
+            when log_deciding.status = 'delivered'
+                then coalesce(log_deciding.reported_at, logs.delivered_at)
         end as delivered_at,
         coalesce(deciding.provider, logs.provider) as provider,
-        case when deciding.message_id is null then logs.err_code else deciding.err_code end
-            as err_code,
+        case
+            when log_deciding.message_id is null then logs.err_code
+            else log_deciding.err_code
+        end as err_code,
         logs.segments,
         logs.out_id,
         'log' as origin,
@@ -66,6 +79,8 @@ log_messages as (
     from logs
     left join deciding
         on deciding.message_id = logs.message_id
+    left join log_deciding
+        on log_deciding.message_id = logs.message_id
     left join per_message
         on per_message.message_id = logs.message_id
 ),
