@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from fixtures.ingest.helpers import ledger, load, query, table_snapshot
+from fixtures.ingest.helpers import ledger, load, put, query, table_snapshot
 from test_ingest import assert_no_raw_phone_numbers
 
 from pipelines.ingest.receipts.formats import recognise
@@ -486,3 +486,40 @@ def test_a_new_receipts_file_updates_only_its_messages(wh, landing):
     rebuilt = table_snapshot(wh)
     for table in ("core.sms_messages", "core.sms_receipt_matches"):
         assert rebuilt[table] == incremental[table], table
+
+
+def test_an_id_less_record_at_a_known_send_time_is_that_send(wh, _isolated_data_dir):
+    """A QuerySendDetails record (no gateway id) sent at the very time of a retry known from
+    an SmsReport is that retry's receipt, not the log row's (it is the only id-less send of
+    the caller's id, so the closest-send rule alone would make it the row)."""
+    landing = _isolated_data_dir / "landing"
+    put(
+        landing, "sms_logs", "2026-11-25", "logs.csv",
+        "message_id,user_id,template_code,purpose,bill_id,sent_at,delivery_status,out_id\n"
+        "500^0,u1,T_DUE,due_reminder,b1,2026-11-25 09:00:00,delivered,o-x\n",
+    )  # fmt: skip
+    put(
+        landing, "sms_receipts", "2026-11-25", "report.jsonl",
+        '{"biz_id": "500^0", "out_id": "o-x", "success": true, '
+        '"send_time": "2026-11-25 09:00:00", "report_time": "2026-11-25 09:00:10"}\n'
+        '{"biz_id": "501^0", "out_id": "o-x", "success": true, '
+        '"send_time": "2026-11-25 09:04:00", "report_time": "2026-11-25 09:04:10"}\n',
+    )  # fmt: skip
+    put(
+        landing, "sms_receipts", "2026-11-26", "query.json",
+        '{"Code": "OK", "SmsSendDetailDTOs": {"SmsSendDetailDTO": [{"OutId": "o-x", '
+        '"SendStatus": 2, "ErrCode": "UNDELIV", "SendDate": "2026-11-25 09:04:00", '
+        '"ReceiveDate": "2026-11-25 09:05:00"}]}}',
+    )  # fmt: skip
+    load(wh, landing, sources=SOURCES)
+    _build(wh)
+    assert query(
+        wh,
+        "select message_id, origin, delivery_status, strftime(delivered_at, '%H:%M:%S'), "
+        "receipts from core.sms_messages order by message_id",
+    ) == [
+        # the row keeps its own receipt: delivered at 09:00:10
+        ("500^0", "log", "delivered", "09:00:10", 1),
+        # the retry has both: the failed record (09:05) is later than the delivered (09:04:10)
+        ("501^0", "gateway", "failed", None, 2),
+    ]

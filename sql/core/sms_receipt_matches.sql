@@ -61,8 +61,44 @@ by_out_id as (
     ) = 1
 ),
 
--- QuerySendDetails (no gateway id): records of one caller's id with different send times are
--- distinct sends; the one sent closest to the log row's sent_at is that row
+-- the sends of each log row known by gateway id (the row itself, and retries matched by the
+-- caller's id), with the gateway's send time
+known_sends as (
+    select distinct
+        coalesce(by_gateway.log_message_id, by_out_id.log_message_id) as log_message_id,
+        receipts.gateway_id as message_id,
+        receipts.sent_at as send_time
+    from receipts
+    left join by_gateway
+        on by_gateway.receipt_id = receipts.receipt_id
+    left join by_out_id
+        on by_out_id.receipt_id = receipts.receipt_id
+    where receipts.gateway_id is not null
+        and receipts.sent_at is not null
+        and (by_gateway.receipt_id is not null or by_out_id.receipt_id is not null)
+),
+
+-- a record without a gateway id sent at the very time of a send known by gateway id (of the
+-- same log row) is a receipt of that send
+aligned as (
+    select
+        by_out_id.receipt_id,
+        known_sends.message_id
+    from by_out_id
+    inner join receipts
+        on receipts.receipt_id = by_out_id.receipt_id
+    inner join known_sends
+        on known_sends.log_message_id = by_out_id.log_message_id
+        and known_sends.send_time = receipts.sent_at
+    where receipts.gateway_id is null
+    qualify row_number() over (
+        partition by by_out_id.receipt_id order by known_sends.message_id
+    ) = 1
+),
+
+-- QuerySendDetails (no gateway id), the other records: records of one caller's id with
+-- different send times are distinct sends; the one sent closest to the log row's sent_at is
+-- that row
 id_less_sends as (
     select
         log_message_id,
@@ -80,6 +116,7 @@ id_less_sends as (
         inner join receipts
             on receipts.receipt_id = by_out_id.receipt_id
         where receipts.gateway_id is null
+            and by_out_id.receipt_id not in (select aligned.receipt_id from aligned)
     )
 ),
 
@@ -105,6 +142,7 @@ final as (
             when by_gateway.receipt_id is not null then by_gateway.log_message_id
             when by_out_id.receipt_id is null then null
             when receipts.gateway_id is not null then receipts.gateway_id
+            when aligned.receipt_id is not null then aligned.message_id
             when id_less_sends.send_rank = 1 then by_out_id.log_message_id
             else 'gw-' || translate(
                 md5(
@@ -123,8 +161,11 @@ final as (
         on by_gateway.receipt_id = receipts.receipt_id
     left join by_out_id
         on by_out_id.receipt_id = receipts.receipt_id
+    left join aligned
+        on aligned.receipt_id = receipts.receipt_id
     left join id_less_sends
         on receipts.gateway_id is null
+        and aligned.receipt_id is null
         and id_less_sends.log_message_id = by_out_id.log_message_id
         and id_less_sends.send_time is not distinct from receipts.sent_at
 )

@@ -11,10 +11,11 @@ per epoch day of `sent_at`, the rows and Σ hash of every `core.sms_logs` column
 
 - receipts whose match may change (R): the receipts of changed export days (new and old
   copies), the receipts naming a log row of a changed day by gateway id or caller's id (the
-  row's new and old values), and every receipt sharing a caller's id with those (a receipt's
-  match depends only on the log rows with its gateway id or its caller's id, and on the other
-  id-less receipts of that caller's id); their matches are recomputed from those receipts and
-  the log rows they name, and replace the old ones;
+  row's new and old values), every receipt sharing a caller's id with those, and every
+  receipt naming or matched to a log row those name or matched (a receipt's match depends
+  only on the log rows with its gateway id or its caller's id, and on the other receipts of
+  the row it matches); their matches are recomputed from those receipts and the log rows they
+  name, and replace the old ones;
 - messages rewritten: the log rows of changed days and the rows and messages of every match
   that appeared, disappeared or changed, with those rows' gateway-only sends. A message's row
   depends only on its log row and its matches.
@@ -158,14 +159,26 @@ def _update(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(
         """create or replace temp table _ov_scope as
         with first as (
-            select receipt_id, out_id from _ov_changed_receipts
+            select receipt_id, gateway_id, out_id from _ov_changed_receipts
             union
-            select receipt_id, out_id from core.sms_receipts
+            select receipt_id, gateway_id, out_id from core.sms_receipts
             where gateway_id in (select message_id from _ov_changed_logs)
                 or out_id in (select out_id from _ov_changed_logs where out_id is not null)
             union
-            select receipt_id, out_id from core.sms_receipt_matches
+            select receipt_id, gateway_id, out_id from core.sms_receipt_matches
             where log_message_id in (select message_id from _ov_changed_logs)
+        ),
+        -- the log rows those receipts name or matched, and the changed ones
+        touched as (
+            select message_id, out_id from core.sms_logs
+            where message_id in (select gateway_id from first where gateway_id is not null)
+                or out_id in (select out_id from first where out_id is not null)
+                or message_id in (
+                    select log_message_id from core.sms_receipt_matches
+                    where receipt_id in (select receipt_id from first)
+                )
+            union
+            select message_id, out_id from _ov_changed_logs
         )
         select receipt_id from first
         union
@@ -173,7 +186,15 @@ def _update(con: duckdb.DuckDBPyConnection) -> None:
         where out_id in (select out_id from first where out_id is not null)
         union
         select receipt_id from core.sms_receipt_matches
-        where out_id in (select out_id from first where out_id is not null)"""
+        where out_id in (select out_id from first where out_id is not null)
+        union
+        -- every receipt naming or matched to a touched row: a row's receipts decide together
+        select receipt_id from core.sms_receipts
+        where gateway_id in (select message_id from touched)
+            or out_id in (select out_id from touched where out_id is not null)
+        union
+        select receipt_id from core.sms_receipt_matches
+        where log_message_id in (select message_id from touched)"""
     )
     con.execute(
         """create or replace temp table _ov_receipts as
