@@ -541,6 +541,32 @@ L: dict[str, tuple[str, str]] = {
     "weekday": ("星期", "Weekday"),
     "worst_templates": ("问题最多的模板", "Worst templates"),
     "non_permitted": ("退订后或未授权的营销短信", "Marketing after opt-out or without consent"),
+    # SMS health: the gateways' receipts (dashboard/views/gateway.py)
+    "gw_title": ("网关回执对账", "Gateway receipts vs the send log"),
+    "gw_no_receipts": (
+        "所选范围内没有网关回执（sms_receipts 未加载）。",
+        "No gateway receipts in the selected range (sms_receipts not loaded).",
+    ),
+    "gw_log_messages": ("发送日志短信", "Messages in the log"),
+    "gw_receipts": ("网关回执", "Receipts"),
+    "gw_matched_receipts": ("已匹配回执", "Matched receipts"),
+    "gw_unmatched_receipts": ("无法匹配的回执", "Receipts matching nothing"),
+    "gw_log_messages_without_receipt": ("无回执的日志短信", "Logged, no receipt"),
+    "gw_gateway_only_sends": ("日志未记录的发送", "Sends the log does not know"),
+    "gw_gateway_only_duplicates": ("其中重复", "of which duplicates"),
+    "gw_contradicted": ("回执与日志矛盾", "Receipt contradicts the log"),
+    "gw_log_segments": ("日志计费条数", "Segments in the log"),
+    "gw_billed_segments": ("网关计费条数", "Segments billed by the gateway"),
+    "gw_provider": ("通道", "Provider"),
+    "gw_daily_title": ("网关侧问题（按日）", "Gateway-side problems per day"),
+    "gw_caption": (
+        "“日志未记录的发送”：网关回执显示的重发（如超时后重试），已计入所有指标；"
+        "“矛盾”：日志记为送达而回执为失败。",
+        "“Sends the log does not know”: retries only the gateways' receipts show (e.g. after "
+        "a timeout); they count in every metric. “Contradicts”: logged delivered, the receipt "
+        "says failed.",
+    ),
+    "gateway_duplicates": ("网关侧重复", "Gateway-side duplicates"),
     "no_incidents": (
         "所选范围内没有重复发送事件。",
         "No duplicate incidents in the selected range.",

@@ -203,6 +203,7 @@ SOURCES: dict[str, Source] = {
                 _f("provider", TEXT),
                 _f("err_code", TEXT),
                 _f("segments", INT, min_value=1, note="missing = 1"),
+                _f("out_id", ID, note="the sender's own id passed to the gateway"),
             ),
         ),
         Source(
@@ -260,6 +261,32 @@ SOURCES: dict[str, Source] = {
 
 SOURCE_NAMES: tuple[str, ...] = tuple(SOURCES)
 
+# The tenth source: the SMS gateways' own receipt files (shared spec `sms-receipts.md`). Its
+# files are in the providers' formats, recognised per file (pipelines.ingest.receipts); the
+# fields below are what every format is normalised to before validation. It is not one of the
+# contract's own sources (the simulator's and the contract tests' loops over SOURCE_NAMES do
+# not see it); everything that walks the landing folder or the warehouse uses LANDING_SOURCES.
+RECEIPTS = "sms_receipts"
+RECEIPT_PROVIDERS = ("aliyun", "tencent", "twilio")
+SOURCES[RECEIPTS] = Source(
+    RECEIPTS,
+    ("receipt_id",),
+    (
+        _f("receipt_id", ID, True, note="digest of the receipt's normalised content"),
+        _f("provider", ENUM, True, values=RECEIPT_PROVIDERS),
+        _f("receipt_format", ID, True, note="the format the file was recognised as"),
+        _f("gateway_id", ID, note="BizId / SerialNo / sid; none in QuerySendDetails"),
+        _f("out_id", ID, note="the caller's id: OutId / SessionContext"),
+        _f("status", ENUM, True, values=("delivered", "failed", "pending")),
+        _f("err_code", TEXT),
+        _f("sent_at", TS, note="handed to the carrier, where the format says"),
+        _f("reported_at", TS, note="receipt time"),
+        _f("segments", INT, min_value=1, note="billed segments, where the format says"),
+    ),
+    optional=True,
+)
+LANDING_SOURCES: tuple[str, ...] = (*SOURCE_NAMES, RECEIPTS)
+
 # Reason codes written to the quarantine table. One row gets the first reason that applies,
 # checked in this order: required fields, then types, then ranges, then row rules.
 REASON_CODES = {
@@ -283,4 +310,8 @@ REASON_CODES = {
     "bad_encoding": "a line holds bytes that are not valid text in the file's encoding",
     "line_too_long": "a line is longer than the 32 MiB line limit",
     "quiet_window_one_end": "a quiet window has a start hour or an end hour but not both",
+}
+# Reason codes only the gateway receipts (source sms_receipts) use.
+RECEIPT_REASON_CODES = {
+    "bad_status": "a gateway receipt's status is not one its format defines",
 }

@@ -384,6 +384,14 @@ def test_sms_health_page(app):
     heat = figures(at)["Messages by hour × weekday (Asia/Shanghai)"]["data"][0]
     assert sum(map(sum, heat["z"])) == 16  # 14 March + 2 February messages, no verification
     assert heat["y"] == ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
+    # the gateway section: the two reconciliation rows of March summed
+    assert m["Receipts"][0] == "16"
+    assert m["Sends the log does not know"][0] == "2"
+    assert m["Receipt contradicts the log"][0] == "1"
+    assert (m["Receipts matching nothing"][0], m["Logged, no receipt"][0]) == ("1", "1")
+    gw = table_with(at, "Provider")
+    assert gw["Provider"].tolist() == ["aliyun", "tencent"]
+    assert gw["Segments billed by the gateway"].tolist() == [12, 0]
     at.sidebar.selectbox(key="band").set_value("D").run()  # only U04
     m = metrics(at)
     assert (m["Duplicate"][0], m["Quiet hours"][0]) == ("0", "1")

@@ -57,11 +57,13 @@ def test_marts_asset_materializes_with_config(tmp_path):
 
 def test_mart_lineage_reaches_every_core_source():
     upstream = {dep.asset_key for spec in marts.specs for dep in spec.deps}
-    # run_context follows the nine core tables; the flags read the optional sms_preferences
+    # run_context follows every core table: the nine, the optional sms_preferences and the
+    # gateways' receipts
     assert {k for k in upstream if k.path[0] == "core"} == {
         dg.AssetKey(["core", s])
         for s in ("users", "experiment_assignments", "checkout_sessions", "orders", "bills",
-                  "repayments", "sms_logs", "opt_outs", "complaints", "sms_preferences")
+                  "repayments", "sms_logs", "opt_outs", "complaints", "sms_preferences",
+                  "sms_receipts")
     }  # fmt: skip
     specs = {spec.key: spec for spec in marts.specs}
 

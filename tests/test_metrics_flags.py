@@ -148,6 +148,11 @@ def test_columns_and_local_time(built):
         "local_hour",
         "delivery_status",
         *FLAGS,
+        # delivery as the gateway saw it, and where the message is known (log or gateway)
+        "delivered_at",
+        "provider",
+        "err_code",
+        "origin",
     ]
     # 16:30 UTC on the 9th is 00:30 on the 10th in Shanghai
     assert built.rows(

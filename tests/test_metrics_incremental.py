@@ -14,7 +14,7 @@ import pytest
 from fixtures.metrics.warehouse import Warehouse
 from test_metrics_flags import _fixture
 
-from pipelines.contract import SOURCE_NAMES
+from pipelines.contract import LANDING_SOURCES
 from pipelines.marts import (
     HELPER_TABLES,
     MART_TABLES,
@@ -78,7 +78,7 @@ def _assert_equals_full_rebuild(w: Warehouse, settings: MetricSettings | None = 
     try:
         con.execute("create schema ref.core")
         con.execute("create schema ref.ingest")
-        for source in SOURCE_NAMES:
+        for source in LANDING_SOURCES:
             con.execute(f'create table ref.core."{source}" as select * from memory.core."{source}"')
         con.execute(
             "create table ref.ingest.file_ledger as select * from memory.ingest.file_ledger"
@@ -86,7 +86,14 @@ def _assert_equals_full_rebuild(w: Warehouse, settings: MetricSettings | None = 
         con.execute("use ref")
         run_build(con, settings, incremental=False)
         con.execute("use memory")
-        for table in [f"mart.{t}" for t in MART_TABLES] + list(HELPER_TABLES):
+        # the marts, the intermediate tables, and the messages with their receipts (updated
+        # incrementally too)
+        tables = (
+            [f"mart.{t}" for t in MART_TABLES]
+            + list(HELPER_TABLES)
+            + ["core.sms_messages", "core.sms_receipt_matches"]
+        )
+        for table in tables:
             got = _rows(con, f"memory.{table}")
             want = _rows(con, f"ref.{table}")
             assert len(got) == len(want), table
@@ -356,3 +363,86 @@ def test_late_repayment_and_new_preference_touch_only_their_messages():
     assert plan.flags.scope_users == 1
     assert [_new_flags(w, m)[2] for m in ("k1", "k2")] == [False, False]
     _assert_equals_full_rebuild(w)
+
+
+def test_gateway_receipts_update_only_the_messages_they_touch():
+    """Receipts change a message's delivery and add the sends the log does not know; the
+    flags are recomputed for those messages' dates only, and equal a full rebuild."""
+    w = _base()
+    _sms(w, "g1", "u6", "2024-03-20 10:00:00+08", template_code="T_G", out_id="o-g1")
+    run_build(w.con)
+
+    def receipt(rid: str, **kw) -> None:
+        kw.setdefault("provider", "aliyun")
+        kw.setdefault("receipt_format", "aliyun_sms_report")
+        w.add("sms_receipts", receipt_id=rid, **kw)
+
+    # g1 was logged delivered; its receipt says failed (after local midnight), and the gateway
+    # retried it under another id (same caller's id): a new message 4 minutes later
+    receipt("r1", gateway_id="g1", out_id="o-g1", status="failed", err_code="UNDELIV",
+            sent_at="2024-03-20 10:00:01+08", reported_at="2024-03-21 00:01:00+08")  # fmt: skip
+    receipt("r2", gateway_id="g1-retry", out_id="o-g1", status="delivered", err_code="DELIVRD",
+            sent_at="2024-03-20 10:04:00+08", reported_at="2024-03-20 10:04:30+08")  # fmt: skip
+    receipt("r3", gateway_id="nobody", status="delivered", reported_at="2024-03-20 11:00:00+08")
+    plan = run_build(w.con)
+    _assert_equals_full_rebuild(w)
+    assert not plan.flags.full
+    assert plan.flags.scope_dates == 2  # 03-20 and the day after it
+    assert w.rows(
+        "select message_id, delivery_status, origin, is_duplicate from mart.sms_message_flags "
+        "where template_code = 'T_G' order by sent_at"
+    ) == [("g1", "failed", "log", False), ("g1-retry", "delivered", "gateway", True)]
+    # a pending receipt alone never turns a message logged delivered back to pending
+    _sms(w, "g2", "u7", "2024-03-18 11:00:00+08", template_code="T_H")
+    receipt("r7", gateway_id="g2", provider="tencent", receipt_format="tencent_callback",
+            status="pending", reported_at="2024-03-18 11:00:05+08")  # fmt: skip
+    run_build(w.con)
+    _assert_equals_full_rebuild(w)
+    assert w.rows(
+        "select delivery_status, provider from mart.sms_message_flags where message_id = 'g2'"
+    ) == [("delivered", "tencent")]
+    # a pending receipt arriving later changes nothing: the flags are not touched
+    receipt("r4", gateway_id="g1-retry", status="pending", reported_at="2024-03-22 09:00:00+08")
+    plan = run_build(w.con)
+    _assert_equals_full_rebuild(w)
+    assert (plan.flags.full, plan.flags.scope_dates, plan.flags.scope_users) == (False, 0, 0)
+    # the log row an unmatched receipt names arrives late: it matches now (only the receipt's
+    # scope is recomputed, and the result equals a full rebuild)
+    _sms(
+        w, "nobody", "u7", "2024-03-20 10:59:00+08", template_code="T_G", delivery_status="pending"
+    )
+    plan = run_build(w.con)
+    _assert_equals_full_rebuild(w)
+    assert w.rows(
+        "select delivery_status, receipts from core.sms_messages where message_id = 'nobody'"
+    ) == [("delivered", 1)]
+    # QuerySendDetails records (no gateway id) of g1's caller's id: the one sent at 10:00:02
+    # is g1 itself, the one at 10:08 a second send the log does not know
+    receipt("r5", receipt_format="aliyun_query_send_details", out_id="o-g1", status="failed",
+            sent_at="2024-03-20 10:00:02+08", reported_at="2024-03-21 00:02:00+08")  # fmt: skip
+    receipt("r6", receipt_format="aliyun_query_send_details", out_id="o-g1", status="delivered",
+            sent_at="2024-03-20 10:08:00+08", reported_at="2024-03-20 10:08:20+08")  # fmt: skip
+    plan = run_build(w.con)
+    _assert_equals_full_rebuild(w)
+    assert not plan.flags.full
+    assert w.rows(
+        "select f.origin, m.retry_of, f.delivery_status, f.is_duplicate "
+        "from mart.sms_message_flags as f join core.sms_messages as m using (message_id) "
+        "where f.template_code = 'T_G' and f.user_id = 'u6' order by f.sent_at"
+    ) == [
+        ("log", None, "failed", False),
+        ("gateway", "g1", "delivered", True),
+        ("gateway", "g1", "delivered", True),
+    ]
+    w.con.execute("delete from core.sms_receipts where receipt_id in ('r5', 'r6')")
+    w.con.execute("delete from core.sms_logs where message_id = 'nobody'")
+    plan = run_build(w.con)
+    _assert_equals_full_rebuild(w)
+    # the receipt withdrawn: g1 is what the log says again, the retry is gone
+    w.con.execute("delete from core.sms_receipts where receipt_id in ('r1', 'r2', 'r4')")
+    plan = run_build(w.con)
+    _assert_equals_full_rebuild(w)
+    assert not plan.flags.full and plan.flags.scope_dates == 2
+    assert w.rows(
+        "select message_id, delivery_status from mart.sms_message_flags where template_code = 'T_G'"
+    ) == [("g1", "delivered")]

@@ -80,7 +80,11 @@ def test_as_of_and_settings_are_published(simulated):
 def test_fault_counts_equal_flag_counts(simulated):
     truth, con = simulated
     for fault, flag in FLAG_OF_FAULT.items():
-        got = con.execute(f"select count(*) filter (where {flag}) from mart.sms_message_flags")
+        # the log's messages; the sends only the gateway's receipts show are checked below
+        got = con.execute(
+            f"select count(*) filter (where {flag}) from mart.sms_message_flags "
+            "where origin = 'log'"
+        )
         assert got.fetchall()[0][0] == truth["faults"][fault], fault
     # every fault kind actually occurs, so the equalities above are not 0 == 0
     assert all(truth["faults"][fault] > 0 for fault in FLAG_OF_FAULT)
@@ -140,3 +144,54 @@ def test_injected_duplicate_incidents_are_found(simulated):
         _, _, duplicates, templates = overlapping[0]
         assert duplicates > 0
         assert set(templates) <= set(incident["templates"])
+
+
+def test_gateway_receipts_match_the_ground_truth(simulated):
+    """Every count of the simulated receipts (ground_truth.json `receipts`) is what the
+    pipeline finds: receipts per format, matched and unmatched, messages with and without a
+    receipt, the gateway's retries (each a duplicate, flagged nothing else), contradictions,
+    and the final delivery of the log's messages."""
+    truth, con = simulated
+    r = truth["receipts"]
+    per_format = dict(
+        con.execute(
+            "select format, sum(rows_loaded) from ingest.file_ledger "
+            "where source = 'sms_receipts' group by format"
+        ).fetchall()
+    )
+    assert per_format == {f: n for f, n in r["receipts_by_format"].items() if n}
+    assert con.execute(
+        "select count(*) filter (where status = 'failed'), sum(rows_quarantined) "
+        "from ingest.file_ledger where source = 'sms_receipts'"
+    ).fetchone() == (0, 0)
+    got = con.execute(
+        "select sum(log_messages), sum(receipts), sum(unmatched_receipts), "
+        "sum(log_messages_with_receipt), sum(log_messages_without_receipt), "
+        "sum(gateway_only_sends), sum(gateway_only_duplicates), sum(contradicted) "
+        "from mart.sms_gateway_reconciliation"
+    ).fetchone()
+    assert got == (
+        r["log_messages"],
+        r["receipts"],
+        r["unmatched_receipts"],
+        r["log_messages_with_receipt"],
+        r["log_messages_without_receipt"],
+        r["gateway_only_sends"],
+        r["gateway_only_duplicates"],
+        r["contradicted"],
+    )
+    assert r["gateway_only_sends"] > 0 and r["contradicted"] > 0 and r["late_receipts"] > 0
+    assert r["unmatched_receipts"] > 0 and r["pending_receipts"] > 0
+    # the gateway's retries are duplicates and nothing else
+    flags = ", ".join(f"count(*) filter (where {flag})" for flag in FLAG_OF_FAULT.values())
+    gateway = con.execute(
+        f"select count(*), {flags} from mart.sms_message_flags where origin = 'gateway'"
+    ).fetchone()
+    assert gateway == (r["gateway_only_sends"], r["gateway_only_sends"], 0, 0, 0, 0, 0)
+    final = dict(
+        con.execute(
+            "select delivery_status, count(*) from core.sms_messages "
+            "where origin = 'log' and receipts > 0 group by 1"
+        ).fetchall()
+    )
+    assert final == r["log_messages_final_status"]

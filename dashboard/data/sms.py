@@ -50,7 +50,7 @@ def hour_weekday(f: Filters) -> pd.DataFrame:
 
 INCIDENTS_SQL = """
 select incident_id, started_at, ended_at, messages, duplicate_messages, duplicate_rate, users,
-       array_to_string(templates, ', ') as templates
+       array_to_string(templates, ', ') as templates, gateway_duplicates
 from mart.duplicate_incidents
 where cast(timezone('Asia/Shanghai', started_at) as date) between $start and $end
 order by started_at

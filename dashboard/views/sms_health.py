@@ -10,7 +10,7 @@ import streamlit as st
 from dashboard import charts, data
 from dashboard import format as fmt
 from dashboard.i18n import code, codes, lang, t
-from dashboard.views import preferences
+from dashboard.views import gateway, preferences
 
 f: data.Filters = st.session_state["filters"]
 st.title(t("page_sms"))
@@ -131,7 +131,8 @@ else:
     fig = px.scatter(
         inc, x="start", y="duplicate_messages", size="messages", color="duplicate_rate",
         color_continuous_scale="OrRd", size_max=30,
-        custom_data=["incident_id", "minutes", "messages", "users", "templates"],
+        custom_data=["incident_id", "minutes", "messages", "users", "templates",
+                     "gateway_duplicates"],
     )  # fmt: skip
     fig.update_traces(
         marker={"line": {"width": 1, "color": "#444"}},
@@ -139,7 +140,8 @@ else:
             f"{t('incident')} %{{customdata[0]}}<br>%{{x|%Y-%m-%d %H:%M}} {t('zone_short')}"
             f"<br>{t('duplicate_messages')} %{{y:,d}} / %{{customdata[2]:,d}}"
             f"<br>%{{customdata[1]:.0f}} {t('minutes_unit')} · %{{customdata[3]:,d}} "
-            f"{t('users_unit')}<br>{t('template')} %{{customdata[4]}}<extra></extra>"
+            f"{t('users_unit')}<br>{t('template')} %{{customdata[4]}}"
+            f"<br>{t('gateway_duplicates')} %{{customdata[5]:,d}}<extra></extra>"
         ),
     )
     charts.style(fig, t("incidents_chart_title"), legend=False)
@@ -173,6 +175,8 @@ if not hw.empty:
         x_labels=[f"{h:02d}" for h in range(24)], height=420,
     )  # fmt: skip
     charts.show(fig, hw, "sms_hour_weekday")
+
+gateway.section(f)  # the send log against the gateways' receipts
 
 # ---- worst templates ------------------------------------------------------------------------
 st.header(t("worst_templates"))

@@ -15,7 +15,7 @@ from datetime import date
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
-from pipelines.contract import SOURCE_NAMES
+from pipelines.contract import LANDING_SOURCES
 from pipelines.defs.resources import DataPaths
 from pipelines.ingest import checks, progress
 from pipelines.ingest.merge import merge_source
@@ -30,8 +30,8 @@ FULL_CHECKS_TAG = "nudgescope/full_checks"
 PARTITIONS_START = "2020-01-01"
 # key = the dt folder; the current (Asia/Shanghai) day is included so today's exports load.
 DAILY = dg.DailyPartitionsDefinition(start_date=PARTITIONS_START, timezone=TIMEZONE, end_offset=1)
-STAGING_KEYS = [dg.AssetKey(["staging", s]) for s in SOURCE_NAMES]
-CORE_KEYS = [dg.AssetKey(["core", s]) for s in SOURCE_NAMES]
+STAGING_KEYS = [dg.AssetKey(["staging", s]) for s in LANDING_SOURCES]
+CORE_KEYS = [dg.AssetKey(["core", s]) for s in LANDING_SOURCES]
 
 
 def _staging_asset(source: str) -> dg.AssetsDefinition:
@@ -104,7 +104,7 @@ def _core_asset(source: str) -> dg.AssetsDefinition:
 
 STAGING_CHECKS = [
     spec
-    for s in SOURCE_NAMES
+    for s in LANDING_SOURCES
     for spec in (
         dg.AssetCheckSpec(
             "reconciles_with_ledger",
@@ -126,7 +126,7 @@ CORE_CHECKS = [
     dg.AssetCheckSpec(
         "unique_key", asset=["core", s], blocking=True, description="One row per primary key."
     )
-    for s in SOURCE_NAMES
+    for s in LANDING_SOURCES
 ] + [
     dg.AssetCheckSpec(
         "references_known",
@@ -137,7 +137,7 @@ CORE_CHECKS = [
         ],
         description="References to keys not loaded (kept and counted): a warning with counts.",
     )
-    for s in SOURCE_NAMES
+    for s in LANDING_SOURCES
     if any(c == s for c, *_ in checks.REFERENCES)
 ]
 
@@ -203,5 +203,5 @@ def core_checks(context: dg.AssetCheckExecutionContext, duckdb: DuckDBResource):
                 )
 
 
-staging_assets = [_staging_asset(s) for s in SOURCE_NAMES]
-core_assets = [_core_asset(s) for s in SOURCE_NAMES]
+staging_assets = [_staging_asset(s) for s in LANDING_SOURCES]
+core_assets = [_core_asset(s) for s in LANDING_SOURCES]

@@ -28,6 +28,10 @@ from pipelines.marts import (
     table_row_counts,
 )
 
+OVERLAY_INPUTS = {
+    ("core", table): (("core", "sms_logs"), ("core", "sms_receipts"))
+    for table in ("sms_messages", "sms_receipt_matches")
+}
 MART_ASSET_KEYS = [dg.AssetKey(["mart", table]) for table in MART_TABLES]
 # the intermediate tables (schema mart_int): assets for lineage, never published
 HELPER_ASSET_KEYS = [dg.AssetKey(table.split(".")) for table in HELPER_TABLES]
@@ -68,7 +72,10 @@ def _spec(qualified: str, inputs: set[tuple[str, str]]) -> dg.AssetSpec:
     if qualified == "mart.run_context":
         deps = list(CORE_KEYS)
     else:
-        deps = [dg.AssetKey([s, name]) for s, name in sorted(inputs)]
+        # core.sms_messages and core.sms_receipt_matches are built with the marts from the
+        # log and the receipts (pipelines.ingest.receipts.overlay): they follow those two
+        expanded = {dep for read in inputs for dep in OVERLAY_INPUTS.get(read, (read,))}
+        deps = [dg.AssetKey([s, name]) for s, name in sorted(expanded)]
     return dg.AssetSpec(
         key=[schema, table],
         deps=deps,

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
-from pipelines.contract import SOURCE_NAMES
+from pipelines.contract import LANDING_SOURCES, RECEIPTS
 
 CHUNK = 8 << 20
 # How much decompressed text of a csv.gz is checked to tell UTF-8 from GB18030.
@@ -35,7 +35,7 @@ class LandingFile:
 
     @property
     def format(self) -> str:
-        return file_format(self.path)
+        return file_format(self.path, self.source)
 
 
 @dataclass
@@ -54,8 +54,10 @@ class Scan:
         return any(path.startswith(p.rstrip("/") + "/") for p, _, _ in self.unreadable)
 
 
-def file_format(name: str) -> str | None:
+def file_format(name: str, source: str = "") -> str | None:
     lower = name.lower()
+    if source == RECEIPTS and lower.endswith(".json"):  # the gateways' JSON documents
+        return "json"
     if lower.endswith(".csv.gz"):
         return "csv.gz"
     for ext in ("csv", "parquet", "jsonl"):
@@ -86,7 +88,7 @@ def _refused(entry: os.DirEntry) -> str | None:
 
 def scan(
     landing: Path,
-    sources: tuple[str, ...] = SOURCE_NAMES,
+    sources: tuple[str, ...] = LANDING_SOURCES,
     start: date | None = None,
     end: date | None = None,
 ) -> Scan:
@@ -113,7 +115,7 @@ def scan(
         if why:
             ignored.append(f"{top.name} ({why})")
             continue
-        if not top.is_dir(follow_symlinks=False) or top.name not in SOURCE_NAMES:
+        if not top.is_dir(follow_symlinks=False) or top.name not in LANDING_SOURCES:
             ignored.append(f"{top.name} (not a source folder)")
             continue
         if top.name not in sources:
@@ -151,8 +153,9 @@ def scan(
                 if not f.is_file(follow_symlinks=False):
                     ignored.append(f"{rel} (not a regular file)")
                     continue
-                if file_format(f.name) is None:
-                    ignored.append(f"{rel} (not a csv, csv.gz, parquet or jsonl file)")
+                if file_format(f.name, top.name) is None:
+                    why = "not a csv, csv.gz, parquet or jsonl file; json for receipts"
+                    ignored.append(f"{rel} ({why})")
                     continue
                 try:
                     st = f.stat(follow_symlinks=False)
@@ -211,7 +214,7 @@ def fingerprint(f: LandingFile) -> Fingerprint:
             digest.update(chunk)
     if fmt == "csv.gz":
         return Fingerprint(digest.hexdigest(), _gz_encoding(f.abspath))
-    if fmt == "jsonl":
+    if fmt in ("jsonl", "json"):
         return Fingerprint(digest.hexdigest(), "utf-8")
     return Fingerprint(digest.hexdigest(), None)
 

@@ -18,7 +18,7 @@ import duckdb
 
 from pipelines import settings
 from pipelines.alerts import pending_count
-from pipelines.contract import SOURCE_NAMES
+from pipelines.contract import LANDING_SOURCES
 from pipelines.errors import UserError
 from pipelines.ingest import files, progress
 from pipelines.ingest.readers import clean_error
@@ -153,7 +153,7 @@ def plan(paths: settings.Paths, changes: tuple | None = None) -> Plan:
     if not changed:
         return Plan(None, [], scan)
     dts = sorted(dt for _, dt in changed)
-    sources = [s for s in SOURCE_NAMES if any(c == s for c, _ in changed)]
+    sources = [s for s in LANDING_SOURCES if any(c == s for c, _ in changed)]
     by_range: dict[tuple[str, str], list[str]] = {}
     for source in sources:
         own = sorted(dt for c, dt in changed if c == source)

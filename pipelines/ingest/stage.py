@@ -18,8 +18,9 @@ from pathlib import Path
 import duckdb
 
 from pipelines import sqlfiles
-from pipelines.contract import SOURCES
+from pipelines.contract import RECEIPTS, SOURCES
 from pipelines.ingest import files as landing_files
+from pipelines.ingest import receipts
 from pipelines.ingest.readers import (
     TMP_DIR_NAME,
     FileRead,
@@ -199,7 +200,11 @@ def _stage_batch(
     to withdraw; a batch of new files never scans the staged table)."""
     fields = ", ".join(q(f) for f in SOURCES[source].field_names)
     staging = f'staging."{source}"'
-    if batch:
+    formats: dict[str, str] = {}  # receipts: path -> the gateway format recognised
+    if batch and source == RECEIPTS:
+        formats = receipts.read_files(con, batch, tmp)
+        con.execute(f"create or replace temp table checked as {receipts.validation_sql()}")
+    elif batch:
         read_files(con, source, batch, tmp)  # autocommit: a failing read rolls back alone
         con.execute(f"create or replace temp table checked as {validation_sql(source)}")
         # lines that were not records at all: quarantined like any bad row
@@ -218,7 +223,7 @@ def _stage_batch(
             fr.file.dt,
             fr.file.size,
             fr.content_hash or None,
-            fr.file.format,
+            formats.get(fr.file.path, fr.file.format),
             fr.encoding,
             fr.dropped,
             "failed" if fr.error else "loaded",

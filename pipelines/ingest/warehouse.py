@@ -9,10 +9,10 @@ from pathlib import Path
 import duckdb
 
 from pipelines import sqlfiles
-from pipelines.contract import SOURCE_NAMES, SOURCES
+from pipelines.contract import LANDING_SOURCES, SOURCES
 from pipelines.errors import UserError
 from pipelines.ingest.validate import lit, q
-from pipelines.schema import core_table_ddl
+from pipelines.schema import core_columns, core_table_ddl
 from pipelines.settings import TIMEZONE
 
 
@@ -74,8 +74,8 @@ def file_filter(paths: list[str], alias: str = "", table: str | None = None) -> 
 EXPECTED_TABLES = frozenset(
     [("ingest", t) for t in ("file_ledger", "quarantine", "file_stat")]
     + [("main", "merge_scope")]
-    + [(schema, s) for s in SOURCE_NAMES for schema in ("staging", "core")]
-    + [("staging", f"_pending_{s}") for s in SOURCE_NAMES]
+    + [(schema, s) for s in LANDING_SOURCES for schema in ("staging", "core")]
+    + [("staging", f"_pending_{s}") for s in LANDING_SOURCES]
 )
 
 
@@ -87,6 +87,7 @@ def ensure(con: duckdb.DuckDBPyConnection) -> None:
     ).fetchall()
     if set(present) >= EXPECTED_TABLES:
         _pending_files(con)
+        _sms_logs_out_id(con)
         return
     for name in (
         "schema_ingest",
@@ -98,7 +99,7 @@ def ensure(con: duckdb.DuckDBPyConnection) -> None:
         "merge_scope",
     ):
         sqlfiles.run(con, f"ingest/{name}")
-    for source in SOURCE_NAMES:
+    for source in LANDING_SOURCES:
         con.execute(core_table_ddl(source, schema="staging"))
         con.execute(core_table_ddl(source, schema="core"))
         keys = ", ".join(
@@ -106,6 +107,35 @@ def ensure(con: duckdb.DuckDBPyConnection) -> None:
         )
         con.execute(f"create table if not exists {pending_table(source)} ({keys}, _file VARCHAR)")
     _pending_files(con)
+    _sms_logs_out_id(con)
+
+
+def _sms_logs_out_id(con: duckdb.DuckDBPyConnection) -> None:
+    """Warehouses made before `sms_logs.out_id` get the column, in its contract position
+    (before the lineage columns: rows are inserted by position), as null for every row."""
+    for schema in ("staging", "core"):
+        (n,) = con.execute(
+            "select count(*) from duckdb_columns() where database_name = current_database() "
+            "and schema_name = ? and table_name = 'sms_logs' and column_name = 'out_id'",
+            [schema],
+        ).fetchone()
+        if n:
+            continue
+        cols = ", ".join(
+            "cast(null as VARCHAR) as out_id" if c == "out_id" else q(c)
+            for c, _ in core_columns("sms_logs")
+        )
+        con.execute("begin")
+        try:
+            con.execute(
+                f'create table {schema}."_sms_logs_new" as select {cols} from {schema}.sms_logs'
+            )
+            con.execute(f"drop table {schema}.sms_logs")
+            con.execute(f'alter table {schema}."_sms_logs_new" rename to sms_logs')
+            con.execute("commit")
+        except BaseException:
+            con.execute("rollback")
+            raise
 
 
 def _pending_files(con: duckdb.DuckDBPyConnection) -> None:
@@ -116,8 +146,8 @@ def _pending_files(con: duckdb.DuckDBPyConnection) -> None:
         "and schema_name = 'staging' and table_name like '\\_pending\\_%' escape '\\' "
         "and column_name = '_file'"
     ).fetchone()[0]
-    if n < len(SOURCE_NAMES):
-        for source in SOURCE_NAMES:
+    if n < len(LANDING_SOURCES):
+        for source in LANDING_SOURCES:
             con.execute(
                 f"alter table {pending_table(source)} add column if not exists _file VARCHAR"
             )

@@ -20,6 +20,7 @@ from typing import Any
 import duckdb
 
 from pipelines import engines, sqlfiles
+from pipelines.ingest.receipts import overlay
 from pipelines.marts import lineage, temp
 from pipelines.marts import state as mart_state
 from pipelines.marts.rewrite import scoped_insert
@@ -217,6 +218,7 @@ def build_plan(
 def _run_plan(con: duckdb.DuckDBPyConnection, build: BuildPlan, *, spark: Any = None) -> None:
     """The body of build_marts, inside the caller's transaction."""
     params = {"marts/run_context": build.settings.as_params()}
+    overlay.refresh(con)  # core.sms_messages: the log with its gateway receipts
     mart_state.snapshot(con)
     if build.incremental and build.engine == "duckdb":
         build.flags = mart_state.plan_flags(

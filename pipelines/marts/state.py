@@ -9,7 +9,7 @@ The marts remember, in the private schema `mart_build` (never published: publish
   a full rebuild.
 - `mart_build.sms_days` — per *epoch day* (`(epoch_ms(sent_at) + 8 h) // 1 day`, a cheap
   stand-in for the local date that never needs the time-zone library) the number of
-  `core.sms_logs` rows and the sum of a 64-bit hash of every column the flags read
+  `core.sms_messages` rows and the sum of a 64-bit hash of every column the flags read
   (`content` only where the promotion rule reads it). A day whose pair differs holds an
   inserted, replaced or deleted message.
 - `mart_build.flag_users` — per user the per-user inputs of the flags: the first opt-out
@@ -17,7 +17,7 @@ The marts remember, in the private schema `mart_build` (never published: publish
 - `mart_build.flag_bills` — per bill the per-bill inputs of the flags (settlement and due
   date): `due_date`, `amount_due`, and the count and hash sum of its successful repayments.
 
-Finding the change set reads five narrow columns of `core.sms_logs` once (about 1 s at m,
+Finding the change set reads five narrow columns of `core.sms_messages` once (about 1 s at m,
 against 30 s for the flags), the users and the opt-outs; it needs nothing from the
 ingestion, so it is exact whatever the merge did (new files, re-delivered or withdrawn ones,
 rows moved to another date).
@@ -29,7 +29,7 @@ The flags are then recomputed for
 - U: every message of the users whose first opt-out, consent or preference rows changed,
   and of the users with a due reminder or collection message about a bill whose due date,
   amount or successful repayments changed (a late repayment, a new preference row);
-by running the one flags SQL file over a copy of the `core.sms_logs` rows of S, the days
+by running the one flags SQL file over a copy of the `core.sms_messages` rows of S, the days
 before S that the duplicate window reaches, and U (temp table `flags_input`, swapped in on the
 parsed SQL by pipelines.marts.rewrite), keeping the output rows of S or U, and replacing
 exactly those rows of the table (delete + insert). The temp tables are declared in
@@ -67,9 +67,10 @@ select
     count(*) as n,
     sum(hash(
         message_id, user_id, purpose, template_code, bill_id, sent_at, delivery_status,
-        case when purpose in {SERVICE_PURPOSES} then content end
+        case when purpose in {SERVICE_PURPOSES} then content end,
+        delivered_at, provider, err_code, origin
     )::hugeint) as h
-from core.sms_logs
+from core.sms_messages
 group by 1
 """
 
@@ -218,7 +219,7 @@ def plan_flags(con: duckdb.DuckDBPyConnection, fingerprint: str, window_minutes:
         con.execute(
             """insert into flags_scope_users
             select distinct logs.user_id
-            from core.sms_logs as logs
+            from core.sms_messages as logs
             semi join _changed_bills as bills
                 on bills.bill_id = logs.bill_id
             where logs.purpose in ('due_reminder', 'overdue_collection')
@@ -231,7 +232,7 @@ def plan_flags(con: duckdb.DuckDBPyConnection, fingerprint: str, window_minutes:
         "_changed_dates",
         f"""
         select distinct cast(sent_at at time zone 'Asia/Shanghai' as date) as local_date
-        from core.sms_logs
+        from core.sms_messages
         where {EPOCH_DAY.format(ts="sent_at")} in (select eday from _changed_edays)
         union
         select distinct local_date
@@ -291,7 +292,7 @@ def flags_scoped_sql() -> str:
     """The flags file, reading the scoped input and inserting the rows of S or U."""
     return scoped_insert(
         FLAGS_FILE,
-        {"core.sms_logs": "flags_input"},
+        {"core.sms_messages": "flags_input"},
         """q.local_date in (select local_date from flags_scope_dates)
         or q.user_id in (select user_id from flags_scope_users)""",
     )
@@ -326,7 +327,7 @@ def update_flags(con: duckdb.DuckDBPyConnection) -> None:
         con,
         "flags_input",
         f"""select *
-        from core.sms_logs
+        from core.sms_messages
         where sent_at >= $lo and sent_at < $hi and {in_dates}""",
         {"lo": lo, "hi": hi},
     )
@@ -334,7 +335,7 @@ def update_flags(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(
             f"""insert into flags_input
             select logs.*
-            from core.sms_logs as logs
+            from core.sms_messages as logs
             semi join flags_scope_users as users
                 on users.user_id = logs.user_id
             where not {in_dates}"""

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import duckdb
 
-from pipelines.contract import SOURCE_NAMES
+from pipelines.contract import LANDING_SOURCES
 from pipelines.ingest.validate import lit, q
 from pipelines.settings import SQL_DIR
 
@@ -120,7 +120,7 @@ def publish(con: duckdb.DuckDBPyConnection, serve: Path, run_id: str) -> Publish
     catalog = con.execute("select current_database()").fetchone()[0]
     tmp = serve.parent / f".{serve.name}.{os.getpid()}.{int(time.time() * 1000)}{TMP_SUFFIX}"
     counts_sql = ", ".join(
-        f"{lit(s)}, (select count(*) from pub.core.{q(s)})" for s in SOURCE_NAMES
+        f"{lit(s)}, (select count(*) from pub.core.{q(s)})" for s in LANDING_SOURCES
     )
     try:
         con.execute(f"attach {lit(str(tmp))} as pub")

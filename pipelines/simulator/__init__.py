@@ -74,7 +74,7 @@ def _check(out: Path, scale, users, months, start, seed, fmt, force) -> tuple[in
             raise _user_error(
                 f"{out} is not empty; choose another --out or pass --force to replace it"
             )
-        for name in (*contract.SOURCE_NAMES, GROUND_TRUTH):
+        for name in (*contract.LANDING_SOURCES, GROUND_TRUTH):
             p = out / name
             if p.is_dir():
                 shutil.rmtree(p)
@@ -286,6 +286,7 @@ def _ground_truth(
             "phone_numbers_in_text": w.phone_in_text,
         },
         "faults": faults,
+        "receipts": w.receipts.truth(),
         "injected": world.injected,
         "preferences": world.prefs.truth(),
         "experiment": {

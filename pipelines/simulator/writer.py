@@ -21,6 +21,7 @@ import polars as pl
 from pipelines import contract
 from pipelines.simulator import content as C
 from pipelines.simulator.params import ARMS, EXPERIMENT_ID, PROMO_KEYWORDS, Params
+from pipelines.simulator.receipts import ReceiptWriter
 from pipelines.simulator.tables import DAY, UTC_OFFSET, Tab
 from pipelines.simulator.world import PURPOSES, TPL_PURPOSE, World
 
@@ -295,9 +296,13 @@ class Frames:
         elif source == "sms_logs":
             content = self.sms_content(df)
             digits = _digits("id", 18)
+            # a quarter of the second gateway's messages go through Twilio (no caller's id)
+            twilio = (pl.col("prov") == 1) & (pl.col("id") % 4 == 0)
             mid = (
                 pl.when(pl.col("prov") == 0)
                 .then(pl.concat_str([digits, pl.lit("^0")]))
+                .when(twilio)
+                .then(pl.concat_str([pl.lit("SM"), digits]))
                 .otherwise(pl.concat_str([pl.lit("2433:00"), digits]))
             )
             out = (
@@ -311,7 +316,10 @@ class Frames:
                     sent_at=pl.col("sent"),
                     delivery_status=_lookup("status", ("delivered", "failed", "pending")),
                     delivered_at=pl.when(pl.col("dlv") >= 0).then(pl.col("dlv")),
-                    provider=_lookup("prov", ("aliyun", "tencent")),
+                    provider=pl.when(twilio)
+                    .then(pl.lit("twilio"))
+                    .otherwise(_lookup("prov", ("aliyun", "tencent"))),
+                    out_id=pl.when(~twilio).then(pl.concat_str([pl.lit("O"), digits])),
                     err_code=_lookup("err", ERR_CODES),
                     segmiss=pl.col("segmiss"),
                     dt=pl.col("sent") // DAY,
@@ -464,6 +472,8 @@ class Writer:
         }
         self.sms_by_purpose = dict.fromkeys(PURPOSES, 0)
         self.dts: set[int] = set()
+        # the gateways' receipts of the messages (sms_receipts), written with each chunk
+        self.receipts = ReceiptWriter(out, seed, world.end_day, self.dts, PROMO_KEYWORDS)
         self.pool = ThreadPoolExecutor(max_workers=2)
         self.n_files = 0
         self.bytes = 0
@@ -617,6 +627,8 @@ class Writer:
         self._inflight = []
 
     def _observe(self, source: str, df: pl.DataFrame, tab: Tab) -> None:
+        if source == "sms_logs":
+            self.receipts.observe(df)
         if source == "sms_logs" and tab.n:
             # from the template of each message: the filled-in values (digits, dates) never
             # make or break a promotion keyword, so the template's text decides

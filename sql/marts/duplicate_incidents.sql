@@ -6,7 +6,9 @@
 -- own bar). Consecutive anomalous hours form one incident. Per incident:
 -- started_at / ended_at = first and last duplicate send, messages = all messages of its
 -- hours, duplicate_messages, duplicate_rate, users with a duplicate, and the sorted template
--- codes of its duplicates. Verification messages are left out as everywhere.
+-- codes of its duplicates, and gateway_duplicates: its duplicates that only the gateways'
+-- receipts show (sends the log does not know). Verification messages are left out as
+-- everywhere.
 -- DuckDB idiom: list_sort(array_agg(distinct ...)) (sqlglot: array_sort(collect_list(...))).
 create or replace table mart.duplicate_incidents as
 with
@@ -24,6 +26,7 @@ messages as (
         template_code,
         sent_at,
         is_duplicate,
+        origin,
         date_diff('day', date '2000-01-01', local_date) * 24 + local_hour as hour_index
     from mart.sms_message_flags
     where purpose <> 'verification'
@@ -79,7 +82,9 @@ incidents as (
         sum(case when is_duplicate then 1 else 0 end) as duplicate_messages,
         count(distinct case when is_duplicate then user_id end) as users,
         list_sort(array_agg(distinct template_code) filter (where is_duplicate))
-            as templates
+            as templates,
+        sum(case when is_duplicate and origin = 'gateway' then 1 else 0 end)
+            as gateway_duplicates
     from incident_messages
     group by island
 ),
@@ -93,7 +98,8 @@ final as (
         duplicate_messages,
         cast(duplicate_messages as double) / messages as duplicate_rate,
         users,
-        templates
+        templates,
+        gateway_duplicates
     from incidents
 )
 

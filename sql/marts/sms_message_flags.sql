@@ -1,4 +1,6 @@
--- mart.sms_message_flags: one row per sms_logs row with the nine fault flags of metrics.md.
+-- mart.sms_message_flags: one row per message of the core messages table (the log's rows with
+-- their gateway receipts, and the sends only the gateway knew) with the nine fault flags of
+-- metrics.md.
 -- Verification messages keep a row but every flag is false; they never count as a "twin",
 -- nor towards a user's daily rank. Set-based: lag() for twins, row_number() for the daily
 -- cap (on busy user-days only), one join each for opt-outs, consent and promotion keywords,
@@ -29,8 +31,12 @@ source as (
         template_code,
         bill_id,
         sent_at,
-        delivery_status
-    from core.sms_logs
+        delivery_status,
+        delivered_at,
+        provider,
+        err_code,
+        origin
+    from core.sms_messages
 ),
 
 renamed as (
@@ -42,6 +48,10 @@ renamed as (
         bill_id,
         sent_at,
         delivery_status,
+        delivered_at,
+        provider,
+        err_code,
+        origin,
         purpose <> 'verification' as is_message,
         cast(sent_at at time zone 'Asia/Shanghai' as date) as local_date,
         cast(extract(hour from sent_at at time zone 'Asia/Shanghai') as integer) as local_hour
@@ -128,7 +138,7 @@ service_contents as (
     select
         message_id,
         content
-    from core.sms_logs
+    from core.sms_messages
     where purpose in ('bill_notice', 'due_reminder', 'overdue_collection')
 ),
 
@@ -230,7 +240,12 @@ final as (
                 or busy_day_ranks.day_rank > preferences.max_per_day
             ),
             false
-        ) as is_against_preference
+        ) as is_against_preference,
+        -- delivery as the gateway saw it, and where the message is known (log or gateway)
+        ranked.delivered_at,
+        ranked.provider,
+        ranked.err_code,
+        ranked.origin
     from ranked
     cross join settings
     left join first_opt_out

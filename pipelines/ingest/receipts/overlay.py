@@ -1,0 +1,277 @@
+"""Delivery as the gateway saw it: `core.sms_receipt_matches` and `core.sms_messages`.
+
+Runs at the start of every mart build, after the core merges of `sms_logs` and
+`sms_receipts` (inside the build's transaction, before the incremental flags look for what
+changed): the marts read `core.sms_messages` instead of `core.sms_logs`.
+
+Both tables are updated in place. What changed is found from core itself, as the marts do:
+per epoch day of `sent_at`, the rows and Σ hash of every `core.sms_logs` column
+(`mart_build.overlay_log_days`), and per export day (`_dt`) the same of `core.sms_receipts`
+(`mart_build.overlay_receipt_days`). Then:
+
+- receipts whose match may change (R): the receipts of changed export days (new and old
+  copies), the receipts naming a log row of a changed day by gateway id or caller's id (the
+  row's new and old values), every receipt sharing a caller's id with those, and every
+  receipt naming or matched to a log row those name or matched (a receipt's match depends
+  only on the log rows with its gateway id or its caller's id, and on the other receipts of
+  the row it matches); their matches are recomputed from those receipts and the log rows they
+  name, and replace the old ones;
+- messages rewritten: the log rows of changed days and the rows and messages of every match
+  that appeared, disappeared or changed, with those rows' gateway-only sends. A message's row
+  depends only on its log row and its matches.
+
+So both equal a full rebuild (the incremental tests compare them with one). The first build,
+or a warehouse without the state, builds in full.
+"""
+
+from __future__ import annotations
+
+import duckdb
+
+from pipelines import sqlfiles
+from pipelines.contract import RECEIPTS
+from pipelines.schema import core_table_ddl
+
+MATCHES, MESSAGES = "core/sms_receipt_matches", "core/sms_messages"
+STATE_SCHEMA = "mart_build"  # private (never published), next to the marts' own state
+STATE = f"{STATE_SCHEMA}.overlay_log_days"
+RECEIPT_STATE = f"{STATE_SCHEMA}.overlay_receipt_days"
+EPOCH_DAY = "((epoch_ms(sent_at) + 28800000) // 86400000)"
+
+LOG_DAYS_SQL = f"""
+create or replace temp table _ov_log_days as
+select
+    {EPOCH_DAY} as eday,
+    count(*) as n,
+    sum(hash(
+        message_id, user_id, template_code, purpose, bill_id, content, sent_at,
+        delivery_status, delivered_at, provider, err_code, segments, out_id, _dt, _file, _row
+    )::hugeint) as h
+from core.sms_logs
+group by 1
+"""
+
+
+RECEIPT_DAYS_SQL = """
+create or replace temp table _ov_receipt_days as
+select
+    _dt,
+    count(*) as n,
+    sum(hash(
+        receipt_id, provider, receipt_format, gateway_id, out_id, status, err_code, sent_at,
+        reported_at, segments, _file, _row
+    )::hugeint) as h
+from core.sms_receipts
+group by 1
+"""
+
+
+def _exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
+    return bool(
+        con.execute(
+            "select count(*) from duckdb_tables() where database_name = current_database() "
+            "and schema_name = ? and table_name = ? and not temporary",
+            [schema, table],
+        ).fetchone()[0]
+    )
+
+
+def refresh(con: duckdb.DuckDBPyConnection) -> bool:
+    """Bring both tables up to date with core.sms_logs and core.sms_receipts (an empty
+    receipts table is created when the warehouse has none: every message then keeps the
+    log's values). Returns True when core.sms_messages was rebuilt in full."""
+    con.execute(core_table_ddl(RECEIPTS))
+    con.execute(LOG_DAYS_SQL)
+    con.execute(RECEIPT_DAYS_SQL)
+    full = not (
+        _exists(con, STATE_SCHEMA, "overlay_log_days")
+        and _exists(con, STATE_SCHEMA, "overlay_receipt_days")
+        and _exists(con, "core", "sms_messages")
+        and _exists(con, "core", "sms_receipt_matches")
+    )
+    if full:
+        for name in (MATCHES, MESSAGES):
+            sqlfiles.run(con, name)
+    else:
+        _update(con)
+    con.execute(f"create schema if not exists {STATE_SCHEMA}")
+    con.execute(f"create or replace table {STATE} as select * from _ov_log_days")
+    con.execute(f"create or replace table {RECEIPT_STATE} as select * from _ov_receipt_days")
+    for table in TEMP_TABLES:
+        con.execute(f"drop table if exists {table}")
+    return full
+
+
+TEMP_TABLES = (
+    "_ov_log_days",
+    "_ov_receipt_days",
+    "_ov_changed_logs",
+    "_ov_changed_receipts",
+    "_ov_scope",
+    "_ov_receipts",
+    "_ov_match_logs",
+    "_ov_old_matches",
+    "_ov_new_matches",
+    "_ov_changed",
+    "_ov_ids",
+    "_ov_logs",
+    "_ov_matches",
+)
+
+
+def _update(con: duckdb.DuckDBPyConnection) -> None:
+    # log rows of changed days: their ids and caller's ids, new and old
+    con.execute(
+        f"""create or replace temp table _ov_changed_logs as
+        with changed_days as (
+            select coalesce(a.eday, b.eday) as eday
+            from _ov_log_days as a
+            full outer join {STATE} as b
+                on b.eday = a.eday
+            where a.n is distinct from b.n or a.h is distinct from b.h
+        )
+        select message_id, out_id from core.sms_logs
+        where {EPOCH_DAY} in (select eday from changed_days)
+        union
+        select message_id, out_id from core.sms_messages
+        where origin = 'log' and {EPOCH_DAY} in (select eday from changed_days)"""
+    )
+    # receipts of changed export days, new and old
+    con.execute(
+        f"""create or replace temp table _ov_changed_receipts as
+        with changed_days as (
+            select coalesce(a._dt, b._dt) as _dt
+            from _ov_receipt_days as a
+            full outer join {RECEIPT_STATE} as b
+                on b._dt is not distinct from a._dt
+            where a.n is distinct from b.n or a.h is distinct from b.h
+        )
+        select receipt_id, gateway_id, out_id from core.sms_receipts
+        where _dt in (select _dt from changed_days)
+            or (_dt is null and exists (select 1 from changed_days where _dt is null))
+        union
+        select receipt_id, gateway_id, out_id from core.sms_receipt_matches
+        where _dt in (select _dt from changed_days)
+            or (_dt is null and exists (select 1 from changed_days where _dt is null))"""
+    )
+    # R: those receipts, the receipts naming a changed log row, and every receipt sharing a
+    # caller's id with them
+    con.execute(
+        """create or replace temp table _ov_scope as
+        with first as (
+            select receipt_id, gateway_id, out_id from _ov_changed_receipts
+            union
+            select receipt_id, gateway_id, out_id from core.sms_receipts
+            where gateway_id in (select message_id from _ov_changed_logs)
+                or out_id in (select out_id from _ov_changed_logs where out_id is not null)
+            union
+            select receipt_id, gateway_id, out_id from core.sms_receipt_matches
+            where log_message_id in (select message_id from _ov_changed_logs)
+        ),
+        -- the log rows those receipts name or matched, and the changed ones
+        touched as (
+            select message_id, out_id from core.sms_logs
+            where message_id in (select gateway_id from first where gateway_id is not null)
+                or out_id in (select out_id from first where out_id is not null)
+                or message_id in (
+                    select log_message_id from core.sms_receipt_matches
+                    where receipt_id in (select receipt_id from first)
+                )
+            union
+            select message_id, out_id from _ov_changed_logs
+        )
+        select receipt_id from first
+        union
+        select receipt_id from core.sms_receipts
+        where out_id in (select out_id from first where out_id is not null)
+        union
+        select receipt_id from core.sms_receipt_matches
+        where out_id in (select out_id from first where out_id is not null)
+        union
+        -- every receipt naming or matched to a touched row: a row's receipts decide together
+        select receipt_id from core.sms_receipts
+        where gateway_id in (select message_id from touched)
+            or out_id in (select out_id from touched where out_id is not null)
+        union
+        select receipt_id from core.sms_receipt_matches
+        where log_message_id in (select message_id from touched)"""
+    )
+    con.execute(
+        """create or replace temp table _ov_receipts as
+        select * from core.sms_receipts semi join _ov_scope using (receipt_id)"""
+    )
+    con.execute(
+        """create or replace temp table _ov_match_logs as
+        select * from core.sms_logs
+        where message_id in (select gateway_id from _ov_receipts where gateway_id is not null)
+            or out_id in (select out_id from _ov_receipts where out_id is not null)"""
+    )
+    con.execute(
+        """create or replace temp table _ov_old_matches as
+        select * from core.sms_receipt_matches semi join _ov_scope using (receipt_id)"""
+    )
+    con.execute(f"create or replace temp table _ov_new_matches as {_matches_sql()}")
+    con.execute(
+        """delete from core.sms_receipt_matches
+        where receipt_id in (select receipt_id from _ov_scope)"""
+    )
+    con.execute("insert into core.sms_receipt_matches select * from _ov_new_matches")
+    # matches that appeared, disappeared or changed (either side's message and log row)
+    con.execute(
+        """create or replace temp table _ov_changed as
+        (select * from _ov_old_matches except all select * from _ov_new_matches)
+        union all
+        (select * from _ov_new_matches except all select * from _ov_old_matches)"""
+    )
+    # the log rows whose message may change: rows of changed days (new and old copies) and
+    # the rows of changed matches; a changed match's message (a send the log does not know)
+    # goes with its row
+    con.execute(
+        """create or replace temp table _ov_ids as
+        select message_id from _ov_changed_logs
+        union
+        select log_message_id from _ov_changed where log_message_id is not null
+        union
+        select message_id from _ov_changed where message_id is not null"""
+    )
+    if not con.execute("select count(*) from _ov_ids").fetchone()[0]:
+        return
+    con.execute(
+        """delete from core.sms_messages
+        where message_id in (select message_id from _ov_ids)
+            or retry_of in (select message_id from _ov_ids)"""
+    )
+    con.execute(
+        """create or replace temp table _ov_logs as
+        select * from core.sms_logs semi join _ov_ids using (message_id)"""
+    )
+    con.execute(
+        """create or replace temp table _ov_matches as
+        select * from core.sms_receipt_matches
+        where log_message_id in (select message_id from _ov_ids)"""
+    )
+    con.execute(_messages_sql())
+
+
+def _matches_sql() -> str:
+    """The matches file over the receipts of R and the log rows they name (a query)."""
+    text = sqlfiles.load(MATCHES)
+    _, found, query = text.partition("create or replace table core.sms_receipt_matches as")
+    if not found or query.count("from core.sms_receipts") != 1:
+        raise RuntimeError(f"{MATCHES}: unexpected shape for the incremental update")
+    if query.count("from core.sms_logs") != 1:
+        raise RuntimeError(f"{MATCHES}: unexpected shape for the incremental update")
+    query = query.replace("from core.sms_receipts", "from _ov_receipts")
+    query = query.replace("from core.sms_logs", "from _ov_match_logs")
+    return query.strip().rstrip(";")
+
+
+def _messages_sql() -> str:
+    """The messages file over the changed log rows and their matches, inserting."""
+    text = sqlfiles.load(MESSAGES)
+    _, found, query = text.partition("create or replace table core.sms_messages as")
+    if not found or query.count("from core.sms_receipt_matches") != 1:
+        raise RuntimeError(f"{MESSAGES}: unexpected shape for the incremental update")
+    query = query.replace("from core.sms_receipt_matches", "from _ov_matches")
+    query = query.replace("select * from core.sms_logs", "select * from _ov_logs")
+    return "insert into core.sms_messages " + query.strip().rstrip(";")
