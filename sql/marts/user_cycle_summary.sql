@@ -14,9 +14,11 @@ select
     cast(sum(total_sms) as bigint) as total_sms,
     count(on_time) as on_time_n,
     cast(sum(case when on_time then 1 else 0 end) as bigint) as on_time_sum,
+    count(dpd30) as dpd30_n,
+    cast(sum(case when dpd30 then 1 else 0 end) as bigint) as dpd30_sum,
     count(complained) as complained_n,
     cast(sum(case when complained then 1 else 0 end) as bigint) as complained_sum,
     count(opted_out) as opted_out_n,
-    sum(case when opted_out then 1 else 0 end) as opted_out_sum
+    cast(sum(case when opted_out then 1 else 0 end) as bigint) as opted_out_sum
 from mart.user_cycle
 group by due_date, score_band, experiment_id, arm, pre_due_reminders
