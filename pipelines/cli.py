@@ -17,6 +17,7 @@ COMMANDS = [
     "pipelines.sql_command",
     "pipelines.dashboard_command",
     "pipelines.bench.command",
+    "pipelines.whatif.command",
 ]
 
 
