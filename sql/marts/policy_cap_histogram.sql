@@ -58,13 +58,13 @@ messages as (
 ),
 
 filter_sets as (
-    select cast(range as integer) as filters
-    from range(8)
+    select filters
+    from (values (0), (1), (2), (3), (4), (5), (6), (7)) as v (filters)
 ),
 
 reminder_caps as (
-    select cast(range as integer) as reminder_cap
-    from range(7)
+    select reminder_cap
+    from (values (0), (1), (2), (3), (4), (5), (6)) as v (reminder_cap)
 ),
 
 busy_days as (
@@ -162,17 +162,28 @@ day_cuts as (
     group by busy.user_id, busy.local_date, busy.filters, reminder_caps.reminder_cap
 ),
 
--- messages a user-day keeps after the filters and each reminder cap
-day_caps as (
+-- messages a user-day keeps after the filters and each reminder cap; a day the reminder cap
+-- does not change (what is left is monotone in the cap, so equal at cap 1 and with no cap
+-- means equal at every cap: no reminder of rank > 1) is kept once, as cap -1
+day_rows as (
     select
+        'day' as kind,
         day_counts.user_id,
         day_counts.local_date,
         day_counts.score_band,
         day_counts.filters,
-        reminder_caps.reminder_cap,
+        case
+            when first_cut.user_id is null then -1 else reminder_caps.reminder_cap
+        end as reminder_cap,
         day_counts.messages - coalesce(day_cuts.removed, 0) as survivors
     from day_counts
-    cross join reminder_caps
+    left join day_cuts as first_cut
+        on first_cut.user_id = day_counts.user_id
+        and first_cut.local_date = day_counts.local_date
+        and first_cut.filters = day_counts.filters
+        and first_cut.reminder_cap = 1
+    inner join reminder_caps
+        on reminder_caps.reminder_cap = 0 or first_cut.user_id is not null
     left join day_cuts
         on day_cuts.user_id = day_counts.user_id
         and day_cuts.local_date = day_counts.local_date
@@ -180,64 +191,74 @@ day_caps as (
         and day_cuts.reminder_cap = reminder_caps.reminder_cap
 ),
 
--- position of each marketing-in-service message among its day's messages left (0: removed)
-promo_caps as (
+-- position of each marketing-in-service message among its day's survivors of the filters
+promo_positions as (
     select
         p.message_id,
         p.user_id,
         p.local_date,
         p.score_band,
         p.filters,
-        reminder_caps.reminder_cap,
-        case
-            when reminder_caps.reminder_cap = 0
-                or coalesce(p.rank <= reminder_caps.reminder_cap, true)
-                then count(*) filter (
-                    where reminder_caps.reminder_cap = 0
-                    or coalesce(o.rank <= reminder_caps.reminder_cap, true)
-                )
-            else 0
-        end as survivors
+        p.rank,
+        count(*) as position
     from busy as p
     inner join busy as o
         on o.user_id = p.user_id
         and o.local_date = p.local_date
         and o.filters = p.filters
         and (o.sent_at < p.sent_at or (o.sent_at = p.sent_at and o.message_id <= p.message_id))
-    cross join reminder_caps
     where p.is_promo
-    group by p.message_id, p.user_id, p.local_date, p.score_band, p.filters, p.rank,
-        reminder_caps.reminder_cap
+    group by p.message_id, p.user_id, p.local_date, p.score_band, p.filters, p.rank
 ),
 
--- the same for every reminder cap: what is left is monotone in the cap, so equal at cap 1 and
--- with no cap means equal at every cap; such rows are kept once, as cap -1
-cap_rows as (
+-- per promotion and cap: the reminders up to it (itself included) that the cap removes
+promo_cuts as (
     select
-        'day' as kind,
-        user_id,
-        local_date,
-        score_band,
-        filters,
-        reminder_cap,
-        survivors,
-        max(survivors) filter (where reminder_cap = 1) over w
-        = max(survivors) filter (where reminder_cap = 0) over w as any_cap
-    from day_caps
-    window w as (partition by user_id, local_date, filters)
-    union all
+        p.message_id,
+        p.filters,
+        reminder_caps.reminder_cap,
+        count(*) as removed
+    from busy as p
+    inner join busy as o
+        on o.user_id = p.user_id
+        and o.local_date = p.local_date
+        and o.filters = p.filters
+        and (o.sent_at < p.sent_at or (o.sent_at = p.sent_at and o.message_id <= p.message_id))
+    inner join reminder_caps
+        on reminder_caps.reminder_cap > 0
+        and o.rank > reminder_caps.reminder_cap
+    where p.is_promo
+    group by p.message_id, p.filters, reminder_caps.reminder_cap
+),
+
+-- its position after each reminder cap (0: the cap removes it); cap -1 as for days
+promo_rows as (
     select
         'promo_day' as kind,
-        user_id,
-        local_date,
-        score_band,
-        filters,
-        reminder_cap,
-        survivors,
-        max(survivors) filter (where reminder_cap = 1) over w
-        = max(survivors) filter (where reminder_cap = 0) over w as any_cap
-    from promo_caps
-    window w as (partition by message_id, filters)
+        promo_positions.user_id,
+        promo_positions.local_date,
+        promo_positions.score_band,
+        promo_positions.filters,
+        case
+            when first_cut.message_id is null then -1 else reminder_caps.reminder_cap
+        end as reminder_cap,
+        case
+            when reminder_caps.reminder_cap = 0
+                or coalesce(promo_positions.rank <= reminder_caps.reminder_cap, true)
+                then promo_positions.position - coalesce(promo_cuts.removed, 0)
+            else 0
+        end as survivors
+    from promo_positions
+    left join promo_cuts as first_cut
+        on first_cut.message_id = promo_positions.message_id
+        and first_cut.filters = promo_positions.filters
+        and first_cut.reminder_cap = 1
+    inner join reminder_caps
+        on reminder_caps.reminder_cap = 0 or first_cut.message_id is not null
+    left join promo_cuts
+        on promo_cuts.message_id = promo_positions.message_id
+        and promo_cuts.filters = promo_positions.filters
+        and promo_cuts.reminder_cap = reminder_caps.reminder_cap
 ),
 
 unit_rows as (
@@ -259,11 +280,23 @@ unit_rows as (
         local_date,
         score_band,
         filters,
-        case when any_cap then -1 else reminder_cap end as reminder_cap,
+        reminder_cap,
         survivors as value,
         0 as promo
-    from cap_rows
-    where survivors >= 2 and (not any_cap or reminder_cap = 0)
+    from day_rows
+    where survivors >= 2
+    union all
+    select
+        kind,
+        user_id,
+        local_date,
+        score_band,
+        filters,
+        reminder_cap,
+        survivors as value,
+        0 as promo
+    from promo_rows
+    where survivors >= 2
 ),
 
 final as (
