@@ -200,9 +200,12 @@ L: dict[str, tuple[str, str]] = {
     "out_sms_cost_yuan": ("短信成本（元）", "SMS cost (yuan)"),
     "out_net_value_yuan": ("净价值（元）", "Net value (yuan)"),
     "outcomes_caption": (
-        "相对现状的预期变化，括号内为 95% 区间；取整到整数。30+ 逾期账单只展示，不计入净价值。",
+        "相对现状的预期变化，括号内为 95% 区间；取整到整数。区间包含 0 的变化与“没有变化”无法区分"
+        "（例如提醒上限对投诉的效果，符号可能随抽样而变）。30+ 逾期账单只展示，不计入净价值。",
         "Expected change against the current policy, 95% interval in brackets, rounded to "
-        "whole units. 30+ DPD bills are shown but not priced in the net value.",
+        "whole units. A change whose interval contains 0 cannot be told from no change (e.g. "
+        "a reminder cap's effect on complaints, whose sign can flip by chance). 30+ DPD bills "
+        "are shown but not priced in the net value.",
     ),
     "search_title": ("策略搜索", "Policy search"),
     "search_caption": (

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import textwrap
 from pathlib import Path
 
 from pipelines.whatif import engine as E
@@ -48,11 +49,12 @@ def register(subparsers) -> None:
     p = subparsers.add_parser(
         "whatif",
         help="what a messaging policy removes and its expected effects, with 95%% intervals",
-        description=(
+        description=textwrap.fill(
             "Evaluate a messaging policy against the current one on the published data "
             "(serve.duckdb): messages removed per rule and the expected change of on-time "
             "repayments, 30+ DPD bills, complaints, opt-outs, violations, messages, SMS cost "
-            "and net value, in total and per month, each with a 95%% interval."
+            "and net value, in total and per month, each with a 95% interval.",
+            width=90,
         ),
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
