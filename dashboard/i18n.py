@@ -111,8 +111,8 @@ L: dict[str, tuple[str, str]] = {
     "no_experiment": ("没有实验结果。", "No experiment results."),
     "difference": ("差值（实验组 − 对照组）", "Difference (arm − control)"),
     "frontier_title": (
-        "前沿：每期短信 vs 按时还款率（气泡大小 = 投诉率）",
-        "Frontier: messages per cycle vs on-time rate (bubble size = complaint rate)",
+        "前沿：每期短信 vs 按时还款率（观察性）",
+        "Frontier: messages per cycle vs on-time rate (observational)",
     ),
     "frontier_by_arm": ("按实验组", "by arm"),
     "frontier_by_bucket": ("按提醒条数分组", "by reminders bucket"),
@@ -160,13 +160,13 @@ L: dict[str, tuple[str, str]] = {
     ),
     "per_band_caps": ("按评分等级分别设定提醒上限", "Reminder cap per score band"),
     "d_current": ("现状（不做改变）", "Current policy (no change)"),
-    "d_compliance": ("拦截违规营销", "block non-permitted marketing"),
-    "d_duplicates": ("去重", "drop duplicates"),
+    "d_compliance": ("拦截违规营销", "compliance block"),
+    "d_duplicates": ("去重", "dedupe"),
     "d_quiet_hours": ("夜间不发", "quiet hours"),
-    "d_promo": ("提醒去营销", "no promo in reminders"),
-    "d_reminder_cap": ("到期前提醒 ≤ {k}", "≤ {k} pre-due reminders"),
-    "d_band_caps": ("分等级提醒上限 {caps}", "reminder caps by band {caps}"),
-    "d_daily_cap": ("每日 ≤ {n} 条", "≤ {n} messages a day"),
+    "d_promo": ("提醒去营销", "clean reminders"),
+    "d_reminder_cap": ("到期提醒 ≤ {k} 条", "≤ {k} reminders"),
+    "d_band_caps": ("分等级提醒 {caps}", "reminders by band {caps}"),
+    "d_daily_cap": ("每日 ≤ {n} 条", "≤ {n} a day"),
     "your_policy": ("你的策略", "Your policy"),
     "w_regulator_complaint": ("每件监管投诉（成本）", "per regulator complaint (cost)"),
     "w_violation": ("每条违规营销（成本）", "per compliance violation (cost)"),
@@ -190,6 +190,7 @@ L: dict[str, tuple[str, str]] = {
         "experiment in scope); only its messages are counted.",
     ),
     "whole_period": ("整个期间", "Whole period"),
+    "interval95": ("95% 区间", "95% interval"),
     "out_on_time_repayments": ("按时还款（笔）", "On-time repayments"),
     "out_dpd30_bills": ("30+ 逾期账单（笔）", "30+ DPD bills"),
     "out_complaints": ("投诉（件）", "Complaints"),
@@ -200,12 +201,12 @@ L: dict[str, tuple[str, str]] = {
     "out_sms_cost_yuan": ("短信成本（元）", "SMS cost (yuan)"),
     "out_net_value_yuan": ("净价值（元）", "Net value (yuan)"),
     "outcomes_caption": (
-        "相对现状的预期变化，括号内为 95% 区间；取整到整数。区间包含 0 的变化与“没有变化”无法区分"
+        "相对现状的预期变化，取整到整数；各月的区间见 CSV。区间包含 0 的变化与“没有变化”无法区分"
         "（例如提醒上限对投诉的效果，符号可能随抽样而变）。30+ 逾期账单只展示，不计入净价值。",
-        "Expected change against the current policy, 95% interval in brackets, rounded to "
-        "whole units. A change whose interval contains 0 cannot be told from no change (e.g. "
-        "a reminder cap's effect on complaints, whose sign can flip by chance). 30+ DPD bills "
-        "are shown but not priced in the net value.",
+        "Expected change against the current policy, rounded to whole units; each month's "
+        "interval is in the CSV. A change whose interval contains 0 cannot be told from no "
+        "change (e.g. a reminder cap's effect on complaints, whose sign can flip by chance). "
+        "30+ DPD bills are shown but not priced in the net value.",
     ),
     "search_title": ("策略搜索", "Policy search"),
     "search_caption": (
@@ -225,6 +226,13 @@ L: dict[str, tuple[str, str]] = {
         "It beats every other policy beyond the interval.",
     ),
     "tied": ("无法区分", "Tied"),
+    "search_limits": (
+        "排名只按所列假设：每日上限删掉的提醒不计还款效果，所以很低的每日上限看起来可能过好；"
+        "净价值的大小主要取决于权重（见下方敏感度）。",
+        "The ranking holds under the stated assumptions only: reminders a daily cap removes are "
+        "given no repayment effect, so a very low daily cap can look better than it is; the "
+        "size of the net value depends mostly on the weights (sensitivity below).",
+    ),
     "frontier_policy_title": (
         "有效前沿：减少短信 vs 净价值（95% 区间）",
         "Efficient frontier: messages removed vs net value (95% interval)",

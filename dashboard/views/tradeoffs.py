@@ -128,33 +128,58 @@ def metric(col, label: str, outcome: str) -> None:
     col.caption(t("ci_short", lo=whole(iv["ci_low"]), hi=whole(iv["ci_high"])))
 
 
-m = st.columns(6)
+m = st.columns(3)
 m[0].metric(t("messages_removed"), f"{total_removed:,}")
 m[0].caption(t("of_in_scope", n=f"{in_scope:,}", p=f"{total_removed / in_scope:.1%}")
              if in_scope else "")  # fmt: skip
 metric(m[1], t("exp_on_time"), "on_time_repayments")
 metric(m[2], t("exp_complaints"), "complaints")
-metric(m[3], t("exp_opt_outs"), "opt_outs")
-metric(m[4], t("exp_violations"), "violations")
-metric(m[5], t("value_yuan"), "net_value_yuan")
+m = st.columns(3)
+metric(m[0], t("exp_opt_outs"), "opt_outs")
+metric(m[1], t("exp_violations"), "violations")
+metric(m[2], t("value_yuan"), "net_value_yuan")
+
+
+def pp(x: float) -> str:
+    """Percentage points, two decimals, signed; zero without a sign."""
+    v = round(100 * x / bills, 2)
+    return f"{v:+.2f}" if v else "0.00"
+
+
 on_time = ev.form("on_time_repayments").interval(q)
 if bills:
     st.caption(
-        t("pp_line", pp=f"{100 * on_time['change'] / bills:+.2f}",
-          lo=f"{100 * on_time['ci_low'] / bills:+.2f}",
-          hi=f"{100 * on_time['ci_high'] / bills:+.2f}", b=f"{bills:,}")
+        t("pp_line", pp=pp(on_time["change"]), lo=pp(on_time["ci_low"]),
+          hi=pp(on_time["ci_high"]), b=f"{bills:,}")
     )  # fmt: skip
 for n in ev.notes:
     st.warning(t(f"note_{n}"))
 
 # outcomes: whole period and per month, 95 % intervals
-rows = []
+# the page shows each month's change; the CSV has every month's interval too
+rows, csv_rows = [], []
 for o in E.OUTCOMES:
-    row = {t("outcome"): t(f"out_{o}"), t("whole_period"): cell(ev.form(o).interval(q))}
+    iv = ev.form(o).interval(q)
+    row = {
+        t("outcome"): t(f"out_{o}"),
+        t("whole_period"): whole(iv["change"]),
+        t("interval95"): "" if iv["ci_low"] == iv["ci_high"]
+        else f"{whole(iv['ci_low'])} ~ {whole(iv['ci_high'])}",
+    }  # fmt: skip
     for mo in months:
-        row[mo] = cell(ev.form(o, month=mo).interval(q))
+        miv = ev.form(o, month=mo).interval(q)
+        row[mo] = whole(miv["change"])
+        csv_rows.append({"outcome": o, "month": mo, **miv})
+    csv_rows.append({"outcome": o, "month": "whole_period", **iv})
     rows.append(row)
 st.dataframe(pd.DataFrame(rows), hide_index=True, key="whatif_outcomes", width="stretch")
+st.download_button(
+    t("download_csv"),
+    pd.DataFrame(csv_rows).to_csv(index=False).encode("utf-8-sig"),
+    file_name="whatif_outcomes.csv",
+    mime="text/csv",
+    key="dl_whatif_outcomes",
+)
 st.caption(t("outcomes_caption"))
 
 # what each rule removes
@@ -174,7 +199,8 @@ rule_rows.append({t("rule"): t("rule_promo") + " — " + t("rewritten"),
 rule_rows.append({t("rule"): t("total"), t("enabled"): "", t("alone"): None,
                   t("combined"): total_removed})  # fmt: skip
 rules_df = pd.DataFrame(rule_rows)
-rules_df[t("alone")] = rules_df[t("alone")].astype("Int64")  # whole counts, blank for the total
+for col in (t("alone"), t("combined")):  # whole counts with separators, blank for the total
+    rules_df[col] = rules_df[col].map(lambda n: "" if n is None or pd.isna(n) else f"{int(n):,}")
 charts.table(rules_df, "whatif_rules")
 
 # --- 2. the search ------------------------------------------------------------------------------
@@ -193,14 +219,21 @@ rank_df = pd.DataFrame(
         {
             t("rank"): i + 1,
             t("policy"): describe(c.policy),
-            t("messages_removed"): c.messages_removed,
+            t("messages_removed"): f"{c.messages_removed:,}",
             t("value_yuan"): cell(c.value),
             t("tied"): "≈" if c.tied_with_best else "",
         }
         for i, c in enumerate(top)
     ]
 )
-st.dataframe(rank_df, hide_index=True, key="whatif_ranking_table", width="stretch")
+st.dataframe(
+    rank_df,
+    hide_index=True,
+    key="whatif_ranking_table",
+    width="stretch",
+    column_config={t("policy"): st.column_config.TextColumn(width="large")},
+)
+st.caption(t("search_limits"))
 
 fr = res.frontier
 fig = go.Figure(
@@ -227,13 +260,19 @@ fr_df = pd.DataFrame(
 charts.show(fig, fr_df, "whatif_frontier")
 
 sens_rows = []
+
+
+def amount(x: float) -> str:
+    return f"{x:,.2f}" if x >= 1 or x == 0 else f"{x:.2g}"
+
+
 for name, (lo, hi) in res.sensitivity.items():
     now = getattr(weights, name)
+    top = t("beyond", x=amount(100 * now)) if hi is None else amount(hi)
     sens_rows.append({
         t("weight"): t(f"w_{name}"),
-        t("now"): f"{now:,.2f}",
-        t("winner_holds"): f"{'0' if lo is None else f'{lo:,.2f}'} ~ "
-        f"{t('beyond', x=f'{100 * max(now, 1e-6):,.0f}') if hi is None else f'{hi:,.2f}'}",
+        t("now"): amount(now),
+        t("winner_holds"): f"{'0' if lo is None else amount(lo)} ~ {top}",
     })  # fmt: skip
 st.markdown(f"**{t('sensitivity_title')}**")
 st.dataframe(pd.DataFrame(sens_rows), hide_index=True, key="whatif_sensitivity")
