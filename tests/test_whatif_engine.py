@@ -207,3 +207,46 @@ def test_scope_months():
     s = Scope(dt.date(2026, 1, 15), dt.date(2026, 3, 31))
     assert s.months() == ["2026-01", "2026-02", "2026-03"]
     assert s.length_months() == round(76 / (365.25 / 12), 2)
+
+
+# --------------------------------------------------------------- the search, on the fixture
+
+
+@pytest.fixture(scope="module")
+def fixture_query(tmp_path_factory):
+    from pipelines.sandbox import connect
+    from tests.fixtures.dashboard.build import build
+
+    con = connect(build(tmp_path_factory.mktemp("search") / "serve.duckdb"))
+    yield E.duckdb_query(con)
+    con.close()
+
+
+def test_search_finds_the_best_of_the_grid(fixture_query):
+    from pipelines.whatif import search as S
+
+    scope = Scope(dt.date(2026, 3, 1), dt.date(2026, 3, 31))
+    inputs = E.load_inputs(fixture_query, scope)
+    w = Weights()
+    res = S.search(fixture_query, inputs, scope, w)
+    assert res.grid_size == 8 * 2 * 7 * 7**5
+    best = res.best.value["change"]
+    # no uniform policy of the grid beats it (checked one by one, outside the search)
+    for comp, dup, quiet, promo in [(a, b, c, d) for a in (0, 1) for b in (0, 1)
+                                    for c in (0, 1) for d in (0, 1)]:  # fmt: skip
+        for k in (None, 0, 1, 2):
+            for n in (None, 1, 3):
+                p = Policy(bool(comp), bool(dup), bool(quiet), bool(promo),
+                           max_pre_due_reminders=k, daily_cap=n)  # fmt: skip
+                ev = E.evaluate(inputs, p, E.count(fixture_query, scope, {"p": p})["p"], w)
+                assert ev.form("net_value_yuan").value(inputs.quantities) <= best + 1e-6
+    assert res.best.tied_with_best
+    # the frontier: more messages removed only for more value
+    values = [c.value["change"] for c in res.frontier]
+    removed = [c.messages_removed for c in res.frontier]
+    assert removed == sorted(removed) and values == sorted(values)
+    assert set(res.sensitivity) == {"on_time", "complaint", "regulator_complaint", "opt_out",
+                                    "violation", "message"}  # fmt: skip
+    lo, hi = res.sensitivity["violation"]
+    assert lo is None or lo <= w.violation
+    assert hi is None or hi >= w.violation
