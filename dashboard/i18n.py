@@ -274,12 +274,12 @@ L: dict[str, tuple[str, str]] = {
     "assumption_counting": (
         "短信减少量按发送日志精确计数：每条短信最多计一次，归入第一条命中的规则（合规、去重、免打扰、"
         "提醒上限、每日上限）；拦截类规则先执行，上限只计算剩余短信。"
-        "提醒上限 K 表示账单通知之外最多 K 条到期提醒（通知是第一条到期前短信）。",
+        "提醒上限 K 表示账单通知之外最多 K 条到期提醒（账单通知从不删除）。",
         "Messages removed are counted exactly from the send log: each message at most once, "
         "under the first rule that removes it (compliance, duplicates, quiet hours, reminder "
         "cap, daily cap); filters act first and the caps count what survives them. Reminder "
-        "cap K means at most K due reminders besides the bill notice (the notice is the first "
-        "pre-due message).",
+        "cap K means at most K due reminders up to the due date besides the bill notice (which "
+        "is never removed).",
     ),
     "assumption_experiment": (
         "提醒上限对按时还款、30+ 逾期、投诉、退订的效果只来自随机实验：各组的提醒条数取该组逾期账单"

@@ -30,14 +30,16 @@ MARCH = data.Filters(dt.date(2026, 3, 1), dt.date(2026, 3, 31))
 
 
 # The what-if counted message by message: the definition the aggregate query must reproduce.
-# Ranks of the reminder cap run over a bill's whole pre-due sequence and the daily cap over the
-# user's whole local day (the scope only picks which messages are counted).
+# Ranks of the reminder cap run over a bill's whole sequence of due reminders sent up to its due
+# date (rank 1 is the bill notice's slot: histogram cap c keeps c - 1 due reminders, the notice
+# is never capped) and the daily cap over the user's whole local day (the scope only picks
+# which messages are counted).
 REFERENCE_SQL = """
 with base as (
     select f.message_id, f.user_id, f.purpose, f.bill_id, f.sent_at, f.local_date,
            f.is_duplicate, f.is_quiet_hours, f.is_after_opt_out, f.is_over_daily_cap,
            f.is_marketing_in_service, f.is_marketing_without_consent,
-           coalesce(f.purpose in ('bill_notice', 'due_reminder') and f.local_date <= uc.due_date,
+           coalesce(f.purpose = 'due_reminder' and f.local_date <= uc.due_date,
                     false) as is_pre_due,
            case when $compliance and (f.is_after_opt_out or f.is_marketing_without_consent)
                     then 'compliance'
@@ -50,12 +52,12 @@ with base as (
 ),
 reminders_alone as (
     select message_id,
-           row_number() over (partition by bill_id order by sent_at, message_id) as rank_alone
+           1 + row_number() over (partition by bill_id order by sent_at, message_id) as rank_alone
     from base where is_pre_due
 ),
 reminders_kept as (
     select message_id,
-           row_number() over (partition by bill_id order by sent_at, message_id) as rank_kept
+           1 + row_number() over (partition by bill_id order by sent_at, message_id) as rank_kept
     from base where is_pre_due and by_filter is null
 ),
 after_reminder_cap as (
@@ -108,7 +110,7 @@ where local_date between $start and $end and {user_in_scope}
 
 
 def P(c=False, d=False, q=False, promo=False, k=None, n=None) -> Policy:  # noqa: N802
-    """A policy by the histogram's reminder cap k (bill notice included): k - 1 due reminders."""
+    """A policy by the histogram's reminder cap k: the notice and k - 1 due reminders."""
     return Policy(c, d, q, promo, max_pre_due_reminders=None if k is None else k - 1, daily_cap=n)
 
 
@@ -162,17 +164,18 @@ def test_aggregate_marts_are_registered_after_what_they_read():
 # (policy, expected non-zero counts beyond messages=14 in March), worked out from the fixture's
 # table in tests/fixtures/dashboard/build.py.
 HAND = [
-    # the page's test policy: M07+M08 | M03 | M04+M13 | M12 (B05-03's 3rd) | none | M09
+    # the page's test policy (1 due reminder): M07+M08 | M03 | M04+M13 | M11, M12 (B05-03's
+    # 2nd and 3rd due reminders; it has no notice) | none | M09 rewritten (a notice: never capped)
     (
         P(True, True, True, True, 2, 3),
         {"removed_compliance": 2, "removed_duplicates": 1, "removed_quiet_hours": 2,
-         "removed_reminder_cap": 1, "removed_daily_cap": 0, "rewritten_promo": 1},
+         "removed_reminder_cap": 2, "removed_daily_cap": 0, "rewritten_promo": 1},
     ),
-    # caps alone: B01-03 keeps M01, M02 (M03, M04 go), B05-03 keeps M10, M11 (M12 goes); U01 on
-    # 03-08 is then left with M02, M05, M06: a cap of 1 removes M05, M06
+    # caps alone (1 due reminder): B01-03 keeps M02 (M03, M04 go), B05-03 keeps M10 (M11, M12
+    # go); U01 on 03-08 is then left with M02, M05, M06: a cap of 1 a day removes M05, M06
     (
         P(k=2, n=1),
-        {"removed_reminder_cap": 3, "removed_daily_cap": 2},
+        {"removed_reminder_cap": 4, "removed_daily_cap": 2},
     ),
     # daily cap 1 alone: U01 on 03-08 has M02, M03, M05, M06 -> 3 go; no other busy day
     (P(n=1), {"removed_daily_cap": 3}),
@@ -181,11 +184,11 @@ HAND = [
         P(d=True, n=2),
         {"removed_duplicates": 1, "removed_daily_cap": 1},
     ),
-    # reminder cap 1 after quiet hours (M04, M08, M13): B01-03 survivors M01 M02 M03 -> M02, M03
-    # go; B05-03 M10 M11 M12 -> M11, M12 go; M09 (B04-03's only reminder) stays, rewritten
+    # no due reminder at all, after quiet hours (M04, M08, M13): M02, M03, M10, M11, M12, M15 go;
+    # the notices M01, M09 stay (M09 rewritten)
     (
         P(q=True, promo=True, k=1),
-        {"removed_quiet_hours": 3, "removed_reminder_cap": 4, "rewritten_promo": 1},
+        {"removed_quiet_hours": 3, "removed_reminder_cap": 6, "rewritten_promo": 1},
     ),
 ]  # fmt: skip
 ZERO = {f"removed_{r}": 0 for r in RULES} | {"rewritten_promo": 0}
@@ -204,12 +207,12 @@ def test_what_if_by_hand(fixture_serve, policy, expected):
 
 
 def test_reminder_cap_ranks_the_whole_bill_also_before_the_period(fixture_serve):
-    # From 03-09: B01-03's M04 is its 4th pre-due reminder (M01..M03 before the period), so a
-    # cap of 2 removes it; B05-03's M11, M12 are its 2nd and 3rd: M12 goes.
+    # From 03-09, one due reminder: B01-03's M04 is its 3rd (M02, M03 before the period), so
+    # it goes; B05-03's M11, M12 are its 2nd and 3rd (M10 before): both go.
     f = data.Filters(dt.date(2026, 3, 9), dt.date(2026, 3, 31))
     got = counted({"p": P(k=2)}, f)["p"]
-    assert got["removed_reminder_cap"] == 2
-    assert got["alone_reminder_cap"] == 2
+    assert got["removed_reminder_cap"] == 3
+    assert got["alone_reminder_cap"] == 3
     with connect(fixture_serve) as con:
         assert reference(con, P(k=2), f) == got
 

@@ -154,15 +154,14 @@ def test_tradeoffs_whatif_counts_and_effects(app):
     rules = table_with(at, "Removes on its own")
     combined = rules["Removed in the combined policy (each once)"].tolist()
     alone = rules["Removes on its own"].tolist()
-    # M07+M08 | M03 | M04+M13 (M08 counted under compliance) | M12 (cap 1 = the first two
-    # pre-due messages of a bill, notice included; B05-03 has no notice, so M10, M11 stay)
-    # | none | M09 rewritten
-    assert combined == ["2", "1", "2", "1", "0", "1", "6"]
-    # alone: quiet hours M04, M08, M13; above notice + 1 on the log as sent: M03, M04, M12;
-    # over 3 a day: M06
-    assert alone == ["2", "1", "3", "3", "1", "1", ""]
+    # M07+M08 | M03 | M04+M13 (M08 counted under compliance) | M11+M12 (one due reminder a
+    # bill: B05-03 keeps M10) | none | M09 rewritten (a bill notice, never capped)
+    assert combined == ["2", "1", "2", "2", "0", "1", "7"]
+    # alone: quiet hours M04, M08, M13; due reminders after the first on the log as sent: M03,
+    # M04, M11, M12; over 3 a day: M06
+    assert alone == ["2", "1", "3", "4", "1", "1", ""]
     m = metrics(at)
-    assert m["Messages removed"][0] == "6"
+    assert m["Messages removed"][0] == "7"
     # Experiment in March: cadences from late bills: control 2 (U05's bill: 3 pre-due
     # messages), two_reminders 0 (U04's bill: 1). On time 3/4 in both arms ->
     # the cap changes nothing. Complaints: filters 1 (C01, duplicates) + 1 (C04, compliance,
@@ -173,7 +172,7 @@ def test_tradeoffs_whatif_counts_and_effects(app):
     assert m["Change in compliance violations"][0] == "-2"
     # net value: 200 x (3.1667 - 1.1) + 2000 x 1.1 (regulator: C04 + 0.5 x 1/5)
     # + 30 x (2/3 - 0.5) (opt-outs: 2 per 3 reachable marketing messages x M07; the cap: opted
-    # out 1/4 at cadence 0 vs 0/4 -> +0.5) + 500 x 2 + 0.04 x 6 = 3,618.57
+    # out 1/4 at cadence 0 vs 0/4 -> +0.5) + 500 x 2 + 0.04 x 7 = 3,618.61
     assert m["Net value (yuan)"][0] == "+3,619"
     outcomes = table_with(at, "Whole period")
     row = outcomes.set_index("Outcome").loc["Compliance violations"]

@@ -44,10 +44,11 @@ def test_json_shape_and_counts(data_dir, capsys):
         "calendar_months": ["2026-03"],
     }
     assert doc["policy"]["max_pre_due_reminders"] == 1
-    # fixture docstring: M07+M08 | M03 | M04+M13 | M12 (B05-03's third pre-due message) | none
+    # fixture docstring: M07+M08 | M03 | M04+M13 | M11+M12 (B05-03 keeps one due reminder) |
+    # none
     assert doc["messages_removed"] == {
-        "compliance": 2, "duplicates": 1, "quiet_hours": 2, "reminder_cap": 1, "daily_cap": 0,
-        "total": 6,
+        "compliance": 2, "duplicates": 1, "quiet_hours": 2, "reminder_cap": 2, "daily_cap": 0,
+        "total": 7,
     }  # fmt: skip
     assert doc["messages_rewritten"] == 1  # M09
     assert doc["messages_in_scope"] == 14
@@ -58,7 +59,7 @@ def test_json_shape_and_counts(data_dir, capsys):
         assert iv["ci_low"] <= iv["change"] <= iv["ci_high"]
         assert doc["per_month"]["2026-03"]["outcomes"][o] == iv  # one month: the same
     assert doc["outcomes"]["violations"] == {"change": -2, "ci_low": -2, "ci_high": -2}
-    assert doc["outcomes"]["messages"]["change"] == -6
+    assert doc["outcomes"]["messages"]["change"] == -7
     # the regulator complaint C04 ("没同意还发广告") is attributed to the compliance rule
     assert doc["complaints_attributed"]["compliance (regulator)"] == 1
 

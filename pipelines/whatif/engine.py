@@ -230,7 +230,8 @@ BAND_KEYS = ("A", "B", "C", "D", "E", "?")
 
 
 def histogram_cap(k: int | None) -> int:
-    """mart.policy_cap_histogram's reminder cap for K due reminders (notice + K; 0 = none)."""
+    """mart.policy_cap_histogram's reminder cap for K due reminders (K + 1: rank 1 is the bill
+    notice's slot, never capped; 0 = none)."""
     return 0 if k is None else k + 1
 
 

@@ -8,8 +8,8 @@ from dataclasses import dataclass, field, fields, replace
 from pipelines.whatif.rules import FILTERS
 
 BANDS = ("A", "B", "C", "D", "E")
-# Pre-due reminder caps the aggregate mart covers: the bill notice plus K due reminders, K <=
-# MAX_REMINDER_CAP (mart.policy_cap_histogram ranks the notice too: cap K is its cap K + 1).
+# Pre-due reminder caps the aggregate mart covers: K due reminders besides the bill notice (never
+# capped), K <= MAX_REMINDER_CAP (mart.policy_cap_histogram's cap K + 1).
 MAX_REMINDER_CAP = 5
 DAILY_CAPS = (1, 2, 3, 4, 5, 6)
 

@@ -2,16 +2,17 @@
 -- policy the what-if offers, as small histograms; the what-if sums them over its period and
 -- scope instead of ranking messages (sql/whatif/counts.sql). Exact for every choice of the
 -- three filters (compliance, duplicates, quiet hours: `filters` = 1 + 2 + 4 of those on), the
--- pre-due reminder cap K (1..6 pre-due messages, bill notice included; 0 = none) and the
--- daily cap N (1..6). Filter sets and caps are rows, not columns.
+-- reminder cap (`reminder_cap` c in 1..6: the bill notice plus c - 1 due reminders before the
+-- due date; 0 = none) and the daily cap N (1..6). Filter sets and caps are rows, not columns.
 -- Rules in attribution order: the filters remove flagged messages; the reminder cap then keeps
--- the first K surviving pre-due reminders of each bill (rank over the bill's whole pre-due
--- sequence, by (sent_at, message_id)); the daily cap keeps the first N messages of a user's
--- local day among those the filters and the reminder cap left.
+-- the first c - 1 surviving due reminders of each bill sent on or before its due date (ranked
+-- over the bill's whole sequence by (sent_at, message_id); rank = 1 + that position, rank 1
+-- being the bill notice's slot, which no cap removes); the daily cap keeps the first N
+-- messages of a user's local day among those the filters and the reminder cap left.
 -- Rows (kind):
---   'reminder'  per surviving pre-due reminder: rank among the bill's surviving pre-due
---               reminders (>= 2, 7 means 7 or more); units = messages, promo = those that are
---               marketing in service. Removed by cap K: units with rank > K.
+--   'reminder'  per surviving pre-due due reminder: rank among the bill's surviving ones
+--               (>= 2, 7 means 7 or more); units = messages, promo = those that are
+--               marketing in service. Removed by cap c: units with rank > c.
 --   'day'       per user-day with >= 2 messages: rank = messages left after the filters and
 --               the reminder cap (>= 2, capped at 7), units = user-days, total = their exact
 --               sum. Removed by daily cap N: total - N * units over rows with rank > N.
@@ -45,10 +46,8 @@ messages as (
         f.is_duplicate,
         f.is_quiet_hours,
         f.is_marketing_in_service as is_promo,
-        coalesce(
-            f.purpose in ('bill_notice', 'due_reminder') and f.local_date <= uc.due_date,
-            false
-        ) as is_pre_due
+        coalesce(f.purpose = 'due_reminder' and f.local_date <= uc.due_date, false)
+            as is_pre_due
     from mart.sms_message_flags as f
     left join mart.user_cycle as uc
         on uc.bill_id = f.bill_id
@@ -76,7 +75,7 @@ busy_days as (
     having count(*) >= 2
 ),
 
--- the messages the caps can act on: pre-due reminders (ranked per bill) and busy days
+-- the messages the caps can act on: pre-due due reminders (ranked per bill) and busy days
 relevant as (
     select
         messages.*,
@@ -102,7 +101,7 @@ survivors as (
     )
 ),
 
--- rank of each surviving pre-due reminder among its bill's surviving pre-due reminders
+-- rank of each surviving pre-due reminder: 1 + its position among its bill's surviving ones
 reminder_ranks as (
     select
         message_id,
@@ -111,7 +110,7 @@ reminder_ranks as (
         score_band,
         filters,
         is_promo,
-        row_number() over (
+        1 + row_number() over (
             partition by bill_id, filters order by sent_at, message_id
         ) as rank
     from survivors
