@@ -276,8 +276,8 @@ L: dict[str, tuple[str, str]] = {
     "no_experiment": ("没有实验结果。", "No experiment results."),
     "difference": ("差值（实验组 − 对照组）", "Difference (arm − control)"),
     "frontier_title": (
-        "前沿：每期短信 vs 按时还款率（气泡大小 = 投诉率）",
-        "Frontier: messages per cycle vs on-time rate (bubble size = complaint rate)",
+        "前沿：每期短信 vs 按时还款率（观察性）",
+        "Frontier: messages per cycle vs on-time rate (observational)",
     ),
     "frontier_by_arm": ("按实验组", "by arm"),
     "frontier_by_bucket": ("按提醒条数分组", "by reminders bucket"),
@@ -293,7 +293,10 @@ L: dict[str, tuple[str, str]] = {
         "免打扰时段（22:00–08:00）不发送",
         "No sending in quiet hours (22:00–08:00)",
     ),
-    "rule_reminder_cap": ("到期前提醒上限", "Maximum pre-due reminders"),
+    "rule_reminder_cap": (
+        "到期前提醒上限（账单通知之外）",
+        "Maximum pre-due reminders (besides the bill notice)",
+    ),
     "rule_daily_cap": ("每用户每日上限", "Daily cap per user"),
     "rule_promo": ("提醒短信不含营销内容", "No promotions in reminders"),
     "no_limit": ("不限", "no limit"),
@@ -306,99 +309,194 @@ L: dict[str, tuple[str, str]] = {
     "messages_in_scope": ("范围内短信", "Messages in scope"),
     "messages_removed": ("减少短信", "Messages removed"),
     "exp_on_time": ("按时还款变化（笔）", "Change in on-time repayments"),
-    "exp_on_time_pp": ("按时还款率变化", "Change in on-time rate"),
     "exp_complaints": ("投诉变化（件）", "Change in complaints"),
     "exp_opt_outs": ("退订变化（人）", "Change in opt-outs"),
     "assumptions": ("假设", "Assumptions"),
-    "assumption_counting": (
-        "短信减少量按发送日志精确计数：每条短信最多计一次，归入表中第一条命中的规则；"
-        "拦截类规则先执行，上限类规则只计算剩余短信；上限按已发送短信计（不论是否送达）。"
-        "到期前提醒上限按账单的全部到期前提醒排序（含所选期间之前发送的），与短信网关执行方式一致；"
-        "所选期间只决定统计哪些短信。计数来自流水线预先汇总的表（mart.policy_cap_histogram，"
-        "覆盖上限 1–6 与不设上限的每种组合），结果与逐条计算完全一致。",
-        "Messages removed are counted exactly from the send log: each message at most once, "
-        "under the first rule in the table that removes it; filters act first and the caps "
-        "count only what survives them; caps count messages sent, whatever their delivery. "
-        "The pre-due reminder cap ranks a bill's whole pre-due sequence (also reminders sent "
-        "before the chosen period), as a gateway would; the period only picks which messages "
-        "are counted. The counts come from histograms the pipeline precomputes "
-        "(mart.policy_cap_histogram, for every combination of caps 1-6 or none), and equal a "
-        "message-by-message count exactly.",
-    ),
-    "assumption_on_time": (
-        "按时还款只受到期前提醒上限影响。默认用实验（随机分组、提醒条数不同）：每个实验组是一个点"
-        "（平均到期前提醒条数，结果率），提醒 r 条的账单变化 f(K) − f(r)，f 在组间线性插值、"
-        "超出范围取端点。备选：账单所在评分等级的量-效曲线（上限分组代替原分组）——"
-        "曲线是观察性的，有混杂（逾期者会收到更多提醒）。",
-        "On-time repayment changes only through the pre-due reminder cap. By default the effect "
-        "comes from the experiment (randomised arms with different reminder cadences): each arm "
-        "is a point (mean pre-due reminders, outcome rate); a bill with r reminders changes by "
-        "f(K) − f(r), f interpolated linearly between arms and flat beyond them. The alternative "
-        "is the volume–outcome curve of the bill's score band (bucket K instead of bucket r): "
-        "observational and confounded (late payers receive more reminders).",
-    ),
-    "effect_source": ("提醒上限的效果来自", "Effect of the reminder cap from"),
-    "source_experiment": ("实验（随机）", "experiment (randomised)"),
-    "source_curve": ("量-效曲线（观察性）", "volume–outcome curve (observational)"),
-    "dose_title": ("实验 {exp} 的剂量-反应（各组）", "Dose–response of experiment {exp} (arms)"),
-    "no_dose": (
-        "没有可用的实验剂量-反应，改用量-效曲线。",
-        "No experiment dose–response available; using the volume–outcome curve.",
-    ),
-    "assumption_complaints": (
-        "投诉：每条被减少的短信带有本期同范围内实测的对应类别投诉率（重复→重复投诉/重复短信；"
-        "免打扰→夜间投诉/夜间短信；每日上限→频繁投诉/超限短信；营销→营销投诉/营销类短信）；"
-        "提醒上限用曲线的投诉率。",
-        "Complaints: each removed message carries the complaint rate measured for its rule in "
-        "the same period and scope (duplicates → duplicate complaints per duplicate; quiet "
-        "hours → night complaints per quiet-hours message; daily cap → frequency complaints per "
-        "over-cap message; marketing → marketing complaints per promotional message); the "
-        "reminder cap uses the curve's complaint rate.",
-    ),
-    "assumption_opt_outs": (
-        "退订：每条被减少的短信带有本期平均每条短信的退订率；提醒上限用曲线的退订率。",
-        "Opt-outs: each removed message carries the period's average opt-outs per message; the "
-        "reminder cap uses the curve's opt-out rate.",
-    ),
     "assumption_promo": (
         "去掉提醒中的营销内容不减少短信，只去掉其营销投诉风险。",
         "Dropping promotions from reminders removes no message, only its marketing-complaint risk.",
     ),
-    "measured_rates": ("实测比率", "Measured rates"),
-    "measured_line": (
-        "每条短信退订 {o} / {m} = {r:.4f}；按时还款账单 {ok} / {b}",
-        "opt-outs per message {o} / {m} = {r:.4f}; bills repaid on time {ok} / {b}",
-    ),
     "template": ("模板", "Template"),
     "flagged": ("问题短信", "Flagged messages"),
-    "experiment_check": (
-        "对照：实验 {exp} 中 {arm} 组按时还款差值 {diff}（95% CI {lo} ~ {hi}），"
-        "平均每期短信 {a:.2f} vs 对照 {c:.2f}。",
-        "Cross-check: in {exp}, arm {arm} changed on-time rate by {diff} (95% CI {lo} to {hi}) "
-        "with {a:.2f} vs {c:.2f} messages per cycle.",
+    "period_line": (
+        "期间 {start} 至 {end}（{n} 个月，涉及 {k} 个自然月）：以下为整个期间的合计，另按月列出。",
+        "Period {start} to {end} ({n} months, {k} calendar months): totals over the whole "
+        "period, and per month below.",
+    ),
+    "per_band_caps": ("按评分等级分别设定提醒上限", "Reminder cap per score band"),
+    "d_current": ("现状（不做改变）", "Current policy (no change)"),
+    "d_compliance": ("拦截违规营销", "compliance block"),
+    "d_duplicates": ("去重", "dedupe"),
+    "d_quiet_hours": ("夜间不发", "quiet hours"),
+    "d_promo": ("提醒去营销", "clean reminders"),
+    "d_reminder_cap": ("到期提醒 ≤ {k} 条", "≤ {k} reminders"),
+    "d_band_caps": ("分等级提醒 {caps}", "reminders by band {caps}"),
+    "d_daily_cap": ("每日 ≤ {n} 条", "≤ {n} a day"),
+    "your_policy": ("你的策略", "Your policy"),
+    "w_regulator_complaint": ("每件监管投诉（成本）", "per regulator complaint (cost)"),
+    "w_violation": ("每条违规营销（成本）", "per compliance violation (cost)"),
+    "ci_help": ("95% 区间 {lo} ~ {hi}", "95% interval {lo} to {hi}"),
+    "ci_short": ("95% 区间 {lo} ~ {hi}", "95% interval {lo} to {hi}"),
+    "of_in_scope": ("范围内 {n} 条中的 {p}", "{p} of {n} in scope"),
+    "exp_violations": ("违规营销变化（条）", "Change in compliance violations"),
+    "pp_line": (
+        "按时还款率变化 {pp} 个百分点（pp；95% 区间 {lo} ~ {hi} pp），基于 {b} 笔到期账单。",
+        "On-time rate change {pp} percentage points (pp; 95% interval {lo} to {hi} pp) over "
+        "{b} bills due.",
+    ),
+    "note_no_experiment": (
+        "范围内没有提醒条数不同的实验组：提醒上限的效果无法估计。",
+        "No experiment with arms of different reminder cadences in scope: the reminder cap's "
+        "effect cannot be estimated.",
+    ),
+    "note_cap_effect_not_estimated": (
+        "提醒上限对还款、投诉和退订的效果未估计（范围内没有实验），只计算了减少的短信。",
+        "The reminder cap's effect on repayment, complaints and opt-outs is not estimated (no "
+        "experiment in scope); only its messages are counted.",
+    ),
+    "whole_period": ("整个期间", "Whole period"),
+    "interval95": ("95% 区间", "95% interval"),
+    "out_on_time_repayments": ("按时还款（笔）", "On-time repayments"),
+    "out_dpd30_bills": ("30+ 逾期账单（笔）", "30+ DPD bills"),
+    "out_complaints": ("投诉（件）", "Complaints"),
+    "out_regulator_complaints": ("其中监管投诉（件）", "of which via the regulator"),
+    "out_opt_outs": ("退订（人）", "Opt-outs"),
+    "out_violations": ("违规营销（条）", "Compliance violations"),
+    "out_messages": ("短信（条）", "Messages"),
+    "out_sms_cost_yuan": ("短信成本（元）", "SMS cost (yuan)"),
+    "out_net_value_yuan": ("净价值（元）", "Net value (yuan)"),
+    "outcomes_caption": (
+        "相对现状的预期变化，取整到整数；各月的区间见 CSV。区间包含 0 的变化与“没有变化”无法区分"
+        "（例如提醒上限对投诉的效果，符号可能随抽样而变）。30+ 逾期账单只展示，不计入净价值。",
+        "Expected change against the current policy, rounded to whole units; each month's "
+        "interval is in the CSV. A change whose interval contains 0 cannot be told from no "
+        "change (e.g. a reminder cap's effect on complaints, whose sign can flip by chance). "
+        "30+ DPD bills are shown but not priced in the net value.",
+    ),
+    "search_title": ("策略搜索", "Policy search"),
+    "search_caption": (
+        "搜索全部 {n} 种组合（每条规则开/关 × 每日上限 × 每个评分等级的提醒上限），按当前权重排序；"
+        "每行是该规则组合下的最佳设定。",
+        "Searched all {n} combinations (each rule on or off × daily cap × a reminder cap per "
+        "score band) under the weights above; each row is the best setting of its rule set.",
+    ),
+    "best_line": ("最佳：{p}，净价值 {v} 元。", "Best: {p}, net value {v} yuan."),
+    "tied_line": (
+        "另有 {n} 个策略与它的差值 95% 区间包含 0：数据无法区分它们（标 ≈）。",
+        "{n} other policies differ from it by an amount whose 95% interval contains 0: the "
+        "data cannot tell them apart (marked ≈).",
+    ),
+    "clear_winner": (
+        "它与其余策略的差异都超出区间。",
+        "It beats every other policy beyond the interval.",
+    ),
+    "tied": ("无法区分", "Tied"),
+    "search_limits": (
+        "排名只按所列假设：每日上限删掉的提醒不计还款效果，所以很低的每日上限看起来可能过好；"
+        "净价值的大小主要取决于权重（见下方敏感度）。",
+        "The ranking holds under the stated assumptions only: reminders a daily cap removes are "
+        "given no repayment effect, so a very low daily cap can look better than it is; the "
+        "size of the net value depends mostly on the weights (sensitivity below).",
+    ),
+    "frontier_policy_title": (
+        "有效前沿：减少短信 vs 净价值（95% 区间）",
+        "Efficient frontier: messages removed vs net value (95% interval)",
+    ),
+    "sensitivity_title": (
+        "权重敏感度：其余权重不变时，该权重在此范围内最佳策略不变",
+        "Weight sensitivity: the best policy stays the same while a weight stays in this "
+        "range (the others fixed)",
+    ),
+    "weight": ("权重", "Weight"),
+    "now": ("当前值", "Now"),
+    "winner_holds": ("最佳策略不变的范围", "Winner holds for"),
+    "beyond": ("{x} 以上", "beyond {x}"),
+    "cadence_line": (
+        "提醒效果来自实验 {exp}；各组到期提醒条数（账单通知之外）：{arms}。",
+        "Reminder effects from experiment {exp}; due reminders per arm (besides the bill "
+        "notice): {arms}.",
+    ),
+    "no_arm": ("未入组", "no arm"),
+    "unattributed": ("不归因于规则", "not attributed to a rule"),
+    "regulator": ("监管", "Regulator"),
+    "complaints_n": ("投诉数", "Complaints"),
+    "diagnostics": ("诊断", "Diagnostics"),
+    "arms_messages_note": (
+        "提醒多的组短信总数并未多出相应条数：按时还款的账单更多，逾期后每天一条的催收短信更少，"
+        "抵消了多发的提醒。",
+        "Arms with more reminders send fewer extra messages than reminders: more of their "
+        "bills are paid on time, so fewer bills get the daily collection messages that follow "
+        "a late payment, which offsets the extra reminders.",
+    ),
+    "curve_diagnostic": (
+        "诊断用，不用于决策：这条曲线是观察性的。逾期的人会收到更多提醒（未还款就继续提醒），"
+        "按提醒条数分组的比率混入了“谁会逾期”；策略模拟只用随机实验。",
+        "Diagnostic only, never a decision source: this curve is observational. Late payers "
+        "get more reminders (reminders continue until paid), so the rate by reminder count "
+        "mixes the reminders' effect with who pays late; the what-if uses the randomised "
+        "experiment only.",
+    ),
+    "assumption_counting": (
+        "短信减少量按发送日志精确计数：每条短信最多计一次，归入第一条命中的规则（合规、去重、免打扰、"
+        "提醒上限、每日上限）；拦截类规则先执行，上限只计算剩余短信。"
+        "提醒上限 K 表示账单通知之外最多 K 条到期提醒（账单通知从不删除）。",
+        "Messages removed are counted exactly from the send log: each message at most once, "
+        "under the first rule that removes it (compliance, duplicates, quiet hours, reminder "
+        "cap, daily cap); filters act first and the caps count what survives them. Reminder "
+        "cap K means at most K due reminders up to the due date besides the bill notice (which "
+        "is never removed).",
+    ),
+    "assumption_experiment": (
+        "提醒上限对按时还款、30+ 逾期、投诉、退订的效果只来自随机实验：各组的提醒条数取该组逾期账单"
+        "（收到全部提醒）最常见的条数；结果率在各组之间线性插值、超出范围取端点；条数 c > K 的账单"
+        "变化为 率(K) − 率(c)。每组在某评分等级有 200 笔以上账单时按等级估计，否则合并各等级。"
+        "每日上限删掉的提醒不计还款效果。",
+        "The reminder cap acts on on-time repayment, 30+ DPD, complaints and opt-outs only "
+        "through the randomised experiment: an arm's cadence is the most common reminder count "
+        "among its late bills (they receive every reminder); outcome rates run linearly "
+        "between arms and flat beyond them; bills with cadence c > K change by rate(K) − "
+        "rate(c). Per score band when each arm holds 200+ bills of the band, pooled otherwise. "
+        "Reminders removed by the daily cap are given no repayment effect.",
+    ),
+    "assumption_complaints": (
+        "投诉：归因于规则的投诉（按给定或分类的类别：重复→去重，夜间→免打扰，频繁→每日上限；"
+        "内容是退订后或未同意仍收到营销的营销投诉→合规，其余营销投诉→提醒去营销）除以被标记的短信，"
+        "乘以删掉的短信。监管投诉单独计算、单独定价；提醒上限的监管投诉按范围内监管投诉占比。",
+        "Complaints: the complaints attributed to a rule (by given or classified category: "
+        "duplicates, night → quiet hours, frequency → daily cap; marketing complaints about an "
+        "opt-out or missing consent → compliance, other marketing complaints → promotions in "
+        "reminders) per flagged message, times the messages removed. Regulator complaints are "
+        "counted and priced apart; for the reminder cap, at the regulator share in scope.",
+    ),
+    "assumption_opt_outs": (
+        "退订：每条仍可退订的营销短信（不在退订之后）的退订数，乘以删掉的此类短信；每日上限按超限"
+        "短信中营销短信的比例。",
+        "Opt-outs: opt-outs per marketing message a user could still opt out of (not after an "
+        "opt-out), times such messages removed; for the daily cap in proportion to the "
+        "marketing share of over-cap messages.",
+    ),
+    "assumption_violations": (
+        "违规：删掉的每条退订后或未同意的营销短信计一次违规（PIPL、工信部规定），不论是否引发投诉。",
+        "Violations: every marketing message after an opt-out or without consent that the "
+        "policy removes counts as one violation avoided (PIPL, MIIT rules), whatever its "
+        "complaint rate.",
+    ),
+    "assumption_intervals": (
+        "95% 区间：对各组比率（二项）和投诉、退订计数（泊松）用 delta 方法；只反映抽样误差，"
+        "不反映假设误差。各规则的效果相加。",
+        "95% intervals: delta method over the arms' rates (binomial) and the complaint and "
+        "opt-out counts (Poisson); they cover sampling error, not the assumptions. Effects of "
+        "different rules add up.",
     ),
     "value_weights": ("价值权重（元）", "Value weights (yuan)"),
     "w_on_time": ("每笔按时还款", "per on-time repayment"),
     "w_complaint": ("每件投诉（成本）", "per complaint (cost)"),
     "w_opt_out": ("每个退订（成本）", "per opt-out (cost)"),
     "w_message": ("每条短信（成本）", "per message (cost)"),
-    "computing": ("正在计算各候选策略……", "Counting every candidate policy…"),
     "ranking": ("候选策略排名", "Candidate policies ranked"),
     "policy": ("策略", "Policy"),
     "value_yuan": ("净价值（元）", "Net value (yuan)"),
     "rank": ("排名", "Rank"),
-    "p_current": ("现状", "Current"),
-    "p_compliance": ("仅合规拦截", "Compliance only"),
-    "p_hygiene": (
-        "合规 + 去重 + 免打扰 + 无营销提醒",
-        "Compliance + dedupe + quiet hours + clean reminders",
-    ),
-    "p_hygiene_cap3": ("上述 + 每日 3 条", "The above + 3 per day"),
-    "p_hygiene_2_reminders": (
-        "上述 + 最多 2 条到期前提醒",
-        "The above + at most 2 pre-due reminders",
-    ),
-    "p_yours": ("你的策略", "Your policy"),
     # repayment
     "by_due_month": ("按到期月份", "By due month"),
     "due_month": ("到期月份", "Due month"),

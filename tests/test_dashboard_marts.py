@@ -1,12 +1,12 @@
 """The dashboard's aggregate marts and the what-if counted from them.
 
-`policy_counts_many` (dashboard/data.py) sums two small marts (`mart.sms_daily_flags`,
-`mart.policy_cap_histogram`) instead of ranking messages. Here it is checked against
-`REFERENCE_SQL`, the same policy counted message by message on `mart.sms_message_flags`
-(window functions, one `removed_by` per message, first rule in RULES order wins; run through
-the same locked-down connection as the dashboard's, so both can be open at once): by hand on
-the dashboard fixture, on a grid of policies and scopes of the fixture, and on a small simulated
-programme run through the real pipeline (slow).
+`pipelines.whatif.engine.count` (sql/whatif/counts.sql) sums two small marts
+(`mart.sms_daily_flags`, `mart.policy_cap_histogram`) instead of ranking messages. Here it is
+checked against `REFERENCE_SQL`, the same policy counted message by message on
+`mart.sms_message_flags` (window functions, one `removed_by` per message, the first rule in
+attribution order wins; run through the same locked-down connection as the dashboard's, so
+both can be open at once): by hand on the dashboard fixture, on a grid of policies and scopes
+of the fixture, and on a small simulated programme run through the real pipeline (slow).
 """
 
 from __future__ import annotations
@@ -20,23 +20,27 @@ import pytest
 
 from dashboard import data
 from dashboard.data.scope import scoped
-from dashboard.policy import RULES, Policy
 from pipelines.marts import MART_FILES
 from pipelines.serve.sandbox import connect
+from pipelines.whatif import engine as E
+from pipelines.whatif.policy import Policy, PolicyError, Scope
+from pipelines.whatif.rules import REMOVING as RULES
 from tests.fixtures.dashboard.build import build
 
 MARCH = data.Filters(dt.date(2026, 3, 1), dt.date(2026, 3, 31))
 
 
 # The what-if counted message by message: the definition the aggregate query must reproduce.
-# Ranks of the reminder cap run over a bill's whole pre-due sequence and the daily cap over the
-# user's whole local day (the scope only picks which messages are counted).
+# Ranks of the reminder cap run over a bill's whole sequence of due reminders sent up to its due
+# date (rank 1 is the bill notice's slot: histogram cap c keeps c - 1 due reminders, the notice
+# is never capped) and the daily cap over the user's whole local day (the scope only picks
+# which messages are counted).
 REFERENCE_SQL = """
 with base as (
     select f.message_id, f.user_id, f.purpose, f.bill_id, f.sent_at, f.local_date,
            f.is_duplicate, f.is_quiet_hours, f.is_after_opt_out, f.is_over_daily_cap,
            f.is_marketing_in_service, f.is_marketing_without_consent,
-           coalesce(f.purpose in ('bill_notice', 'due_reminder') and f.local_date <= uc.due_date,
+           coalesce(f.purpose = 'due_reminder' and f.local_date <= uc.due_date,
                     false) as is_pre_due,
            case when $compliance and (f.is_after_opt_out or f.is_marketing_without_consent)
                     then 'compliance'
@@ -49,12 +53,12 @@ with base as (
 ),
 reminders_alone as (
     select message_id,
-           row_number() over (partition by bill_id order by sent_at, message_id) as rank_alone
+           1 + row_number() over (partition by bill_id order by sent_at, message_id) as rank_alone
     from base where is_pre_due
 ),
 reminders_kept as (
     select message_id,
-           row_number() over (partition by bill_id order by sent_at, message_id) as rank_kept
+           1 + row_number() over (partition by bill_id order by sent_at, message_id) as rank_kept
     from base where is_pre_due and by_filter is null
 ),
 after_reminder_cap as (
@@ -106,9 +110,22 @@ where local_date between $start and $end and {user_in_scope}
 """
 
 
+def P(c=False, d=False, q=False, promo=False, k=None, n=None) -> Policy:  # noqa: N802
+    """A policy by the histogram's reminder cap k: the notice and k - 1 due reminders."""
+    return Policy(c, d, q, promo, max_pre_due_reminders=None if k is None else k - 1, daily_cap=n)
+
+
 def reference(con: duckdb.DuckDBPyConnection, policy: Policy, f: data.Filters) -> dict[str, int]:
-    params = {**f.params(), **policy.params()}
-    params.pop("promo")
+    params = {
+        **f.params(),
+        "compliance": policy.block_marketing_without_permission,
+        "duplicates": policy.suppress_duplicates,
+        "quiet": policy.quiet_hours,
+        "max_reminders": None
+        if policy.max_pre_due_reminders is None
+        else E.histogram_cap(policy.max_pre_due_reminders),
+        "daily_cap": policy.daily_cap,
+    }
     cur = con.execute(scoped(REFERENCE_SQL), params)
     row = dict(zip([d[0] for d in cur.description], cur.fetchone(), strict=True))
     if not policy.no_promo_in_reminders:
@@ -116,13 +133,18 @@ def reference(con: duckdb.DuckDBPyConnection, policy: Policy, f: data.Filters) -
     return {k: int(v) for k, v in row.items()}
 
 
-def flat(counts: data.Counts, flagged: dict[str, int]) -> dict[str, int]:
-    """The aggregate result in the reference's column names."""
-    out = {"messages": counts.messages, "rewritten_promo": counts.rewritten}
-    out |= {f"alone_{r}": counts.alone[r] for r in (*RULES, "promo")}
-    out |= {f"removed_{r}": counts.removed[r] for r in RULES}
-    out |= {f"flagged_{r}": flagged[r] for r in ("duplicates", "quiet_hours", "daily_cap")}
-    out["promotional"] = flagged["promo"]
+def counted(policies: dict[str, Policy], f: data.Filters) -> dict[str, dict[str, int]]:
+    """The engine's counts over the scope, in the reference's column names."""
+    scope = Scope(f.start, f.end, (f.band,) if f.band else (), f.experiment)
+    cells = E.count(E.duckdb_query(connect(data.serve_path())), scope, policies)
+    keys = ["messages", "rewritten_promo", *(f"alone_{r}" for r in (*RULES, "promo")),
+            *(f"removed_{r}" for r in RULES),
+            *(f"flagged_{r}" for r in ("duplicates", "quiet_hours", "daily_cap"))]  # fmt: skip
+    out = {}
+    for name, by_cell in cells.items():
+        row = {k: sum(c[k] for c in by_cell.values()) for k in keys}
+        row["promotional"] = sum(c["flagged_promo"] for c in by_cell.values())
+        out[name] = row
     return out
 
 
@@ -143,30 +165,31 @@ def test_aggregate_marts_are_registered_after_what_they_read():
 # (policy, expected non-zero counts beyond messages=14 in March), worked out from the fixture's
 # table in tests/fixtures/dashboard/build.py.
 HAND = [
-    # the page's test policy: M07+M08 | M03 | M04+M13 | M12 (B05-03's 3rd) | none | M09
+    # the page's test policy (1 due reminder): M07+M08 | M03 | M04+M13 | M11, M12 (B05-03's
+    # 2nd and 3rd due reminders; it has no notice) | none | M09 rewritten (a notice: never capped)
     (
-        Policy(True, True, True, True, 2, 3),
+        P(True, True, True, True, 2, 3),
         {"removed_compliance": 2, "removed_duplicates": 1, "removed_quiet_hours": 2,
-         "removed_reminder_cap": 1, "removed_daily_cap": 0, "rewritten_promo": 1},
+         "removed_reminder_cap": 2, "removed_daily_cap": 0, "rewritten_promo": 1},
     ),
-    # caps alone: B01-03 keeps M01, M02 (M03, M04 go), B05-03 keeps M10, M11 (M12 goes); U01 on
-    # 03-08 is then left with M02, M05, M06: a cap of 1 removes M05, M06
+    # caps alone (1 due reminder): B01-03 keeps M02 (M03, M04 go), B05-03 keeps M10 (M11, M12
+    # go); U01 on 03-08 is then left with M02, M05, M06: a cap of 1 a day removes M05, M06
     (
-        Policy(max_pre_due_reminders=2, daily_cap=1),
-        {"removed_reminder_cap": 3, "removed_daily_cap": 2},
+        P(k=2, n=1),
+        {"removed_reminder_cap": 4, "removed_daily_cap": 2},
     ),
     # daily cap 1 alone: U01 on 03-08 has M02, M03, M05, M06 -> 3 go; no other busy day
-    (Policy(daily_cap=1), {"removed_daily_cap": 3}),
+    (P(n=1), {"removed_daily_cap": 3}),
     # duplicates first: M03 goes, then U01 03-08 has M02, M05, M06 -> cap 2 removes M06
     (
-        Policy(suppress_duplicates=True, daily_cap=2),
+        P(d=True, n=2),
         {"removed_duplicates": 1, "removed_daily_cap": 1},
     ),
-    # reminder cap 1 after quiet hours (M04, M08, M13): B01-03 survivors M01 M02 M03 -> M02, M03
-    # go; B05-03 M10 M11 M12 -> M11, M12 go; M09 (B04-03's only reminder) stays, rewritten
+    # no due reminder at all, after quiet hours (M04, M08, M13): M02, M03, M10, M11, M12, M15 go;
+    # the notices M01, M09 stay (M09 rewritten)
     (
-        Policy(quiet_hours=True, no_promo_in_reminders=True, max_pre_due_reminders=1),
-        {"removed_quiet_hours": 3, "removed_reminder_cap": 4, "rewritten_promo": 1},
+        P(q=True, promo=True, k=1),
+        {"removed_quiet_hours": 3, "removed_reminder_cap": 6, "rewritten_promo": 1},
     ),
 ]  # fmt: skip
 ZERO = {f"removed_{r}": 0 for r in RULES} | {"rewritten_promo": 0}
@@ -174,8 +197,7 @@ ZERO = {f"removed_{r}": 0 for r in RULES} | {"rewritten_promo": 0}
 
 @pytest.mark.parametrize(("policy", "expected"), HAND)
 def test_what_if_by_hand(fixture_serve, policy, expected):
-    counts, flagged = data.policy_counts(policy, MARCH)
-    got = flat(counts, flagged)
+    got = counted({"p": policy}, MARCH)["p"]
     assert got["messages"] == 14
     assert {k: got[k] for k in ZERO} == ZERO | expected
     # alone: compliance M07 M08; duplicates M03; quiet M04 M08 M13; promo M09
@@ -186,19 +208,21 @@ def test_what_if_by_hand(fixture_serve, policy, expected):
 
 
 def test_reminder_cap_ranks_the_whole_bill_also_before_the_period(fixture_serve):
-    # From 03-09: B01-03's M04 is its 4th pre-due reminder (M01..M03 before the period), so a
-    # cap of 2 removes it; B05-03's M11, M12 are its 2nd and 3rd: M12 goes.
+    # From 03-09, one due reminder: B01-03's M04 is its 3rd (M02, M03 before the period), so
+    # it goes; B05-03's M11, M12 are its 2nd and 3rd (M10 before): both go.
     f = data.Filters(dt.date(2026, 3, 9), dt.date(2026, 3, 31))
-    counts, flagged = data.policy_counts(Policy(max_pre_due_reminders=2), f)
-    assert counts.removed["reminder_cap"] == 2
-    assert counts.alone["reminder_cap"] == 2
+    got = counted({"p": P(k=2)}, f)["p"]
+    assert got["removed_reminder_cap"] == 3
+    assert got["alone_reminder_cap"] == 3
     with connect(fixture_serve) as con:
-        assert reference(con, Policy(max_pre_due_reminders=2), f) == flat(counts, flagged)
+        assert reference(con, P(k=2), f) == got
 
 
-def test_caps_outside_the_precomputed_grid_are_refused(fixture_serve):
-    with pytest.raises(ValueError, match="caps"):
-        data.policy_counts(Policy(daily_cap=7), MARCH)
+def test_caps_outside_the_precomputed_grid_are_refused():
+    with pytest.raises(PolicyError, match="daily cap 7"):
+        Policy(daily_cap=7)
+    with pytest.raises(PolicyError, match="reminder cap 6"):
+        Policy(max_pre_due_reminders=6)
 
 
 SCOPES = [
@@ -214,7 +238,7 @@ SCOPES = [
 def _grid() -> dict[str, Policy]:
     caps = (None, 1, 2, 3)  # the fixture has at most 4 a bill or a day: every cap bites
     return {
-        f"p{i}": Policy(c, d, q, promo, k, n)
+        f"p{i}": P(c, d, q, promo, k, n)
         for i, (c, d, q, promo, k, n) in enumerate(
             itertools.product((False, True), (False, True), (False, True), (True,), caps, caps)
         )
@@ -225,10 +249,10 @@ def _grid() -> dict[str, Policy]:
 def test_what_if_equals_message_level_on_the_fixture(fixture_serve, scope):
     f = SCOPES[scope]
     policies = _grid()
-    got = data.policy_counts_many(policies, f)
+    got = counted(policies, f)
     with connect(fixture_serve) as con:
         for name, policy in policies.items():
-            assert flat(*got[name]) == reference(con, policy, f), (name, policy)
+            assert got[name] == reference(con, policy, f), (name, policy)
 
 
 def test_sms_health_tables_equal_message_level(fixture_serve):
@@ -261,13 +285,23 @@ def test_user_cycle_summary_gives_the_row_level_rates(fixture_serve):
     # control: U01 U03 U05 U07, 12 bills, late: U05 in Feb and March -> 10/12 on time
     assert fr.loc["control", "cycles"] == 12
     assert fr.loc["control", "on_time_rate"] == pytest.approx(10 / 12)
-    exp, arms = data.experiment_arms(data.Filters(dt.date(2026, 3, 1), dt.date(2026, 3, 31)))
-    by_arm = {a["arm"]: a for a in arms}
-    assert by_arm["control"]["reminders"] == pytest.approx(1.75)  # (4 + 0 + 3 + 0) / 4
-    assert by_arm["two_reminders"]["on_time"] == pytest.approx(0.75)
-    assert data.bills_by_reminders(MARCH) == [
+    rows = E.duckdb_query(connect(fixture_serve))(
+        E.sqlfiles.load("whatif/bills"),
+        {"start": dt.date(2026, 3, 1), "end": dt.date(2026, 3, 31), "bands": [],
+         "experiment": None},
+    )  # fmt: skip
+    # March bills by band and delivered pre-due messages (B01-03: 4, B04-03: 1, B05-03: 3)
+    by = {}
+    for r in rows:
+        key = (r["band_key"], r["pre_due_reminders"])
+        by[key] = by.get(key, 0) + r["bills"]
+    assert sorted((*k, n) for k, n in by.items()) == [
         ("A", 0, 1), ("A", 4, 1), ("B", 0, 2), ("C", 0, 2), ("D", 1, 1), ("E", 3, 1)
     ]  # fmt: skip
+    # two_reminders in March: U02 U04 U06 U08, U04 late -> 3 of 4 on time; dpd30 not yet known
+    arm = [r for r in rows if r["arm"] == "two_reminders"]
+    assert sum(r["on_time_sum"] for r in arm) == 3 and sum(r["on_time_n"] for r in arm) == 4
+    assert sum(r["dpd30_n"] for r in arm) == 0
 
 
 # --------------------------------------------------------------------- simulated programme
@@ -293,16 +327,14 @@ def simulated_serve(tmp_path_factory):
 
 
 SIMULATED_POLICIES = {
-    "none": Policy(),
-    "all_filters": Policy(True, True, True, True),
-    "caps_only": Policy(max_pre_due_reminders=1, daily_cap=1),
-    "everything_tight": Policy(True, True, True, True, 1, 1),
-    "everything": Policy(True, True, True, True, 2, 3),
-    "dupes_cap": Policy(suppress_duplicates=True, max_pre_due_reminders=2, daily_cap=2),
-    "quiet_caps": Policy(quiet_hours=True, no_promo_in_reminders=True, max_pre_due_reminders=3,
-                         daily_cap=1),
-    "compliance_cap6": Policy(block_marketing_without_permission=True, daily_cap=6,
-                              max_pre_due_reminders=6),
+    "none": P(),
+    "all_filters": P(True, True, True, True),
+    "caps_only": P(k=1, n=1),
+    "everything_tight": P(True, True, True, True, 1, 1),
+    "everything": P(True, True, True, True, 2, 3),
+    "dupes_cap": P(d=True, k=2, n=2),
+    "quiet_caps": P(q=True, promo=True, k=3, n=1),
+    "compliance_cap6": P(c=True, n=6, k=6),
 }  # fmt: skip
 
 
@@ -325,12 +357,12 @@ def test_what_if_equals_message_level_on_a_simulated_programme(simulated_serve, 
         ]
         promo_busy = 0
         for f in scopes:
-            got = data.policy_counts_many(SIMULATED_POLICIES, f)
+            got = counted(SIMULATED_POLICIES, f)
             for name, policy in SIMULATED_POLICIES.items():
                 want = reference(con, policy, f)
-                assert flat(*got[name]) == want, (name, f)
+                assert got[name] == want, (name, f)
                 promo_busy += want["alone_promo"] - want["rewritten_promo"]
         # the data exercises every rule
-        everything = flat(*data.policy_counts_many(SIMULATED_POLICIES, scopes[0])["everything"])
+        everything = counted(SIMULATED_POLICIES, scopes[0])["everything"]
         assert all(everything[f"removed_{r}"] > 0 for r in RULES), everything
         assert promo_busy > 0

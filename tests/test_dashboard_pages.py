@@ -208,51 +208,52 @@ def test_overview_band_filter_changes_figures(app):
     assert "experiment filter" in " ".join(c.value for c in at.caption)  # says what it ignores
 
 
+def test_tradeoffs_defaults_to_the_current_policy(app):
+    at = open_page(app, "tradeoffs")
+    m = metrics(at)
+    assert m["Messages removed"][0] == "0"
+    for label in ("Change in on-time repayments", "Change in complaints", "Net value (yuan)"):
+        assert m[label][0] == "0" and not m[label][1]  # a zero: no sign, no arrow
+    assert "Current policy (no change)" in " ".join(x.value for x in at.markdown)
+
+
 def test_tradeoffs_whatif_counts_and_effects(app):
     at = open_page(app, "tradeoffs")
     at.sidebar.date_input(key="date_range").set_value(MARCH).run()
-    at.selectbox(key="p_max_reminders").set_value(2).run()
+    for key in ("p_compliance", "p_duplicates", "p_quiet", "p_promo"):
+        at.checkbox(key=key).check().run()
+    at.selectbox(key="p_max_reminders").set_value(1).run()
     at.selectbox(key="p_daily_cap").set_value(3).run()
     assert not at.exception
     rules = table_with(at, "Removes on its own")
     combined = rules["Removed in the combined policy (each once)"].tolist()
     alone = rules["Removes on its own"].tolist()
-    assert rules["rule"].tolist() == [
-        "compliance", "duplicates", "quiet_hours", "reminder_cap", "daily_cap", "promo", "total"
-    ]  # fmt: skip
-    # M07+M08 | M03 | M04+M13 (M08 counted under compliance) | M12 | none | M09 rewritten | 6
-    assert combined == [2, 1, 2, 1, 0, 1, 6]
-    # alone: quiet hours M04, M08, M13; reminders above 2 on the log as sent: M03, M04, M12;
-    # over 3 a day: M06
-    assert alone[:6] == [2, 1, 3, 3, 1, 1]
+    # M07+M08 | M03 | M04+M13 (M08 counted under compliance) | M11+M12 (one due reminder a
+    # bill: B05-03 keeps M10) | none | M09 rewritten (a bill notice, never capped)
+    assert combined == ["2", "1", "2", "2", "0", "1", "7"]
+    # alone: quiet hours M04, M08, M13; due reminders after the first on the log as sent: M03,
+    # M04, M11, M12; over 3 a day: M06
+    assert alone == ["2", "1", "3", "4", "1", "1", ""]
     m = metrics(at)
-    assert m["Messages in scope"][0] == "14"
-    assert m["Messages removed"][0] == "6"
-    # Default effect source: the experiment's arms in March. control: mean reminders
-    # (4+0+3+0)/4 = 1.75, on time 3/4; two_reminders: (0+1+0+0)/4 = 0.25, on time 3/4 -> flat,
-    # so the cap changes nothing; complaints and opt-outs of the arms are flat beyond 1.75 too.
-    assert m["Change in on-time repayments"] == ("+0.00", "+0.00 pp")
-    # removed messages x measured complaint rates: 2 x 1/5 + 1 x 1 + 2 x 1/3 + rewrite 1 x 1/5
-    assert m["Change in complaints"][0] == "-2.27"
-    assert m["Change in opt-outs"][0] == "-0.71"  # 5 removed outside the cap x 2/14
-    ranking = table_with(at, "Net value (yuan)")
-    values = dict(zip(ranking["policy"], ranking["Net value (yuan)"], strict=True))
-    # 200 x 2.2667 + 30 x 5/7 + 0.04 x 6
-    assert values["yours"] == pytest.approx(475.00, abs=0.01)
-    assert values["current"] == 0.0
-    # The observational curve instead: see test_dashboard_policy for the hand-worked numbers.
-    at.radio(key="p_effect_source").set_value("curve").run()
-    m = metrics(at)
-    assert m["Change in on-time repayments"] == ("-0.08", "-1.00 pp")
-    assert m["Change in complaints"][0] == "-2.29"
-    assert m["Change in opt-outs"][0] == "-0.72"
-    ranking = table_with(at, "Net value (yuan)")
-    values = dict(zip(ranking["policy"], ranking["Net value (yuan)"], strict=True))
-    assert values["yours"] == pytest.approx(475.30, abs=0.01)
-    # compliance + dedupe + quiet + clean reminders: 200 x 2.2667 + 30 x 5/7 + 0.04 x 5
-    assert values["hygiene"] == pytest.approx(474.96, abs=0.01)
-    assert ranking["Rank"].tolist() == [1, 2, 3, 4, 5, 6]
-    assert "observational" in " ".join(m.value for m in at.markdown)
+    assert m["Messages removed"][0] == "7"
+    # Experiment in March: cadences from late bills: control 2 (U05's bill: 3 pre-due
+    # messages), two_reminders 0 (U04's bill: 1). On time 3/4 in both arms ->
+    # the cap changes nothing. Complaints: filters 1 (C01, duplicates) + 1 (C04, compliance,
+    # regulator) + 1 x 2/3 (C02, quiet hours: M04, M13 of M04, M08, M13); the cap: complained
+    # 3/4 (cadence 2) vs 2/4 (cadence 0), rate(1) = 0.625, 4 control bills x -0.125 = -0.5.
+    assert m["Change in on-time repayments"][0] == "0"
+    assert m["Change in complaints"][0] == "-3"  # -3.17
+    assert m["Change in compliance violations"][0] == "-2"
+    # net value: 200 x (3.1667 - 1.1) + 2000 x 1.1 (regulator: C04 + 0.5 x 1/5)
+    # + 30 x (2/3 - 0.5) (opt-outs: 2 per 3 reachable marketing messages x M07; the cap: opted
+    # out 1/4 at cadence 0 vs 0/4 -> +0.5) + 500 x 2 + 0.04 x 7 = 3,618.61
+    assert m["Net value (yuan)"][0] == "+3,619"
+    outcomes = table_with(at, "Whole period")
+    row = outcomes.set_index("Outcome").loc["Compliance violations"]
+    assert row["Whole period"] == "-2" and row["2026-03"] == "-2"
+    ranking = table_with(at, "Tied")
+    assert len(ranking) == 10
+    assert "observational" in " ".join(w.value for w in at.warning)
 
 
 def test_tradeoffs_charts_curve_arms_frontier(app):

@@ -43,18 +43,7 @@ from dashboard.data.sms import (
     worst_templates,
 )
 from dashboard.data.status import freshness, ledger, quarantine_rows, quarantine_summary, schema
-from dashboard.data.tradeoffs import (
-    CAP_VALUES,
-    baseline,
-    bills_by_reminders,
-    curve,
-    curve_map,
-    experiment_arms,
-    experiment_effects,
-    frontier,
-    policy_counts,
-    policy_counts_many,
-)
+from dashboard.data.tradeoffs import curve, experiment_effects, frontier
 
 # The aggregate marts the pages read instead of the message-level ones (sql/marts/<name>.sql).
 AGGREGATE_MARTS = (
@@ -70,17 +59,12 @@ AGGREGATE_MARTS = (
 
 __all__ = [
     "AGGREGATE_MARTS",
-    "CAP_VALUES",
     "Filters",
-    "baseline",
-    "bills_by_reminders",
     "complaint",
     "complaint_choices",
     "complaints_monthly",
     "curve",
-    "curve_map",
     "delivery",
-    "experiment_arms",
     "experiment_effects",
     "flags_daily",
     "for_band",
@@ -101,8 +85,6 @@ __all__ = [
     "non_permitted_marketing",
     "options",
     "page_run",
-    "policy_counts",
-    "policy_counts_many",
     "price_per_segment",
     "quarantine_rows",
     "quarantine_summary",

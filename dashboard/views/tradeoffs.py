@@ -1,4 +1,5 @@
-"""Messaging trade-offs: volume-outcome curve, experiment arms, frontier, and the policy what-if."""
+"""Messaging trade-offs: the policy what-if (pipelines.whatif engine), the search over the
+policy grid, and the diagnostics (experiment arms, observational curve, frontier by group)."""
 
 from __future__ import annotations
 
@@ -7,28 +8,342 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from dashboard import charts, data
-from dashboard import policy as P
 from dashboard.i18n import labeller, t
+from pipelines.whatif import engine as E
+from pipelines.whatif import search as S
+from pipelines.whatif.policy import BANDS, MAX_REMINDER_CAP, Policy, Scope, Weights
+from pipelines.whatif.report import whole
 
 f: data.Filters = st.session_state["filters"]
 st.title(t("page_tradeoffs"))
 
-OUTCOMES = ["on_time", "dpd30", "complained", "sms_complained", "opted_out", "active_next_cycle"]
 
-# --- 1. outcome vs pre-due reminders, per band, with Wilson intervals -------------------------
-outcome = (
-    st.segmented_control(
-        t("outcome"),
-        OUTCOMES,
-        default="on_time",
-        format_func=labeller("o_{}"),
-        key="curve_outcome",
-    )
-    or "on_time"
+def query(sql: str, params: dict[str, object]) -> list[dict[str, object]]:
+    return data.query(sql, params).to_dict("records")
+
+
+scope = Scope(f.start, f.end, (f.band,) if f.band else (), f.experiment)
+inputs = E.load_inputs(query, scope)
+q = inputs.quantities
+months = scope.months()
+period = t("period_line", start=f.start, end=f.end, n=scope.length_months(), k=len(months))
+
+
+def describe(p: Policy) -> str:
+    """A policy named by what it does."""
+    parts = []
+    if p.block_marketing_without_permission:
+        parts.append(t("d_compliance"))
+    if p.suppress_duplicates:
+        parts.append(t("d_duplicates"))
+    if p.quiet_hours:
+        parts.append(t("d_quiet_hours"))
+    if p.no_promo_in_reminders:
+        parts.append(t("d_promo"))
+    if p.reminder_cap_by_band:
+        caps = dict(p.reminder_cap_by_band)
+        parts.append(t("d_band_caps", caps=" ".join(f"{b}≤{caps[b]}" for b in BANDS if b in caps)))
+    elif p.max_pre_due_reminders is not None:
+        parts.append(t("d_reminder_cap", k=p.max_pre_due_reminders))
+    if p.daily_cap is not None:
+        parts.append(t("d_daily_cap", n=p.daily_cap))
+    return " + ".join(parts) if parts else t("d_current")
+
+
+def cell(iv: dict[str, float]) -> str:
+    c, lo, hi = iv["change"], iv["ci_low"], iv["ci_high"]
+    if lo == hi:
+        return whole(c)
+    return f"{whole(c)} ({whole(lo)} ~ {whole(hi)})"
+
+
+# --- 1. the policy ------------------------------------------------------------------------------
+st.header(t("whatif"))
+st.caption(period)
+c1, c2 = st.columns(2)
+with c1:
+    compliance = st.checkbox(t("rule_compliance"), value=False, key="p_compliance")
+    duplicates = st.checkbox(t("rule_duplicates"), value=False, key="p_duplicates")
+    quiet = st.checkbox(t("rule_quiet_hours"), value=False, key="p_quiet")
+    promo = st.checkbox(t("rule_promo"), value=False, key="p_promo")
+with c2:
+    per_band = st.toggle(t("per_band_caps"), value=False, key="p_per_band")
+    choices = [None, *range(MAX_REMINDER_CAP + 1)]
+    if per_band:
+        cols = st.columns(len(BANDS))
+        band_caps = {
+            b: cols[i].selectbox(f"{t('score_band')} {b}", choices, key=f"p_cap_{b}",
+                                 format_func=labeller(none="no_limit"))
+            for i, b in enumerate(BANDS)
+        }  # fmt: skip
+        max_rem = None
+    else:
+        band_caps = {}
+        max_rem = st.selectbox(
+            t("rule_reminder_cap"), choices, index=0, key="p_max_reminders",
+            format_func=labeller(none="no_limit"),
+        )  # fmt: skip
+    daily_cap = st.selectbox(
+        t("rule_daily_cap"), [None, 1, 2, 3, 4, 5, 6], index=0, key="p_daily_cap",
+        format_func=labeller(none="no_limit"),
+    )  # fmt: skip
+yours = Policy(
+    block_marketing_without_permission=compliance,
+    suppress_duplicates=duplicates,
+    quiet_hours=quiet,
+    no_promo_in_reminders=promo,
+    max_pre_due_reminders=max_rem,
+    daily_cap=daily_cap,
 )
+if band_caps:
+    yours = yours.with_band_caps(band_caps)
+
+with st.expander(t("value_weights"), expanded=False):
+    w = st.columns(6)
+    weights = Weights(
+        on_time=w[0].number_input(t("w_on_time"), 0.0, 10_000.0, 50.0, 10.0, key="w_ontime"),
+        complaint=w[1].number_input(t("w_complaint"), 0.0, 100_000.0, 200.0, 10.0, key="w_c"),
+        regulator_complaint=w[2].number_input(t("w_regulator_complaint"), 0.0, 1e6, 2000.0, 100.0,
+                                              key="w_reg"),
+        opt_out=w[3].number_input(t("w_opt_out"), 0.0, 10_000.0, 30.0, 5.0, key="w_o"),
+        violation=w[4].number_input(t("w_violation"), 0.0, 1e6, 500.0, 50.0, key="w_v"),
+        message=w[5].number_input(t("w_message"), 0.0, 10.0, 0.04, 0.01, key="w_m",
+                                  format="%.3f"),
+    )  # fmt: skip
+
+counts = E.count(query, scope, {"yours": yours})["yours"]
+ev = E.evaluate(inputs, yours, counts, weights)
+st.markdown(f"**{t('your_policy')}:** {describe(yours)}")
+
+removed, alone = ev.removed(), ev.alone()
+total_removed = sum(removed.values())
+in_scope = ev.count_total("messages")
+bills = sum(n.get("on_time", 0) for n in inputs.bill_groups.values())
+
+
+def metric(col, label: str, outcome: str) -> None:
+    iv = ev.form(outcome).interval(q)
+    col.metric(label, whole(iv["change"]),
+               help=t("ci_help", lo=whole(iv["ci_low"]), hi=whole(iv["ci_high"])))  # fmt: skip
+    col.caption(t("ci_short", lo=whole(iv["ci_low"]), hi=whole(iv["ci_high"])))
+
+
+m = st.columns(3)
+m[0].metric(t("messages_removed"), f"{total_removed:,}")
+m[0].caption(t("of_in_scope", n=f"{in_scope:,}", p=f"{total_removed / in_scope:.1%}")
+             if in_scope else "")  # fmt: skip
+metric(m[1], t("exp_on_time"), "on_time_repayments")
+metric(m[2], t("exp_complaints"), "complaints")
+m = st.columns(3)
+metric(m[0], t("exp_opt_outs"), "opt_outs")
+metric(m[1], t("exp_violations"), "violations")
+metric(m[2], t("value_yuan"), "net_value_yuan")
+
+
+def pp(x: float) -> str:
+    """Percentage points, two decimals, signed; zero without a sign."""
+    v = round(100 * x / bills, 2)
+    return f"{v:+.2f}" if v else "0.00"
+
+
+on_time = ev.form("on_time_repayments").interval(q)
+if bills:
+    st.caption(
+        t("pp_line", pp=pp(on_time["change"]), lo=pp(on_time["ci_low"]),
+          hi=pp(on_time["ci_high"]), b=f"{bills:,}")
+    )  # fmt: skip
+for n in ev.notes:
+    st.warning(t(f"note_{n}"))
+
+# outcomes: whole period and per month, 95 % intervals
+# the page shows each month's change; the CSV has every month's interval too
+rows, csv_rows = [], []
+for o in E.OUTCOMES:
+    iv = ev.form(o).interval(q)
+    row = {
+        t("outcome"): t(f"out_{o}"),
+        t("whole_period"): whole(iv["change"]),
+        t("interval95"): "" if iv["ci_low"] == iv["ci_high"]
+        else f"{whole(iv['ci_low'])} ~ {whole(iv['ci_high'])}",
+    }  # fmt: skip
+    for mo in months:
+        miv = ev.form(o, month=mo).interval(q)
+        row[mo] = whole(miv["change"])
+        csv_rows.append({"outcome": o, "month": mo, **miv})
+    csv_rows.append({"outcome": o, "month": "whole_period", **iv})
+    rows.append(row)
+st.dataframe(pd.DataFrame(rows), hide_index=True, key="whatif_outcomes", width="stretch")
+st.download_button(
+    t("download_csv"),
+    pd.DataFrame(csv_rows).to_csv(index=False).encode("utf-8-sig"),
+    file_name="whatif_outcomes.csv",
+    mime="text/csv",
+    key="dl_whatif_outcomes",
+)
+st.caption(t("outcomes_caption"))
+
+# what each rule removes
+enabled = yours.enabled()
+rule_rows = [
+    {
+        t("rule"): t(f"rule_{r}"),
+        t("enabled"): "✓" if enabled[r] else "",
+        t("alone"): alone[r],
+        t("combined"): removed[r],
+    }
+    for r in E.REMOVING
+]
+rule_rows.append({t("rule"): t("rule_promo") + " — " + t("rewritten"),
+                  t("enabled"): "✓" if promo else "", t("alone"): alone["promo"],
+                  t("combined"): ev.count_total("rewritten_promo")})  # fmt: skip
+rule_rows.append({t("rule"): t("total"), t("enabled"): "", t("alone"): None,
+                  t("combined"): total_removed})  # fmt: skip
+rules_df = pd.DataFrame(rule_rows)
+for col in (t("alone"), t("combined")):  # whole counts with separators, blank for the total
+    rules_df[col] = rules_df[col].map(lambda n: "" if n is None or pd.isna(n) else f"{int(n):,}")
+charts.table(rules_df, "whatif_rules")
+
+# --- 2. the search ------------------------------------------------------------------------------
+st.header(t("search_title"))
+res = S.search(query, inputs, scope, weights)
+st.caption(t("search_caption", n=f"{res.grid_size:,}"))
+tied = [c for c in res.ranking if c.tied_with_best]
+st.info(
+    t("best_line", p=describe(res.best.policy), v=cell(res.best.value))
+    + " "
+    + (t("tied_line", n=len(tied) - 1) if len(tied) > 1 else t("clear_winner"))
+)
+top = res.ranking[:10]
+rank_df = pd.DataFrame(
+    [
+        {
+            t("rank"): i + 1,
+            t("policy"): describe(c.policy),
+            t("messages_removed"): f"{c.messages_removed:,}",
+            t("value_yuan"): cell(c.value),
+            t("tied"): "≈" if c.tied_with_best else "",
+        }
+        for i, c in enumerate(top)
+    ]
+)
+st.dataframe(
+    rank_df,
+    hide_index=True,
+    key="whatif_ranking_table",
+    width="stretch",
+    column_config={t("policy"): st.column_config.TextColumn(width="large")},
+)
+st.caption(t("search_limits"))
+
+fr = res.frontier
+fig = go.Figure(
+    go.Scatter(
+        x=[c.messages_removed for c in fr],
+        y=[c.value["change"] for c in fr],
+        mode="lines+markers",
+        error_y={
+            "type": "data",
+            "symmetric": False,
+            "array": [c.value["ci_high"] - c.value["change"] for c in fr],
+            "arrayminus": [c.value["change"] - c.value["ci_low"] for c in fr],
+        },
+        text=[describe(c.policy) for c in fr],
+        hovertemplate="%{text}<br>%{x:,} · %{y:,.0f}<extra></extra>",
+    )
+)
+fig.update_xaxes(title=t("messages_removed"))
+fig.update_yaxes(title=t("value_yuan"))
+charts.style(fig, t("frontier_policy_title"))
+fr_df = pd.DataFrame(
+    [{"policy": describe(c.policy), "messages_removed": c.messages_removed, **c.value} for c in fr]
+)
+charts.show(fig, fr_df, "whatif_frontier")
+
+sens_rows = []
+
+
+def amount(x: float) -> str:
+    return f"{x:,.2f}" if x >= 1 or x == 0 else f"{x:.2g}"
+
+
+for name, (lo, hi) in res.sensitivity.items():
+    now = getattr(weights, name)
+    top = t("beyond", x=amount(100 * now)) if hi is None else amount(hi)
+    sens_rows.append({
+        t("weight"): t(f"w_{name}"),
+        t("now"): amount(now),
+        t("winner_holds"): f"{'0' if lo is None else amount(lo)} ~ {top}",
+    })  # fmt: skip
+st.markdown(f"**{t('sensitivity_title')}**")
+st.dataframe(pd.DataFrame(sens_rows), hide_index=True, key="whatif_sensitivity")
+
+with st.expander(t("assumptions"), expanded=False):
+    for key in E.ASSUMPTIONS:
+        st.markdown(f"- {t(key)}")
+    exp = inputs.experiment
+    if exp is not None:
+        st.markdown(
+            t("cadence_line", exp=exp.experiment_id,
+              arms=", ".join(f"{a or t('no_arm')} = {c}" for a, c in exp.cadence.items()))
+        )  # fmt: skip
+    attr = pd.DataFrame(
+        [
+            {t("rule"): t(f"rule_{g}") if g != "none" else t("unattributed"),
+             t("regulator"): "✓" if reg else "", t("complaints_n"): n}
+            for (g, reg), n in sorted(inputs.complaints.items())
+        ]
+    )  # fmt: skip
+    if not attr.empty:
+        st.dataframe(attr, hide_index=True, key="whatif_attribution")
+
+# --- 3. diagnostics ---------------------------------------------------------------------------
+st.header(t("diagnostics"))
+eff = data.experiment_effects(f)
+if eff.empty:
+    st.info(t("no_experiment"))
+else:
+    eff = eff.copy()
+    eff["outcome_label"] = eff["outcome"].map(lambda o: t(f"o_{o}"))
+    fig = go.Figure()
+    for (exp_id, arm), g in eff.groupby(["experiment_id", "arm"]):
+        fig.add_trace(
+            go.Scatter(
+                x=g["diff"],
+                y=g["outcome_label"],
+                name=f"{exp_id} · {arm}",
+                mode="markers",
+                orientation="h",
+                marker={"size": 11},
+                error_x={
+                    "type": "data",
+                    "symmetric": False,
+                    "array": (g["ci_high"] - g["diff"]).tolist(),
+                    "arrayminus": (g["diff"] - g["ci_low"]).tolist(),
+                },
+                customdata=g[["rate_arm", "rate_control", "p_value"]],
+                hovertemplate=(
+                    "%{y}: %{x:+.1%} (arm %{customdata[0]:.1%} vs control "
+                    "%{customdata[1]:.1%}, p=%{customdata[2]:.3f})<extra></extra>"
+                ),
+            )
+        )
+    fig.add_vline(x=0, line_dash="dot", line_color="#7f8c8d")
+    fig.update_layout(scattermode="group")
+    fig.update_xaxes(title=t("difference"), tickformat="+.0%")
+    charts.style(fig, t("arms_title"))
+    charts.show(fig, eff.drop(columns="outcome_label"), "tradeoff_arms")
+    st.caption(t("arms_messages_note"))
+
+OUTCOMES = ["on_time", "dpd30", "complained", "sms_complained", "opted_out", "active_next_cycle"]
+outcome = (
+    st.segmented_control(t("outcome"), OUTCOMES, default="on_time",
+                         format_func=labeller("o_{}"), key="curve_outcome")
+    or "on_time"
+)  # fmt: skip
+BUCKETS = ("0", "1", "2", "3", "4", "5+")
 cv = data.curve(f)
 cv = cv[cv["outcome"] == outcome].copy()
-cv["bucket_order"] = cv["reminders_bucket"].map({b: i for i, b in enumerate(P.BUCKETS)})
+cv["bucket_order"] = cv["reminders_bucket"].map({b: i for i, b in enumerate(BUCKETS)})
 cv = cv.sort_values(["score_band", "bucket_order"]).drop(columns="bucket_order")
 fig = go.Figure()
 for band, g in cv.groupby("score_band", sort=False):
@@ -50,56 +365,15 @@ for band, g in cv.groupby("score_band", sort=False):
         )
     )
 fig.update_xaxes(title=t("reminders"), type="category", categoryorder="array",
-                 categoryarray=list(P.BUCKETS))  # fmt: skip
+                 categoryarray=list(BUCKETS))  # fmt: skip
 fig.update_yaxes(title=t(f"o_{outcome}"))
 charts.style(fig, f"{t('curve_title')} · {t(f'o_{outcome}')}", y_pct=True)
 charts.show(fig, cv, "tradeoff_curve")
-st.caption(t("curve_scope"))
+st.warning(t("curve_diagnostic"))
 
-# --- 2. experiment arms against control ---------------------------------------------------------
-eff = data.experiment_effects(f)
-if eff.empty:
-    st.info(t("no_experiment"))
-else:
-    eff = eff.copy()
-    eff["outcome_label"] = eff["outcome"].map(lambda o: t(f"o_{o}"))
-    fig = go.Figure()
-    for (exp, arm), g in eff.groupby(["experiment_id", "arm"]):
-        fig.add_trace(
-            go.Scatter(
-                x=g["diff"],
-                y=g["outcome_label"],
-                name=f"{exp} · {arm}",
-                mode="markers",
-                orientation="h",  # with scattermode="group": arms side by side
-                marker={"size": 11},
-                error_x={
-                    "type": "data",
-                    "symmetric": False,
-                    "array": (g["ci_high"] - g["diff"]).tolist(),
-                    "arrayminus": (g["diff"] - g["ci_low"]).tolist(),
-                },
-                customdata=g[["rate_arm", "rate_control", "p_value"]],
-                hovertemplate=(
-                    "%{y}: %{x:+.1%} (arm %{customdata[0]:.1%} vs control "
-                    "%{customdata[1]:.1%}, p=%{customdata[2]:.3f})<extra></extra>"
-                ),
-            )
-        )
-    fig.add_vline(x=0, line_dash="dot", line_color="#7f8c8d")
-    fig.update_layout(scattermode="group")  # arms side by side on each outcome
-    fig.update_xaxes(title=t("difference"), tickformat="+.0%")
-    charts.style(fig, t("arms_title"))
-    charts.show(fig, eff.drop(columns="outcome_label"), "tradeoff_arms")
-
-# --- 3. frontier ----------------------------------------------------------------------------
 fr = data.frontier(f)
-if fr.empty:
-    st.info(t("empty"))
-else:
+if not fr.empty:
     by = t("frontier_by_arm") if f.experiment else t("frontier_by_bucket")
-    top = fr["complaint_rate"].fillna(0).max()
-    rel = fr["complaint_rate"].fillna(0) / top if top > 0 else fr["complaint_rate"].fillna(0) * 0
     fig = go.Figure(
         go.Scatter(
             x=fr["sms_per_cycle"],
@@ -107,16 +381,7 @@ else:
             text=fr["grp"],
             mode="markers+text",
             textposition="top center",
-            marker={
-                # bubble area and colour from the complaint rate, relative to the largest
-                "size": (12 + 36 * rel).tolist(),
-                "color": fr["complaint_rate"].fillna(0).tolist(),
-                "colorscale": [[0, "#fdd49e"], [1, "#b30000"]],
-                "cmin": 0,
-                "line": {"width": 1, "color": "#444"},
-                "showscale": True,
-                "colorbar": {"title": t("complaint_rate"), "tickformat": ".2~%"},
-            },
+            marker={"size": 14},
             customdata=fr[["cycles", "complaint_rate"]],
             hovertemplate=(
                 "%{text}: %{x:.2f} SMS, %{y:.1%} on time, complaints %{customdata[1]:.1%} "
@@ -134,185 +399,3 @@ st.caption(
         which=", ".join([t("filter_date"), t("filter_band"), t("filter_experiment")]),
     )
 )
-
-# --- 4. policy what-if --------------------------------------------------------------------------
-st.header(t("whatif"))
-c1, c2 = st.columns(2)
-with c1:
-    compliance = st.checkbox(t("rule_compliance"), value=True, key="p_compliance")
-    duplicates = st.checkbox(t("rule_duplicates"), value=True, key="p_duplicates")
-    quiet = st.checkbox(t("rule_quiet_hours"), value=True, key="p_quiet")
-    promo = st.checkbox(t("rule_promo"), value=True, key="p_promo")
-with c2:
-    limits = [None, 1, 2, 3, 4, 5, 6]
-    max_rem = st.selectbox(
-        t("rule_reminder_cap"), limits, index=0, key="p_max_reminders",
-        format_func=labeller(none="no_limit"),
-    )  # fmt: skip
-    daily_cap = st.selectbox(
-        t("rule_daily_cap"), limits, index=0, key="p_daily_cap",
-        format_func=labeller(none="no_limit"),
-    )  # fmt: skip
-yours = P.Policy(
-    block_marketing_without_permission=compliance,
-    suppress_duplicates=duplicates,
-    quiet_hours=quiet,
-    no_promo_in_reminders=promo,
-    max_pre_due_reminders=max_rem,
-    daily_cap=daily_cap,
-)
-
-curve_rates = data.curve_map(f)
-bills = data.bills_by_reminders(f)
-dose_exp, arms = data.experiment_arms(f)
-doses = P.dose_points(arms)
-source = st.radio(
-    t("effect_source"),
-    ["experiment", "curve"],
-    format_func=labeller("source_{}"),
-    horizontal=True,
-    key="p_effect_source",
-)
-if source == "experiment" and not doses:
-    st.caption(t("no_dose"))
-    source = "curve"
-
-
-# Every policy of the page (current, the candidates, yours) counted in one query.
-candidates = {**P.CANDIDATES, "yours": yours}
-all_counts = data.policy_counts_many(candidates, f)
-current, flagged = all_counts["current"]
-base = data.baseline(f, current.messages, flagged)  # measured rates: the same for every policy
-
-
-def evaluate(name: str) -> tuple[P.Counts, P.Effect]:
-    counts, _flagged = all_counts[name]
-    policy = candidates[name]
-    if source == "experiment":
-        cap = P.reminder_cap_effect_dose(bills, doses, policy.max_pre_due_reminders)
-    else:
-        cap = P.reminder_cap_effect(bills, curve_rates, policy.max_pre_due_reminders)
-    return counts, P.expected_effect(counts, base, cap)
-
-
-counts, effect = evaluate("yours")
-enabled = {
-    "compliance": compliance,
-    "duplicates": duplicates,
-    "quiet_hours": quiet,
-    "reminder_cap": max_rem is not None,
-    "daily_cap": daily_cap is not None,
-    "promo": promo,
-}
-rows = [
-    {
-        "rule": r,
-        t("rule"): t(f"rule_{r}")
-        + (f" ≤ {max_rem}" if r == "reminder_cap" and max_rem else "")
-        + (f" ≤ {daily_cap}" if r == "daily_cap" and daily_cap else ""),
-        t("enabled"): enabled[r],
-        t("alone"): counts.alone[r],
-        t("combined"): counts.removed[r],
-    }
-    for r in P.RULES
-]
-rows.append(
-    {
-        "rule": "promo",
-        t("rule"): t("rule_promo") + " — " + t("rewritten"),
-        t("enabled"): promo,
-        t("alone"): counts.alone["promo"],
-        t("combined"): counts.rewritten,
-    }
-)
-rows.append(
-    {
-        "rule": "total",
-        t("rule"): t("total"),
-        t("enabled"): None,
-        t("alone"): None,
-        t("combined"): counts.total_removed,
-    }
-)
-rules_df = pd.DataFrame(rows)
-charts.table(rules_df, "whatif_rules")
-
-m1, m2, m3, m4, m5 = st.columns(5)
-m1.metric(t("messages_in_scope"), f"{counts.messages:,}")
-m2.metric(
-    t("messages_removed"),
-    f"{counts.total_removed:,}",
-    delta=f"{-counts.total_removed / counts.messages:.1%}" if counts.messages else None,
-    delta_color="off",
-)
-m3.metric(
-    t("exp_on_time"),
-    charts.signed(effect.on_time),
-    delta=f"{effect.on_time_rate_pp:+.2f} pp" if effect.on_time_rate_pp is not None else None,
-)
-m4.metric(t("exp_complaints"), charts.signed(effect.complaints))
-m5.metric(t("exp_opt_outs"), charts.signed(effect.opt_outs))
-
-with st.expander(t("assumptions"), expanded=True):
-    for key in P.ASSUMPTIONS:
-        st.markdown(f"- {t(key)}")
-    rates = pd.DataFrame(
-        [
-            {
-                t("rule"): t(f"rule_{r}"),
-                "category": P.RULE_CATEGORY[r],
-                "complaints": base.complaints_by_category.get(P.RULE_CATEGORY[r], 0),
-                "flagged_messages": base.flagged.get(r, 0),
-                "complaints_per_message": base.complaint_rate(r),
-            }
-            for r in ("compliance", "duplicates", "quiet_hours", "daily_cap", "promo")
-        ]
-    )
-    st.markdown(
-        f"**{t('measured_rates')}** — "
-        + t("measured_line", o=base.opt_outs, m=base.messages, r=base.opt_outs_per_message,
-            ok=base.on_time, b=base.bills)
-    )  # fmt: skip
-    st.dataframe(rates, hide_index=True, key="whatif_rates")
-    if arms:
-        st.markdown(f"**{t('dose_title', exp=dose_exp)}**")
-        st.dataframe(pd.DataFrame(arms), hide_index=True, key="whatif_dose")
-    on_time_eff = eff[eff["outcome"] == "on_time"] if not eff.empty else eff
-    for r in on_time_eff.itertuples():
-        st.caption(
-            t("experiment_check", exp=r.experiment_id, arm=r.arm, diff=charts.pct(r.diff),
-              lo=charts.pct(r.ci_low), hi=charts.pct(r.ci_high),
-              a=r.avg_total_sms_arm or 0.0, c=r.avg_total_sms_control or 0.0)
-        )  # fmt: skip
-
-# --- value weighting and ranking ----------------------------------------------------------------
-st.subheader(t("value_weights"))
-w1, w2, w3, w4 = st.columns(4)
-weights = P.Weights(
-    yuan_per_on_time=w1.number_input(t("w_on_time"), 0.0, 10_000.0, 50.0, 10.0, key="w_ontime"),
-    yuan_per_complaint=w2.number_input(t("w_complaint"), 0.0, 100_000.0, 200.0, 10.0, key="w_c"),
-    yuan_per_opt_out=w3.number_input(t("w_opt_out"), 0.0, 10_000.0, 30.0, 5.0, key="w_o"),
-    yuan_per_message=w4.number_input(t("w_message"), 0.0, 10.0, 0.04, 0.01, key="w_m",
-                                     format="%.3f"),
-)  # fmt: skip
-evaluated = {name: evaluate(name) for name in candidates}
-values = {name: P.value(e, weights) for name, (_, e) in evaluated.items()}
-ranked = pd.DataFrame(
-    [
-        {
-            t("rank"): rank,
-            "policy": name,
-            t("policy"): t(f"p_{name}"),
-            t("messages_removed"): evaluated[name][1].messages_removed,
-            t("exp_on_time"): round(evaluated[name][1].on_time, 3),
-            t("exp_complaints"): round(evaluated[name][1].complaints, 3),
-            t("exp_opt_outs"): round(evaluated[name][1].opt_outs, 3),
-            t("value_yuan"): round(v, 2),
-        }
-        for rank, name, v in P.rank(values)
-    ]
-)
-fig = charts.bar(ranked, t("value_yuan"), t("policy"), t("ranking"), orientation="h")
-fig.update_yaxes(autorange="reversed", title=None)
-charts.show(fig, ranked, "whatif_ranking")
-st.dataframe(ranked, hide_index=True, key="whatif_ranking_table")

@@ -266,6 +266,7 @@ def _ground_truth(
         }
 
     nonzero_exp = world.arm >= 0
+    policies = world.policy_truth.result(world.P, log, world.band, world.cadence, as_of_day)
     P = world.P
     return {
         "as_of": as_of,
@@ -295,6 +296,12 @@ def _ground_truth(
             "estimand": "mean over the arm's bills with amount_due > 0 and due_date < as_of of the "
             "model's on-time probability; effect = arm minus control",
             "arms": arms,
+        },
+        "policies": {
+            "estimand": "expected change over the simulated period of on-time repayments (bills "
+            "due before as_of), 30+ DPD bills (due 30+ days before as_of) and complaints, implied "
+            "by the planted probabilities (pipelines/simulator/policy_truth.py)",
+            "changes": policies,
         },
         "metrics_hint": {
             "sms_by_purpose": w.sms_by_purpose,

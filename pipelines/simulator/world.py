@@ -14,6 +14,7 @@ import numpy as np
 
 from pipelines.simulator import content as C
 from pipelines.simulator.params import Params
+from pipelines.simulator.policy_truth import PolicyTruth, complaint_rate
 from pipelines.simulator.preferences import Preferences
 from pipelines.simulator.tables import (
     DAY,
@@ -109,6 +110,7 @@ class World:
         self.prev_tail = Tab()  # last 10 minutes of last month's messages (duplicate flag)
         # accumulated truth
         self.bill_log: list[Tab] = []
+        self.policy_truth = PolicyTruth()
         self.faults = dict.fromkeys(
             (
                 "duplicate",
@@ -235,6 +237,10 @@ class World:
         sms = self._delivery(m, sms)
         self.prefs.count(sms)
         flags = month_flags(sms, self.prev_tail, self.consent, self.t_opt, TPL_PURPOSE)
+        self.policy_truth.month(
+            self.P, sms, flags, self.prev_tail, self.consent, self.t_opt, TPL_PURPOSE,
+            self.band, self.open_day < d1 - 1, N,
+        )  # fmt: skip
         for k in self.faults:
             self.faults[k] += int(flags[k].sum())
         nv = TPL_PURPOSE[sms["tpl"]] != P_VER
@@ -289,7 +295,7 @@ class World:
         on_stale, on_nc = np.isin(day, stale), np.isin(day, nocons)
 
         fatigue = np.maximum(self.prev_msgs - P.fatigue_threshold, 0) * P.opt_out_fatigue_per_msg
-        q = np.minimum(0.02, P.opt_out_per_send + fatigue)
+        q = np.minimum(P.opt_out_per_send_max, P.opt_out_per_send + fatigue)
         trig = (msgs["status"] == 0) & (rng.random(k) < q[uid])
         delay = 30 + np.minimum(rng.lognormal(np.log(600), 1.5, k), 3 * DAY).astype(np.int64)
         trig_t = sent + delay
@@ -729,14 +735,7 @@ class World:
         dup, night = per_user(flags["duplicate"]), per_user(flags["quiet_hours"])
         excess, aoo = per_user(flags["over_daily_cap"]), per_user(flags["after_opt_out"])
         coll = per_user(TPL_PURPOSE[sms["tpl"]] == P_COLL)
-        lam = P.complaint_base * (
-            1
-            + P.complaint_rr_duplicate * np.minimum(dup, 10)
-            + P.complaint_rr_night * np.minimum(night, 10)
-            + P.complaint_rr_excess * np.minimum(excess, 20)
-            + P.complaint_rr_after_opt_out * np.minimum(aoo, 5)
-            + P.complaint_rr_collection * np.minimum(coll, 30)
-        )
+        lam = complaint_rate(P, dup, night, excess, aoo, coll)
         opened = self.open_day < d1 - 1
         c = np.flatnonzero(opened & (rng.random(N) < np.minimum(lam, 0.5)))
         k = c.shape[0]

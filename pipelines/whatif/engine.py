@@ -1,0 +1,394 @@
+"""The policy engine: exact message counts, expected effects with 95 % intervals, net value.
+
+How each outcome of a policy is estimated (the same text is in `ASSUMPTIONS`, shown on the
+page and in `nudgescope whatif --help`):
+
+* Messages removed are counted exactly from the aggregate marts (`sql/whatif/counts.sql`); a
+  message two rules would remove counts once, under the first rule in attribution order.
+* The reminder cap's effect on on-time repayments, 30+ DPD bills, complaints and opt-outs comes
+  only from the randomised experiment: each arm's reminder cadence (due reminders besides the
+  bill notice) is read from its bills that were not paid before the due date (they get the
+  whole cadence); an outcome's rate as a function of the cadence runs linearly between the
+  arms and flat beyond them; a bill group with cadence c > K changes by rate(K) - rate(c) per
+  bill. Per score band when every arm holds at least `MIN_BAND_BILLS` bills of the band,
+  pooled over bands otherwise. The observational volume-outcome curve is never used.
+* Complaints avoided by a filter or the daily cap: the complaints attributed to the rule (by
+  their given or classified category; marketing complaints about an opt-out or missing
+  consent go to the compliance rule) per flagged message, times the messages it removes.
+  Regulator complaints the same, counted apart; for the reminder cap, the cap's complaint
+  change times the regulator share of all complaints in scope.
+* Opt-outs avoided by a filter or the daily cap: opt-outs per marketing message a user could
+  still opt out of (not after an opt-out), times such messages removed (for the daily cap in
+  proportion to the marketing share of the over-cap messages).
+* Violations: each marketing message after an opt-out or without consent the policy removes.
+* A promotion removed from a reminder rewrites the reminder (it is still sent); only the
+  promotional complaint risk goes.
+* Effects of different rules add up; bills, complaints and opt-outs outside the period are
+  not counted. Intervals cover the sampling error of the measured rates and counts (delta
+  method, exact for these linear forms), not the error of the assumptions.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+from pipelines import sqlfiles
+from pipelines.whatif.estimate import Lin, Quantity, binomial, interpolation, poisson, total
+from pipelines.whatif.policy import Policy, Scope, Weights
+from pipelines.whatif.rules import FILTERS, REMOVING
+
+QueryFn = Callable[[str, dict[str, object]], list[dict[str, object]]]
+
+OUTCOMES = (
+    "on_time_repayments",
+    "dpd30_bills",
+    "complaints",
+    "regulator_complaints",
+    "opt_outs",
+    "violations",
+    "messages",
+    "sms_cost_yuan",
+    "net_value_yuan",
+)
+# outcome of the experiment -> (column prefix in sql/whatif/bills.sql, engine outcome)
+EXPERIMENT_OUTCOMES = {
+    "on_time": "on_time_repayments",
+    "dpd30": "dpd30_bills",
+    "complained": "complaints",
+    "opted_out": "opt_outs",
+}
+MIN_BAND_BILLS = 200  # per arm, for a band's own rates; fewer: the arms pooled over bands
+OUTSIDE = ""  # bills of users in no arm of the experiment used
+
+ASSUMPTIONS = (
+    "assumption_counting",
+    "assumption_experiment",
+    "assumption_complaints",
+    "assumption_opt_outs",
+    "assumption_violations",
+    "assumption_promo",
+    "assumption_intervals",
+)
+
+_PARAM = re.compile(r"\$([a-z_][a-z0-9_]*)")
+
+
+def bind(sql: str, params: Mapping[str, object]) -> dict[str, object]:
+    """Only the parameters the statement uses (DuckDB refuses extra ones)."""
+    used = set(_PARAM.findall(sql))
+    return {k: v for k, v in params.items() if k in used}
+
+
+def duckdb_query(con) -> QueryFn:
+    """A QueryFn over a DuckDB connection (rows as dicts)."""
+
+    def run(sql: str, params: dict[str, object]) -> list[dict[str, object]]:
+        cur = con.execute(sql, bind(sql, params))
+        names = [d[0] for d in cur.description]
+        return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+
+    return run
+
+
+# ---------------------------------------------------------------------------------------------
+# What the scope measured (the same for every policy)
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Experiment:
+    experiment_id: str
+    cadence: dict[str, int]  # arm (OUTSIDE: users in no arm) -> due reminders per bill
+    levels: list[int]  # distinct arm cadences, sorted
+    source: dict[str, str]  # band_key -> band whose arm rates are used ('pooled' or itself)
+    arm_bills: dict[tuple[int, str], int]  # (cadence, band or 'pooled') -> bills with on_time
+
+
+@dataclass
+class Inputs:
+    scope: Scope
+    quantities: dict[str, Quantity]
+    complaints: dict[tuple[str, bool], int]  # (rule group, regulator) -> complaints
+    opt_outs: int
+    experiment: Experiment | None
+    # (month, band_key, arm group) -> cadence-bearing bill counts per experiment outcome
+    bill_groups: dict[tuple[str, str, str], dict[str, int]]
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def regulator_share(self) -> float:
+        allc = sum(self.complaints.values())
+        reg = sum(v for (_, r), v in self.complaints.items() if r)
+        return reg / allc if allc else 0.0
+
+
+def _cadence(rows: list[dict]) -> int | None:
+    """Due reminders of a group's cadence: the most common count among its bills that were not
+    paid on time (they receive every reminder), ties to the larger; no late bill: the largest
+    count seen."""
+    late: dict[int, int] = defaultdict(int)
+    seen = []
+    for r in rows:
+        k = max(int(r["pre_due_reminders"] or 0) - 1, 0)
+        seen.append(k)
+        n_late = int(r["on_time_n"] or 0) - int(r["on_time_sum"] or 0)
+        if n_late > 0:
+            late[k] += n_late
+    if late:
+        return max(late, key=lambda k: (late[k], k))
+    return max(seen) if seen else None
+
+
+def _experiment(rows: list[dict], chosen: str | None) -> tuple[Experiment | None, list[dict]]:
+    by_exp: dict[str, dict[str, list[dict]]] = defaultdict(lambda: defaultdict(list))
+    for r in rows:
+        if r["experiment_id"] and r["arm"]:
+            by_exp[r["experiment_id"]][r["arm"]].append(r)
+    candidates = {}
+    for exp, arms in by_exp.items():
+        if chosen and exp != chosen:
+            continue
+        cad = {a: _cadence(rs) for a, rs in arms.items()}
+        levels = sorted({c for c in cad.values() if c is not None})
+        if len(levels) >= 2:
+            candidates[exp] = (cad, levels)
+    if not candidates:
+        return None, rows
+    exp = max(candidates, key=lambda e: (candidates[e][1][-1] - candidates[e][1][0], e))
+    cad, levels = candidates[exp]
+    outside = [r for r in rows if not (r["experiment_id"] == exp and r["arm"])]
+    out_cad = _cadence(outside)
+    cadence = {a: c for a, c in cad.items() if c is not None}
+    if out_cad is not None:
+        cadence[OUTSIDE] = out_cad
+    return Experiment(exp, cadence, levels, {}, {}), outside
+
+
+def load_inputs(query: QueryFn, scope: Scope) -> Inputs:
+    params = scope.params()
+    q: dict[str, Quantity] = {}
+    notes: list[str] = []
+
+    complaints: dict[tuple[str, bool], int] = defaultdict(int)
+    for r in query(sqlfiles.load("whatif/complaints"), params):
+        complaints[(str(r["rule_group"]), bool(r["is_regulator"]))] += int(r["complaints"])
+    for group in {r.complaint_group for r in FILTERS} | {"daily_cap", "promo"}:
+        for reg in (False, True):
+            n = complaints.get((group, reg), 0)
+            q[f"complaints:{group}:{int(reg)}"] = poisson(n, f"complaints {group} reg={reg}")
+
+    opt_outs = sum(int(r["opt_outs"]) for r in query(sqlfiles.load("whatif/opt_outs"), params))
+    q["opt_outs"] = poisson(opt_outs, "opt-outs")
+
+    rows = query(sqlfiles.load("whatif/bills"), params)
+    exp, _ = _experiment(rows, scope.experiment)
+    groups: dict[tuple[str, str, str], dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    if exp is None:
+        notes.append("no_experiment")
+    else:
+        arm_counts: dict[tuple[int, str], dict[str, int]] = defaultdict(lambda: defaultdict(int))
+        for r in rows:
+            in_arm = r["experiment_id"] == exp.experiment_id and r["arm"]
+            group = str(r["arm"]) if in_arm else OUTSIDE
+            g = groups[(str(r["month"]), str(r["band_key"]), group)]
+            for o in EXPERIMENT_OUTCOMES:
+                g[o] += int(r[f"{o}_n"] or 0)
+            if in_arm and group in exp.cadence:
+                c = exp.cadence[group]
+                for band in (str(r["band_key"]), "pooled"):
+                    a = arm_counts[(c, band)]
+                    for o in EXPERIMENT_OUTCOMES:
+                        a[f"{o}_n"] += int(r[f"{o}_n"] or 0)
+                        a[f"{o}_sum"] += int(r[f"{o}_sum"] or 0)
+        bands = {b for (_, b, _) in groups}
+        for band in bands:
+            enough = band != "?" and all(
+                arm_counts.get((c, band), {}).get("on_time_n", 0) >= MIN_BAND_BILLS
+                for c in exp.levels
+            )
+            exp.source[band] = band if enough else "pooled"
+        for (c, band), a in arm_counts.items():
+            exp.arm_bills[(c, band)] = a["on_time_n"]
+            for o in EXPERIMENT_OUTCOMES:
+                q[f"arm:{o}:{c}:{band}"] = binomial(
+                    a[f"{o}_sum"], a[f"{o}_n"], f"{o} rate, cadence {c}, band {band}"
+                )
+        for c in exp.levels:  # a level with no bills of an outcome: no estimate
+            for o in EXPERIMENT_OUTCOMES:
+                q.setdefault(f"arm:{o}:{c}:pooled", Quantity(0.0, 0.0))
+    return Inputs(scope, q, dict(complaints), opt_outs, exp, groups, notes)
+
+
+# ---------------------------------------------------------------------------------------------
+# Counting
+# ---------------------------------------------------------------------------------------------
+
+BAND_KEYS = ("A", "B", "C", "D", "E", "?")
+
+
+def histogram_cap(k: int | None) -> int:
+    """mart.policy_cap_histogram's reminder cap for K due reminders (K + 1: rank 1 is the bill
+    notice's slot, never capped; 0 = none)."""
+    return 0 if k is None else k + 1
+
+
+def count(
+    query: QueryFn, scope: Scope, policies: Mapping[str, Policy]
+) -> dict[str, dict[tuple[str, str], dict[str, int]]]:
+    """Exact counts per policy, per (month, band_key): messages in scope, removed per rule (in
+    the combined policy), what each rule removes alone, rewrites, and the flagged totals."""
+    names = list(policies)
+    if not names:
+        return {}
+    cap_policy, cap_band, cap_value = [], [], []
+    for name, p in policies.items():
+        for band in BAND_KEYS:
+            cap_policy.append(name)
+            cap_band.append(band)
+            cap_value.append(histogram_cap(p.reminder_cap(None if band == "?" else band)))
+    filters = [p.filters() for p in policies.values()]
+    params = {
+        **scope.params(),
+        "policy_ids": names,
+        "filters": filters,
+        "daily_caps": [p.daily_cap or 0 for p in policies.values()],
+        "cap_policy": cap_policy,
+        "cap_band": cap_band,
+        "cap_value": cap_value,
+        "filters_read": sorted({0, *filters}),
+    }
+    out: dict[str, dict[tuple[str, str], dict[str, int]]] = {n: {} for n in names}
+    for r in query(sqlfiles.load("whatif/counts"), params):
+        row = {k: int(v or 0) for k, v in r.items() if k not in ("policy", "month", "band_key")}
+        if not policies[r["policy"]].no_promo_in_reminders:
+            row["rewritten_promo"] = 0
+        out[str(r["policy"])][(str(r["month"]), str(r["band_key"]))] = row
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Effects
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Evaluation:
+    policy: Policy
+    cells: dict[tuple[str, str], dict[str, Lin]]  # (month, band_key) -> outcome -> form
+    counts: dict[tuple[str, str], dict[str, int]]
+    notes: list[str]
+
+    def form(self, outcome: str, month: str | None = None, band: str | None = None) -> Lin:
+        return total(
+            c[outcome]
+            for (m, b), c in self.cells.items()
+            if (month is None or m == month) and (band is None or b == band)
+        )
+
+    def count_total(self, key: str) -> int:
+        return sum(c.get(key, 0) for c in self.counts.values())
+
+    def removed(self) -> dict[str, int]:
+        return {r: self.count_total(f"removed_{r}") for r in REMOVING}
+
+    def alone(self) -> dict[str, int]:
+        return {r: self.count_total(f"alone_{r}") for r in (*REMOVING, "promo")}
+
+
+def _value(cell: dict[str, Lin], w: Weights) -> Lin:
+    v = Lin()
+    v.add(cell["on_time_repayments"], w.on_time)
+    v.add(cell["complaints"], -w.complaint)
+    v.add(cell["regulator_complaints"], w.complaint - w.regulator_complaint)
+    v.add(cell["opt_outs"], -w.opt_out)
+    v.add(cell["violations"], -w.violation)
+    v.add(cell["messages"], -w.message)
+    return v
+
+
+def evaluate(
+    inputs: Inputs,
+    policy: Policy,
+    counts: dict[tuple[str, str], dict[str, int]],
+    weights: Weights,
+) -> Evaluation:
+    """Expected change of every outcome per (month, band_key) as linear forms."""
+    tot: dict[str, int] = defaultdict(int)
+    for c in counts.values():
+        for k, v in c.items():
+            tot[k] += v
+    notes = list(inputs.notes)
+    reg_share = inputs.regulator_share
+    cells: dict[tuple[str, str], dict[str, Lin]] = {}
+    keys = set(counts) | {(m, b) for (m, b, _) in inputs.bill_groups}
+    for key in sorted(keys):
+        c = counts.get(key, {})
+        cell = {o: Lin() for o in OUTCOMES}
+        # complaints avoided by the filters, the daily cap and the promo rewrite
+        for rule, flagged in (
+            ("compliance", "flagged_compliance"),
+            ("duplicates", "flagged_duplicates"),
+            ("quiet_hours", "flagged_quiet_hours"),
+            ("daily_cap", "flagged_daily_cap"),
+            ("promo", "flagged_promo"),
+        ):
+            acted = c.get("rewritten_promo" if rule == "promo" else f"removed_{rule}", 0)
+            if acted and tot[flagged]:
+                share = acted / tot[flagged]
+                cell["complaints"].term(f"complaints:{rule}:0", -share)
+                cell["complaints"].term(f"complaints:{rule}:1", -share)
+                cell["regulator_complaints"].term(f"complaints:{rule}:1", -share)
+        # opt-outs avoided: marketing messages a user could still opt out of
+        reachable = c.get("removed_marketing_reachable", 0)
+        if c.get("removed_daily_cap", 0) and tot["flagged_daily_cap"]:
+            reachable += (
+                c["removed_daily_cap"]
+                * tot["flagged_daily_cap_marketing"]
+                / tot["flagged_daily_cap"]
+            )
+        if reachable and tot["marketing_reachable"]:
+            cell["opt_outs"].term("opt_outs", -reachable / tot["marketing_reachable"])
+        cell["violations"].const = -c.get("removed_compliance", 0)
+        cell["messages"].const = -sum(c.get(f"removed_{r}", 0) for r in REMOVING)
+        cells[key] = cell
+    _reminder_cap(inputs, policy, cells, reg_share, notes)
+    for cell in cells.values():
+        cell["sms_cost_yuan"] = cell["messages"].scaled(weights.message)
+        cell["net_value_yuan"] = _value(cell, weights)
+    return Evaluation(policy, cells, counts, notes)
+
+
+def _reminder_cap(
+    inputs: Inputs, policy: Policy, cells: dict, reg_share: float, notes: list[str]
+) -> None:
+    exp = inputs.experiment
+    capped = any(policy.reminder_cap(b) is not None for b in ("A", "B", "C", "D", "E", None))
+    if not capped:
+        return
+    if exp is None:
+        notes.append("cap_effect_not_estimated")
+        return
+    for (month, band, group), n in inputs.bill_groups.items():
+        k = policy.reminder_cap(None if band == "?" else band)
+        c = exp.cadence.get(group)
+        if k is None or c is None or c <= k:
+            continue
+        src = exp.source.get(band, "pooled")
+        w_new = interpolation([float(x) for x in exp.levels], float(k))
+        w_old = interpolation([float(x) for x in exp.levels], float(c))
+        cell = cells.setdefault((month, band), {o: Lin() for o in OUTCOMES})
+        for o, outcome in EXPERIMENT_OUTCOMES.items():
+            bills = n.get(o, 0)
+            if not bills:
+                continue
+            form = Lin()
+            for lvl, w in w_new.items():
+                form.term(f"arm:{o}:{int(lvl)}:{src}", bills * w)
+            for lvl, w in w_old.items():
+                form.term(f"arm:{o}:{int(lvl)}:{src}", -bills * w)
+            cell[outcome].add(form)
+            if o == "complained" and reg_share:
+                cell["regulator_complaints"].add(form, reg_share)

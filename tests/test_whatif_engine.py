@@ -1,0 +1,252 @@
+"""The policy engine (pipelines/whatif): numbers worked out by hand.
+
+A hand-made "warehouse" answers the engine's three scope queries (complaints, opt-outs, bills):
+one month, score band A, an experiment with a `control` arm (bill notice only) and a `two`
+arm (notice + 2 due reminders), and users outside the experiment on the production cadence.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+
+import pytest
+
+from pipelines.whatif import engine as E
+from pipelines.whatif.estimate import Lin, Quantity, binomial, interpolation
+from pipelines.whatif.policy import (
+    Policy,
+    PolicyError,
+    Scope,
+    Weights,
+    parse_band_caps,
+    parse_weights,
+)
+
+SCOPE = Scope(dt.date(2026, 3, 1), dt.date(2026, 3, 31))
+M = "2026-03"
+
+
+def bill(arm, pre, n, on_time, complained, exp="EXP"):
+    return {
+        "month": M, "band_key": "A", "experiment_id": exp if arm else "", "arm": arm,
+        "pre_due_reminders": pre, "bills": n, "on_time_n": n, "on_time_sum": on_time,
+        "dpd30_n": 0, "dpd30_sum": 0, "complained_n": n, "complained_sum": complained,
+        "opted_out_n": n, "opted_out_sum": 0,
+    }  # fmt: skip
+
+
+BILLS = [
+    bill("control", 1, 100, 80, 2),  # 20 late bills got the notice only: cadence 0
+    bill("two", 3, 60, 50, 1),  # 10 late bills got notice + 2 reminders: cadence 2
+    bill("two", 2, 40, 40, 0),  # paid on time before the second reminder
+    bill("", 3, 50, 45, 0),  # outside the experiment: 5 late bills with 2 reminders
+]
+COMPLAINTS = [
+    {"month": M, "band_key": "A", "rule_group": "duplicates", "is_regulator": False,
+     "complaints": 3},
+    {"month": M, "band_key": "A", "rule_group": "compliance", "is_regulator": True,
+     "complaints": 1},
+    {"month": M, "band_key": "A", "rule_group": "none", "is_regulator": False, "complaints": 2},
+]  # fmt: skip
+OPT_OUTS = [{"month": M, "opt_outs": 10}]
+
+
+def fake_query(sql: str, params: dict) -> list[dict]:
+    if "complaints_classified" in sql:
+        return COMPLAINTS
+    if "opt_outs_daily" in sql:
+        return OPT_OUTS
+    if "user_cycle_summary" in sql:
+        return BILLS
+    raise AssertionError(sql)
+
+
+# what the counting query would say for the policy below (band A, March)
+COUNTS = {
+    (M, "A"): {
+        "messages": 1000, "removed_compliance": 2, "removed_duplicates": 4,
+        "removed_quiet_hours": 0, "removed_reminder_cap": 150, "removed_daily_cap": 0,
+        "rewritten_promo": 0, "removed_marketing_reachable": 1, "flagged_compliance": 2,
+        "flagged_duplicates": 8, "flagged_quiet_hours": 5, "flagged_daily_cap": 0,
+        "flagged_daily_cap_marketing": 0, "flagged_promo": 50, "marketing_reachable": 100,
+    }
+}  # fmt: skip
+POLICY = Policy(
+    block_marketing_without_permission=True, suppress_duplicates=True, max_pre_due_reminders=1
+)
+
+
+def test_cadences_come_from_late_bills():
+    inputs = E.load_inputs(fake_query, SCOPE)
+    exp = inputs.experiment
+    assert exp.experiment_id == "EXP"
+    assert exp.cadence == {"control": 0, "two": 2, E.OUTSIDE: 2}
+    assert exp.levels == [0, 2]
+    assert exp.source == {"A": "pooled"}  # 100 bills per arm < 200
+    q = inputs.quantities
+    assert q["arm:on_time:0:pooled"].estimate == pytest.approx(0.80)
+    assert q["arm:on_time:2:pooled"].estimate == pytest.approx(0.90)  # (50 + 40) / 100
+    assert inputs.regulator_share == pytest.approx(1 / 6)
+
+
+def test_interpolation_between_arms_and_flat_beyond():
+    assert interpolation([0.0, 2.0], 1.0) == {0.0: 0.5, 2.0: 0.5}
+    assert interpolation([0.0, 2.0, 4.0], 3.0) == {2.0: 0.5, 4.0: 0.5}
+    assert interpolation([0.0, 2.0], 5.0) == {2.0: 1.0}
+    assert interpolation([1.0, 2.0], 0.0) == {1.0: 1.0}
+    assert interpolation([0.0, 2.0], 2.0) == {2.0: 1.0}
+
+
+def test_binomial_variance_uses_the_shrunk_rate():
+    q = binomial(0, 10)
+    assert q.estimate == 0.0
+    assert q.variance == pytest.approx((1 / 12) * (11 / 12) / 10)
+
+
+def test_the_policy_by_hand():
+    inputs = E.load_inputs(fake_query, SCOPE)
+    ev = E.evaluate(inputs, POLICY, COUNTS, Weights())
+    q = inputs.quantities
+    # reminder cap 1: rate(1) = (0.80 + 0.90) / 2 = 0.85; the `two` arm (100 bills) and the
+    # outsiders (50) have cadence 2 -> 150 x (0.85 - 0.90) = -7.5
+    on_time = ev.form("on_time_repayments")
+    assert on_time.value(q) == pytest.approx(-7.5)
+    # coefficients: +75 on rate(0), -75 on rate(2); variances p(1-p)/n at p = (x+1)/(n+2)
+    var = 75**2 * ((81 / 102) * (21 / 102) / 100 + (91 / 102) * (11 / 102) / 100)
+    iv = on_time.interval(q)
+    assert iv["ci_low"] == pytest.approx(-7.5 - 1.959964 * math.sqrt(var), abs=1e-4)
+    assert iv["ci_high"] == pytest.approx(-7.5 + 1.959964 * math.sqrt(var), abs=1e-4)
+    # complaints: duplicates 3 x 4/8 = 1.5 avoided; compliance 1 (regulator) x 2/2 avoided;
+    # the cap: complained rate 2/100 (cadence 0) vs 1/100 (cadence 2): 150 x (0.015 - 0.01)
+    assert ev.form("complaints").value(q) == pytest.approx(-1.5 - 1 + 0.75)
+    # regulator: -1 from compliance, + 0.75 x 1/6 from the cap
+    assert ev.form("regulator_complaints").value(q) == pytest.approx(-1 + 0.75 / 6)
+    # opt-outs: 10 per 100 reachable marketing messages x 1 removed; the arms opted out 0
+    assert ev.form("opt_outs").value(q) == pytest.approx(-0.1)
+    assert ev.form("violations").value(q) == -2
+    assert ev.form("messages").value(q) == -156
+    assert ev.form("sms_cost_yuan").value(q) == pytest.approx(-156 * 0.04)
+    # 50 x -7.5 + 200 x 0.875 (non-regulator avoided) + 2000 x 0.875 + 30 x 0.1 + 500 x 2
+    # + 0.04 x 156
+    assert ev.form("net_value_yuan").value(q) == pytest.approx(-375 + 175 + 1750 + 3 + 1000 + 6.24)
+    # every count change without sampling error has a zero-width interval
+    viol = ev.form("violations").interval(q)
+    assert viol["ci_low"] == viol["ci_high"] == -2
+
+
+def test_duplicate_complaints_interval_counts_both_sources():
+    inputs = E.load_inputs(fake_query, SCOPE)
+    counts = {(M, "A"): {**COUNTS[(M, "A")], "removed_compliance": 0, "removed_reminder_cap": 0}}
+    ev = E.evaluate(inputs, Policy(suppress_duplicates=True), counts, Weights())
+    form = ev.form("complaints")
+    # -0.5 x (3 app/hotline complaints, Poisson var 3 + 1) and -0.5 x (0 regulator, var 0 + 1)
+    assert form.value(inputs.quantities) == pytest.approx(-1.5)
+    assert form.sd(inputs.quantities) == pytest.approx(math.sqrt(0.25 * 4 + 0.25 * 1))
+
+
+def test_current_policy_changes_nothing():
+    inputs = E.load_inputs(fake_query, SCOPE)
+    counts = {(M, "A"): {"messages": 1000}}
+    ev = E.evaluate(inputs, Policy(), counts, Weights())
+    for o in E.OUTCOMES:
+        assert ev.form(o).interval(inputs.quantities) == {
+            "change": 0.0,
+            "ci_low": 0.0,
+            "ci_high": 0.0,
+        }
+
+
+def test_per_band_cap_leaves_other_bands_alone():
+    p = Policy().with_band_caps({"A": None, "B": 1})
+    inputs = E.load_inputs(fake_query, SCOPE)
+    ev = E.evaluate(inputs, p, {(M, "A"): {"messages": 1000}}, Weights())
+    assert ev.form("on_time_repayments").value(inputs.quantities) == 0.0
+    assert p.reminder_cap("B") == 1 and p.reminder_cap("A") is None
+
+
+def test_no_experiment_means_no_cap_effect_and_a_note():
+    def query(sql, params):
+        if "user_cycle_summary" in sql:
+            return [bill("", 3, 50, 45, 0)]
+        return fake_query(sql, params)
+
+    inputs = E.load_inputs(query, SCOPE)
+    ev = E.evaluate(inputs, Policy(max_pre_due_reminders=0), {(M, "A"): {}}, Weights())
+    assert inputs.experiment is None
+    assert ev.notes == ["no_experiment", "cap_effect_not_estimated"]
+    assert ev.form("on_time_repayments").value(inputs.quantities) == 0.0
+
+
+def test_difference_of_two_policies_shares_quantities():
+    q = {"a": Quantity(1.0, 4.0)}
+    x, y = Lin(0.0, {"a": 3.0}), Lin(1.0, {"a": 1.0})
+    d = Lin().add(x).add(y, -1.0)
+    assert d.value(q) == 1.0 and d.sd(q) == pytest.approx(4.0)  # |3 - 1| x 2
+
+
+def test_parsing_user_text():
+    w = parse_weights("on_time=60, violation=1000")
+    assert (w.on_time, w.violation, w.complaint) == (60.0, 1000.0, 200.0)
+    assert parse_band_caps("A=1,b=2") == (("A", 1), ("B", 2))
+    for bad, msg in [
+        ("on_time", "not name=value"),
+        ("ontime=5", "unknown weight"),
+        ("on_time=x", "not a number"),
+        ("on_time=-1", ">= 0"),
+    ]:
+        with pytest.raises(PolicyError, match=msg):
+            parse_weights(bad)
+    with pytest.raises(PolicyError, match="unknown score band 'F'"):
+        parse_band_caps("F=1")
+    with pytest.raises(PolicyError, match="before it starts"):
+        Scope(dt.date(2026, 3, 2), dt.date(2026, 3, 1))
+
+
+def test_scope_months():
+    s = Scope(dt.date(2026, 1, 15), dt.date(2026, 3, 31))
+    assert s.months() == ["2026-01", "2026-02", "2026-03"]
+    assert s.length_months() == round(76 / (365.25 / 12), 2)
+
+
+# --------------------------------------------------------------- the search, on the fixture
+
+
+@pytest.fixture(scope="module")
+def fixture_query(tmp_path_factory):
+    from pipelines.serve.sandbox import connect
+    from tests.fixtures.dashboard.build import build
+
+    con = connect(build(tmp_path_factory.mktemp("search") / "serve.duckdb"))
+    yield E.duckdb_query(con)
+    con.close()
+
+
+def test_search_finds_the_best_of_the_grid(fixture_query):
+    from pipelines.whatif import search as S
+
+    scope = Scope(dt.date(2026, 3, 1), dt.date(2026, 3, 31))
+    inputs = E.load_inputs(fixture_query, scope)
+    w = Weights()
+    res = S.search(fixture_query, inputs, scope, w)
+    assert res.grid_size == 8 * 2 * 7 * 7**5
+    best = res.best.value["change"]
+    # no uniform policy of the grid beats it (checked one by one, outside the search)
+    for comp, dup, quiet, promo in [(a, b, c, d) for a in (0, 1) for b in (0, 1)
+                                    for c in (0, 1) for d in (0, 1)]:  # fmt: skip
+        for k in (None, 0, 1, 2):
+            for n in (None, 1, 3):
+                p = Policy(bool(comp), bool(dup), bool(quiet), bool(promo),
+                           max_pre_due_reminders=k, daily_cap=n)  # fmt: skip
+                ev = E.evaluate(inputs, p, E.count(fixture_query, scope, {"p": p})["p"], w)
+                assert ev.form("net_value_yuan").value(inputs.quantities) <= best + 1e-6
+    assert res.best.tied_with_best
+    # the frontier: more messages removed only for more value
+    values = [c.value["change"] for c in res.frontier]
+    removed = [c.messages_removed for c in res.frontier]
+    assert removed == sorted(removed) and values == sorted(values)
+    assert set(res.sensitivity) == {"on_time", "complaint", "regulator_complaint", "opt_out",
+                                    "violation", "message"}  # fmt: skip
+    lo, hi = res.sensitivity["violation"]
+    assert lo is None or lo <= w.violation
+    assert hi is None or hi >= w.violation
