@@ -21,7 +21,7 @@ COMMANDS = [
     "pipelines.cli.sql",
     "pipelines.cli.dashboard",
     "pipelines.cli.bench",
-    "pipelines.whatif.command",
+    "pipelines.cli.whatif",
 ]
 
 

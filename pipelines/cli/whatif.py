@@ -8,6 +8,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+from pipelines.errors import UserError
 from pipelines.whatif import engine as E
 from pipelines.whatif import report
 from pipelines.whatif.policy import (
@@ -115,8 +116,6 @@ def register(subparsers) -> None:
 
 
 def _user_error(msg: str) -> Exception:
-    from pipelines.errors import UserError  # the CLI's error type (moves to pipelines.errors)
-
     return UserError(msg)
 
 
