@@ -287,6 +287,10 @@ SOURCES[RECEIPTS] = Source(
 )
 LANDING_SOURCES: tuple[str, ...] = (*SOURCE_NAMES, RECEIPTS)
 
+# The reasons for a line that is not a record at all (pipelines/ingest/readers.py), as opposed
+# to a record with a bad value: the simulator's --dirty data plants the value-level ones only.
+LINE_REASON_CODES: tuple[str, ...] = ("malformed_row", "bad_json", "bad_encoding", "line_too_long")
+
 # Reason codes written to the quarantine table. One row gets the first reason that applies,
 # checked in this order: required fields, then types, then ranges, then row rules.
 REASON_CODES = {

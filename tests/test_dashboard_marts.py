@@ -20,7 +20,7 @@ import pytest
 
 from dashboard import data
 from dashboard.data.scope import scoped
-from pipelines.marts import MART_FILES
+from pipelines.marts import BUILD_ORDER, MART_FILES
 from pipelines.serve.sandbox import connect
 from pipelines.whatif import engine as E
 from pipelines.whatif.policy import Policy, PolicyError, Scope
@@ -157,9 +157,14 @@ def fixture_serve(_isolated_data_dir, monkeypatch):
 
 def test_aggregate_marts_are_registered_after_what_they_read():
     names = [name for name, _ in MART_FILES]
+    position = {f.writes: i for i, f in enumerate(BUILD_ORDER)}
     for table in data.AGGREGATE_MARTS:
         assert f"marts/{table}" in names
-        assert names.index(f"marts/{table}") > names.index("marts/user_cycle")
+        own = next(f for f in BUILD_ORDER if f.name == f"marts/{table}")
+        # built after every table it reads (the build order comes from the SQL's lineage)
+        for read in own.reads:
+            if read in position:
+                assert position[read] < names.index(own.name), (table, read)
 
 
 # (policy, expected non-zero counts beyond messages=14 in March), worked out from the fixture's

@@ -200,7 +200,7 @@ def test_a_lock_held_by_another_program_is_one_line(db, tmp_path, capsys):
 def test_cli_refusal_names_what_was_refused(db):
     import argparse
 
-    from pipelines import sql_command
+    from pipelines.cli import sql as sql_command
 
     parser = argparse.ArgumentParser()
     sql_command.register(parser.add_subparsers())
