@@ -40,12 +40,15 @@ test: install
 dashboard: install
 	$(RUN) nudgescope dashboard
 
-# The local Dagster instance lives in data/dagster (runs, schedules, sensor cursors persist);
-# its dagster.yaml comes from pipelines/dagster.yaml (the warehouse pool is limited to 1).
+# The local Dagster instance lives in data/dagster (runs of the sensor, the schedule and
+# `nudgescope run` persist there); its dagster.yaml comes from pipelines/dagster.yaml (the
+# warehouse pool is limited to 1). One "planned" event per asset for a range of partitions,
+# not one per partition (as `nudgescope run` does).
 dagster: install
 	@mkdir -p data/dagster
 	@cp pipelines/dagster.yaml data/dagster/dagster.yaml
-	DAGSTER_HOME=$(CURDIR)/data/dagster $(RUN) dg dev --port 3000
+	DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS=true DAGSTER_HOME=$(CURDIR)/data/dagster \
+		$(RUN) dg dev --port 3000
 
 lint: install
 	$(RUN) ruff check .

@@ -1,4 +1,5 @@
-"""The Dagster code location: everything under pipelines/defs/ is loaded automatically."""
+"""The Dagster code location: the assets, checks and resources autoloaded from pipelines/defs/,
+plus the job, sensor and schedule of pipelines.orchestration."""
 
 from __future__ import annotations
 
@@ -6,7 +7,13 @@ from pathlib import Path
 
 import dagster as dg
 
+from pipelines.orchestration.automation import daily_schedule, landing_sensor
+from pipelines.orchestration.jobs import pipeline_job
+
 
 @dg.definitions
 def defs() -> dg.Definitions:
-    return dg.load_from_defs_folder(path_within_project=Path(__file__).parent / "defs")
+    return dg.Definitions.merge(
+        dg.load_from_defs_folder(path_within_project=Path(__file__).parent / "defs"),
+        dg.Definitions(jobs=[pipeline_job], sensors=[landing_sensor], schedules=[daily_schedule]),
+    )

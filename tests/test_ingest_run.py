@@ -9,7 +9,7 @@ import pytest
 from fixtures.ingest.helpers import put, query, table_snapshot
 
 from pipelines import cli
-from pipelines.ingest.run import run_pipeline
+from pipelines.orchestration.run import run_pipeline
 
 USERS = (
     "user_id,opened_at,credit_limit,score_band,marketing_consent\n"

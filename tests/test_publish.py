@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from fixtures.ingest.helpers import put, query, table_snapshot
 
-from pipelines.ingest.run import run_pipeline
+from pipelines.orchestration.run import run_pipeline
 from pipelines.settings import REPO_ROOT
 
 USERS_HEADER = "user_id,opened_at,credit_limit,score_band,marketing_consent\n"

@@ -21,13 +21,12 @@ from pipelines.ingest import checks, progress
 from pipelines.ingest.merge import merge_source
 from pipelines.ingest.stage import stage_source
 from pipelines.ingest.warehouse import configure, ensure
-from pipelines.settings import TIMEZONE
+from pipelines.settings import PARTITIONS_START, TIMEZONE
 
 POOL = "warehouse"
 # A run with this tag set to "true" checks whole tables (the daily schedule's runs); every
 # other run checks only what it changed.
 FULL_CHECKS_TAG = "nudgescope/full_checks"
-PARTITIONS_START = "2020-01-01"
 # key = the dt folder; the current (Asia/Shanghai) day is included so today's exports load.
 DAILY = dg.DailyPartitionsDefinition(start_date=PARTITIONS_START, timezone=TIMEZONE, end_offset=1)
 STAGING_KEYS = [dg.AssetKey(["staging", s]) for s in SOURCE_NAMES]

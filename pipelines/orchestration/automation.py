@@ -1,79 +1,58 @@
-"""What starts runs: a sensor on the landing folder and a daily schedule.
+"""What starts runs under the Dagster daemon: a sensor on the landing folder and a daily schedule.
 
-Both target one job over every asset (staging → core → marts → serve_db). A run covers a range
-of dt partitions in one go (the staging assets have a single-run backfill policy), and within
-that range only new, changed or removed files do any work.
+Both ask the planner (pipelines.orchestration.planner), the same code `nudgescope run` uses, what
+is new compared with the ledger, and request one run of the `pipeline` job for it (see
+pipelines.orchestration.jobs). They keep no cursor: right after any run, whoever started it,
+there is nothing to request.
 """
 
-import hashlib
-import json
+from __future__ import annotations
+
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 import dagster as dg
 
 from pipelines import settings
-from pipelines.defs.ingest import DAILY, FULL_CHECKS_TAG
-from pipelines.ingest import files
+from pipelines.cli import UserError
+from pipelines.orchestration import planner
+from pipelines.orchestration.jobs import busy_run, pipeline_job, run_request
 from pipelines.settings import TIMEZONE
 
-RANGE_START = "dagster/asset_partition_range_start"
-RANGE_END = "dagster/asset_partition_range_end"
 
-pipeline_job = dg.define_asset_job(
-    "pipeline",
-    selection=dg.AssetSelection.all(),
-    # one process for the whole run: DuckDB has a single writer anyway (pool "warehouse"), and
-    # a subprocess per step would re-import the code location for every step
-    executor_def=dg.in_process_executor,
-    description="Stage the requested dt partitions, merge core, rebuild the marts, publish.",
-)
-
-
-def range_tags(start: str, end: str) -> dict[str, str]:
-    """Run tags that make one run cover the partitions start … end (inclusive)."""
-    return {RANGE_START: start, RANGE_END: end}
-
-
-def landing_fingerprints(landing) -> dict[str, str]:
-    """dt -> short digest of (path, size, mtime) of every landing file with that dt."""
-    per_dt: dict[str, list[str]] = {}
-    for f in files.scan(landing).files:
-        per_dt.setdefault(f.dt.isoformat(), []).append(f"{f.path}\0{f.size}\0{f.mtime_ns}")
-    return {
-        dt: hashlib.sha1("\n".join(sorted(items)).encode()).hexdigest()[:16]
-        for dt, items in per_dt.items()
-    }
+def _plan_or_skip(context, label: str) -> planner.Plan | dg.SkipReason:
+    busy = busy_run(context.instance)
+    if busy is not None:
+        return dg.SkipReason(
+            f"run {busy.run_id} is {busy.status.value.lower()}: planning after it ends"
+        )
+    try:
+        todo = planner.plan(settings.paths())
+    except UserError as exc:
+        return dg.SkipReason(str(exc))
+    outside = [x for x in todo.scan.ignored if "outside the partitions" in x]
+    if outside:
+        context.log.warning(f"ignored: {', '.join(outside)}")
+    if not todo.has_work:
+        return dg.SkipReason(f"{label}: nothing new under {settings.paths().landing}")
+    return todo
 
 
 @dg.sensor(
     job=pipeline_job,
     minimum_interval_seconds=30,
     default_status=dg.DefaultSensorStatus.RUNNING,
-    description="Requests a run for the dt partitions whose landing files are new or changed.",
+    description="Requests a run when the planner finds new, changed or removed landing files "
+    "(only those sources and dt partitions are staged) or an unfinished publish.",
 )
-def landing_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult | dg.SkipReason:
-    landing = settings.paths().landing
-    current = landing_fingerprints(landing)
-    seen = json.loads(context.cursor) if context.cursor else {}
-    changed = sorted(dt for dt in set(current) | set(seen) if current.get(dt) != seen.get(dt))
-    valid = set(DAILY.get_partition_keys())
-    outside = [dt for dt in changed if dt not in valid]
-    changed = [dt for dt in changed if dt in valid]
-    if outside:
-        context.log.warning(f"dt folders outside the partitions, ignored: {', '.join(outside)}")
-    if not changed:
-        return dg.SkipReason(f"no new or changed files under {landing}")
-    start, end = changed[0], changed[-1]
-    digest = hashlib.sha1(
-        json.dumps({dt: current.get(dt) for dt in changed}, sort_keys=True).encode()
-    ).hexdigest()[:16]
-    return dg.SensorResult(
-        run_requests=[
-            dg.RunRequest(run_key=f"landing-{start}-{end}-{digest}", tags=range_tags(start, end))
-        ],
-        cursor=json.dumps(current, sort_keys=True),
-    )
+def landing_sensor(context: dg.SensorEvaluationContext) -> dg.RunRequest | dg.SkipReason:
+    todo = _plan_or_skip(context, "landing_sensor")
+    if isinstance(todo, dg.SkipReason):
+        return todo
+    context.log.info(f"requesting a run: {todo.reason}")
+    # the key names the state planned from: a run that failed is not requested again for the
+    # same files (a new or fixed file makes a new key; re-execute it from the UI otherwise)
+    return run_request(todo, run_key=f"landing-{todo.digest}")
 
 
 @dg.schedule(
@@ -81,10 +60,13 @@ def landing_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult | dg.
     cron_schedule="0 6 * * *",
     execution_timezone=TIMEZONE,
     default_status=dg.DefaultScheduleStatus.RUNNING,
-    description="Every day at 06:00 Asia/Shanghai: load the previous day's partition; its "
-    "checks cover whole tables (other runs check only what they changed).",
+    description="Every day at 06:00 Asia/Shanghai: whatever the planner finds (usually the "
+    "previous day's files, if the sensor has not loaded them yet), checked on whole tables.",
 )
-def daily_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
+def daily_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest | dg.SkipReason:
     local = context.scheduled_execution_time.astimezone(ZoneInfo(TIMEZONE))
     day = (local.date() - timedelta(days=1)).isoformat()
-    return dg.RunRequest(run_key=f"daily-{day}", partition_key=day, tags={FULL_CHECKS_TAG: "true"})
+    todo = _plan_or_skip(context, f"daily_schedule for {day}")
+    if isinstance(todo, dg.SkipReason):
+        return todo
+    return run_request(todo, run_key=f"daily-{day}-{todo.digest}", full_checks=True)

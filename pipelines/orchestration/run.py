@@ -1,10 +1,12 @@
-"""`nudgescope run` as a library call: one in-process Dagster run over every partition that has
-landing files (only new, changed or removed files do any work), then core, marts and publish."""
+"""`nudgescope run` as a library call: plan (pipelines.orchestration.planner), then one run of
+the `pipeline` job in this process, recorded in the data folder's Dagster instance
+(<data-dir>/dagster, the one `make dagster` serves), so the UI shows CLI runs next to the
+sensor's and the schedule's, with the same materializations and check results."""
 
 from __future__ import annotations
 
-import json
 import os
+import shutil
 import threading
 import time
 import uuid
@@ -17,18 +19,22 @@ from typing import TYPE_CHECKING
 import duckdb
 
 from pipelines import settings
-from pipelines.cli import UserError
-from pipelines.contract import SOURCE_NAMES
-from pipelines.ingest import files, progress
-from pipelines.ingest.publish import build_fingerprint, ledger_signature
+from pipelines.ingest import progress
 from pipelines.ingest.readers import clean_error
 from pipelines.ingest.warehouse import connect
+from pipelines.orchestration import planner
 
 if TYPE_CHECKING:  # Dagster is imported only when there is work to run (about 9 s)
     import dagster as dg
 
 EXIT_OK, EXIT_ERROR, EXIT_USER, EXIT_DATA = 0, 1, 2, 3
-JOB_NAME = "pipeline"
+# The instance template `make dagster` copies too (the warehouse pool is limited to 1).
+INSTANCE_TEMPLATE = settings.REPO_ROOT / "pipelines" / "dagster.yaml"
+# One "planned" event per asset for a range of partitions instead of one per partition
+# (thousands at scale l, each written to the event log). Dagster's price: the partitions of a
+# run that fails are not marked failed (the run is, and the next plan stages them again).
+# `make dagster` sets the same for the daemon and the webserver.
+PLANNED_EVENTS_ENV = "DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS"
 
 StepListener = Callable[[str, str], None]  # (step key, "start" | "success" | "failure")
 
@@ -74,117 +80,16 @@ class RunSummary:
         return "; ".join(parts) + " (data published; see ingest.file_ledger / ingest.quarantine)"
 
 
-@dataclass
-class Plan:
-    """What a run has to do: the dt range and sources with new, changed or removed files."""
+def instance_for(paths: settings.Paths) -> dg.DagsterInstance:
+    """The persistent Dagster instance of a data folder, with the project's dagster.yaml."""
+    import dagster as dg
 
-    range: tuple[str, str] | None
-    sources: list[str]
-    scan: files.Scan
-    # sources grouped by their own changed dt range: one staging execution per group, so a
-    # source is not materialized over partitions where only another source changed
-    groups: list[tuple[tuple[str, str], list[str]]] = field(default_factory=list)
-
-
-def _known_files(warehouse: Path) -> dict[str, tuple[int, int]]:
-    """path -> (size, mtime_ns) of every ledger file whose stat is known to match its hash."""
-    if not warehouse.exists():
-        return {}
-    try:
-        con = duckdb.connect(str(warehouse), read_only=True)
-    except duckdb.Error as exc:
-        raise UserError(
-            f"cannot open the warehouse {warehouse} (is another run writing it?): "
-            f"{clean_error(exc)}"
-        ) from exc
-    try:
-        rows = con.execute(
-            """select l.path, s.size, s.mtime_ns
-            from ingest.file_ledger as l
-            left join ingest.file_stat as s
-                on s.path = l.path and s.content_hash = l.content_hash"""
-        ).fetchall()
-    except duckdb.CatalogException:
-        return {}
-    finally:
-        con.close()
-    return {p: (size, mtime) for p, size, mtime in rows}
-
-
-def _changes(paths: settings.Paths) -> tuple[files.Scan, set[tuple[str, str]]]:
-    """Scan the landing folder: (source, dt) of every new, changed or removed file."""
-    landing = paths.landing
-    if not landing.is_dir():
-        raise UserError(
-            f"landing folder {landing} does not exist "
-            "(run `nudgescope simulate` or point --data-dir at your data)"
-        )
-    scan = files.scan(landing)
-    if not scan.files and not paths.warehouse.exists():
-        raise UserError(f"no landing files under {landing}")
-    known = _known_files(paths.warehouse)
-    changed: set[tuple[str, str]] = set()
-    on_disk = set()
-    for f in scan.files:
-        on_disk.add(f.path)
-        if known.get(f.path) != (f.size, f.mtime_ns):
-            changed.add((f.source, f.dt.isoformat()))
-    for path in known:
-        if path not in on_disk:  # removed: its contribution is withdrawn
-            source, dt_dir = path.split("/")[:2]
-            changed.add((source, dt_dir.removeprefix("dt=")))
-    return scan, changed
-
-
-def plan(paths: settings.Paths, changes: tuple | None = None) -> Plan:
-    """Compare the landing folder with the ledger: which partitions and sources to stage."""
-    from pipelines.defs.ingest import DAILY
-
-    scan, changed = changes or _changes(paths)
-    keys = DAILY.get_partition_keys()
-    first, last = keys[0], keys[-1]
-    outside = sorted({dt for _, dt in changed if not first <= dt <= last})
-    scan.ignored.extend(f"dt={dt} (outside the partitions {first} … {last})" for dt in outside)
-    changed = {(s, dt) for s, dt in changed if first <= dt <= last}
-    if not changed:
-        return Plan(None, [], scan)
-    dts = sorted(dt for _, dt in changed)
-    sources = [s for s in SOURCE_NAMES if any(c == s for c, _ in changed)]
-    by_range: dict[tuple[str, str], list[str]] = {}
-    for source in sources:
-        own = sorted(dt for c, dt in changed if c == source)
-        by_range.setdefault((own[0], own[-1]), []).append(source)
-    return Plan((dts[0], dts[-1]), sources, scan, sorted(by_range.items()))
-
-
-def _published_is_current(paths: settings.Paths) -> bool:
-    """True when serve.duckdb already shows the warehouse as it is, built by this code.
-
-    The published ledger must equal the warehouse's (a run that failed after staging leaves
-    them different), the SQL must be what built it, and its settings the defaults a CLI run
-    uses. Any doubt (a file missing, unreadable or locked, an older publish without these
-    columns) means "not current": the run then goes ahead as usual.
-    """
-    from pipelines.marts import MetricSettings
-
-    if not (paths.serve.exists() and paths.warehouse.exists()):
-        return False
-    try:
-        with duckdb.connect(str(paths.warehouse), read_only=True) as con:
-            warehouse_ledger = ledger_signature(con)
-        with duckdb.connect(str(paths.serve), read_only=True) as con:
-            fingerprint, ledger, published = con.execute(
-                "select build_fingerprint, ledger_signature, settings::varchar from meta"
-            ).fetchone()
-    except (duckdb.Error, TypeError):
-        return False
-    wanted = json.loads(json.dumps(MetricSettings().as_params()))
-    return (
-        ledger == warehouse_ledger
-        and fingerprint == build_fingerprint()
-        and published is not None
-        and json.loads(published) == wanted
-    )
+    home = paths.dagster_home
+    home.mkdir(parents=True, exist_ok=True)
+    target = home / "dagster.yaml"
+    if not target.exists() or target.read_bytes() != INSTANCE_TEMPLATE.read_bytes():
+        shutil.copyfile(INSTANCE_TEMPLATE, target)
+    return dg.DagsterInstance.from_config(str(home))
 
 
 def _watch(
@@ -223,69 +128,64 @@ def run_pipeline(
     data_dir: Path | str | None = None,
     listener: StepListener | None = None,
     reporter: progress.Reporter | None = None,
+    engine: str | None = None,
 ) -> RunSummary:
-    """Stage the partitions with new or changed files, then core, marts and publish.
+    """Plan, then run the plan: stage the changed sources over their dt range, then core,
+    marts and publish, as one run of the `pipeline` job (the run the sensor would request).
 
-    Two in-process executions of the same job: the staging assets over the changed dt range
-    (one run for the whole range), then the unpartitioned rest. Splitting them keeps Dagster
-    from planning every core/mart asset once per partition of the range.
+    `engine` builds the marts (duckdb | spark; default $NUDGESCOPE_ENGINE, else duckdb); it
+    goes into the run's config. Nothing to do (every file loaded, serve.duckdb current): no
+    Dagster import, no run, `up_to_date`.
     """
+    from pipelines.marts import MetricSettings
+
     t0 = time.monotonic()
     warnings.filterwarnings("ignore", message=".*currently in beta")
     if data_dir is not None:
+        # the code location's resources read their paths from the environment
         os.environ["NUDGESCOPE_DATA_DIR"] = str(Path(data_dir).resolve())
     paths = settings.paths()
-    changes = _changes(paths)
-    if not changes[1] and _published_is_current(paths):
-        # nothing new, and the published file already shows it: no Dagster run at all
-        summary = RunSummary("", True, 0.0, None, ignored=changes[0].ignored, serve=paths.serve)
-        summary.files_seen = len(changes[0].files)
-        summary.up_to_date = True
-        summary.seconds = time.monotonic() - t0
-        return summary
-    todo = plan(paths, changes)
-    # The instance below lives as long as this call. One "planned" event per asset for a
-    # range of partitions instead of one per partition (thousands at scale l, each written
-    # to the event log); Dagster's price, partitions not marked failed when a run fails, does
-    # not apply to an instance that is thrown away.
-    os.environ.setdefault("DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS", "true")
-    import dagster as dg
-
-    from pipelines.definitions import defs
-    from pipelines.defs.automation import range_tags
-
-    job = defs().resolve_job_def(JOB_NAME)
-    keys = list(job.asset_layer.executable_asset_keys)
-    rest_keys = [k for k in keys if k.path[0] != "staging"]
+    # a CLI run always builds with the default settings: a publish made with others is stale
+    todo = planner.plan(paths, MetricSettings().as_params())
     summary = RunSummary("", False, 0.0, todo.range, ignored=todo.scan.ignored, serve=paths.serve)
     summary.files_seen = len(todo.scan.files)
-    with (
-        dg.DagsterInstance.ephemeral() as instance,
-        progress.listening(reporter or (lambda *_: None)),
-    ):
-        steps = []
-        for rng, sources in todo.groups:
-            stage_keys = [k for k in keys if k.path[0] == "staging" and k.path[-1] in sources]
-            steps.append((stage_keys, range_tags(*rng)))
-        steps.append((rest_keys, {}))
-        for selection, tags in steps:
-            run_id = str(uuid.uuid4())
-            summary.run_id = summary.run_id or run_id
-            summary.run_ids.append(run_id)
-            result = _execute(job, instance, run_id, selection, tags, listener)
-            summary.warnings.extend(_check_warnings(result))
-            if not result.success:
-                summary.error = _first_failure(result)
-                break
-        else:
+    if not todo.has_work:
+        summary.success = summary.up_to_date = True
+        summary.seconds = time.monotonic() - t0
+        return summary
+    os.environ.setdefault(PLANNED_EVENTS_ENV, "true")
+    import dagster as dg  # noqa: F401  (the slow import, only when there is work)
+
+    from pipelines.definitions import defs
+    from pipelines.orchestration import jobs
+
+    job = defs().resolve_job_def(jobs.JOB_NAME)
+    with instance_for(paths) as instance, progress.listening(reporter or (lambda *_: None)):
+        jobs.fail_dead_cli_runs(instance)
+        run_id = str(uuid.uuid4())
+        summary.run_id = run_id
+        summary.run_ids.append(run_id)
+        result = _execute(
+            job,
+            instance,
+            run_id,
+            jobs.selection(todo),
+            {**jobs.tags(todo), **jobs.cli_tags()},
+            # quiet console: the CLI shows progress bars; the instance keeps every event
+            jobs.run_config(engine, log_level="ERROR"),
+            listener,
+        )
+        summary.warnings.extend(_check_warnings(result))
+        if result.success:
             summary.success = True
+        else:
+            summary.error = _first_failure(result)
     summary.seconds = time.monotonic() - t0
     _fill_counts(summary, paths.warehouse)
     return summary
 
 
-def _execute(job, instance, run_id, selection, tags, listener):
-    quiet = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
+def _execute(job, instance, run_id, selection, tags, run_config, listener):
     stop = threading.Event()
     watcher = None
     if listener:
@@ -295,7 +195,7 @@ def _execute(job, instance, run_id, selection, tags, listener):
         watcher.start()
     try:
         return job.execute_in_process(
-            run_config=quiet,
+            run_config=run_config,
             instance=instance,
             run_id=run_id,
             tags=tags,

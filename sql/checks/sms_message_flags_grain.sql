@@ -1,0 +1,15 @@
+-- mart.sms_message_flags has one row per core.sms_logs row: no message_id twice, and as many
+-- rows as core.sms_logs (whose key is unique, checked on core). 0 and 0 when it holds.
+select
+    (
+        select count(*)
+        from (
+            select message_id
+            from mart.sms_message_flags
+            group by message_id
+            having count(*) > 1
+        )
+    ) as duplicate_message_ids,
+    abs(
+        (select count(*) from mart.sms_message_flags) - (select count(*) from core.sms_logs)
+    ) as rows_differing_from_sms_logs
