@@ -65,7 +65,7 @@ def test_assets_partitions_and_pools(_isolated_data_dir):
 
 def test_sensor_plans_from_the_ledger_without_a_cursor(_isolated_data_dir):
     landing = _isolated_data_dir / "landing"
-    with dg.DagsterInstance.ephemeral() as instance:
+    with dg.instance_for_test() as instance:
         # no landing folder: a reason, not an error
         skip = landing_sensor(dg.build_sensor_context(instance=instance))
         assert isinstance(skip, dg.SkipReason) and "does not exist" in skip.skip_message
@@ -94,14 +94,15 @@ def test_sensor_plans_from_the_ledger_without_a_cursor(_isolated_data_dir):
 def test_schedule_plans_like_the_sensor_and_checks_whole_tables(_isolated_data_dir):
     landing = _isolated_data_dir / "landing"
     put(landing, "users", "2025-03-01", "a.csv", "user_id\nu1\n")
-    with dg.DagsterInstance.ephemeral() as instance:
+    with dg.instance_for_test() as instance:
         # 06:00 in Shanghai on 2 March is 22:00 UTC on 1 March
         for when in (
             datetime(2025, 3, 2, 6, 0, tzinfo=SHANGHAI),
             datetime(2025, 3, 1, 22, 0, tzinfo=ZoneInfo("UTC")),
         ):
-            ctx = dg.build_schedule_context(instance=instance, scheduled_execution_time=when)
-            req = daily_schedule(ctx)
+            # a context with an instance must be closed (it holds Dagster's load state)
+            with dg.build_schedule_context(instance=instance, scheduled_execution_time=when) as ctx:
+                req = daily_schedule(ctx)
             assert (req.tags[RANGE_START], req.tags[RANGE_END]) == ("2025-03-01", "2025-03-01")
             assert req.tags[FULL_CHECKS_TAG] == "true"  # the daily run checks whole tables
             assert req.run_key.startswith("daily-2025-03-01-")

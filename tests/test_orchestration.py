@@ -26,6 +26,7 @@ from pipelines.orchestration.jobs import (
     RANGE_START,
     SERVE_KEY,
     busy_run,
+    fail_dead_cli_runs,
 )
 from pipelines.orchestration.run import instance_for, run_pipeline
 
@@ -98,8 +99,8 @@ def test_cli_run_is_recorded_and_then_the_sensor_requests_nothing(_isolated_data
     skip = landing_sensor(dg.build_sensor_context(instance=instance))
     assert isinstance(skip, dg.SkipReason) and "nothing new" in skip.skip_message
     at_six = datetime(2025, 3, 3, 6, 0, tzinfo=SHANGHAI)
-    ctx = dg.build_schedule_context(instance=instance, scheduled_execution_time=at_six)
-    assert isinstance(daily_schedule(ctx), dg.SkipReason)
+    with dg.build_schedule_context(instance=instance, scheduled_execution_time=at_six) as ctx:
+        assert isinstance(daily_schedule(ctx), dg.SkipReason)
     # and so does the CLI: no run, no new data_version
     again = run_pipeline(data)
     assert again.up_to_date and again.run_ids == []
@@ -120,7 +121,8 @@ def test_cli_run_is_recorded_and_then_the_sensor_requests_nothing(_isolated_data
     twice = landing_sensor(dg.build_sensor_context(instance=instance))
     assert twice.run_key == request.run_key
     # the schedule plans the same run, checked on whole tables
-    scheduled = daily_schedule(ctx)
+    with dg.build_schedule_context(instance=instance, scheduled_execution_time=at_six) as ctx:
+        scheduled = daily_schedule(ctx)
     assert _range(scheduled) == ("2025-03-05", "2025-03-05") and _staging(scheduled) == ["orders"]
     assert scheduled.tags[FULL_CHECKS_TAG] == "true"
 
@@ -146,11 +148,13 @@ def test_a_killed_cli_run_does_not_block_the_sensor(_isolated_data_dir):
     )
     assert busy_run(instance) is None
     assert isinstance(landing_sensor(dg.build_sensor_context(instance=instance)), dg.RunRequest)
-    # a queued run of the daemon does block it
-    instance.create_run_for_job(job, status=dg.DagsterRunStatus.QUEUED)
+    # a run in progress from the daemon (no pid of ours) does block it
+    instance.create_run_for_job(job, status=dg.DagsterRunStatus.STARTED)
     skip = landing_sensor(dg.build_sensor_context(instance=instance))
-    assert isinstance(skip, dg.SkipReason) and "queued" in skip.skip_message
-    assert instance.get_run_by_id(run.run_id).status == dg.DagsterRunStatus.STARTED
+    assert isinstance(skip, dg.SkipReason) and "is started" in skip.skip_message
+    # the next CLI run marks the dead one failed
+    fail_dead_cli_runs(instance)
+    assert instance.get_run_by_id(run.run_id).status == dg.DagsterRunStatus.FAILURE
 
 
 def _published(serve) -> dict[str, list]:

@@ -68,6 +68,12 @@ def _staging_asset_def(source: str) -> dg.AssetsDefinition:
             )
         for line in result.failed:
             context.log.warning(f"failed file {line}")
+        context.log.info(
+            f"staging {source} {keys.start} … {keys.end}: {result.files_read} file(s) read "
+            f"({result.files_unchanged} unchanged, {result.files_removed} removed, "
+            f"{result.files_failed} failed), {result.rows_read} rows read, "
+            f"{result.rows_quarantined} quarantined"
+        )
         return dg.MaterializeResult(
             metadata={
                 **result.as_metadata(),
@@ -94,6 +100,7 @@ def _core_asset(source: str) -> dg.AssetsDefinition:
             configure(con)
             result = merge_source(con, source)
         progress.report(f"core {source}", 1, 1)
+        context.log.info(f"core {source}: {result.keys_merged} key(s) merged, {result.rows} rows")
         return dg.MaterializeResult(
             metadata={"keys_merged": result.keys_merged, "dagster/row_count": result.rows}
         )
