@@ -26,7 +26,6 @@ from pipelines.orchestration.jobs import (
     RANGE_START,
     SERVE_KEY,
     busy_run,
-    fail_dead_cli_runs,
 )
 from pipelines.orchestration.run import instance_for, run_pipeline
 
@@ -147,14 +146,13 @@ def test_a_killed_cli_run_does_not_block_the_sensor(_isolated_data_dir):
         tags={LAUNCHED_BY_TAG: "cli", PID_TAG: str(2**22 + 1), HOST_TAG: socket.gethostname()},
     )
     assert busy_run(instance) is None
+    # the sensor marks it failed (and frees any pool slot it held), then plans as usual
     assert isinstance(landing_sensor(dg.build_sensor_context(instance=instance)), dg.RunRequest)
+    assert instance.get_run_by_id(run.run_id).status == dg.DagsterRunStatus.FAILURE
     # a run in progress from the daemon (no pid of ours) does block it
     instance.create_run_for_job(job, status=dg.DagsterRunStatus.STARTED)
     skip = landing_sensor(dg.build_sensor_context(instance=instance))
     assert isinstance(skip, dg.SkipReason) and "is started" in skip.skip_message
-    # the next CLI run marks the dead one failed
-    fail_dead_cli_runs(instance)
-    assert instance.get_run_by_id(run.run_id).status == dg.DagsterRunStatus.FAILURE
 
 
 def _published(serve) -> dict[str, list]:

@@ -16,11 +16,12 @@ import dagster as dg
 from pipelines import settings
 from pipelines.cli import UserError
 from pipelines.orchestration import planner
-from pipelines.orchestration.jobs import busy_run, pipeline_job, run_request
+from pipelines.orchestration.jobs import busy_run, fail_dead_cli_runs, pipeline_job, run_request
 from pipelines.settings import TIMEZONE
 
 
 def _plan_or_skip(context, label: str) -> planner.Plan | dg.SkipReason:
+    fail_dead_cli_runs(context.instance)  # a killed `nudgescope run` must not block the pool
     busy = busy_run(context.instance)
     if busy is not None:
         return dg.SkipReason(

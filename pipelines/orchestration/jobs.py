@@ -121,7 +121,7 @@ def busy_run(instance: dg.DagsterInstance) -> dg.DagsterRun | None:
 
 def fail_dead_cli_runs(instance: dg.DagsterInstance) -> None:
     """Mark failed the runs of `nudgescope run` processes that were killed mid-run (their
-    record would show "started" for ever)."""
+    record would show "started" for ever) and free the pool slots they held."""
     runs = instance.get_runs(
         filters=dg.RunsFilter(job_name=JOB_NAME, statuses=IN_FLIGHT, tags={LAUNCHED_BY_TAG: "cli"}),
         limit=20,
@@ -129,3 +129,6 @@ def fail_dead_cli_runs(instance: dg.DagsterInstance) -> None:
     for run in runs:
         if not _alive(run):
             instance.report_run_failed(run, "the `nudgescope run` process ended mid-run")
+            # the "warehouse" pool slot its step held would block every later run
+            if instance.event_log_storage.supports_global_concurrency_limits:
+                instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
