@@ -8,7 +8,11 @@ from pathlib import Path
 import dagster as dg
 
 from pipelines.orchestration.automation import daily_schedule, landing_sensor
+from pipelines.orchestration.instance import relax_for_dagster_home
 from pipelines.orchestration.jobs import pipeline_job
+
+# runs launched by the daemon write their events from the process that loads this module
+relax_for_dagster_home()
 
 
 @dg.definitions

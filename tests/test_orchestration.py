@@ -18,6 +18,7 @@ from pipelines.definitions import defs
 from pipelines.defs.ingest import DAILY, FULL_CHECKS_TAG
 from pipelines.orchestration import planner
 from pipelines.orchestration.automation import daily_schedule, landing_sensor
+from pipelines.orchestration.instance import instance_for
 from pipelines.orchestration.jobs import (
     HOST_TAG,
     LAUNCHED_BY_TAG,
@@ -27,7 +28,7 @@ from pipelines.orchestration.jobs import (
     SERVE_KEY,
     busy_run,
 )
-from pipelines.orchestration.run import instance_for, run_pipeline
+from pipelines.orchestration.run import run_pipeline
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 

@@ -6,7 +6,6 @@ sensor's and the schedule's, with the same materializations and check results.""
 from __future__ import annotations
 
 import os
-import shutil
 import threading
 import time
 import uuid
@@ -23,13 +22,12 @@ from pipelines.ingest import progress
 from pipelines.ingest.readers import clean_error
 from pipelines.ingest.warehouse import connect
 from pipelines.orchestration import planner
+from pipelines.orchestration.instance import instance_for
 
 if TYPE_CHECKING:  # Dagster is imported only when there is work to run (about 9 s)
     import dagster as dg
 
 EXIT_OK, EXIT_ERROR, EXIT_USER, EXIT_DATA = 0, 1, 2, 3
-# The instance template `make dagster` copies too (the warehouse pool is limited to 1).
-INSTANCE_TEMPLATE = settings.REPO_ROOT / "pipelines" / "dagster.yaml"
 # One "planned" event per asset for a range of partitions instead of one per partition
 # (thousands at scale l, each written to the event log). Dagster's price: the partitions of a
 # run that fails are not marked failed (the run is, and the next plan stages them again).
@@ -78,49 +76,6 @@ class RunSummary:
         if self.rows_quarantined:
             parts.append(f"{self.rows_quarantined} row(s) quarantined")
         return "; ".join(parts) + " (data published; see ingest.file_ledger / ingest.quarantine)"
-
-
-_RELAXED: set[str] = set()
-
-
-def _relax_sqlite_sync(home: Path) -> None:
-    """No fsync per commit for the instance's sqlite files written by this process.
-
-    A run writes one materialization event per staged partition (a first load: every source
-    × every day, about 4,000 events at 15 months), each its own sqlite commit in Dagster's
-    storage; with an fsync each that cost ~150 ms/event on a busy disk, without ~35 ms. The
-    price: an OS crash or power loss (not a killed process) can damage the run history in
-    <data-dir>/dagster, never the warehouse; delete that folder to start it afresh.
-    """
-    import sqlite3
-
-    from sqlalchemy import event
-    from sqlalchemy.engine import Engine
-
-    prefix = str(home.resolve()) + os.sep
-    if not _RELAXED:
-
-        @event.listens_for(Engine, "connect")
-        def _pragma(dbapi_con, _record) -> None:
-            if isinstance(dbapi_con, sqlite3.Connection):
-                row = dbapi_con.execute("pragma database_list").fetchone()
-                if row and row[2] and any(row[2].startswith(p) for p in _RELAXED):
-                    dbapi_con.execute("pragma synchronous = off")
-
-    _RELAXED.add(prefix)
-
-
-def instance_for(paths: settings.Paths) -> dg.DagsterInstance:
-    """The persistent Dagster instance of a data folder, with the project's dagster.yaml."""
-    import dagster as dg
-
-    home = paths.dagster_home
-    home.mkdir(parents=True, exist_ok=True)
-    target = home / "dagster.yaml"
-    if not target.exists() or target.read_bytes() != INSTANCE_TEMPLATE.read_bytes():
-        shutil.copyfile(INSTANCE_TEMPLATE, target)
-    _relax_sqlite_sync(home)
-    return dg.DagsterInstance.from_config(str(home))
 
 
 def _watch(
@@ -185,8 +140,7 @@ def run_pipeline(
         summary.seconds = time.monotonic() - t0
         return summary
     os.environ.setdefault(PLANNED_EVENTS_ENV, "true")
-    import dagster as dg  # noqa: F401  (the slow import, only when there is work)
-
+    # the slow imports (Dagster, about 9 s), only when there is work
     from pipelines.definitions import defs
     from pipelines.orchestration import jobs
 
