@@ -107,7 +107,7 @@ def _watch(
             cursor = conn.cursor
         if done:
             return
-        stop.wait(0.2)
+        stop.wait(0.5)
 
 
 def run_pipeline(
