@@ -17,7 +17,7 @@ from pipelines import settings
 from pipelines.definitions import defs
 from pipelines.defs.ingest import DAILY, FULL_CHECKS_TAG
 from pipelines.orchestration import planner
-from pipelines.orchestration.automation import daily_schedule, landing_sensor
+from pipelines.orchestration.automation import daily_schedule, full_checks_schedule, landing_sensor
 from pipelines.orchestration.instance import instance_for
 from pipelines.orchestration.jobs import (
     HOST_TAG,
@@ -208,3 +208,26 @@ def test_the_sensor_path_publishes_what_the_cli_publishes(tmp_path, monkeypatch)
         assert isinstance(landing_sensor(dg.build_sensor_context(instance=instance)), dg.SkipReason)
     assert run_pipeline(sensor_dir).up_to_date
     assert query(sensor_dir / "serve.duckdb", "select data_version from meta")[0][0] == version
+
+
+def test_the_daily_full_checks_run_builds_nothing(_isolated_data_dir):
+    data = _isolated_data_dir
+    _landing(data)
+    assert run_pipeline(data).success
+    version = query(data / "serve.duckdb", "select data_version from meta")[0][0]
+    at = datetime(2025, 3, 3, 6, 30, tzinfo=SHANGHAI)
+    with dg.instance_for_test() as instance:
+        with dg.build_schedule_context(instance=instance, scheduled_execution_time=at) as ctx:
+            request = full_checks_schedule(ctx)
+        assert request.run_key == "checks-2025-03-03"
+        job = defs().resolve_job_def("full_checks")
+        result = job.execute_in_process(instance=instance, tags=request.tags, raise_on_error=False)
+        assert result.success
+        assert result.get_asset_materialization_events() == []
+        evaluations = result.get_asset_check_evaluations()
+        # 2 checks per staging table, unique_key on 9 core tables, references_known on the 8
+        # that reference another (all but users), 8 on the marts
+        assert len(evaluations) == 2 * 9 + 9 + 8 + 8
+        failed = {(e.asset_key.to_user_string(), e.check_name) for e in evaluations if not e.passed}
+        assert failed == {("core/orders", "references_known")}  # o3's user is unknown (WARN)
+    assert query(data / "serve.duckdb", "select data_version from meta")[0][0] == version

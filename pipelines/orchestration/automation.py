@@ -16,7 +16,13 @@ import dagster as dg
 from pipelines import settings
 from pipelines.cli import UserError
 from pipelines.orchestration import planner
-from pipelines.orchestration.jobs import busy_run, fail_dead_cli_runs, pipeline_job, run_request
+from pipelines.orchestration.jobs import (
+    busy_run,
+    checks_job,
+    fail_dead_cli_runs,
+    pipeline_job,
+    run_request,
+)
 from pipelines.settings import TIMEZONE
 
 
@@ -71,3 +77,17 @@ def daily_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest | dg.
     if isinstance(todo, dg.SkipReason):
         return todo
     return run_request(todo, run_key=f"daily-{day}-{todo.digest}", full_checks=True)
+
+
+@dg.schedule(
+    job=checks_job,
+    cron_schedule="30 6 * * *",
+    execution_timezone=TIMEZONE,
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+    description="Every day at 06:30 Asia/Shanghai: every check over whole tables (staging, "
+    "core, marts), building and publishing nothing, so they run even on a day the sensor "
+    "already loaded everything.",
+)
+def full_checks_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
+    local = context.scheduled_execution_time.astimezone(ZoneInfo(TIMEZONE))
+    return dg.RunRequest(run_key=f"checks-{local.date().isoformat()}")

@@ -61,6 +61,18 @@ pipeline_job = dg.define_asset_job(
 )
 
 
+# Every asset check over whole tables, nothing materialized or published: what the daily
+# `full_checks_schedule` runs (the planned runs of the sensor check only what they changed).
+checks_job = dg.define_asset_job(
+    "full_checks",
+    selection=dg.AssetSelection.all_asset_checks(),
+    executor_def=dg.in_process_executor,
+    config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
+    tags={FULL_CHECKS_TAG: "true"},
+    description="Every check on staging, core and the marts over whole tables; builds nothing.",
+)
+
+
 def range_tags(start: str, end: str) -> dict[str, str]:
     """Run tags that make one run cover the partitions start … end (inclusive)."""
     return {RANGE_START: start, RANGE_END: end}
