@@ -76,6 +76,11 @@ def test_cli_run_is_recorded_and_then_the_sensor_requests_nothing(_isolated_data
 
     assert partitions("staging", "orders") == ["2025-03-01", "2025-03-02"]
     assert partitions("staging", "users") == ["2025-03-01", "2025-03-02"]  # the run's range
+    # stored as one batch per range (pipelines/orchestration/instance.py): the UI's view too
+    assert instance.get_materialized_partitions(dg.AssetKey(["staging", "orders"])) == {
+        "2025-03-01",
+        "2025-03-02",
+    }
     assert partitions("core", "orders") == ["-"]
     assert partitions("mart", "metrics") == ["-"]
     assert partitions("serve_db") == ["-"]

@@ -22,7 +22,7 @@ from pipelines.ingest import progress
 from pipelines.ingest.readers import clean_error
 from pipelines.ingest.warehouse import connect
 from pipelines.orchestration import planner
-from pipelines.orchestration.instance import instance_for
+from pipelines.orchestration.instance import EVENT_BATCH_ENV, EVENT_BATCH_SIZE, instance_for
 
 if TYPE_CHECKING:  # Dagster is imported only when there is work to run (about 9 s)
     import dagster as dg
@@ -140,6 +140,7 @@ def run_pipeline(
         summary.seconds = time.monotonic() - t0
         return summary
     os.environ.setdefault(PLANNED_EVENTS_ENV, "true")
+    os.environ.setdefault(EVENT_BATCH_ENV, EVENT_BATCH_SIZE)
     # the slow imports (Dagster, about 9 s), only when there is work
     from pipelines.definitions import defs
     from pipelines.orchestration import jobs
