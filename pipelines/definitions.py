@@ -1,12 +1,6 @@
-"""The Dagster code location: everything under pipelines/defs/ is loaded automatically."""
+"""The Dagster code location target named in pyproject.toml ([tool.dg]) and by `make dagster`:
+the definitions themselves are built in pipelines.orchestration.definitions."""
 
-from __future__ import annotations
+from pipelines.orchestration.definitions import defs
 
-from pathlib import Path
-
-import dagster as dg
-
-
-@dg.definitions
-def defs() -> dg.Definitions:
-    return dg.load_from_defs_folder(path_within_project=Path(__file__).parent / "defs")
+__all__ = ["defs"]

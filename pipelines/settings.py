@@ -13,6 +13,8 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 SQL_DIR = REPO_ROOT / "sql"
 
 TIMEZONE = "Asia/Shanghai"
+# The first dt partition; the last is the current day in TIMEZONE (so today's exports load).
+PARTITIONS_START = "2020-01-01"
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from fixtures.ingest.helpers import put, query
 
 from pipelines.alerts import notify
 from pipelines.alerts.settings import AlertSettings, AlertSettingsError
-from pipelines.ingest.run import run_pipeline
+from pipelines.orchestration.run import run_pipeline
 
 USERS = "user_id,opened_at,credit_limit,score_band,marketing_consent\n" + "".join(
     f"u{i},2025-01-0{i} 09:00:00,5000,a,1\n" for i in range(1, 7)

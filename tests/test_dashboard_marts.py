@@ -314,7 +314,7 @@ def test_user_cycle_summary_gives_the_row_level_rates(fixture_serve):
 
 @pytest.fixture(scope="module")
 def simulated_serve(tmp_path_factory):
-    from pipelines.ingest.run import run_pipeline
+    from pipelines.orchestration.run import run_pipeline
     from pipelines.simulator import simulate
 
     root = tmp_path_factory.mktemp("whatif") / "data"

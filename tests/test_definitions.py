@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -16,8 +15,9 @@ from fixtures.ingest.helpers import put
 
 from pipelines.contract import SOURCE_NAMES
 from pipelines.definitions import defs
-from pipelines.defs.automation import RANGE_END, RANGE_START, daily_schedule, landing_sensor
 from pipelines.defs.ingest import FULL_CHECKS_TAG
+from pipelines.orchestration.automation import daily_schedule, landing_sensor
+from pipelines.orchestration.jobs import RANGE_END, RANGE_START
 from pipelines.settings import REPO_ROOT
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -64,45 +64,48 @@ def test_assets_partitions_and_pools(_isolated_data_dir):
     assert cfg["concurrency"]["pools"]["default_limit"] == 1
 
 
-def test_sensor_requests_changed_partitions_only(_isolated_data_dir):
+def test_sensor_plans_from_the_ledger_without_a_cursor(_isolated_data_dir):
+    landing = _isolated_data_dir / "landing"
+    with dg.instance_for_test() as instance:
+        # no landing folder: a reason, not an error
+        skip = landing_sensor(dg.build_sensor_context(instance=instance))
+        assert isinstance(skip, dg.SkipReason) and "does not exist" in skip.skip_message
+
+        put(landing, "users", "2025-03-01", "a.csv", "user_id\nu1\n")
+        put(landing, "orders", "2025-03-03", "a.csv", "order_id\no1\n")
+        put(landing, "orders", "2019-12-31", "a.csv", "order_id\no0\n")  # before the partitions
+        first = landing_sensor(dg.build_sensor_context(instance=instance, cursor=None))
+        assert isinstance(first, dg.RunRequest)
+        assert (first.tags[RANGE_START], first.tags[RANGE_END]) == ("2025-03-01", "2025-03-03")
+        staged = sorted(k.path[1] for k in first.asset_selection if k.path[0] == "staging")
+        assert staged == ["orders", "users"]
+        assert first.run_config["ops"]["marts"]["config"]["engine"] == "duckdb"
+        assert first.run_config["loggers"]["console"]["config"]["log_level"] == "INFO"
+
+        # nothing was loaded, so the same files are still new: the same request and key
+        again = landing_sensor(dg.build_sensor_context(instance=instance, cursor="ignored"))
+        assert again.run_key == first.run_key and again.tags == first.tags
+
+        # a changed file (size/mtime) changes the key
+        put(landing, "users", "2025-03-01", "a.csv", "user_id\nu1\nu2\n")
+        third = landing_sensor(dg.build_sensor_context(instance=instance))
+        assert third.run_key != first.run_key
+
+
+def test_schedule_plans_like_the_sensor_and_checks_whole_tables(_isolated_data_dir):
     landing = _isolated_data_dir / "landing"
     put(landing, "users", "2025-03-01", "a.csv", "user_id\nu1\n")
-    put(landing, "orders", "2025-03-03", "a.csv", "order_id\no1\n")
-
-    first = landing_sensor(dg.build_sensor_context(cursor=None))
-    assert [(r.tags[RANGE_START], r.tags[RANGE_END]) for r in first.run_requests] == [
-        ("2025-03-01", "2025-03-03")
-    ]
-    cursor = first.cursor
-    assert set(json.loads(cursor)) == {"2025-03-01", "2025-03-03"}
-
-    # nothing changed: skip
-    again = landing_sensor(dg.build_sensor_context(cursor=cursor))
-    assert isinstance(again, dg.SkipReason)
-
-    # a new file on one day: a run for that day only
-    put(landing, "bills", "2025-03-02", "b.csv", "bill_id\nb1\n")
-    third = landing_sensor(dg.build_sensor_context(cursor=cursor))
-    assert [(r.tags[RANGE_START], r.tags[RANGE_END]) for r in third.run_requests] == [
-        ("2025-03-02", "2025-03-02")
-    ]
-    # a changed file (size/mtime) on the first day
-    put(landing, "users", "2025-03-01", "a.csv", "user_id\nu1\nu2\n")
-    fourth = landing_sensor(dg.build_sensor_context(cursor=third.cursor))
-    assert [(r.tags[RANGE_START], r.tags[RANGE_END]) for r in fourth.run_requests] == [
-        ("2025-03-01", "2025-03-01")
-    ]
-    assert fourth.run_requests[0].run_key != third.run_requests[0].run_key
-
-
-def test_schedule_loads_the_previous_shanghai_day():
-    # 06:00 in Shanghai on 2 March is 22:00 UTC on 1 March: the partition is 1 March
-    for when in (
-        datetime(2025, 3, 2, 6, 0, tzinfo=SHANGHAI),
-        datetime(2025, 3, 1, 22, 0, tzinfo=ZoneInfo("UTC")),
-    ):
-        req = daily_schedule(dg.build_schedule_context(scheduled_execution_time=when))
-        assert req.partition_key == "2025-03-01"
-        assert req.tags[FULL_CHECKS_TAG] == "true"  # the daily run checks whole tables
+    with dg.instance_for_test() as instance:
+        # 06:00 in Shanghai on 2 March is 22:00 UTC on 1 March
+        for when in (
+            datetime(2025, 3, 2, 6, 0, tzinfo=SHANGHAI),
+            datetime(2025, 3, 1, 22, 0, tzinfo=ZoneInfo("UTC")),
+        ):
+            # a context with an instance must be closed (it holds Dagster's load state)
+            with dg.build_schedule_context(instance=instance, scheduled_execution_time=when) as ctx:
+                req = daily_schedule(ctx)
+            assert (req.tags[RANGE_START], req.tags[RANGE_END]) == ("2025-03-01", "2025-03-01")
+            assert req.tags[FULL_CHECKS_TAG] == "true"  # the daily run checks whole tables
+            assert req.run_key.startswith("daily-2025-03-01-")
     assert daily_schedule.cron_schedule == "0 6 * * *"
     assert daily_schedule.execution_timezone == "Asia/Shanghai"

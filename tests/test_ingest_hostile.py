@@ -544,7 +544,7 @@ def test_unreadable_dt_folder_fails_alone_and_keeps_what_it_had(_isolated_data_d
 
 
 def test_unreadable_source_folder_is_reported_and_others_load(_isolated_data_dir, monkeypatch):
-    from pipelines.ingest.run import RunSummary, _add_unlisted
+    from pipelines.orchestration.run import RunSummary, _add_unlisted
 
     landing = _isolated_data_dir / "landing"
     wh = _isolated_data_dir / "warehouse.duckdb"
@@ -630,7 +630,7 @@ def test_next_run_removes_what_a_killed_run_left(_isolated_data_dir):
 def test_run_exits_3_and_publishes_when_a_folder_cannot_be_read(_isolated_data_dir, monkeypatch):
     """Through `nudgescope run`: a dt folder that cannot be listed (never loaded before) is a
     failed entry, the other files are published, exit code 3."""
-    from pipelines.ingest.run import run_pipeline
+    from pipelines.orchestration.run import run_pipeline
 
     landing = _isolated_data_dir / "landing"
     put(landing, "users", DT, "good.csv", GOOD)

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
 
+import dagster as dg
 import duckdb
 import pytest
 from fixtures.ingest.helpers import put, query, table_snapshot
 
 from pipelines import cli
-from pipelines.ingest.run import run_pipeline
+from pipelines.orchestration.run import run_pipeline
 
 USERS = (
     "user_id,opened_at,credit_limit,score_band,marketing_consent\n"
@@ -97,16 +99,21 @@ def test_run_loads_publishes_and_signals_quarantine(_isolated_data_dir):
     assert table_snapshot(data / "warehouse.duckdb", exclude_cols=()) == before
 
 
-def test_cli_exit_codes(_isolated_data_dir, capsys):
+def test_cli_exit_codes(_isolated_data_dir, capsys, monkeypatch):
     data = _isolated_data_dir
     assert cli.main(["run", "--data-dir", str(data / "nowhere")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err == [err[0]] and "does not exist" in err[0] and "Traceback" not in err[0]
 
     _landing(data)
-    assert cli.main(["run", "--data-dir", str(data)]) == 3
+    monkeypatch.delenv("NUDGESCOPE_ENGINE", raising=False)
+    assert cli.main(["run", "--data-dir", str(data), "--engine", "duckdb"]) == 3
     err = capsys.readouterr().err.strip().splitlines()
     assert err[-1].startswith("nudgescope run: 1 row(s) quarantined")
+    # the engine is the run's config, not an environment variable of this process
+    assert "NUDGESCOPE_ENGINE" not in os.environ
+    run = dg.DagsterInstance.from_config(str(data / "dagster")).get_runs()[0]
+    assert run.run_config["ops"]["marts"]["config"]["engine"] == "duckdb"
 
 
 def test_failed_check_stops_promotion(_isolated_data_dir, monkeypatch):
@@ -123,7 +130,7 @@ def test_failed_check_stops_promotion(_isolated_data_dir, monkeypatch):
     assert "reconciles_with_ledger" in s.error
     assert not (data / "serve.duckdb").exists()
     con = duckdb.connect(str(data / "warehouse.duckdb"), read_only=True)
-    # users (dt 2025-03-01 only) are staged in the first execution; its check stops the rest
+    # users are staged; the failed blocking check stops core, marts and publish
     assert con.execute("select count(*) from staging.users").fetchone() == (2,)
     assert con.execute("select count(*) from core.users").fetchone() == (0,)
     assert con.execute("select count(*) from core.orders").fetchone() == (0,)

@@ -19,8 +19,8 @@ from datetime import datetime
 import duckdb
 import pytest
 
-from pipelines.ingest.run import run_pipeline
 from pipelines.marts import DEFAULT_PROMO_KEYWORDS
+from pipelines.orchestration.run import run_pipeline
 from pipelines.simulator import simulate
 
 pytestmark = pytest.mark.slow

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 from fixtures.ingest.helpers import put, query, table_snapshot
 
-from pipelines.ingest.run import run_pipeline
 from pipelines.marts import MART_TABLES
+from pipelines.orchestration.run import run_pipeline
 from pipelines.settings import REPO_ROOT
 
 USERS_HEADER = "user_id,opened_at,credit_limit,score_band,marketing_consent\n"
@@ -173,7 +173,7 @@ def test_noop_run_skips_everything_only_when_the_publish_is_current(
 ):
     """Nothing new and serve.duckdb current: no Dagster run, no publish. Every other case runs."""
     from pipelines.defs import publish as publish_asset
-    from pipelines.ingest import run as run_module
+    from pipelines.orchestration import planner
 
     data = _isolated_data_dir
     landing = data / "landing"
@@ -205,7 +205,7 @@ def test_noop_run_skips_everything_only_when_the_publish_is_current(
     version = query(serve, "select data_version from meta")
 
     # other SQL than the one that built serve.duckdb: rebuild
-    monkeypatch.setattr(run_module, "build_fingerprint", lambda: "another-version")
+    monkeypatch.setattr(planner, "build_fingerprint", lambda: "another-version")
     rebuilt = run_pipeline(data)
     assert rebuilt.success and not rebuilt.up_to_date
     assert query(serve, "select data_version from meta") != version

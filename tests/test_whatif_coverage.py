@@ -34,7 +34,7 @@ OUTCOMES = ("on_time_repayments", "dpd30_bills", "complaints")
 
 
 def _programme(root, seed):
-    from pipelines.ingest.run import run_pipeline
+    from pipelines.orchestration.run import run_pipeline
     from pipelines.simulator import simulate
 
     truth = simulate(root / "landing", scale="s", seed=seed)

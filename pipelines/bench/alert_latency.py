@@ -184,19 +184,17 @@ def _wait_for(log: Path, start: int, text: str, timeout: float) -> bool:
 
 
 def measure_sensor(data_dir: Path, receiver: Receiver, day: dt.date, log: Path) -> dict:
-    from pipelines.defs.automation import landing_fingerprints
-
     env = _env(data_dir, receiver.url)
     home = data_dir / "dagster-alert-bench"
     shutil.rmtree(home, ignore_errors=True)
     home.mkdir(parents=True)
     shutil.copy(REPO_ROOT / "pipelines" / "dagster.yaml", home / "dagster.yaml")
     env["DAGSTER_HOME"] = str(home)
-    cursor = json.dumps(landing_fingerprints(data_dir / "landing"), sort_keys=True)
     target = ["-m", "pipelines.definitions"]
     with open(log, "ab") as out:
-        # setting a cursor stores the sensor as stopped: start it again (the cursor stays)
-        for command in (["cursor", "landing_sensor", "--set", cursor], ["start", "landing_sensor"]):
+        # the sensor plans from the ledger (no cursor): everything is loaded, so it skips until
+        # the storm file lands
+        for command in (["start", "landing_sensor"],):
             subprocess.run(
                 [str(BIN / "dagster"), "sensor", *command, *target],
                 env=env,

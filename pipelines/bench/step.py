@@ -134,7 +134,7 @@ def step_floor(a: argparse.Namespace) -> dict:
 
 
 def step_run(a: argparse.Namespace) -> dict:
-    from pipelines.ingest.run import run_pipeline
+    from pipelines.orchestration.run import run_pipeline
 
     prof = None
     if a.profile:

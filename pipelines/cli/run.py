@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
@@ -12,7 +11,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from pipelines.engines import ENGINE_ENV, ENGINES, check_available
-from pipelines.ingest.run import EXIT_DATA, EXIT_ERROR, RunSummary, run_pipeline
+from pipelines.orchestration.run import EXIT_DATA, EXIT_ERROR, RunSummary, run_pipeline
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -20,8 +19,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "run",
         help="load new or changed landing files into the warehouse and publish serve.duckdb",
         description=(
-            "Run the pipeline in-process: stage every partition with new, changed or removed "
-            "landing files, merge the core tables, rebuild the marts, publish serve.duckdb. "
+            "Run the pipeline in this process: stage every partition with new, changed or "
+            "removed landing files, merge the core tables, rebuild the marts, publish "
+            "serve.duckdb; the run is recorded in <data-dir>/dagster (see `make dagster`). "
             f"Exit 0: all loaded; {EXIT_DATA}: files failed or rows were quarantined (data "
             f"published); {EXIT_ERROR}: pipeline error; 2: usage error."
         ),
@@ -45,9 +45,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def main(args: argparse.Namespace) -> int:
     check_available(args.engine)  # e.g. spark without its extra: say what to install, no traceback
-    if args.engine:
-        # the marts asset reads the engine from the environment of this in-process run
-        os.environ[ENGINE_ENV] = args.engine
     console = Console(stderr=True)
     columns = (
         TextColumn("{task.description:<36}"),
@@ -86,7 +83,9 @@ def main(args: argparse.Namespace) -> int:
             else:
                 bars.update(task(name, 1), description=f"{name} [red]failed")
 
-        summary = run_pipeline(args.data_dir, listener=listener, reporter=reporter)
+        summary = run_pipeline(
+            args.data_dir, listener=listener, reporter=reporter, engine=args.engine
+        )
     _print_summary(summary, console)
     code = summary.exit_code
     if code:

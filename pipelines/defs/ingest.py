@@ -21,13 +21,12 @@ from pipelines.ingest import checks, progress
 from pipelines.ingest.merge import merge_source
 from pipelines.ingest.stage import stage_source
 from pipelines.ingest.warehouse import configure, ensure
-from pipelines.settings import TIMEZONE
+from pipelines.settings import PARTITIONS_START, TIMEZONE
 
 POOL = "warehouse"
 # A run with this tag set to "true" checks whole tables (the daily schedule's runs); every
 # other run checks only what it changed.
 FULL_CHECKS_TAG = "nudgescope/full_checks"
-PARTITIONS_START = "2020-01-01"
 # key = the dt folder; the current (Asia/Shanghai) day is included so today's exports load.
 DAILY = dg.DailyPartitionsDefinition(start_date=PARTITIONS_START, timezone=TIMEZONE, end_offset=1)
 STAGING_KEYS = [dg.AssetKey(["staging", s]) for s in LANDING_SOURCES]
@@ -69,6 +68,12 @@ def _staging_asset_def(source: str) -> dg.AssetsDefinition:
             )
         for line in result.failed:
             context.log.warning(f"failed file {line}")
+        context.log.info(
+            f"staging {source} {keys.start} … {keys.end}: {result.files_read} file(s) read "
+            f"({result.files_unchanged} unchanged, {result.files_removed} removed, "
+            f"{result.files_failed} failed), {result.rows_read} rows read, "
+            f"{result.rows_quarantined} quarantined"
+        )
         return dg.MaterializeResult(
             metadata={
                 **result.as_metadata(),
@@ -95,6 +100,7 @@ def _core_asset(source: str) -> dg.AssetsDefinition:
             configure(con)
             result = merge_source(con, source)
         progress.report(f"core {source}", 1, 1)
+        context.log.info(f"core {source}: {result.keys_merged} key(s) merged, {result.rows} rows")
         return dg.MaterializeResult(
             metadata={"keys_merged": result.keys_merged, "dagster/row_count": result.rows}
         )

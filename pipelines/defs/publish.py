@@ -29,6 +29,7 @@ def serve_db(
         ensure(con)
         result = publish(con, data_paths.serve_path, context.run.run_id)
     progress.report("publish", 1, 1)
+    context.log.info(f"published {result.path} ({result.tables} tables, {result.seconds:.1f} s)")
     return dg.MaterializeResult(
         metadata={
             "path": dg.MetadataValue.path(str(result.path)),

@@ -1,0 +1,238 @@
+"""One planner, one job: `nudgescope run`, the sensor and the schedule plan with the same code
+from the ledger, run the same job, and all record their runs in <data-dir>/dagster."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import dagster as dg
+import duckdb
+from fixtures.ingest.helpers import put, query
+from test_ingest_run import ORDERS_HEADER, _landing
+
+from pipelines import settings
+from pipelines.definitions import defs
+from pipelines.defs.ingest import DAILY, FULL_CHECKS_TAG
+from pipelines.orchestration import planner
+from pipelines.orchestration.automation import daily_schedule, full_checks_schedule, landing_sensor
+from pipelines.orchestration.instance import instance_for
+from pipelines.orchestration.jobs import (
+    HOST_TAG,
+    LAUNCHED_BY_TAG,
+    PID_TAG,
+    RANGE_END,
+    RANGE_START,
+    SERVE_KEY,
+    busy_run,
+)
+from pipelines.orchestration.run import run_pipeline
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+def _staging(request: dg.RunRequest) -> list[str]:
+    return sorted(k.path[1] for k in request.asset_selection if k.path[0] == "staging")
+
+
+def _range(request: dg.RunRequest) -> tuple[str, str]:
+    return request.tags[RANGE_START], request.tags[RANGE_END]
+
+
+def _instance(data) -> dg.DagsterInstance:
+    return dg.DagsterInstance.from_config(str(data / "dagster"))
+
+
+def test_partition_bounds_match_the_staging_partitions():
+    keys = DAILY.get_partition_keys()
+    assert planner.partition_bounds() == (keys[0], keys[-1])
+    # 23:30 UTC on 1 March is already 2 March in Shanghai
+    late = datetime(2025, 3, 1, 23, 30, tzinfo=ZoneInfo("UTC"))
+    assert planner.partition_bounds(late) == ("2020-01-01", "2025-03-02")
+
+
+def test_cli_run_is_recorded_and_then_the_sensor_requests_nothing(_isolated_data_dir):
+    data = _isolated_data_dir
+    landing = _landing(data)  # users 03-01; orders 03-01 and 03-02
+    s = run_pipeline(data)
+    assert s.success, s.error
+    assert s.partitions == ("2025-03-01", "2025-03-02") and len(s.run_ids) == 1
+
+    # the run is in the data folder's instance, with its materializations and checks
+    instance = _instance(data)
+    runs = instance.get_runs()
+    assert [r.run_id for r in runs] == [s.run_id]
+    run = runs[0]
+    assert run.status == dg.DagsterRunStatus.SUCCESS and run.job_name == "pipeline"
+    assert run.tags[LAUNCHED_BY_TAG] == "cli"
+    assert (run.tags[RANGE_START], run.tags[RANGE_END]) == ("2025-03-01", "2025-03-02")
+    assert run.run_config["ops"]["marts"]["config"]["engine"] == "duckdb"
+
+    def partitions(*key: str) -> list[str]:
+        recs = instance.fetch_materializations(dg.AssetKey(list(key)), limit=100).records
+        return sorted(r.partition_key or "-" for r in recs)
+
+    assert partitions("staging", "orders") == ["2025-03-01", "2025-03-02"]
+    assert partitions("staging", "users") == ["2025-03-01", "2025-03-02"]  # the run's range
+    # stored as one batch per range (pipelines/orchestration/instance.py): the UI's view too
+    assert instance.get_materialized_partitions(dg.AssetKey(["staging", "orders"])) == {
+        "2025-03-01",
+        "2025-03-02",
+    }
+    assert partitions("core", "orders") == ["-"]
+    assert partitions("mart", "metrics") == ["-"]
+    assert partitions("serve_db") == ["-"]
+    checks = {
+        (e.asset_key.to_user_string(), e.check_name): e.passed
+        for e in (
+            rec.event_log_entry.dagster_event.event_specific_data
+            for rec in instance.get_records_for_run(
+                s.run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION
+            ).records
+        )
+    }
+    assert checks[("staging/orders", "reconciles_with_ledger")] is True
+    assert checks[("core/orders", "references_known")] is False  # o3's user is unknown (WARN)
+    assert checks[("mart/metrics", "unique_grain")] is True
+    assert checks[("mart/metrics", "flag_counts_match_messages")] is True
+    version = query(data / "serve.duckdb", "select data_version from meta")[0][0]
+
+    # right after the CLI run the sensor and the schedule find nothing to do
+    assert busy_run(instance) is None
+    skip = landing_sensor(dg.build_sensor_context(instance=instance))
+    assert isinstance(skip, dg.SkipReason) and "nothing new" in skip.skip_message
+    at_six = datetime(2025, 3, 3, 6, 0, tzinfo=SHANGHAI)
+    with dg.build_schedule_context(instance=instance, scheduled_execution_time=at_six) as ctx:
+        assert isinstance(daily_schedule(ctx), dg.SkipReason)
+    # and so does the CLI: no run, no new data_version
+    again = run_pipeline(data)
+    assert again.up_to_date and again.run_ids == []
+    assert len(instance.get_runs()) == 1
+    assert query(data / "serve.duckdb", "select data_version from meta")[0][0] == version
+
+    # a new file: exactly its source and partition
+    new_order = "o9,u1,2025-03-05 10:00:00,3,card,1,,paid\n"
+    put(landing, "orders", "2025-03-05", "o.csv", ORDERS_HEADER + new_order)
+    request = landing_sensor(dg.build_sensor_context(instance=instance))
+    assert isinstance(request, dg.RunRequest)
+    assert _range(request) == ("2025-03-05", "2025-03-05") and _staging(request) == ["orders"]
+    selected = set(request.asset_selection)
+    assert SERVE_KEY in selected and dg.AssetKey(["core", "users"]) in selected
+    assert dg.AssetKey(["mart", "metrics"]) in selected
+    assert FULL_CHECKS_TAG not in request.tags
+    # the same state plans the same run key (Dagster does not request a run key twice)
+    twice = landing_sensor(dg.build_sensor_context(instance=instance))
+    assert twice.run_key == request.run_key
+    # the schedule plans the same run, checked on whole tables
+    with dg.build_schedule_context(instance=instance, scheduled_execution_time=at_six) as ctx:
+        scheduled = daily_schedule(ctx)
+    assert _range(scheduled) == ("2025-03-05", "2025-03-05") and _staging(scheduled) == ["orders"]
+    assert scheduled.tags[FULL_CHECKS_TAG] == "true"
+
+    # a removed file counts too: users of 03-01 withdrawn, orders of 03-05 new
+    (landing / "users" / "dt=2025-03-01" / "u.csv").unlink()
+    both = landing_sensor(dg.build_sensor_context(instance=instance))
+    assert _range(both) == ("2025-03-01", "2025-03-05")
+    assert _staging(both) == ["orders", "users"]
+    assert both.run_key != request.run_key
+
+
+def test_a_killed_cli_run_does_not_block_the_sensor(_isolated_data_dir):
+    data = _isolated_data_dir
+    _landing(data)
+    instance = instance_for(settings.paths())
+    job = defs().resolve_job_def("pipeline")
+    # a run record left STARTED by a process that no longer exists (pid 2**22 + 1 is above
+    # Linux's pid_max)
+    run = instance.create_run_for_job(
+        job,
+        status=dg.DagsterRunStatus.STARTED,
+        tags={LAUNCHED_BY_TAG: "cli", PID_TAG: str(2**22 + 1), HOST_TAG: socket.gethostname()},
+    )
+    assert busy_run(instance) is None
+    # the sensor marks it failed (and frees any pool slot it held), then plans as usual
+    assert isinstance(landing_sensor(dg.build_sensor_context(instance=instance)), dg.RunRequest)
+    assert instance.get_run_by_id(run.run_id).status == dg.DagsterRunStatus.FAILURE
+    # a run in progress from the daemon (no pid of ours) does block it
+    instance.create_run_for_job(job, status=dg.DagsterRunStatus.STARTED)
+    skip = landing_sensor(dg.build_sensor_context(instance=instance))
+    assert isinstance(skip, dg.SkipReason) and "is started" in skip.skip_message
+
+
+def _published(serve) -> dict[str, list]:
+    """Every published core and mart table, and the ledger and quarantine without run ids."""
+    con = duckdb.connect(str(serve), read_only=True)
+    try:
+        tables = con.execute(
+            "select schema_name, table_name from duckdb_tables() "
+            "where schema_name in ('core', 'mart') order by 1, 2"
+        ).fetchall()
+        out = {
+            f"{s}.{t}": sorted(con.execute(f'select * from {s}."{t}"').fetchall(), key=repr)
+            for s, t in tables
+        }
+        out["ledger"] = sorted(
+            con.execute(
+                "select path, content_hash, status, rows_read, rows_loaded, rows_quarantined, "
+                "rows_superseded from ingest.file_ledger"
+            ).fetchall()
+        )
+        out["quarantine"] = sorted(
+            con.execute("select path, row_number, reason_code from ingest.quarantine").fetchall()
+        )
+    finally:
+        con.close()
+    return out
+
+
+def test_the_sensor_path_publishes_what_the_cli_publishes(tmp_path, monkeypatch):
+    cli_dir, sensor_dir = tmp_path / "cli", tmp_path / "sensor"
+    _landing(cli_dir)
+    shutil.copytree(cli_dir / "landing", sensor_dir / "landing")
+    assert run_pipeline(cli_dir).success
+
+    # the sensor's request, run as the daemon would: that job, those tags, selection and config
+    monkeypatch.setenv("NUDGESCOPE_DATA_DIR", str(sensor_dir))
+    with dg.DagsterInstance.ephemeral() as instance:
+        request = landing_sensor(dg.build_sensor_context(instance=instance))
+        assert isinstance(request, dg.RunRequest)
+        job = defs().resolve_job_def("pipeline")
+        result = job.execute_in_process(
+            run_config=request.run_config,
+            tags=request.tags,
+            asset_selection=list(request.asset_selection),
+            instance=instance,
+            raise_on_error=False,
+        )
+        assert result.success
+        assert _published(sensor_dir / "serve.duckdb") == _published(cli_dir / "serve.duckdb")
+        version = query(sensor_dir / "serve.duckdb", "select data_version from meta")[0][0]
+        # nothing new on either path afterwards: no run, same data_version
+        assert isinstance(landing_sensor(dg.build_sensor_context(instance=instance)), dg.SkipReason)
+    assert run_pipeline(sensor_dir).up_to_date
+    assert query(sensor_dir / "serve.duckdb", "select data_version from meta")[0][0] == version
+
+
+def test_the_daily_full_checks_run_builds_nothing(_isolated_data_dir):
+    data = _isolated_data_dir
+    _landing(data)
+    assert run_pipeline(data).success
+    version = query(data / "serve.duckdb", "select data_version from meta")[0][0]
+    at = datetime(2025, 3, 3, 6, 30, tzinfo=SHANGHAI)
+    with dg.instance_for_test() as instance:
+        with dg.build_schedule_context(instance=instance, scheduled_execution_time=at) as ctx:
+            request = full_checks_schedule(ctx)
+        assert request.run_key == "checks-2025-03-03"
+        job = defs().resolve_job_def("full_checks")
+        result = job.execute_in_process(instance=instance, tags=request.tags, raise_on_error=False)
+        assert result.success
+        assert result.get_asset_materialization_events() == []
+        evaluations = result.get_asset_check_evaluations()
+        # 2 checks per staging table, unique_key on 9 core tables, references_known on the 8
+        # that reference another (all but users), 8 on the marts
+        assert len(evaluations) == 2 * 9 + 9 + 8 + 8
+        failed = {(e.asset_key.to_user_string(), e.check_name) for e in evaluations if not e.passed}
+        assert failed == {("core/orders", "references_known")}  # o3's user is unknown (WARN)
+    assert query(data / "serve.duckdb", "select data_version from meta")[0][0] == version
