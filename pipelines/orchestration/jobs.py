@@ -16,7 +16,8 @@ from collections.abc import Iterable
 import dagster as dg
 
 from pipelines.defs.ingest import CORE_KEYS, FULL_CHECKS_TAG, STAGING_KEYS
-from pipelines.defs.marts import MART_ASSET_KEYS
+from pipelines.defs.alerts import ALERTS_KEY
+from pipelines.defs.marts import HELPER_ASSET_KEYS, MART_ASSET_KEYS
 from pipelines.engines import engine_name
 from pipelines.orchestration.planner import Plan
 
@@ -65,7 +66,9 @@ pipeline_job = dg.define_asset_job(
 # `full_checks_schedule` runs (the planned runs of the sensor check only what they changed).
 checks_job = dg.define_asset_job(
     "full_checks",
-    selection=dg.AssetSelection.all_asset_checks(),
+    # the alerts asset evaluates its two checks while it runs (they are not separate steps)
+    selection=dg.AssetSelection.all_asset_checks()
+    - dg.AssetSelection.checks_for_assets(ALERTS_KEY),
     executor_def=dg.in_process_executor,
     config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
     tags={FULL_CHECKS_TAG: "true"},
@@ -80,9 +83,10 @@ def range_tags(start: str, end: str) -> dict[str, str]:
 
 def selection(todo: Plan) -> list[dg.AssetKey]:
     """The assets a plan runs: staging of the changed sources, then every core table (a merge
-    with nothing pending is quick, and one left by a failed run is finished), marts, publish."""
+    with nothing pending is quick, and one left by a failed run is finished), the marts (with
+    their intermediate tables: one multi-asset), the incident alerts, publish."""
     staging = [k for k in STAGING_KEYS if k.path[-1] in todo.sources]
-    return [*staging, *CORE_KEYS, *MART_ASSET_KEYS, SERVE_KEY]
+    return [*staging, *CORE_KEYS, *MART_ASSET_KEYS, *HELPER_ASSET_KEYS, ALERTS_KEY, SERVE_KEY]
 
 
 def tags(todo: Plan, *, full_checks: bool = False) -> dict[str, str]:
