@@ -16,7 +16,7 @@ from collections.abc import Iterable
 import dagster as dg
 
 from pipelines.defs.ingest import CORE_KEYS, FULL_CHECKS_TAG, STAGING_KEYS
-from pipelines.defs.marts import MART_ASSET_KEYS
+from pipelines.defs.marts import HELPER_ASSET_KEYS, MART_ASSET_KEYS
 from pipelines.engines import engine_name
 from pipelines.orchestration.planner import Plan
 
@@ -82,7 +82,7 @@ def selection(todo: Plan) -> list[dg.AssetKey]:
     """The assets a plan runs: staging of the changed sources, then every core table (a merge
     with nothing pending is quick, and one left by a failed run is finished), marts, publish."""
     staging = [k for k in STAGING_KEYS if k.path[-1] in todo.sources]
-    return [*staging, *CORE_KEYS, *MART_ASSET_KEYS, SERVE_KEY]
+    return [*staging, *CORE_KEYS, *MART_ASSET_KEYS, *HELPER_ASSET_KEYS, SERVE_KEY]
 
 
 def tags(todo: Plan, *, full_checks: bool = False) -> dict[str, str]:
