@@ -120,8 +120,7 @@ def search(query: E.QueryFn, inputs: E.Inputs, scope: Scope, weights: Weights) -
     # the best policy of every (filter set, promo, daily cap), the overall best first
     order = np.dstack(np.unravel_index(np.argsort(-total_v, axis=None), total_v.shape))[0]
     chosen = [policy_of(int(c), int(pr), caps[c, pr]) for c, pr in order]
-    # frontier candidates: those plus every uniform cap
-    uniform = [replace(p, no_promo_in_reminders=pr) for p in base.values() for pr in (False, True)]
+    # frontier candidates: those plus every uniform cap (below)
     pool = {**{f"best{i}": p for i, p in enumerate(chosen)}}
     cands = _candidates(query, inputs, scope, weights, pool)
     best = cands[0]
@@ -133,12 +132,8 @@ def search(query: E.QueryFn, inputs: E.Inputs, scope: Scope, weights: Weights) -
     # frontier over every uniform policy and the per-band bests (point estimates), then
     # intervals for the frontier points only
     points = []
-    for p in uniform:
-        name = next(
-            n
-            for n, b in base.items()
-            if replace(b, no_promo_in_reminders=p.no_promo_in_reminders) == p
-        )
+    for name, pr in itertools.product(base, (False, True)):
+        p = replace(base[name], no_promo_in_reminders=pr)
         f_i = ci[(p.filters(), p.daily_cap or 0)]
         k_i = CAP_CHOICES.index(p.max_pre_due_reminders)
         v = X[f_i, int(p.no_promo_in_reminders), :, k_i, :] @ _factors(weights)
