@@ -344,11 +344,15 @@ L: dict[str, tuple[str, str]] = {
     "d_daily_cap": ("每日 ≤ {n} 条", "≤ {n} a day"),
     "your_policy": ("你的策略", "Your policy"),
     "w_regulator_complaint": ("每件监管投诉（成本）", "per regulator complaint (cost)"),
-    "w_violation": ("每条违规营销（成本）", "per compliance violation (cost)"),
+    "w_violation": (
+        "每条违规短信（违规营销、违背用户设置；成本）",
+        "per compliance violation (marketing without permission, against the user's settings; "
+        "cost)",
+    ),
     "ci_help": ("95% 区间 {lo} ~ {hi}", "95% interval {lo} to {hi}"),
     "ci_short": ("95% 区间 {lo} ~ {hi}", "95% interval {lo} to {hi}"),
     "of_in_scope": ("范围内 {n} 条中的 {p}", "{p} of {n} in scope"),
-    "exp_violations": ("违规营销变化（条）", "Change in compliance violations"),
+    "exp_violations": ("违规短信变化（条）", "Change in compliance violations"),
     "pp_line": (
         "按时还款率变化 {pp} 个百分点（pp；95% 区间 {lo} ~ {hi} pp），基于 {b} 笔到期账单。",
         "On-time rate change {pp} percentage points (pp; 95% interval {lo} to {hi} pp) over "
@@ -371,7 +375,7 @@ L: dict[str, tuple[str, str]] = {
     "out_complaints": ("投诉（件）", "Complaints"),
     "out_regulator_complaints": ("其中监管投诉（件）", "of which via the regulator"),
     "out_opt_outs": ("退订（人）", "Opt-outs"),
-    "out_violations": ("违规营销（条）", "Compliance violations"),
+    "out_violations": ("违规短信（条）", "Compliance violations"),
     "out_messages": ("短信（条）", "Messages"),
     "out_sms_cost_yuan": ("短信成本（元）", "SMS cost (yuan)"),
     "out_net_value_yuan": ("净价值（元）", "Net value (yuan)"),
@@ -447,14 +451,14 @@ L: dict[str, tuple[str, str]] = {
         "experiment only.",
     ),
     "assumption_counting": (
-        "短信减少量按发送日志精确计数：每条短信最多计一次，归入第一条命中的规则（合规、去重、免打扰、"
-        "提醒上限、每日上限）；拦截类规则先执行，上限只计算剩余短信。"
+        "短信减少量按发送日志精确计数：每条短信最多计一次，归入第一条命中的规则（合规、用户设置、"
+        "还清后、去重、免打扰、提醒上限、每日上限）；拦截类规则先执行，上限只计算剩余短信。"
         "提醒上限 K 表示账单通知之外最多 K 条到期提醒（账单通知从不删除）。",
         "Messages removed are counted exactly from the send log: each message at most once, "
-        "under the first rule that removes it (compliance, duplicates, quiet hours, reminder "
-        "cap, daily cap); filters act first and the caps count what survives them. Reminder "
-        "cap K means at most K due reminders up to the due date besides the bill notice (which "
-        "is never removed).",
+        "under the first rule that removes it (compliance, the user's own settings, after "
+        "settlement, duplicates, quiet hours, reminder cap, daily cap); filters act first and "
+        "the caps count what survives them. Reminder cap K means at most K due reminders up to "
+        "the due date besides the bill notice (which is never removed).",
     ),
     "assumption_experiment": (
         "提醒上限对按时还款、30+ 逾期、投诉、退订的效果只来自随机实验：各组的提醒条数取该组逾期账单"
@@ -497,15 +501,16 @@ L: dict[str, tuple[str, str]] = {
         "complaint rate; so does every message against the user's own settings (below).",
     ),
     "assumption_user_settings": (
-        "尊重用户设置：删掉 is_against_preference 标记的短信（用户关掉的营销或提醒、用户自己免打扰"
+        "尊重用户设置：删掉标记为“违背用户设置”的短信（用户关掉的营销或提醒、用户自己免打扰"
         "时段内的营销和提醒、超过用户自己每日上限的短信）。每条计一次违规（用户明确拒绝过，按违规"
         "权重定价），另计内容提到设置的营销/夜间/频繁类投诉，以及其中营销短信带来的退订。每日上限按"
         "实际发送记录判断：删掉当天更早的短信本可让后面的短信回到上限以内，这里不重算，计数与标记"
         "完全一致。",
-        "Honouring the user's own settings removes what is_against_preference flags (marketing "
-        "or reminders the user switched off, marketing and reminders in the user's own quiet "
-        "window, messages above the user's own daily maximum). Each counts as a violation "
-        "avoided (the user refused it; priced at the violation weight), plus the marketing, "
+        "Honouring the user's own settings removes the messages flagged against the user's "
+        "settings (marketing or reminders the user switched off, marketing and reminders in "
+        "the user's own quiet window, messages above the user's own daily maximum). Each "
+        "counts as a violation avoided (the user refused it; priced at the violation weight), "
+        "plus the marketing, "
         "night and frequency complaints whose narrative names the settings, plus opt-outs "
         "through its marketing messages. The daily maximum is judged on the log as sent: "
         "removing earlier messages of a day could bring a later one back under it; this is not "
