@@ -288,6 +288,14 @@ L: dict[str, tuple[str, str]] = {
         "拦截无授权/退订后的营销短信",
         "Block marketing after opt-out / without consent",
     ),
+    "rule_user_settings": (
+        "尊重用户自己的短信设置（类型、免打扰、每日上限）",
+        "Honour each user's own settings (types, quiet window, daily maximum)",
+    ),
+    "rule_after_settlement": (
+        "账单已还清后不再提醒或催收",
+        "Suppress reminders and collections for settled bills",
+    ),
     "rule_duplicates": ("去重（10 分钟窗口）", "Suppress duplicates (10-minute window)"),
     "rule_quiet_hours": (
         "免打扰时段（22:00–08:00）不发送",
@@ -327,6 +335,8 @@ L: dict[str, tuple[str, str]] = {
     "d_current": ("现状（不做改变）", "Current policy (no change)"),
     "d_compliance": ("拦截违规营销", "compliance block"),
     "d_duplicates": ("去重", "dedupe"),
+    "d_user_settings": ("尊重用户设置", "user settings honoured"),
+    "d_after_settlement": ("还清后不发", "no messages after settlement"),
     "d_quiet_hours": ("夜间不发", "quiet hours"),
     "d_promo": ("提醒去营销", "clean reminders"),
     "d_reminder_cap": ("到期提醒 ≤ {k} 条", "≤ {k} reminders"),
@@ -334,11 +344,15 @@ L: dict[str, tuple[str, str]] = {
     "d_daily_cap": ("每日 ≤ {n} 条", "≤ {n} a day"),
     "your_policy": ("你的策略", "Your policy"),
     "w_regulator_complaint": ("每件监管投诉（成本）", "per regulator complaint (cost)"),
-    "w_violation": ("每条违规营销（成本）", "per compliance violation (cost)"),
+    "w_violation": (
+        "每条违规短信（违规营销、违背用户设置；成本）",
+        "per compliance violation (marketing without permission, against the user's settings; "
+        "cost)",
+    ),
     "ci_help": ("95% 区间 {lo} ~ {hi}", "95% interval {lo} to {hi}"),
     "ci_short": ("95% 区间 {lo} ~ {hi}", "95% interval {lo} to {hi}"),
     "of_in_scope": ("范围内 {n} 条中的 {p}", "{p} of {n} in scope"),
-    "exp_violations": ("违规营销变化（条）", "Change in compliance violations"),
+    "exp_violations": ("违规短信变化（条）", "Change in compliance violations"),
     "pp_line": (
         "按时还款率变化 {pp} 个百分点（pp；95% 区间 {lo} ~ {hi} pp），基于 {b} 笔到期账单。",
         "On-time rate change {pp} percentage points (pp; 95% interval {lo} to {hi} pp) over "
@@ -361,7 +375,7 @@ L: dict[str, tuple[str, str]] = {
     "out_complaints": ("投诉（件）", "Complaints"),
     "out_regulator_complaints": ("其中监管投诉（件）", "of which via the regulator"),
     "out_opt_outs": ("退订（人）", "Opt-outs"),
-    "out_violations": ("违规营销（条）", "Compliance violations"),
+    "out_violations": ("违规短信（条）", "Compliance violations"),
     "out_messages": ("短信（条）", "Messages"),
     "out_sms_cost_yuan": ("短信成本（元）", "SMS cost (yuan)"),
     "out_net_value_yuan": ("净价值（元）", "Net value (yuan)"),
@@ -437,14 +451,14 @@ L: dict[str, tuple[str, str]] = {
         "experiment only.",
     ),
     "assumption_counting": (
-        "短信减少量按发送日志精确计数：每条短信最多计一次，归入第一条命中的规则（合规、去重、免打扰、"
-        "提醒上限、每日上限）；拦截类规则先执行，上限只计算剩余短信。"
+        "短信减少量按发送日志精确计数：每条短信最多计一次，归入第一条命中的规则（合规、用户设置、"
+        "还清后、去重、免打扰、提醒上限、每日上限）；拦截类规则先执行，上限只计算剩余短信。"
         "提醒上限 K 表示账单通知之外最多 K 条到期提醒（账单通知从不删除）。",
         "Messages removed are counted exactly from the send log: each message at most once, "
-        "under the first rule that removes it (compliance, duplicates, quiet hours, reminder "
-        "cap, daily cap); filters act first and the caps count what survives them. Reminder "
-        "cap K means at most K due reminders up to the due date besides the bill notice (which "
-        "is never removed).",
+        "under the first rule that removes it (compliance, the user's own settings, after "
+        "settlement, duplicates, quiet hours, reminder cap, daily cap); filters act first and "
+        "the caps count what survives them. Reminder cap K means at most K due reminders up to "
+        "the due date besides the bill notice (which is never removed).",
     ),
     "assumption_experiment": (
         "提醒上限对按时还款、30+ 逾期、投诉、退订的效果只来自随机实验：各组的提醒条数取该组逾期账单"
@@ -460,13 +474,17 @@ L: dict[str, tuple[str, str]] = {
     ),
     "assumption_complaints": (
         "投诉：归因于规则的投诉（按给定或分类的类别：重复→去重，夜间→免打扰，频繁→每日上限；"
-        "内容是退订后或未同意仍收到营销的营销投诉→合规，其余营销投诉→提醒去营销）除以被标记的短信，"
+        "内容是退订后或未同意仍收到营销的营销投诉→合规，内容提到用户设置的营销/夜间/频繁投诉→用户设置，"
+        "内容说已还款的催收/频繁投诉→还清后，其余营销投诉→提醒去营销）除以被标记的短信，"
         "乘以删掉的短信。监管投诉单独计算、单独定价；提醒上限的监管投诉按范围内监管投诉占比。",
         "Complaints: the complaints attributed to a rule (by given or classified category: "
         "duplicates, night → quiet hours, frequency → daily cap; marketing complaints about an "
-        "opt-out or missing consent → compliance, other marketing complaints → promotions in "
-        "reminders) per flagged message, times the messages removed. Regulator complaints are "
-        "counted and priced apart; for the reminder cap, at the regulator share in scope.",
+        "opt-out or missing consent → compliance; marketing, night or frequency complaints "
+        "naming the user's settings → user settings; collection or frequency complaints saying "
+        "the bill was already repaid → after settlement; other marketing complaints → "
+        "promotions in reminders) per flagged message, times the messages removed. Regulator "
+        "complaints are counted and priced apart; for the reminder cap, at the regulator share "
+        "in scope.",
     ),
     "assumption_opt_outs": (
         "退订：每条仍可退订的营销短信（不在退订之后）的退订数，乘以删掉的此类短信；每日上限按超限"
@@ -476,10 +494,35 @@ L: dict[str, tuple[str, str]] = {
         "marketing share of over-cap messages.",
     ),
     "assumption_violations": (
-        "违规：删掉的每条退订后或未同意的营销短信计一次违规（PIPL、工信部规定），不论是否引发投诉。",
+        "违规：删掉的每条退订后或未同意的营销短信计一次违规（PIPL、工信部规定），不论是否引发投诉；"
+        "违背用户自己设置的短信也计违规（见下）。",
         "Violations: every marketing message after an opt-out or without consent that the "
         "policy removes counts as one violation avoided (PIPL, MIIT rules), whatever its "
-        "complaint rate.",
+        "complaint rate; so does every message against the user's own settings (below).",
+    ),
+    "assumption_user_settings": (
+        "尊重用户设置：删掉标记为“违背用户设置”的短信（用户关掉的营销或提醒、用户自己免打扰"
+        "时段内的营销和提醒、超过用户自己每日上限的短信）。每条计一次违规（用户明确拒绝过，按违规"
+        "权重定价），另计内容提到设置的营销/夜间/频繁类投诉，以及其中营销短信带来的退订。每日上限按"
+        "实际发送记录判断：删掉当天更早的短信本可让后面的短信回到上限以内，这里不重算，计数与标记"
+        "完全一致。",
+        "Honouring the user's own settings removes the messages flagged against the user's "
+        "settings (marketing or reminders the user switched off, marketing and reminders in "
+        "the user's own quiet window, messages above the user's own daily maximum). Each "
+        "counts as a violation avoided (the user refused it; priced at the violation weight), "
+        "plus the marketing, "
+        "night and frequency complaints whose narrative names the settings, plus opt-outs "
+        "through its marketing messages. The daily maximum is judged on the log as sent: "
+        "removing earlier messages of a day could bring a later one back under it; this is not "
+        "re-ranked, so the count is exactly what the flag says.",
+    ),
+    "assumption_after_settlement": (
+        "还清后不发：删掉账单还清之后发出的到期提醒和催收短信。按内容说已还款的催收/频繁类投诉"
+        "定价；不是营销短信，不影响退订，也不计违规。",
+        "Suppressing messages for settled bills removes due reminders and collection messages "
+        "sent after their bill was settled. Priced by the collection-conduct and frequency "
+        "complaints whose narrative says the bill was already repaid; they are not marketing, "
+        "so they move no opt-outs, and they are not counted as violations.",
     ),
     "assumption_intervals": (
         "95% 区间：对各组比率（二项）和投诉、退订计数（泊松）用 delta 方法；只反映抽样误差，"
@@ -908,6 +951,8 @@ CODES: dict[str, dict[str, tuple[str, str]]] = {
     },
     "rule": {
         "compliance": ("合规拦截", "Compliance block"),
+        "user_settings": ("用户设置", "User's own settings"),
+        "after_settlement": ("还清后", "After settlement"),
         "duplicates": ("去重", "Duplicates"),
         "quiet_hours": ("免打扰时段", "Quiet hours"),
         "reminder_cap": ("到期前提醒上限", "Pre-due reminder cap"),

@@ -40,10 +40,13 @@ with base as (
     select f.message_id, f.user_id, f.purpose, f.bill_id, f.sent_at, f.local_date,
            f.is_duplicate, f.is_quiet_hours, f.is_after_opt_out, f.is_over_daily_cap,
            f.is_marketing_in_service, f.is_marketing_without_consent,
+           f.is_against_preference, f.is_after_settlement,
            coalesce(f.purpose = 'due_reminder' and f.local_date <= uc.due_date,
                     false) as is_pre_due,
            case when $compliance and (f.is_after_opt_out or f.is_marketing_without_consent)
                     then 'compliance'
+                when $user_settings and f.is_against_preference then 'user_settings'
+                when $after_settlement and f.is_after_settlement then 'after_settlement'
                 when $duplicates and f.is_duplicate then 'duplicates'
                 when $quiet and f.is_quiet_hours then 'quiet_hours'
            end as by_filter
@@ -92,17 +95,23 @@ select
     count(*) filter (where is_after_opt_out or is_marketing_without_consent) as alone_compliance,
     count(*) filter (where is_duplicate) as alone_duplicates,
     count(*) filter (where is_quiet_hours) as alone_quiet_hours,
+    count(*) filter (where is_against_preference) as alone_user_settings,
+    count(*) filter (where is_after_settlement) as alone_after_settlement,
     count(*) filter (where rank_alone > $max_reminders) as alone_reminder_cap,
     count(*) filter (where day_rank_alone > $daily_cap) as alone_daily_cap,
     count(*) filter (where is_marketing_in_service) as alone_promo,
     count(*) filter (where removed_by = 'compliance') as removed_compliance,
     count(*) filter (where removed_by = 'duplicates') as removed_duplicates,
     count(*) filter (where removed_by = 'quiet_hours') as removed_quiet_hours,
+    count(*) filter (where removed_by = 'user_settings') as removed_user_settings,
+    count(*) filter (where removed_by = 'after_settlement') as removed_after_settlement,
     count(*) filter (where removed_by = 'reminder_cap') as removed_reminder_cap,
     count(*) filter (where removed_by = 'daily_cap') as removed_daily_cap,
     count(*) filter (where removed_by is null and is_marketing_in_service) as rewritten_promo,
     count(*) filter (where is_duplicate) as flagged_duplicates,
     count(*) filter (where is_quiet_hours) as flagged_quiet_hours,
+    count(*) filter (where is_against_preference) as flagged_user_settings,
+    count(*) filter (where is_after_settlement) as flagged_after_settlement,
     count(*) filter (where is_over_daily_cap) as flagged_daily_cap,
     count(*) filter (where purpose = 'marketing' or is_marketing_in_service) as promotional
 from final
@@ -110,9 +119,13 @@ where local_date between $start and $end and {user_in_scope}
 """
 
 
-def P(c=False, d=False, q=False, promo=False, k=None, n=None) -> Policy:  # noqa: N802
-    """A policy by the histogram's reminder cap k: the notice and k - 1 due reminders."""
-    return Policy(c, d, q, promo, max_pre_due_reminders=None if k is None else k - 1, daily_cap=n)
+def P(c=False, d=False, q=False, promo=False, k=None, n=None, s=False, u=False) -> Policy:  # noqa: N802
+    """A policy by the histogram's reminder cap k: the notice and k - 1 due reminders; s =
+    suppress after settlement, u = honour the user's own settings."""
+    return Policy(
+        c, d, q, promo, max_pre_due_reminders=None if k is None else k - 1, daily_cap=n,
+        suppress_after_settlement=s, honour_user_settings=u,
+    )  # fmt: skip
 
 
 def reference(con: duckdb.DuckDBPyConnection, policy: Policy, f: data.Filters) -> dict[str, int]:
@@ -121,6 +134,8 @@ def reference(con: duckdb.DuckDBPyConnection, policy: Policy, f: data.Filters) -
         "compliance": policy.block_marketing_without_permission,
         "duplicates": policy.suppress_duplicates,
         "quiet": policy.quiet_hours,
+        "user_settings": policy.honour_user_settings,
+        "after_settlement": policy.suppress_after_settlement,
         "max_reminders": None
         if policy.max_pre_due_reminders is None
         else E.histogram_cap(policy.max_pre_due_reminders),
@@ -139,7 +154,8 @@ def counted(policies: dict[str, Policy], f: data.Filters) -> dict[str, dict[str,
     cells = E.count(E.duckdb_query(connect(data.serve_path())), scope, policies)
     keys = ["messages", "rewritten_promo", *(f"alone_{r}" for r in (*RULES, "promo")),
             *(f"removed_{r}" for r in RULES),
-            *(f"flagged_{r}" for r in ("duplicates", "quiet_hours", "daily_cap"))]  # fmt: skip
+            *(f"flagged_{r}" for r in ("duplicates", "quiet_hours", "user_settings",
+                                       "after_settlement", "daily_cap"))]  # fmt: skip
     out = {}
     for name, by_cell in cells.items():
         row = {k: sum(c[k] for c in by_cell.values()) for k in keys}
@@ -196,6 +212,30 @@ HAND = [
         P(q=True, promo=True, k=1),
         {"removed_quiet_hours": 3, "removed_reminder_cap": 6, "rewritten_promo": 1},
     ),
+    # the user's own settings alone: M04 (in U01's quiet window 22-7) and M08 (U04 turned
+    # marketing off)
+    (P(u=True), {"removed_user_settings": 2}),
+    # after settlement alone: M04 (B01-03 settled 03-09 09:00, reminder at 23:00)
+    (P(s=True), {"removed_after_settlement": 1}),
+    # everything that should never have gone out, in attribution order: M07 (no consent) and
+    # M08 (after an opt-out, also against U04's settings) go for compliance first, M04 against
+    # U01's settings (before after-settlement); quiet hours is left with M13
+    (
+        P(c=True, q=True, s=True, u=True),
+        {"removed_compliance": 2, "removed_user_settings": 1, "removed_quiet_hours": 1},
+    ),
+    # after settlement before the reminder cap (1 due reminder): M04 goes first, so B01-03
+    # keeps M02 and the cap removes M03; B05-03 keeps M10 (M11, M12 go)
+    (
+        P(s=True, k=2),
+        {"removed_after_settlement": 1, "removed_reminder_cap": 3},
+    ),
+    # settings and duplicates before the daily cap 1: U01 on 03-08 keeps M02, M05, M06 after
+    # M03 (duplicate) -> M05, M06 go; M04, M08 go for the settings
+    (
+        P(d=True, n=1, u=True),
+        {"removed_user_settings": 2, "removed_duplicates": 1, "removed_daily_cap": 2},
+    ),
 ]  # fmt: skip
 ZERO = {f"removed_{r}": 0 for r in RULES} | {"rewritten_promo": 0}
 
@@ -205,8 +245,10 @@ def test_what_if_by_hand(fixture_serve, policy, expected):
     got = counted({"p": policy}, MARCH)["p"]
     assert got["messages"] == 14
     assert {k: got[k] for k in ZERO} == ZERO | expected
-    # alone: compliance M07 M08; duplicates M03; quiet M04 M08 M13; promo M09
+    # alone: compliance M07 M08; duplicates M03; quiet M04 M08 M13; promo M09; settings M04
+    # M08; after settlement M04
     assert (got["alone_compliance"], got["alone_duplicates"], got["alone_quiet_hours"]) == (2, 1, 3)
+    assert (got["alone_user_settings"], got["alone_after_settlement"]) == (2, 1)
     assert got["alone_promo"] == 1
     with connect(fixture_serve) as con:
         assert reference(con, policy, MARCH) == got
@@ -242,12 +284,23 @@ SCOPES = [
 
 def _grid() -> dict[str, Policy]:
     caps = (None, 1, 2, 3)  # the fixture has at most 4 a bill or a day: every cap bites
-    return {
+    both = (False, True)
+    grid = {
         f"p{i}": P(c, d, q, promo, k, n)
         for i, (c, d, q, promo, k, n) in enumerate(
-            itertools.product((False, True), (False, True), (False, True), (True,), caps, caps)
+            itertools.product(both, both, both, (True,), caps, caps)
         )
     }
+    # the two levers of the user's settings and settled bills, with every other filter and
+    # the caps that bite on M04's bill and day (1 and 2)
+    grid |= {
+        f"s{i}": P(c, d, q, True, k, n, s, u)
+        for i, (c, d, q, s, u, k, n) in enumerate(
+            itertools.product(both, both, both, both, both, (None, 2), (None, 1))
+        )
+        if s or u
+    }
+    return grid
 
 
 @pytest.mark.parametrize("scope", range(len(SCOPES)))
@@ -336,10 +389,14 @@ SIMULATED_POLICIES = {
     "all_filters": P(True, True, True, True),
     "caps_only": P(k=1, n=1),
     "everything_tight": P(True, True, True, True, 1, 1),
-    "everything": P(True, True, True, True, 2, 3),
+    "everything": P(True, True, True, True, 2, 3, s=True, u=True),
     "dupes_cap": P(d=True, k=2, n=2),
     "quiet_caps": P(q=True, promo=True, k=3, n=1),
     "compliance_cap6": P(c=True, n=6, k=6),
+    "settings_alone": P(u=True),
+    "settled_alone": P(s=True),
+    "settled_caps": P(s=True, k=2, n=2),
+    "settings_before_caps": P(q=True, u=True, k=1, n=2),
 }  # fmt: skip
 
 

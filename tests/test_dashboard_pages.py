@@ -228,12 +228,13 @@ def test_tradeoffs_whatif_counts_and_effects(app):
     rules = table_with(at, "Removes on its own")
     combined = rules["Removed in the combined policy (each once)"].tolist()
     alone = rules["Removes on its own"].tolist()
-    # M07+M08 | M03 | M04+M13 (M08 counted under compliance) | M11+M12 (one due reminder a
-    # bill: B05-03 keeps M10) | none | M09 rewritten (a bill notice, never capped)
-    assert combined == ["2", "1", "2", "2", "0", "1", "7"]
-    # alone: quiet hours M04, M08, M13; due reminders after the first on the log as sent: M03,
-    # M04, M11, M12; over 3 a day: M06
-    assert alone == ["2", "1", "3", "4", "1", "1", ""]
+    # M07+M08 | settings, after settlement off | M03 | M04+M13 (M08 counted under
+    # compliance) | M11+M12 (one due reminder a bill: B05-03 keeps M10) | none | M09 rewritten
+    # (a bill notice, never capped)
+    assert combined == ["2", "0", "0", "1", "2", "2", "0", "1", "7"]
+    # alone: settings M04, M08; after settlement M04; quiet hours M04, M08, M13; due reminders
+    # after the first on the log as sent: M03, M04, M11, M12; over 3 a day: M06
+    assert alone == ["2", "2", "1", "1", "3", "4", "1", "1", ""]
     m = metrics(at)
     assert m["Messages removed"][0] == "7"
     # Experiment in March: cadences from late bills: control 2 (U05's bill: 3 pre-due
@@ -254,6 +255,26 @@ def test_tradeoffs_whatif_counts_and_effects(app):
     ranking = table_with(at, "Tied")
     assert len(ranking) == 10
     assert "observational" in " ".join(w.value for w in at.warning)
+
+
+def test_tradeoffs_user_settings_and_settled_bills(app):
+    at = open_page(app, "tradeoffs")
+    at.sidebar.date_input(key="date_range").set_value(MARCH).run()
+    for key in ("p_user_settings", "p_after_settlement"):
+        at.checkbox(key=key).check().run()
+    assert not at.exception
+    rules = table_with(at, "Removes on its own")
+    # M04 (U01's quiet window) and M08 (U04 turned marketing off) for the settings; M04 is
+    # also after settlement but counts once, under the settings
+    assert rules["Removed in the combined policy (each once)"].tolist() == [
+        "0", "2", "0", "0", "0", "0", "0", "0", "2"
+    ]  # fmt: skip
+    m = metrics(at)
+    assert m["Messages removed"][0] == "2"
+    assert m["Change in compliance violations"][0] == "-2"  # the users refused them
+    assert "user settings honoured + no messages after settlement" in " ".join(
+        x.value for x in at.markdown
+    )
 
 
 def test_tradeoffs_charts_curve_arms_frontier(app):

@@ -322,6 +322,16 @@ def test_late_repayment_and_new_preference_touch_only_their_messages():
         "2024-03-22",
     }
     _assert_equals_full_rebuild(w)
+    # the what-if's histogram follows: with "suppress after settlement" (filter bit 16) lr2
+    # leaves b2's pre-due reminders of 03-14 (lr1 on 03-12 stays, rank 2)
+    hist = dict(
+        w.rows(
+            "select filters, sum(units) from mart.policy_cap_histogram "
+            "where kind = 'reminder' and experiment_id = '*' and local_date = '2024-03-14' "
+            "and filters in (0, 16) group by filters"
+        )
+    )
+    assert hist == {0: 1}
 
     # a repayment of a bill nobody was reminded of (b5 has no message): nothing to recompute
     w.add("repayments", bill_id="b5", user_id="u5", paid_at="2024-03-09 10:00:00+08", amount=100)

@@ -8,6 +8,7 @@ arm (notice + 2 due reminders), and users outside the experiment on the producti
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import math
 
 import pytest
@@ -135,6 +136,92 @@ def test_the_policy_by_hand():
     assert viol["ci_low"] == viol["ci_high"] == -2
 
 
+def test_user_settings_and_settled_bills_by_hand():
+    complaints = [
+        {"month": M, "band_key": "A", "rule_group": "compliance", "is_regulator": True,
+         "complaints": 1},
+        {"month": M, "band_key": "A", "rule_group": "user_settings", "is_regulator": False,
+         "complaints": 2},
+        {"month": M, "band_key": "A", "rule_group": "user_settings", "is_regulator": True,
+         "complaints": 1},
+        {"month": M, "band_key": "A", "rule_group": "after_settlement", "is_regulator": False,
+         "complaints": 4},
+    ]  # fmt: skip
+
+    def query(sql, params):
+        return complaints if "complaints_classified" in sql else fake_query(sql, params)
+
+    counts = {
+        (M, "A"): {
+            "messages": 1000, "removed_compliance": 2, "removed_user_settings": 6,
+            "removed_after_settlement": 5, "removed_marketing_reachable": 4,
+            "flagged_compliance": 2, "flagged_user_settings": 8, "flagged_after_settlement": 10,
+            "marketing_reachable": 100,
+        }
+    }  # fmt: skip
+    policy = Policy(
+        block_marketing_without_permission=True,
+        honour_user_settings=True,
+        suppress_after_settlement=True,
+    )
+    assert policy.filters() == 1 + 8 + 16
+    assert Policy.with_filters(25) == policy
+    inputs = E.load_inputs(query, SCOPE)
+    ev = E.evaluate(inputs, policy, counts, Weights())
+    q = inputs.quantities
+    # complaints: compliance 1 x 2/2; settings (2 + 1) x 6/8 = 2.25; after settlement 4 x 5/10
+    assert ev.form("complaints").value(q) == pytest.approx(-(1 + 2.25 + 2))
+    assert ev.form("regulator_complaints").value(q) == pytest.approx(-(1 + 0.75))
+    # opt-outs: 10 per 100 reachable marketing messages x the 4 the settings removed
+    assert ev.form("opt_outs").value(q) == pytest.approx(-0.4)
+    # violations: the compliance rule's 2 and the 6 against the user's own settings; the 5
+    # after settlement are not violations
+    assert ev.form("violations").value(q) == -8
+    assert ev.form("messages").value(q) == -13
+    # 200 x (5.25 - 1.75) + 2000 x 1.75 + 30 x 0.4 + 500 x 8 + 0.04 x 13
+    assert ev.form("net_value_yuan").value(q) == pytest.approx(700 + 3500 + 12 + 4000 + 0.52)
+    assert ev.removed() == {"compliance": 2, "user_settings": 6, "after_settlement": 5,
+                            "duplicates": 0, "quiet_hours": 0, "reminder_cap": 0,
+                            "daily_cap": 0}  # fmt: skip
+
+
+def test_complaints_are_attributed_by_category_and_narrative():
+    import duckdb
+
+    from pipelines import sqlfiles
+
+    con = duckdb.connect()
+    con.execute("create schema mart; create schema core")
+    con.execute("create table core.users (user_id varchar, score_band varchar)")
+    con.execute("create table core.experiment_assignments (user_id varchar, experiment_id varchar)")
+    con.execute(
+        "create table mart.complaints_classified (user_id varchar, local_date date, "
+        "source varchar, category varchar, narrative varchar)"
+    )
+    rows = [
+        ("sms_marketing", "我已经回复退订了，还一直给我发营销短信", "compliance"),
+        ("sms_marketing", "我在App里关闭了营销短信，还在发广告", "user_settings"),
+        ("sms_night", "设置了免打扰，半夜还收到提醒", "user_settings"),
+        ("sms_frequency", "每天最多一条是我自己设置的，今天收到五条短信", "user_settings"),
+        ("collection_conduct", "已经还清了还在催收", "after_settlement"),
+        ("sms_frequency", "上周已还款，每天还收到好几条提醒短信", "after_settlement"),
+        ("sms_frequency", "一天收到五六条短信，太多了", "daily_cap"),
+        ("collection_conduct", "逾期才两天就天天催收", "none"),
+        ("fees", "已还款但还收违约金", "none"),
+        ("sms_marketing", "还款提醒里夹带促销内容", "promo"),
+    ]
+    con.executemany(
+        "insert into mart.complaints_classified values ('U1', date '2026-03-05', 'app', ?, ?)",
+        [r[:2] for r in rows],
+    )
+    got = E.duckdb_query(con)(sqlfiles.load("whatif/complaints"), SCOPE.params())
+    by = {r["rule_group"]: int(r["complaints"]) for r in got}
+    want: dict[str, int] = {}
+    for *_, group in rows:
+        want[group] = want.get(group, 0) + 1
+    assert by == want
+
+
 def test_duplicate_complaints_interval_counts_both_sources():
     inputs = E.load_inputs(fake_query, SCOPE)
     counts = {(M, "A"): {**COUNTS[(M, "A")], "removed_compliance": 0, "removed_reminder_cap": 0}}
@@ -229,18 +316,25 @@ def test_search_finds_the_best_of_the_grid(fixture_query):
     inputs = E.load_inputs(fixture_query, scope)
     w = Weights()
     res = S.search(fixture_query, inputs, scope, w)
-    assert res.grid_size == 8 * 2 * 7 * 7**5
+    assert res.grid_size == 32 * 2 * 7 * 7**5
     best = res.best.value["change"]
-    # no uniform policy of the grid beats it (checked one by one, outside the search)
-    for comp, dup, quiet, promo in [(a, b, c, d) for a in (0, 1) for b in (0, 1)
-                                    for c in (0, 1) for d in (0, 1)]:  # fmt: skip
-        for k in (None, 0, 1, 2):
-            for n in (None, 1, 3):
-                p = Policy(bool(comp), bool(dup), bool(quiet), bool(promo),
-                           max_pre_due_reminders=k, daily_cap=n)  # fmt: skip
-                ev = E.evaluate(inputs, p, E.count(fixture_query, scope, {"p": p})["p"], w)
-                assert ev.form("net_value_yuan").value(inputs.quantities) <= best + 1e-6
+    # no uniform policy of the grid beats it (checked one by one, outside the search), the
+    # user's settings and settled-bill levers included
+    both = (False, True)
+    grid = {
+        f"p{i}": Policy(comp, dup, quiet, promo, max_pre_due_reminders=k, daily_cap=n,
+                        suppress_after_settlement=settled, honour_user_settings=settings)
+        for i, (comp, dup, quiet, promo, settled, settings, k, n) in enumerate(
+            itertools.product(both, both, both, both, both, both, (None, 0, 1, 2), (None, 1, 3))
+        )
+    }  # fmt: skip
+    counts = E.count(fixture_query, scope, grid)
+    for name, p in grid.items():
+        ev = E.evaluate(inputs, p, counts[name], w)
+        assert ev.form("net_value_yuan").value(inputs.quantities) <= best + 1e-6, p
     assert res.best.tied_with_best
+    # M04 goes against U01's own settings (a violation at 500 yuan): the best honours them
+    assert res.best.policy.honour_user_settings
     # the frontier: more messages removed only for more value
     values = [c.value["change"] for c in res.frontier]
     removed = [c.messages_removed for c in res.frontier]

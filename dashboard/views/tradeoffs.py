@@ -34,6 +34,10 @@ def describe(p: Policy) -> str:
     parts = []
     if p.block_marketing_without_permission:
         parts.append(t("d_compliance"))
+    if p.honour_user_settings:
+        parts.append(t("d_user_settings"))
+    if p.suppress_after_settlement:
+        parts.append(t("d_after_settlement"))
     if p.suppress_duplicates:
         parts.append(t("d_duplicates"))
     if p.quiet_hours:
@@ -63,6 +67,8 @@ st.caption(period)
 c1, c2 = st.columns(2)
 with c1:
     compliance = st.checkbox(t("rule_compliance"), value=False, key="p_compliance")
+    user_settings = st.checkbox(t("rule_user_settings"), value=False, key="p_user_settings")
+    settled = st.checkbox(t("rule_after_settlement"), value=False, key="p_after_settlement")
     duplicates = st.checkbox(t("rule_duplicates"), value=False, key="p_duplicates")
     quiet = st.checkbox(t("rule_quiet_hours"), value=False, key="p_quiet")
     promo = st.checkbox(t("rule_promo"), value=False, key="p_promo")
@@ -94,6 +100,8 @@ yours = Policy(
     no_promo_in_reminders=promo,
     max_pre_due_reminders=max_rem,
     daily_cap=daily_cap,
+    suppress_after_settlement=settled,
+    honour_user_settings=user_settings,
 )
 if band_caps:
     yours = yours.with_band_caps(band_caps)

@@ -24,7 +24,8 @@ from pipelines.whatif.policy import (
 
 EPILOG = """how the expected changes are estimated:
   - messages removed are counted exactly; a message two rules would remove counts once,
-    under the first rule (compliance, duplicates, quiet hours, reminder cap, daily cap).
+    under the first rule (compliance, user's own settings, after settlement, duplicates,
+    quiet hours, reminder cap, daily cap).
   - the reminder cap (due reminders besides the bill notice) acts on repayment, 30+ DPD,
     complaints and opt-outs only through the randomised reminder experiment: the outcome
     rate of the arm with K reminders against the arm with the bill's current cadence
@@ -36,7 +37,20 @@ EPILOG = """how the expected changes are estimated:
     compliance rule) per flagged message, times the messages removed; regulator
     complaints are counted apart and weighted apart.
   - opt-outs avoided: opt-outs per marketing message the user could still opt out of, times
-    such messages removed. Violations: marketing after opt-out / without consent removed.
+    such messages removed. Violations: marketing after opt-out / without consent removed,
+    and messages against the user's own settings removed (the user refused them).
+  - --honour-user-settings removes what mart.sms_message_flags flags is_against_preference:
+    marketing / due reminders the user switched off, marketing and due reminders in the
+    user's own quiet window, messages above the user's own daily maximum. The daily
+    maximum is judged on the log as sent: removing earlier messages of a day could bring a
+    later one back under the maximum; the count is exact for what the flag says. Priced
+    as violations (weight `violation`), plus complaints whose narrative names the
+    settings (sms_marketing / sms_night / sms_frequency), plus opt-outs through the
+    marketing messages it removes.
+  - --suppress-after-settlement removes due reminders and collection messages sent after
+    their bill was settled (is_after_settlement). Priced by complaints of category
+    collection_conduct / sms_frequency whose narrative says the bill was already repaid;
+    no opt-outs (they are not marketing) and no violation weight.
   - removing a promotion from a reminder rewrites it (still sent).
   - 95% intervals: delta method over the arms' rates (binomial) and the complaint and
     opt-out counts (Poisson); they cover sampling error, not the assumptions.
@@ -84,6 +98,16 @@ def register(subparsers) -> None:
         "--block-marketing-without-permission",
         action="store_true",
         help="no marketing after an opt-out or without consent",
+    )
+    p.add_argument(
+        "--honour-user-settings",
+        action="store_true",
+        help="send nothing the user's own settings in force refuse",
+    )
+    p.add_argument(
+        "--suppress-after-settlement",
+        action="store_true",
+        help="no due reminders or collections for a bill already settled",
     )
     p.add_argument(
         "--no-promo-in-reminders",
@@ -134,6 +158,8 @@ def run(args: argparse.Namespace) -> int:
             suppress_duplicates=args.suppress_duplicates,
             quiet_hours=args.quiet_hours,
             no_promo_in_reminders=args.no_promo_in_reminders,
+            honour_user_settings=args.honour_user_settings,
+            suppress_after_settlement=args.suppress_after_settlement,
             max_pre_due_reminders=args.max_pre_due_reminders,
             reminder_cap_by_band=band_caps,
             daily_cap=args.daily_cap,

@@ -20,7 +20,17 @@ page and in `nudgescope whatif --help`):
 * Opt-outs avoided by a filter or the daily cap: opt-outs per marketing message a user could
   still opt out of (not after an opt-out), times such messages removed (for the daily cap in
   proportion to the marketing share of the over-cap messages).
-* Violations: each marketing message after an opt-out or without consent the policy removes.
+* Violations: each marketing message after an opt-out or without consent the policy removes,
+  and each message against the user's own settings in force (the user refused it). These
+  rules come first in attribution order, so a policy with one of them on avoids every such
+  message in scope. The daily-maximum part of the settings is judged on the log as sent
+  (removing earlier messages of the day could bring a later one under the user's maximum);
+  the count is exact for what the flag says.
+* Reminders and collections after settlement: complaints attributed to them are those of
+  categories collection_conduct / sms_frequency whose narrative says the bill was already
+  repaid; they are not marketing, so they move no opt-outs. Messages against the user's
+  settings: complaints of sms_marketing / sms_night / sms_frequency that name the settings,
+  and opt-outs through their marketing messages like any marketing removed.
 * A promotion removed from a reminder rewrites the reminder (it is still sent); only the
   promotional complaint risk goes.
 * Effects of different rules add up; bills, complaints and opt-outs outside the period are
@@ -38,7 +48,7 @@ from dataclasses import dataclass, field
 from pipelines import sqlfiles
 from pipelines.whatif.estimate import Lin, Quantity, binomial, interpolation, poisson, total
 from pipelines.whatif.policy import Policy, Scope, Weights
-from pipelines.whatif.rules import FILTERS, REMOVING
+from pipelines.whatif.rules import FILTERS, REMOVING, VIOLATIONS
 
 QueryFn = Callable[[str, dict[str, object]], list[dict[str, object]]]
 
@@ -69,6 +79,8 @@ ASSUMPTIONS = (
     "assumption_complaints",
     "assumption_opt_outs",
     "assumption_violations",
+    "assumption_user_settings",
+    "assumption_after_settlement",
     "assumption_promo",
     "assumption_intervals",
 )
@@ -328,13 +340,8 @@ def evaluate(
         c = counts.get(key, {})
         cell = {o: Lin() for o in OUTCOMES}
         # complaints avoided by the filters, the daily cap and the promo rewrite
-        for rule, flagged in (
-            ("compliance", "flagged_compliance"),
-            ("duplicates", "flagged_duplicates"),
-            ("quiet_hours", "flagged_quiet_hours"),
-            ("daily_cap", "flagged_daily_cap"),
-            ("promo", "flagged_promo"),
-        ):
+        for rule in (*(r.name for r in FILTERS), "daily_cap", "promo"):
+            flagged = f"flagged_{rule}"
             acted = c.get("rewritten_promo" if rule == "promo" else f"removed_{rule}", 0)
             if acted and tot[flagged]:
                 share = acted / tot[flagged]
@@ -351,7 +358,7 @@ def evaluate(
             )
         if reachable and tot["marketing_reachable"]:
             cell["opt_outs"].term("opt_outs", -reachable / tot["marketing_reachable"])
-        cell["violations"].const = -c.get("removed_compliance", 0)
+        cell["violations"].const = -sum(c.get(f"removed_{r}", 0) for r in VIOLATIONS)
         cell["messages"].const = -sum(c.get(f"removed_{r}", 0) for r in REMOVING)
         cells[key] = cell
     _reminder_cap(inputs, policy, cells, reg_share, notes)

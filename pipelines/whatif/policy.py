@@ -31,6 +31,11 @@ class Policy:
     max_pre_due_reminders: int | None = None
     reminder_cap_by_band: tuple[tuple[str, int], ...] = ()
     daily_cap: int | None = None
+    # drop due reminders and collection messages sent after their bill was settled
+    suppress_after_settlement: bool = False
+    # drop what the user's own settings in force refused (mart.sms_message_flags'
+    # is_against_preference, judged on the log as sent)
+    honour_user_settings: bool = False
 
     def __post_init__(self) -> None:
         caps = [self.max_pre_due_reminders, *(k for _, k in self.reminder_cap_by_band)]
@@ -50,12 +55,21 @@ class Policy:
 
     def filters(self) -> int:
         """Bit set of the filter rules on (mart.policy_cap_histogram's `filters`)."""
-        on = {
-            "compliance": self.block_marketing_without_permission,
-            "duplicates": self.suppress_duplicates,
-            "quiet_hours": self.quiet_hours,
-        }
+        on = self.enabled()
         return sum(r.bit for r in FILTERS if on[r.name])
+
+    @classmethod
+    def with_filters(cls, filters: int, **kw) -> Policy:
+        """A policy with the filter rules of bit set `filters` on (and `kw` for the rest)."""
+        on = {r.name for r in FILTERS if filters & r.bit}
+        return cls(
+            block_marketing_without_permission="compliance" in on,
+            honour_user_settings="user_settings" in on,
+            suppress_after_settlement="after_settlement" in on,
+            suppress_duplicates="duplicates" in on,
+            quiet_hours="quiet_hours" in on,
+            **kw,
+        )
 
     def reminder_cap(self, band: str | None) -> int | None:
         """The cap of a band's bills (None: no cap); unknown users get the uniform cap."""
@@ -64,6 +78,8 @@ class Policy:
     def enabled(self) -> dict[str, bool]:
         return {
             "compliance": self.block_marketing_without_permission,
+            "user_settings": self.honour_user_settings,
+            "after_settlement": self.suppress_after_settlement,
             "duplicates": self.suppress_duplicates,
             "quiet_hours": self.quiet_hours,
             "reminder_cap": self.max_pre_due_reminders is not None
@@ -78,6 +94,8 @@ class Policy:
     def as_dict(self) -> dict[str, object]:
         return {
             "block_marketing_without_permission": self.block_marketing_without_permission,
+            "honour_user_settings": self.honour_user_settings,
+            "suppress_after_settlement": self.suppress_after_settlement,
             "suppress_duplicates": self.suppress_duplicates,
             "quiet_hours": self.quiet_hours,
             "no_promo_in_reminders": self.no_promo_in_reminders,

@@ -105,9 +105,9 @@ def table(doc: dict) -> str:
     for rule, n in doc["messages_removed"].items():
         if rule != "total":
             lines.append(
-                f"  {rule:<14} {n:>10,}   (alone: {doc['messages_removed_alone'][rule]:,})"
+                f"  {rule:<16} {n:>10,}   (alone: {doc['messages_removed_alone'][rule]:,})"
             )
-    lines.append(f"  {'total':<14} {doc['messages_removed']['total']:>10,}")
+    lines.append(f"  {'total':<16} {doc['messages_removed']['total']:>10,}")
     if doc["messages_rewritten"]:
         lines.append(f"  reminders sent without their promotion: {doc['messages_rewritten']:,}")
     months = list(doc["per_month"])

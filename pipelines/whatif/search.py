@@ -5,8 +5,8 @@ Every count and every expected change of a policy is a sum over score bands, and
 policy does to a band's messages and bills depends only on that band's reminder cap (a user
 has one band; a user-day is one user's). So the net value of a policy is the sum over bands of
 the band's value under its own cap, and the best cap per band is found band by band: the full
-grid (8 filter sets x 2 x 7 daily caps x 7^5 per-band caps) is searched exactly by evaluating
-8 x 7 x 7 uniform policies once.
+grid (32 filter sets x 2 x 7 daily caps x 7^5 per-band caps) is searched exactly by evaluating
+32 x 7 x 7 uniform policies once (counted in one query).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import numpy as np
 from pipelines.whatif import engine as E
 from pipelines.whatif.estimate import Lin
 from pipelines.whatif.policy import BANDS, DAILY_CAPS, MAX_REMINDER_CAP, Policy, Scope, Weights
+from pipelines.whatif.rules import ALL_FILTERS
 
 CAP_CHOICES: tuple[int | None, ...] = (None, *range(MAX_REMINDER_CAP + 1))
 DAILY_CHOICES: tuple[int | None, ...] = (None, *DAILY_CAPS)
@@ -67,17 +68,9 @@ class Search:
 
 def _base_policies() -> dict[str, Policy]:
     out = {}
-    for comp, dup, quiet in itertools.product((False, True), repeat=3):
-        for dc in DAILY_CHOICES:
-            for k in CAP_CHOICES:
-                name = f"f{int(comp)}{int(dup)}{int(quiet)}_d{dc or 0}_k{'n' if k is None else k}"
-                out[name] = Policy(
-                    block_marketing_without_permission=comp,
-                    suppress_duplicates=dup,
-                    quiet_hours=quiet,
-                    max_pre_due_reminders=k,
-                    daily_cap=dc,
-                )
+    for filters, dc, k in itertools.product(range(ALL_FILTERS + 1), DAILY_CHOICES, CAP_CHOICES):
+        name = f"f{filters}_d{dc or 0}_k{'n' if k is None else k}"
+        out[name] = Policy.with_filters(filters, max_pre_due_reminders=k, daily_cap=dc)
     return out
 
 
@@ -118,13 +111,7 @@ def search(query: E.QueryFn, inputs: E.Inputs, scope: Scope, weights: Weights) -
     def policy_of(c: int, promo: int, caps_row: np.ndarray) -> Policy:
         filters, dc = combos[c]
         band_caps = {band: CAP_CHOICES[int(caps_row[b])] for b, band in enumerate(BANDS)}
-        p = Policy(
-            block_marketing_without_permission=bool(filters & 1),
-            suppress_duplicates=bool(filters & 2),
-            quiet_hours=bool(filters & 4),
-            no_promo_in_reminders=bool(promo),
-            daily_cap=dc or None,
-        )
+        p = Policy.with_filters(filters, no_promo_in_reminders=bool(promo), daily_cap=dc or None)
         ks = set(band_caps.values())
         if len(ks) == 1:
             return replace(p, max_pre_due_reminders=ks.pop())
@@ -133,8 +120,7 @@ def search(query: E.QueryFn, inputs: E.Inputs, scope: Scope, weights: Weights) -
     # the best policy of every (filter set, promo, daily cap), the overall best first
     order = np.dstack(np.unravel_index(np.argsort(-total_v, axis=None), total_v.shape))[0]
     chosen = [policy_of(int(c), int(pr), caps[c, pr]) for c, pr in order]
-    # frontier candidates: those plus every uniform cap
-    uniform = [replace(p, no_promo_in_reminders=pr) for p in base.values() for pr in (False, True)]
+    # frontier candidates: those plus every uniform cap (below)
     pool = {**{f"best{i}": p for i, p in enumerate(chosen)}}
     cands = _candidates(query, inputs, scope, weights, pool)
     best = cands[0]
@@ -146,12 +132,8 @@ def search(query: E.QueryFn, inputs: E.Inputs, scope: Scope, weights: Weights) -
     # frontier over every uniform policy and the per-band bests (point estimates), then
     # intervals for the frontier points only
     points = []
-    for p in uniform:
-        name = next(
-            n
-            for n, b in base.items()
-            if replace(b, no_promo_in_reminders=p.no_promo_in_reminders) == p
-        )
+    for name, pr in itertools.product(base, (False, True)):
+        p = replace(base[name], no_promo_in_reminders=pr)
         f_i = ci[(p.filters(), p.daily_cap or 0)]
         k_i = CAP_CHOICES.index(p.max_pre_due_reminders)
         v = X[f_i, int(p.no_promo_in_reminders), :, k_i, :] @ _factors(weights)
@@ -172,7 +154,7 @@ def search(query: E.QueryFn, inputs: E.Inputs, scope: Scope, weights: Weights) -
     )
     frontier.sort(key=lambda c: c.messages_removed)
     sens = _sensitivity(weights, best_of, total_v)
-    grid = 8 * 2 * len(DAILY_CHOICES) * len(CAP_CHOICES) ** len(BANDS)
+    grid = (ALL_FILTERS + 1) * 2 * len(DAILY_CHOICES) * len(CAP_CHOICES) ** len(BANDS)
     return Search(best, cands, frontier, sens, grid)
 
 

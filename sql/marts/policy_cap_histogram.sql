@@ -1,9 +1,10 @@
 -- mart.policy_cap_histogram: what the two caps of the messaging what-if remove, for every
 -- policy the what-if offers, as small histograms; the what-if sums them over its period and
 -- scope instead of ranking messages (sql/whatif/counts.sql). Exact for every choice of the
--- three filters (compliance, duplicates, quiet hours: `filters` = 1 + 2 + 4 of those on), the
--- reminder cap (`reminder_cap` c in 1..6: the bill notice plus c - 1 due reminders before the
--- due date; 0 = none) and the daily cap N (1..6). Filter sets and caps are rows, not columns.
+-- five filters (`filters` = the sum of the bits of those on: 1 compliance, 2 duplicates,
+-- 4 quiet hours, 8 the user's own settings, 16 after settlement), the reminder cap
+-- (`reminder_cap` c in 1..6: the bill notice plus c - 1 due reminders before the due date;
+-- 0 = none) and the daily cap N (1..6). Filter sets and caps are rows, not columns.
 -- Rules in attribution order: the filters remove flagged messages; the reminder cap then keeps
 -- the first c - 1 surviving due reminders of each bill sent on or before its due date (ranked
 -- over the bill's whole sequence by (sent_at, message_id); rank = 1 + that position, rank 1
@@ -46,6 +47,8 @@ messages as (
         (f.is_after_opt_out or f.is_marketing_without_consent) as is_compliance,
         f.is_duplicate,
         f.is_quiet_hours,
+        f.is_against_preference,
+        f.is_after_settlement,
         f.is_marketing_in_service as is_promo,
         coalesce(f.purpose = 'due_reminder' and f.local_date <= uc.due_date, false)
             as is_pre_due
@@ -59,7 +62,12 @@ messages as (
 
 filter_sets as (
     select filters
-    from (values (0), (1), (2), (3), (4), (5), (6), (7)) as v (filters)
+    from (
+        values
+        (0), (1), (2), (3), (4), (5), (6), (7), (8), (9), (10), (11), (12), (13), (14), (15),
+        (16), (17), (18), (19), (20), (21), (22), (23), (24), (25), (26), (27), (28), (29),
+        (30), (31)
+    ) as v (filters)
 ),
 
 reminder_caps as (
@@ -99,6 +107,8 @@ survivors as (
         (filter_sets.filters & 1 = 1 and relevant.is_compliance)
         or (filter_sets.filters & 2 = 2 and relevant.is_duplicate)
         or (filter_sets.filters & 4 = 4 and relevant.is_quiet_hours)
+        or (filter_sets.filters & 8 = 8 and relevant.is_against_preference)
+        or (filter_sets.filters & 16 = 16 and relevant.is_after_settlement)
     )
 ),
 

@@ -1,7 +1,8 @@
 -- What each policy removes, per policy, calendar month and score band ('?' = unknown user),
 -- summed from two small marts (mart.sms_daily_flags, mart.policy_cap_histogram; see its
 -- header for what a histogram row means). Every message is removed at most once, by the first
--- rule in attribution order (compliance, duplicates, quiet hours, reminder cap, daily cap).
+-- rule in attribution order (compliance, the user's own settings, after settlement,
+-- duplicates, quiet hours, reminder cap, daily cap; pipelines/whatif/rules.py).
 -- Parameters: the scope ($start, $end, $bands, $experiment), the policies as parallel lists
 -- ($policy_ids, $filters = filter bits, $daily_caps, 0 = none) and their reminder caps per
 -- band ($cap_policy, $cap_band, $cap_value: the histogram's cap, notice included, 0 = none).
@@ -34,7 +35,9 @@ flags as (
         coalesce(score_band, '?') as band_key,
         (case when is_after_opt_out or is_marketing_without_consent then 1 else 0 end)
         + (case when is_duplicate then 2 else 0 end)
-        + (case when is_quiet_hours then 4 else 0 end) as bits,
+        + (case when is_quiet_hours then 4 else 0 end)
+        + (case when is_against_preference then 8 else 0 end)
+        + (case when is_after_settlement then 16 else 0 end) as bits,
         is_after_opt_out,
         is_over_daily_cap,
         is_marketing_in_service,
@@ -69,6 +72,8 @@ filtered as (
         f.*,
         case
             when p.filters & f.bits & 1 = 1 then 'compliance'
+            when p.filters & f.bits & 8 = 8 then 'user_settings'
+            when p.filters & f.bits & 16 = 16 then 'after_settlement'
             when p.filters & f.bits & 2 = 2 then 'duplicates'
             when p.filters & f.bits & 4 = 4 then 'quiet_hours'
         end as by_filter
@@ -85,10 +90,14 @@ by_filters as (
         sum(messages) filter (where bits & 1 = 1) as alone_compliance,
         sum(messages) filter (where bits & 2 = 2) as alone_duplicates,
         sum(messages) filter (where bits & 4 = 4) as alone_quiet_hours,
+        sum(messages) filter (where bits & 8 = 8) as alone_user_settings,
+        sum(messages) filter (where bits & 16 = 16) as alone_after_settlement,
         sum(messages) filter (where is_marketing_in_service) as alone_promo,
         sum(messages) filter (where by_filter = 'compliance') as removed_compliance,
         sum(messages) filter (where by_filter = 'duplicates') as removed_duplicates,
         sum(messages) filter (where by_filter = 'quiet_hours') as removed_quiet_hours,
+        sum(messages) filter (where by_filter = 'user_settings') as removed_user_settings,
+        sum(messages) filter (where by_filter = 'after_settlement') as removed_after_settlement,
         sum(messages) filter (
             where by_filter is not null and is_marketing and not is_after_opt_out
         ) as removed_marketing_reachable,
@@ -97,6 +106,8 @@ by_filters as (
         sum(messages) filter (where bits & 1 = 1) as flagged_compliance,
         sum(messages) filter (where bits & 2 = 2) as flagged_duplicates,
         sum(messages) filter (where bits & 4 = 4) as flagged_quiet_hours,
+        sum(messages) filter (where bits & 8 = 8) as flagged_user_settings,
+        sum(messages) filter (where bits & 16 = 16) as flagged_after_settlement,
         sum(messages) filter (where is_over_daily_cap) as flagged_daily_cap,
         sum(messages) filter (where is_over_daily_cap and is_marketing and not is_after_opt_out)
             as flagged_daily_cap_marketing,
@@ -152,12 +163,16 @@ select
     coalesce(f.alone_compliance, 0) as alone_compliance,
     coalesce(f.alone_duplicates, 0) as alone_duplicates,
     coalesce(f.alone_quiet_hours, 0) as alone_quiet_hours,
+    coalesce(f.alone_user_settings, 0) as alone_user_settings,
+    coalesce(f.alone_after_settlement, 0) as alone_after_settlement,
     coalesce(c.alone_reminder_cap, 0) as alone_reminder_cap,
     coalesce(c.alone_daily_cap, 0) as alone_daily_cap,
     coalesce(f.alone_promo, 0) as alone_promo,
     coalesce(f.removed_compliance, 0) as removed_compliance,
     coalesce(f.removed_duplicates, 0) as removed_duplicates,
     coalesce(f.removed_quiet_hours, 0) as removed_quiet_hours,
+    coalesce(f.removed_user_settings, 0) as removed_user_settings,
+    coalesce(f.removed_after_settlement, 0) as removed_after_settlement,
     coalesce(c.removed_reminder_cap, 0) as removed_reminder_cap,
     coalesce(c.removed_daily_cap, 0) as removed_daily_cap,
     coalesce(f.promo_after_filters, 0) - coalesce(c.promo_reminder_cap, 0)
@@ -166,6 +181,8 @@ select
     coalesce(f.flagged_compliance, 0) as flagged_compliance,
     coalesce(f.flagged_duplicates, 0) as flagged_duplicates,
     coalesce(f.flagged_quiet_hours, 0) as flagged_quiet_hours,
+    coalesce(f.flagged_user_settings, 0) as flagged_user_settings,
+    coalesce(f.flagged_after_settlement, 0) as flagged_after_settlement,
     coalesce(f.flagged_daily_cap, 0) as flagged_daily_cap,
     coalesce(f.flagged_daily_cap_marketing, 0) as flagged_daily_cap_marketing,
     coalesce(f.flagged_promo, 0) as flagged_promo,
