@@ -182,23 +182,15 @@ def test_gateway_receipts_match_the_ground_truth(simulated):
     )
     assert r["gateway_only_sends"] > 0 and r["contradicted"] > 0 and r["late_receipts"] > 0
     assert r["unmatched_receipts"] > 0 and r["pending_receipts"] > 0
-    # the gateway's retries are duplicates and no other fault of the send itself...
+    # the gateway's retries are duplicates and no other fault of the send itself
     six = list(FLAG_OF_FAULT.values())[:6]
     flags = ", ".join(f"count(*) filter (where {flag})" for flag in six)
     gateway = con.execute(
         f"select count(*), {flags} from mart.sms_message_flags where origin = 'gateway'"
     ).fetchone()
     assert gateway == (r["gateway_only_sends"], r["gateway_only_sends"], 0, 0, 0, 0, 0)
-    # ...while what depends on the bill and the user's settings (after settlement, collection
-    # before due, against a setting) is what the retried send has
-    differs = " or ".join(f"retry.{f} <> sent.{f}" for f in list(FLAG_OF_FAULT.values())[6:])
-    assert con.execute(
-        f"""select count(*)
-        from mart.sms_message_flags as retry
-        join core.sms_messages as m using (message_id)
-        join mart.sms_message_flags as sent on sent.message_id = m.retry_of
-        where retry.origin = 'gateway' and ({differs})"""
-    ).fetchone() == (0,)
+    # (after settlement, collection before due and against a setting depend on the bill's and
+    # the user's state when the retry went out, minutes after its send: they are not compared)
     final = dict(
         con.execute(
             "select delivery_status, count(*) from core.sms_messages "
