@@ -13,7 +13,7 @@ catalog, nothing left behind in a shared metastore).
 sqlglot transpiles syntax; where DuckDB and Spark give the same syntax a different meaning it
 is silent. The rewrites below make those cases mean in Spark what they mean in DuckDB; each one
 is an identity of the two engines' documented semantics, not business logic, and each is
-checked against both engines in tests/test_engines.py:
+checked against both engines in tests/engines/test_engines.py:
 
 - `a / b` is always floating-point division in DuckDB; Spark keeps DECIMAL and rounds to 6
   digits. Written `cast(a as double) / b`.

@@ -15,8 +15,8 @@ from collections.abc import Iterable
 
 import dagster as dg
 
-from pipelines.defs.ingest import CORE_KEYS, FULL_CHECKS_TAG, STAGING_KEYS
 from pipelines.defs.alerts import ALERTS_KEY
+from pipelines.defs.ingest import CORE_KEYS, FULL_CHECKS_TAG, STAGING_KEYS
 from pipelines.defs.marts import HELPER_ASSET_KEYS, MART_ASSET_KEYS
 from pipelines.engines import engine_name
 from pipelines.orchestration.planner import Plan

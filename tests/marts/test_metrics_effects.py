@@ -9,9 +9,9 @@ z² = 3.841459); test_metrics_statistics.py checks the same formulas against sta
 from __future__ import annotations
 
 import pytest
-from fixtures.metrics.warehouse import Warehouse
 
 from pipelines import sqlfiles
+from tests.fixtures.metrics.warehouse import Warehouse
 
 INSERT = (
     "insert into mart.user_cycle (bill_id, user_id, score_band, experiment_id, arm, "

@@ -25,6 +25,7 @@ import pytest
 
 from pipelines import contract
 from pipelines.cli import main as cli_main
+from pipelines.settings import REPO_ROOT
 from pipelines.simulator import simulate
 
 CST = timezone(timedelta(hours=8))
@@ -758,7 +759,7 @@ def test_default_out_is_the_landing_folder_of_the_data_dir(_isolated_data_dir):
 
 def test_readme_documents_every_ground_truth_key(clean):
     _, truth, _ = clean
-    readme = (Path(__file__).parent.parent / "pipelines/simulator/README.md").read_text()
+    readme = (REPO_ROOT / "pipelines/simulator/README.md").read_text()
 
     def keys(d, prefix=""):
         for k, v in d.items():

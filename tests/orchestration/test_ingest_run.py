@@ -8,10 +8,10 @@ import os
 import dagster as dg
 import duckdb
 import pytest
-from fixtures.ingest.helpers import put, query, table_snapshot
 
 from pipelines import cli
 from pipelines.orchestration.run import run_pipeline
+from tests.fixtures.ingest.helpers import put, query, table_snapshot
 
 USERS = (
     "user_id,opened_at,credit_limit,score_band,marketing_consent\n"

@@ -7,9 +7,9 @@ the reasoning. Timestamps carry explicit offsets; the session time zone is Los A
 from __future__ import annotations
 
 import pytest
-from fixtures.metrics.warehouse import Warehouse
 
 from pipelines.marts import MetricSettings
+from tests.fixtures.metrics.warehouse import Warehouse
 
 FLAGS = (
     "is_duplicate",

@@ -8,7 +8,6 @@ import datetime as dt
 
 import duckdb
 import pytest
-from fixtures.metrics.warehouse import Warehouse
 from test_metrics_incremental import _base, _sms
 
 from pipelines.marts import (
@@ -26,6 +25,7 @@ from pipelines.marts import (
     temp,
 )
 from pipelines.marts.build import AGG_PLAN_READS
+from tests.fixtures.metrics.warehouse import Warehouse
 
 # --------------------------------------------------------------------------- lineage
 

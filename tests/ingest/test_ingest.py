@@ -6,12 +6,12 @@ from __future__ import annotations
 import os
 
 import pytest
-from fixtures.ingest.helpers import ledger, load, put, put_parquet, query, table_snapshot
 
 from pipelines.contract import REASON_CODES, SOURCES
 from pipelines.ingest import files
 from pipelines.ingest.mask import mask_text
 from pipelines.ingest.validate import TYPE_REASON
+from tests.fixtures.ingest.helpers import ledger, load, put, put_parquet, query, table_snapshot
 
 USERS_HEADER = "user_id,opened_at,credit_limit,score_band,marketing_consent,province,updated_at\n"
 
@@ -266,7 +266,7 @@ def test_every_reject_reason(wh, landing):
         ("sms_preferences", 5, "out_of_range"),
         ("sms_preferences", 6, "out_of_range"),
     ]
-    # every value-level reason code is exercised (line-level ones: tests/test_ingest_hostile.py)
+    # every value-level reason code is exercised (line-level: tests/ingest/test_ingest_hostile.py)
     value_codes = {"missing_required", "out_of_range", *TYPE_REASON.values()} | {
         code for s in SOURCES.values() for code, _ in s.row_rules
     }

@@ -17,11 +17,11 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from fixtures.ingest.helpers import ledger, load, put, query
 
 from pipelines.contract import REASON_CODES
 from pipelines.ingest import files as landing_files
 from pipelines.ingest.readers import MAX_LINE_BYTES
+from tests.fixtures.ingest.helpers import ledger, load, put, query
 
 DT = "2025-03-01"
 HEADER = "user_id,opened_at,credit_limit,score_band,marketing_consent,province,updated_at\n"

@@ -11,7 +11,6 @@ from zoneinfo import ZoneInfo
 
 import dagster as dg
 import yaml
-from fixtures.ingest.helpers import put
 
 from pipelines.contract import SOURCE_NAMES
 from pipelines.definitions import defs
@@ -19,6 +18,7 @@ from pipelines.defs.ingest import FULL_CHECKS_TAG
 from pipelines.orchestration.automation import daily_schedule, landing_sensor
 from pipelines.orchestration.jobs import RANGE_END, RANGE_START
 from pipelines.settings import REPO_ROOT
+from tests.fixtures.ingest.helpers import put
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from fixtures.metrics.warehouse import Warehouse
 from scipy import stats
 from statsmodels.stats.proportion import proportion_confint, proportions_ztest
 
 from pipelines import sqlfiles
+from tests.fixtures.metrics.warehouse import Warehouse
 
 Z = 1.959964
 

@@ -13,11 +13,11 @@ import time
 from pathlib import Path
 
 import pytest
-from fixtures.ingest.helpers import put, query, table_snapshot
 
 from pipelines.marts import MART_TABLES
 from pipelines.orchestration.run import run_pipeline
 from pipelines.settings import REPO_ROOT
+from tests.fixtures.ingest.helpers import put, query, table_snapshot
 
 USERS_HEADER = "user_id,opened_at,credit_limit,score_band,marketing_consent\n"
 ORDERS_HEADER = "order_id,user_id,created_at,amount,payment_method,installments,channel,status\n"

@@ -9,7 +9,8 @@ rule that used it instead of Asia/Shanghai would get local dates and hours wrong
 from __future__ import annotations
 
 import pytest
-from fixtures.metrics.warehouse import Warehouse
+
+from tests.fixtures.metrics.warehouse import Warehouse
 
 NEW_FLAGS = ("is_after_settlement", "is_collection_before_due", "is_against_preference")
 

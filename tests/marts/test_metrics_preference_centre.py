@@ -7,7 +7,8 @@ after they first chose). Every expected number is worked out by hand in the comm
 from __future__ import annotations
 
 import pytest
-from fixtures.metrics.warehouse import Warehouse
+
+from tests.fixtures.metrics.warehouse import Warehouse
 
 
 def _fixture() -> Warehouse:

@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import json
 
-from fixtures.ingest.helpers import load, put, query
-
 from pipelines.ingest.warehouse import connect
 from pipelines.serve.publish import publish
+from tests.fixtures.ingest.helpers import load, put, query
 
 DT = "2025-03-01"
 WITHDRAWN = "WITHDRAWN-PERSONAL-RECORD-7f3a9c"

@@ -10,7 +10,8 @@ BA3  2024-03-15 2024-04-05  [03-15, 04-15)              [04-15, 05-15)          
 from __future__ import annotations
 
 import pytest
-from fixtures.metrics.warehouse import Warehouse
+
+from tests.fixtures.metrics.warehouse import Warehouse
 
 COLUMNS = [
     "bill_id", "user_id", "cycle", "statement_date", "due_date", "score_band",

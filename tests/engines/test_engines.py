@@ -1,6 +1,6 @@
 """The engine layer without Spark: engine choice, which mart files run where, the transpiled
 SQL of each dialect rewrite, the DuckDB side of the Parquet exchange, and the parity diff.
-Spark itself runs in tests/test_spark_parity.py."""
+Spark itself runs in tests/engines/test_spark_parity.py."""
 
 from __future__ import annotations
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import dagster as dg
 from dagster_duckdb import DuckDBResource
-from fixtures.metrics.warehouse import Warehouse
 from test_ingest_run import _landing
 
 from pipelines.defs import mart_checks as mc
 from pipelines.defs.marts import marts
 from pipelines.defs.spark import SparkResource
 from pipelines.orchestration.run import run_pipeline
+from tests.fixtures.metrics.warehouse import Warehouse
 
 CHECKS = {(c.table, c.name): c for c in mc.MART_CHECKS}
 

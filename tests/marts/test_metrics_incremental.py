@@ -11,7 +11,6 @@ from __future__ import annotations
 import math
 
 import pytest
-from fixtures.metrics.warehouse import Warehouse
 from test_metrics_flags import _fixture
 
 from pipelines.contract import LANDING_SOURCES
@@ -23,6 +22,7 @@ from pipelines.marts import (
     invalidate,
     run_build,
 )
+from tests.fixtures.metrics.warehouse import Warehouse
 
 
 def _sms(w: Warehouse, mid: str, user: str, sent_at: str, **kw) -> None:

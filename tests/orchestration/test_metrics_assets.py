@@ -6,11 +6,11 @@ from __future__ import annotations
 import dagster as dg
 import duckdb
 from dagster_duckdb import DuckDBResource
-from fixtures.metrics.warehouse import Warehouse
 
 from pipelines.defs.marts import HELPER_ASSET_KEYS, MART_ASSET_KEYS, marts
 from pipelines.defs.spark import SparkResource
 from pipelines.marts import HELPER_TABLES, MART_TABLES
+from tests.fixtures.metrics.warehouse import Warehouse
 
 
 def test_marts_asset_materializes_with_config(tmp_path):

@@ -20,14 +20,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from fixtures.ingest.helpers import ledger, load, put, query, table_snapshot
 from test_ingest import assert_no_raw_phone_numbers
 
 from pipelines.ingest.receipts.formats import recognise
 from pipelines.ingest.warehouse import connect
 from pipelines.marts import build_marts
+from tests.fixtures.ingest.helpers import ledger, load, put, query, table_snapshot
 
-FIXTURE = Path(__file__).parent / "fixtures" / "receipts" / "landing"
+FIXTURE = Path(__file__).parents[1] / "fixtures" / "receipts" / "landing"
 SOURCES = ("sms_logs", "sms_receipts")
 R = "sms_receipts/dt=2026-11-2"
 

@@ -8,12 +8,12 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import pytest
-from fixtures.alerts.receiver import Receiver
-from fixtures.ingest.helpers import put, query
 
 from pipelines.alerts import notify
 from pipelines.alerts.settings import AlertSettings, AlertSettingsError
 from pipelines.orchestration.run import run_pipeline
+from tests.fixtures.alerts.receiver import Receiver
+from tests.fixtures.ingest.helpers import put, query
 
 USERS = "user_id,opened_at,credit_limit,score_band,marketing_consent\n" + "".join(
     f"u{i},2025-01-0{i} 09:00:00,5000,a,1\n" for i in range(1, 7)
@@ -297,11 +297,10 @@ def test_opt_out_night_batch_and_stale_source_rules(_isolated_data_dir, monkeypa
     same evaluation; the night batch stays open."""
     from datetime import UTC, timedelta
 
-    from fixtures.ingest.helpers import load
-
     from pipelines.alerts import evaluate
     from pipelines.ingest.warehouse import connect
     from pipelines.marts import run_build
+    from tests.fixtures.ingest.helpers import load
 
     data = _isolated_data_dir
     landing = data / "landing"
@@ -345,11 +344,10 @@ def test_delivery_drop_against_the_trailing_week(_isolated_data_dir):
     all 60 are delivered (the baseline: rate 1.0 over 60 receipts); on 2 March the first 30
     fail: rate 0.5 < 0.8 x 1.0 → one delivery_drop incident with the 30 failed messages of
     30 users. 1 March itself has no baseline (fewer than 50 receipts before it): no hit."""
-    from fixtures.ingest.helpers import load
-
     from pipelines.alerts import evaluate
     from pipelines.ingest.warehouse import connect
     from pipelines.marts import run_build
+    from tests.fixtures.ingest.helpers import load
 
     data = _isolated_data_dir
     landing = data / "landing"

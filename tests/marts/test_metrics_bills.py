@@ -21,7 +21,8 @@ B11   u4   2024-05-05   30.00  -   (not yet due)                         null
 from __future__ import annotations
 
 import pytest
-from fixtures.metrics.warehouse import Warehouse
+
+from tests.fixtures.metrics.warehouse import Warehouse
 
 BILLS = [
     # bill, user, statement, due, amount

@@ -11,7 +11,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import pytest
-from fixtures.metrics.warehouse import Warehouse
+
+from tests.fixtures.metrics.warehouse import Warehouse
 
 
 def approx_by_period(expected: dict[str, tuple]) -> dict:

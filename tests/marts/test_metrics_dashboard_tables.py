@@ -6,7 +6,8 @@ from __future__ import annotations
 from datetime import datetime
 
 import pytest
-from fixtures.metrics.warehouse import Warehouse
+
+from tests.fixtures.metrics.warehouse import Warehouse
 
 
 def _credit_and_buyers(as_of: str) -> Warehouse:

@@ -10,7 +10,6 @@ from zoneinfo import ZoneInfo
 
 import dagster as dg
 import duckdb
-from fixtures.ingest.helpers import put, query
 from test_ingest_run import ORDERS_HEADER, _landing
 
 from pipelines import settings
@@ -29,6 +28,7 @@ from pipelines.orchestration.jobs import (
     busy_run,
 )
 from pipelines.orchestration.run import run_pipeline
+from tests.fixtures.ingest.helpers import put, query
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
