@@ -72,14 +72,20 @@ def _read_one(con: duckdb.DuckDBPyConnection, fr: FileRead, tmp: Path) -> Receip
         "from read_json_objects($p, format = $layout, hive_partitioning = false)",
         {"p": fr.read_path, "layout": layout},
     )
-    # records at the top level: each object document, or each element of an array document
+    # records at the top level: each object document, or each element of an array document.
+    # Elements come out of a list (json_extract with [*]), not json_each: json_each carries the
+    # whole document along with every element, which for one document of thousands of
+    # receipts (an API response of several MB) grows quadratically and runs out of memory.
     con.execute(
         """create or replace temp table rc_recs as
         select top, 0::bigint as idx, doc as rec from rc_docs where json_type(doc) = 'OBJECT'
         union all
-        select d.top, e.key::bigint as idx, e.value as rec
-        from rc_docs as d, json_each(d.doc) as e
-        where json_type(d.doc) = 'ARRAY'"""
+        select top, unnest(range(len(elems)))::bigint as idx, unnest(elems) as rec
+        from (
+            select top, json_extract(doc, '$[*]') as elems
+            from rc_docs
+            where json_type(doc) = 'ARRAY'
+        )"""
     )
     keys = {
         r[0]
@@ -94,8 +100,11 @@ def _read_one(con: duckdb.DuckDBPyConnection, fr: FileRead, tmp: Path) -> Receip
         _check_envelope(con, fmt)
         con.execute(
             f"""create or replace temp table rc_elems as
-            select r.top, r.idx, e.key::bigint as sub, e.value as rec
-            from rc_recs as r, json_each(r.rec, {lit(fmt.envelope)}) as e"""
+            select top, idx, unnest(range(len(elems)))::bigint as sub, unnest(elems) as rec
+            from (
+                select top, idx, json_extract(rec, {lit(fmt.envelope + "[*]")}) as elems
+                from rc_recs
+            )"""
         )
         inner = {
             r[0]
