@@ -296,6 +296,18 @@ L: dict[str, tuple[str, str]] = {
         "账单已还清后不再提醒或催收",
         "Suppress reminders and collections for settled bills",
     ),
+    "hover_arm_effect": (
+        "%{y}：%{x:+.1%}（实验组 %{customdata[0]:.1%}，对照组 %{customdata[1]:.1%}，"
+        "p=%{customdata[2]:.3f}）",
+        "%{y}: %{x:+.1%} (arm %{customdata[0]:.1%} vs control %{customdata[1]:.1%}, "
+        "p=%{customdata[2]:.3f})",
+    ),
+    "hover_frontier": (
+        "%{text}：每期 %{x:.2f} 条短信，按时还款 %{y:.1%}，投诉率 %{customdata[1]:.1%}"
+        "（%{customdata[0]} 期）",
+        "%{text}: %{x:.2f} SMS per cycle, %{y:.1%} on time, complaint rate "
+        "%{customdata[1]:.1%} (n=%{customdata[0]})",
+    ),
     "rule_duplicates": ("去重（10 分钟窗口）", "Suppress duplicates (10-minute window)"),
     "rule_quiet_hours": (
         "免打扰时段（22:00–08:00）不发送",

@@ -8,7 +8,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from dashboard import charts, data
-from dashboard.i18n import labeller, t
+from dashboard.i18n import code, labeller, t
 from pipelines.whatif import engine as E
 from pipelines.whatif import search as S
 from pipelines.whatif.policy import BANDS, MAX_REMINDER_CAP, Policy, Scope, Weights
@@ -292,7 +292,8 @@ with st.expander(t("assumptions"), expanded=False):
     if exp is not None:
         st.markdown(
             t("cadence_line", exp=exp.experiment_id,
-              arms=", ".join(f"{a or t('no_arm')} = {c}" for a, c in exp.cadence.items()))
+              arms=", ".join(f"{code('arm', a) if a else t('no_arm')} = {c}"
+                             for a, c in exp.cadence.items()))
         )  # fmt: skip
     attr = pd.DataFrame(
         [
@@ -318,7 +319,7 @@ else:
             go.Scatter(
                 x=g["diff"],
                 y=g["outcome_label"],
-                name=f"{exp_id} · {arm}",
+                name=f"{exp_id} · {code('arm', arm)}",
                 mode="markers",
                 orientation="h",
                 marker={"size": 11},
@@ -329,10 +330,7 @@ else:
                     "arrayminus": (g["diff"] - g["ci_low"]).tolist(),
                 },
                 customdata=g[["rate_arm", "rate_control", "p_value"]],
-                hovertemplate=(
-                    "%{y}: %{x:+.1%} (arm %{customdata[0]:.1%} vs control "
-                    "%{customdata[1]:.1%}, p=%{customdata[2]:.3f})<extra></extra>"
-                ),
+                hovertemplate=t("hover_arm_effect") + "<extra></extra>",
             )
         )
     fig.add_vline(x=0, line_dash="dot", line_color="#7f8c8d")
@@ -386,15 +384,12 @@ if not fr.empty:
         go.Scatter(
             x=fr["sms_per_cycle"],
             y=fr["on_time_rate"],
-            text=fr["grp"],
+            text=[code("arm", g) for g in fr["grp"]] if f.experiment else fr["grp"],
             mode="markers+text",
             textposition="top center",
             marker={"size": 14},
             customdata=fr[["cycles", "complaint_rate"]],
-            hovertemplate=(
-                "%{text}: %{x:.2f} SMS, %{y:.1%} on time, complaints %{customdata[1]:.1%} "
-                "(n=%{customdata[0]})<extra></extra>"
-            ),
+            hovertemplate=t("hover_frontier") + "<extra></extra>",
         )
     )
     fig.update_xaxes(title=t("sms_per_cycle"))
