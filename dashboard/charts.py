@@ -335,6 +335,8 @@ def _column_config(kind: str, label: str):
         return cc.NumberColumn(label, format=f"%.{kind[-1]}f")
     if kind == "yuan":  # "yen": the ¥ sign with separators, whole units
         return cc.NumberColumn(label, format="yen")
+    if kind == "yuan2":  # small sums (SMS spend of a provider or a day): fen shown
+        return cc.NumberColumn(label, format="¥%.2f")
     return cc.Column(label)
 
 

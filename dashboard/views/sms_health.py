@@ -91,7 +91,7 @@ else:
                      "spend"]],
         "sms_delivery_providers",
         codes={"provider": "provider"},
-        formats={"delivery_rate": "pct", "spend": "yuan"},
+        formats={"delivery_rate": "pct", "spend": "yuan2"},
     )  # fmt: skip
     st.caption(t("delivery_scope", min=MIN_N))
     day = dl.copy()
@@ -146,8 +146,15 @@ else:
     )
     charts.style(fig, t("incidents_chart_title"), legend=False)
     fig.update_xaxes(title=t("incident_start"), tickformat=fmt.day_tick())
+    starts = pd.to_datetime(inc["start"])
+    if starts.max() - starts.min() < pd.Timedelta(days=2):  # one day: a week around it, not hours
+        mid = starts.min() + (starts.max() - starts.min()) / 2
+        fig.update_xaxes(range=[mid - pd.Timedelta(days=3), mid + pd.Timedelta(days=3)])
     fig.update_yaxes(title=charts.axis_title(t("duplicate_messages"), t("unit_messages")),
                      tickformat=",d", rangemode="tozero")  # fmt: skip
+    top = int(inc["duplicate_messages"].max())
+    if top <= 5:  # whole messages: no repeated "1, 1, 1" ticks for small counts
+        fig.update_yaxes(dtick=1, range=[0, top + 1])
     fig.update_coloraxes(colorbar={"title": {"text": charts.axis_title(t("duplicate_rate"), "%")},
                                    "tickformat": ".0%"})  # fmt: skip
     charts.show(fig, inc.drop(columns=["start"]), "sms_incidents")
