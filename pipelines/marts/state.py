@@ -164,6 +164,30 @@ def snapshot(con: duckdb.DuckDBPyConnection) -> None:
     temp.create(con, "_orders_days_now", ORDERS_DAYS_SQL)
 
 
+def _changed_keys(
+    con: duckdb.DuckDBPyConnection,
+    target: str,
+    now: str,
+    saved: str,
+    key: str,
+    columns: tuple[str, ...],
+) -> None:
+    """Temp table `target`: the keys of the snapshot `now` and the saved state `SCHEMA.saved`
+    that are on one side only or whose fingerprint `columns` differ (names are this module's
+    own constants, never input)."""
+    differs = " or ".join(f"a.{c} is distinct from b.{c}" for c in columns)
+    temp.create(
+        con,
+        target,
+        f"""
+        select coalesce(a.{key}, b.{key}) as {key}
+        from {now} as a
+        full outer join {SCHEMA}.{saved} as b
+            on b.{key} = a.{key}
+        where a.{key} is null or b.{key} is null or {differs}""",
+    )
+
+
 def plan_flags(con: duckdb.DuckDBPyConnection, fingerprint: str, window_minutes: int) -> FlagsPlan:
     """Compare the snapshot with the state of the last build; fill temp scope tables."""
     for table in ("build_state", "sms_days", "flag_users", "flag_bills", "orders_days"):
@@ -175,45 +199,24 @@ def plan_flags(con: duckdb.DuckDBPyConnection, fingerprint: str, window_minutes:
     if previous != fingerprint:
         return FlagsPlan(full=True, reason="settings or mart SQL changed")
 
-    temp.create(
-        con,
-        "_changed_edays",
-        f"""
-        select coalesce(a.eday, b.eday) as eday
-        from _sms_days_now as a
-        full outer join {SCHEMA}.sms_days as b
-            on b.eday = a.eday
-        where a.n is distinct from b.n or a.h is distinct from b.h""",
-    )
-    temp.create(
+    _changed_keys(con, "_changed_edays", "_sms_days_now", "sms_days", "eday", ("n", "h"))
+    _changed_keys(
         con,
         "flags_scope_users",
-        f"""
-        select coalesce(a.user_id, b.user_id) as user_id
-        from _flag_users_now as a
-        full outer join {SCHEMA}.flag_users as b
-            on b.user_id = a.user_id
-        where a.user_id is null or b.user_id is null
-            or a.first_opt_out_at is distinct from b.first_opt_out_at
-            or a.marketing_consent is distinct from b.marketing_consent
-            or a.pref_n is distinct from b.pref_n
-            or a.pref_h is distinct from b.pref_h""",
+        "_flag_users_now",
+        "flag_users",
+        "user_id",
+        ("first_opt_out_at", "marketing_consent", "pref_n", "pref_h"),
     )
     # the recipients of the reminders and collection messages of bills whose due date or
     # settlement inputs changed (is_after_settlement, is_collection_before_due)
-    temp.create(
+    _changed_keys(
         con,
         "_changed_bills",
-        f"""
-        select coalesce(a.bill_id, b.bill_id) as bill_id
-        from _flag_bills_now as a
-        full outer join {SCHEMA}.flag_bills as b
-            on b.bill_id = a.bill_id
-        where a.bill_id is null or b.bill_id is null
-            or a.due_date is distinct from b.due_date
-            or a.amount_due is distinct from b.amount_due
-            or a.rep_n is distinct from b.rep_n
-            or a.rep_h is distinct from b.rep_h""",
+        "_flag_bills_now",
+        "flag_bills",
+        "bill_id",
+        ("due_date", "amount_due", "rep_n", "rep_h"),
     )
     if temp.count(con, "_changed_bills"):
         con.execute(
