@@ -109,10 +109,3 @@ order by grp
 
 def frontier(f: Filters) -> pd.DataFrame:
     return query(FRONTIER_SQL, {**f.params(), "by_arm": f.experiment is not None})
-
-
-# The what-if for several policies in one query over two small marts (see
-# sql/marts/policy_cap_histogram.sql for what each histogram row means). Per policy: messages in
-# scope, what each rule would remove alone, and the combined policy with every message removed
-# at most once (first rule in RULES order). `filters` = 1 compliance + 2 duplicates + 4 quiet
-# hours; a cap of 0 means none; histogram rows with reminder_cap -1 hold for every cap.

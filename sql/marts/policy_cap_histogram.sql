@@ -1,10 +1,19 @@
 -- mart.policy_cap_histogram: what the two caps of the messaging what-if remove, for every
 -- policy the what-if offers, as small histograms; the what-if sums them over its period and
 -- scope instead of ranking messages (sql/whatif/counts.sql). Exact for every choice of the
--- five filters (`filters` = the sum of the bits of those on: 1 compliance, 2 duplicates,
--- 4 quiet hours, 8 the user's own settings, 16 after settlement), the reminder cap
--- (`reminder_cap` c in 1..6: the bill notice plus c - 1 due reminders before the due date;
--- 0 = none) and the daily cap N (1..6). Filter sets and caps are rows, not columns.
+-- five filters (a set of bits: 1 compliance, 2 duplicates, 4 quiet hours, 8 the user's own
+-- settings, 16 after settlement), the reminder cap (`reminder_cap` c in 1..6: the bill notice
+-- plus c - 1 due reminders before the due date; 0 = none) and the daily cap N (1..6).
+-- Filter sets and caps are rows, not columns.
+--
+-- `mask` and `filters`: what a row counts depends only on the filters that touch one of the
+-- messages it is computed from; `mask` is that set of bits: for a reminder, the flags of its
+-- bill's pre-due reminders up to and including it (its rank depends on no later one); for a
+-- day, the flags of the day's messages and the masks of its reminders. A row is computed once
+-- per subset of its mask, `filters` being that subset, so a row no filter touches (most of
+-- them) is one row instead of 32, and a later message never changes an earlier row. For a
+-- policy's filter set P the rows that apply are those with `filters = P & mask`.
+--
 -- Rules in attribution order: the filters remove flagged messages; the reminder cap then keeps
 -- the first c - 1 surviving due reminders of each bill sent on or before its due date (ranked
 -- over the bill's whole sequence by (sent_at, message_id); rank = 1 + that position, rank 1
@@ -44,14 +53,14 @@ messages as (
         f.sent_at,
         f.local_date,
         u.score_band,
-        (f.is_after_opt_out or f.is_marketing_without_consent) as is_compliance,
-        f.is_duplicate,
-        f.is_quiet_hours,
-        f.is_against_preference,
-        f.is_after_settlement,
         f.is_marketing_in_service as is_promo,
         coalesce(f.purpose = 'due_reminder' and f.local_date <= uc.due_date, false)
-            as is_pre_due
+            as is_pre_due,
+        (case when f.is_after_opt_out or f.is_marketing_without_consent then 1 else 0 end)
+        + (case when f.is_duplicate then 2 else 0 end)
+        + (case when f.is_quiet_hours then 4 else 0 end)
+        + (case when f.is_against_preference then 8 else 0 end)
+        + (case when f.is_after_settlement then 16 else 0 end) as bits
     from mart.sms_message_flags as f
     left join mart.user_cycle as uc
         on uc.bill_id = f.bill_id
@@ -68,6 +77,16 @@ filter_sets as (
         (16), (17), (18), (19), (20), (21), (22), (23), (24), (25), (26), (27), (28), (29),
         (30), (31)
     ) as v (filters)
+),
+
+-- every filter set with each of its subsets (243 rows)
+subsets as (
+    select
+        m.filters as mask,
+        s.filters
+    from filter_sets as m
+    cross join filter_sets as s
+    where s.filters & m.filters = s.filters
 ),
 
 reminder_caps as (
@@ -96,179 +115,185 @@ relevant as (
     where messages.is_pre_due or busy_days.user_id is not null
 ),
 
--- one row per message and filter set that leaves it
-survivors as (
-    select
-        relevant.*,
-        filter_sets.filters
-    from relevant
-    cross join filter_sets
-    where not (
-        (filter_sets.filters & 1 = 1 and relevant.is_compliance)
-        or (filter_sets.filters & 2 = 2 and relevant.is_duplicate)
-        or (filter_sets.filters & 4 = 4 and relevant.is_quiet_hours)
-        or (filter_sets.filters & 8 = 8 and relevant.is_against_preference)
-        or (filter_sets.filters & 16 = 16 and relevant.is_after_settlement)
-    )
-),
-
--- rank of each surviving pre-due reminder: 1 + its position among its bill's surviving ones
-reminder_ranks as (
+-- per pre-due reminder: the flags of its bill's pre-due reminders up to it (prefix_mask)
+-- and of all of them (bill_mask: the filter sets its bill is ranked under)
+bill_masks as (
     select
         message_id,
-        user_id,
-        local_date,
-        score_band,
-        filters,
-        is_promo,
-        1 + row_number() over (
-            partition by bill_id, filters order by sent_at, message_id
-        ) as rank
-    from survivors
+        bit_or(bits) over (
+            partition by bill_id
+            order by sent_at, message_id
+            rows between unbounded preceding and current row
+        ) as prefix_mask,
+        bit_or(bits) over (partition by bill_id) as bill_mask
+    from relevant
     where is_pre_due
 ),
 
--- the survivors of busy days with their reminder rank (null: not a pre-due reminder)
-busy as (
+-- with the masks of the bill ranking it (null: not a pre-due reminder)
+ranked_by as (
     select
-        survivors.message_id,
-        survivors.user_id,
-        survivors.local_date,
-        survivors.sent_at,
-        survivors.score_band,
-        survivors.is_promo,
-        survivors.filters,
-        reminder_ranks.rank
-    from survivors
-    left join reminder_ranks
-        on reminder_ranks.message_id = survivors.message_id
-        and reminder_ranks.filters = survivors.filters
-    where survivors.is_busy
+        relevant.*,
+        bill_masks.prefix_mask,
+        bill_masks.bill_mask
+    from relevant
+    left join bill_masks
+        on relevant.is_pre_due
+        and bill_masks.message_id = relevant.message_id
 ),
 
-day_counts as (
+day_masks as (
+    select
+        user_id,
+        local_date,
+        bit_or(bits | coalesce(prefix_mask, 0)) as day_mask
+    from ranked_by
+    where is_busy
+    group by user_id, local_date
+),
+
+-- rank of each surviving pre-due reminder per subset of its bill's mask: 1 + its position
+-- among its bill's surviving ones (the same under a filter set F and under F & prefix_mask)
+reminder_ranks as (
+    select
+        ranked_by.message_id,
+        ranked_by.user_id,
+        ranked_by.local_date,
+        ranked_by.score_band,
+        ranked_by.is_promo,
+        ranked_by.prefix_mask,
+        subsets.filters,
+        1 + row_number() over (
+            partition by ranked_by.bill_id, subsets.filters
+            order by ranked_by.sent_at, ranked_by.message_id
+        ) as rank
+    from ranked_by
+    inner join subsets
+        on subsets.mask = ranked_by.bill_mask
+    where ranked_by.is_pre_due
+        and ranked_by.bits & subsets.filters = 0
+),
+
+-- the survivors of busy days per subset of the day's mask, with their reminder rank under
+-- that subset (null: not a pre-due reminder)
+busy as (
+    select
+        ranked_by.message_id,
+        ranked_by.user_id,
+        ranked_by.local_date,
+        ranked_by.sent_at,
+        ranked_by.score_band,
+        ranked_by.is_promo,
+        day_masks.day_mask,
+        subsets.filters,
+        reminder_ranks.rank
+    from ranked_by
+    inner join day_masks
+        on day_masks.user_id = ranked_by.user_id
+        and day_masks.local_date = ranked_by.local_date
+    inner join subsets
+        on subsets.mask = day_masks.day_mask
+    left join reminder_ranks
+        on reminder_ranks.message_id = ranked_by.message_id
+        and reminder_ranks.filters = subsets.filters & ranked_by.prefix_mask
+    where ranked_by.is_busy
+        and ranked_by.bits & subsets.filters = 0
+),
+
+-- per message of a busy day: its position among the day's survivors, and how many of the
+-- reminders up to it (itself included) each reminder cap removes (ranks above the cap)
+busy_positions as (
+    select
+        busy.*,
+        row_number() over running as position,
+        sum(case when busy.rank > 1 then 1 else 0 end) over running as cut_1,
+        sum(case when busy.rank > 2 then 1 else 0 end) over running as cut_2,
+        sum(case when busy.rank > 3 then 1 else 0 end) over running as cut_3,
+        sum(case when busy.rank > 4 then 1 else 0 end) over running as cut_4,
+        sum(case when busy.rank > 5 then 1 else 0 end) over running as cut_5,
+        sum(case when busy.rank > 6 then 1 else 0 end) over running as cut_6
+    from busy
+    window running as (
+        partition by busy.user_id, busy.local_date, busy.filters
+        order by busy.sent_at, busy.message_id
+        rows between unbounded preceding and current row
+    )
+),
+
+-- per user-day: its survivors and what each reminder cap removes of them
+day_totals as (
     select
         user_id,
         local_date,
         score_band,
+        day_mask,
         filters,
-        count(*) as messages
+        count(*) as messages,
+        sum(case when rank > 1 then 1 else 0 end) as cut_1,
+        sum(case when rank > 2 then 1 else 0 end) as cut_2,
+        sum(case when rank > 3 then 1 else 0 end) as cut_3,
+        sum(case when rank > 4 then 1 else 0 end) as cut_4,
+        sum(case when rank > 5 then 1 else 0 end) as cut_5,
+        sum(case when rank > 6 then 1 else 0 end) as cut_6
     from busy
-    group by user_id, local_date, score_band, filters
-),
-
--- per user-day and cap: the reminders the cap removes (ranks above it)
-day_cuts as (
-    select
-        busy.user_id,
-        busy.local_date,
-        busy.filters,
-        reminder_caps.reminder_cap,
-        count(*) as removed
-    from busy
-    inner join reminder_caps
-        on reminder_caps.reminder_cap > 0
-        and busy.rank > reminder_caps.reminder_cap
-    group by busy.user_id, busy.local_date, busy.filters, reminder_caps.reminder_cap
+    group by user_id, local_date, score_band, day_mask, filters
 ),
 
 -- messages a user-day keeps after the filters and each reminder cap; a day the reminder cap
--- does not change (what is left is monotone in the cap, so equal at cap 1 and with no cap
--- means equal at every cap: no reminder of rank > 1) is kept once, as cap -1
+-- does not change (no pre-due reminder left: every one has rank >= 2, so cap 1 cuts them all)
+-- is kept once, as cap -1
 day_rows as (
     select
         'day' as kind,
-        day_counts.user_id,
-        day_counts.local_date,
-        day_counts.score_band,
-        day_counts.filters,
-        case
-            when first_cut.user_id is null then -1 else reminder_caps.reminder_cap
-        end as reminder_cap,
-        day_counts.messages - coalesce(day_cuts.removed, 0) as survivors
-    from day_counts
-    left join day_cuts as first_cut
-        on first_cut.user_id = day_counts.user_id
-        and first_cut.local_date = day_counts.local_date
-        and first_cut.filters = day_counts.filters
-        and first_cut.reminder_cap = 1
+        day_totals.user_id,
+        day_totals.local_date,
+        day_totals.score_band,
+        day_totals.day_mask as mask,
+        day_totals.filters,
+        case when day_totals.cut_1 = 0 then -1 else reminder_caps.reminder_cap end
+            as reminder_cap,
+        day_totals.messages - case reminder_caps.reminder_cap
+            when 1 then day_totals.cut_1
+            when 2 then day_totals.cut_2
+            when 3 then day_totals.cut_3
+            when 4 then day_totals.cut_4
+            when 5 then day_totals.cut_5
+            when 6 then day_totals.cut_6
+            else 0
+        end as survivors
+    from day_totals
     inner join reminder_caps
-        on reminder_caps.reminder_cap = 0 or first_cut.user_id is not null
-    left join day_cuts
-        on day_cuts.user_id = day_counts.user_id
-        and day_cuts.local_date = day_counts.local_date
-        and day_cuts.filters = day_counts.filters
-        and day_cuts.reminder_cap = reminder_caps.reminder_cap
+        on reminder_caps.reminder_cap = 0 or day_totals.cut_1 > 0
 ),
 
--- position of each marketing-in-service message among its day's survivors of the filters
-promo_positions as (
-    select
-        p.message_id,
-        p.user_id,
-        p.local_date,
-        p.score_band,
-        p.filters,
-        p.rank,
-        count(*) as position
-    from busy as p
-    inner join busy as o
-        on o.user_id = p.user_id
-        and o.local_date = p.local_date
-        and o.filters = p.filters
-        and (o.sent_at < p.sent_at or (o.sent_at = p.sent_at and o.message_id <= p.message_id))
-    where p.is_promo
-    group by p.message_id, p.user_id, p.local_date, p.score_band, p.filters, p.rank
-),
-
--- per promotion and cap: the reminders up to it (itself included) that the cap removes
-promo_cuts as (
-    select
-        p.message_id,
-        p.filters,
-        reminder_caps.reminder_cap,
-        count(*) as removed
-    from busy as p
-    inner join busy as o
-        on o.user_id = p.user_id
-        and o.local_date = p.local_date
-        and o.filters = p.filters
-        and (o.sent_at < p.sent_at or (o.sent_at = p.sent_at and o.message_id <= p.message_id))
-    inner join reminder_caps
-        on reminder_caps.reminder_cap > 0
-        and o.rank > reminder_caps.reminder_cap
-    where p.is_promo
-    group by p.message_id, p.filters, reminder_caps.reminder_cap
-),
-
--- its position after each reminder cap (0: the cap removes it); cap -1 as for days
+-- a marketing-in-service message's position after each reminder cap (0: the cap removes it);
+-- cap -1 as for days (no reminder up to it)
 promo_rows as (
     select
         'promo_day' as kind,
-        promo_positions.user_id,
-        promo_positions.local_date,
-        promo_positions.score_band,
-        promo_positions.filters,
+        p.user_id,
+        p.local_date,
+        p.score_band,
+        p.day_mask as mask,
+        p.filters,
+        case when p.cut_1 = 0 then -1 else reminder_caps.reminder_cap end as reminder_cap,
         case
-            when first_cut.message_id is null then -1 else reminder_caps.reminder_cap
-        end as reminder_cap,
-        case
-            when reminder_caps.reminder_cap = 0
-                or coalesce(promo_positions.rank <= reminder_caps.reminder_cap, true)
-                then promo_positions.position - coalesce(promo_cuts.removed, 0)
+            when reminder_caps.reminder_cap = 0 then p.position
+            when coalesce(p.rank <= reminder_caps.reminder_cap, true)
+                then p.position - case reminder_caps.reminder_cap
+                    when 1 then p.cut_1
+                    when 2 then p.cut_2
+                    when 3 then p.cut_3
+                    when 4 then p.cut_4
+                    when 5 then p.cut_5
+                    else p.cut_6
+                end
             else 0
         end as survivors
-    from promo_positions
-    left join promo_cuts as first_cut
-        on first_cut.message_id = promo_positions.message_id
-        and first_cut.filters = promo_positions.filters
-        and first_cut.reminder_cap = 1
+    from busy_positions as p
     inner join reminder_caps
-        on reminder_caps.reminder_cap = 0 or first_cut.message_id is not null
-    left join promo_cuts
-        on promo_cuts.message_id = promo_positions.message_id
-        and promo_cuts.filters = promo_positions.filters
-        and promo_cuts.reminder_cap = reminder_caps.reminder_cap
+        on reminder_caps.reminder_cap = 0 or p.cut_1 > 0
+    where p.is_promo
 ),
 
 unit_rows as (
@@ -277,18 +302,21 @@ unit_rows as (
         user_id,
         local_date,
         score_band,
+        prefix_mask as mask,
         filters,
         0 as reminder_cap,
         rank as value,
         case when is_promo then 1 else 0 end as promo
     from reminder_ranks
     where rank >= 2
+        and filters & prefix_mask = filters
     union all
     select
         kind,
         user_id,
         local_date,
         score_band,
+        mask,
         filters,
         reminder_cap,
         survivors as value,
@@ -301,6 +329,7 @@ unit_rows as (
         user_id,
         local_date,
         score_band,
+        mask,
         filters,
         reminder_cap,
         survivors as value,
@@ -315,6 +344,7 @@ final as (
         local_date,
         score_band,
         '*' as experiment_id,
+        mask,
         filters,
         reminder_cap,
         least(value, 7) as rank,
@@ -322,13 +352,14 @@ final as (
         cast(sum(value) as bigint) as total,
         cast(sum(promo) as bigint) as promo
     from unit_rows
-    group by kind, local_date, score_band, filters, reminder_cap, least(value, 7)
+    group by kind, local_date, score_band, mask, filters, reminder_cap, least(value, 7)
     union all
     select
         unit_rows.kind,
         unit_rows.local_date,
         unit_rows.score_band,
         scope_experiments.experiment_id,
+        unit_rows.mask,
         unit_rows.filters,
         unit_rows.reminder_cap,
         least(unit_rows.value, 7) as rank,
@@ -339,8 +370,8 @@ final as (
     inner join scope_experiments
         on scope_experiments.user_id = unit_rows.user_id
     group by unit_rows.kind, unit_rows.local_date, unit_rows.score_band,
-        scope_experiments.experiment_id, unit_rows.filters, unit_rows.reminder_cap,
-        least(unit_rows.value, 7)
+        scope_experiments.experiment_id, unit_rows.mask, unit_rows.filters,
+        unit_rows.reminder_cap, least(unit_rows.value, 7)
 )
 
 select * from final

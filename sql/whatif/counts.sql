@@ -5,7 +5,9 @@
 -- duplicates, quiet hours, reminder cap, daily cap; pipelines/whatif/rules.py).
 -- Parameters: the scope ($start, $end, $bands, $experiment), the policies as parallel lists
 -- ($policy_ids, $filters = filter bits, $daily_caps, 0 = none) and their reminder caps per
--- band ($cap_policy, $cap_band, $cap_value: the histogram's cap, notice included, 0 = none).
+-- band ($cap_policy, $cap_band, $cap_value: the histogram's cap, notice included, 0 = none),
+-- and $filters_read: the filter sets of the policies and 0. A histogram row applies to filter
+-- set P when its `filters` = P & its `mask`.
 with
 policies as (
     select
@@ -19,6 +21,10 @@ band_caps as (
         unnest($cap_policy) as policy,
         unnest($cap_band) as band_key,
         unnest($cap_value) as reminder_cap
+),
+
+reads as (
+    select distinct unnest($filters_read) as read_filters
 ),
 
 in_scope as (
@@ -52,6 +58,7 @@ caps as (
         strftime(local_date, '%Y-%m') as month,
         coalesce(score_band, '?') as band_key,
         kind,
+        mask,
         filters,
         reminder_cap,
         rank,
@@ -62,7 +69,11 @@ caps as (
     where local_date between $start and $end
         and experiment_id = coalesce($experiment, '*')
         and (len($bands::varchar []) = 0 or list_contains($bands::varchar [], score_band))
-        and list_contains($filters_read, filters)
+        and exists (
+            select 1
+            from reads
+            where reads.read_filters & policy_cap_histogram.mask = policy_cap_histogram.filters
+        )
     group by all
 ),
 
@@ -127,11 +138,11 @@ by_caps as (
             and coalesce(b.reminder_cap, 0) > 0 and c.rank > b.reminder_cap
         ) as alone_reminder_cap,
         sum(c.units) filter (
-            where c.kind = 'reminder' and c.filters = p.filters
+            where c.kind = 'reminder' and c.filters = p.filters & c.mask
             and coalesce(b.reminder_cap, 0) > 0 and c.rank > b.reminder_cap
         ) as removed_reminder_cap,
         sum(c.promo) filter (
-            where c.kind = 'reminder' and c.filters = p.filters
+            where c.kind = 'reminder' and c.filters = p.filters & c.mask
             and coalesce(b.reminder_cap, 0) > 0 and c.rank > b.reminder_cap
         ) as promo_reminder_cap,
         sum(c.total - p.daily_cap * c.units) filter (
@@ -139,12 +150,12 @@ by_caps as (
             and p.daily_cap > 0 and c.rank > p.daily_cap
         ) as alone_daily_cap,
         sum(c.total - p.daily_cap * c.units) filter (
-            where c.kind = 'day' and c.filters = p.filters
+            where c.kind = 'day' and c.filters = p.filters & c.mask
             and c.reminder_cap in (coalesce(b.reminder_cap, 0), -1)
             and p.daily_cap > 0 and c.rank > p.daily_cap
         ) as removed_daily_cap,
         sum(c.units) filter (
-            where c.kind = 'promo_day' and c.filters = p.filters
+            where c.kind = 'promo_day' and c.filters = p.filters & c.mask
             and c.reminder_cap in (coalesce(b.reminder_cap, 0), -1)
             and p.daily_cap > 0 and c.rank > p.daily_cap
         ) as promo_daily_cap

@@ -326,9 +326,10 @@ def test_late_repayment_and_new_preference_touch_only_their_messages():
     # leaves b2's pre-due reminders of 03-14 (lr1 on 03-12 stays, rank 2)
     hist = dict(
         w.rows(
-            "select filters, sum(units) from mart.policy_cap_histogram "
+            "select p.filters, sum(units) from mart.policy_cap_histogram as h "
+            "join (values (0), (16)) as p (filters) on h.filters = p.filters & h.mask "
             "where kind = 'reminder' and experiment_id = '*' and local_date = '2024-03-14' "
-            "and filters in (0, 16) group by filters"
+            "group by p.filters"
         )
     )
     assert hist == {0: 1}
