@@ -45,14 +45,11 @@ dashboard: install
 
 # The local Dagster instance lives in data/dagster (runs of the sensor, the schedule and
 # `nudgescope run` persist there); its dagster.yaml comes from pipelines/dagster.yaml (the
-# warehouse pool is limited to 1). One "planned" event per asset for a range of partitions,
-# not one per partition, and a range's materializations stored in one batch (as
-# `nudgescope run` does; see pipelines/orchestration/instance.py).
+# warehouse pool is limited to 1).
 dagster: install
 	@mkdir -p data/dagster
 	@cp pipelines/dagster.yaml data/dagster/dagster.yaml
-	DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS=true DAGSTER_EVENT_BATCH_SIZE=1000 \
-		DAGSTER_HOME=$(CURDIR)/data/dagster $(RUN) dg dev --port 3000
+	DAGSTER_HOME=$(CURDIR)/data/dagster $(RUN) dg dev --port 3000
 
 lint: install
 	$(RUN) ruff check .

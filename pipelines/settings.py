@@ -7,14 +7,27 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SQL_DIR = REPO_ROOT / "sql"
 
 TIMEZONE = "Asia/Shanghai"
-# The first dt partition; the last is the current day in TIMEZONE (so today's exports load).
-PARTITIONS_START = "2020-01-01"
+# The first dt folder a run loads; the last is the current day in TIMEZONE (so today's exports
+# load). See dt_bounds.
+FIRST_DT = "2020-01-01"
+
+
+def dt_bounds(now: datetime | None = None) -> tuple[str, str]:
+    """The dt folders a run may load: FIRST_DT … the current day in TIMEZONE (ISO dates).
+
+    The planner ignores (and reports) files outside them; staging with no dt range in its
+    run's tags (materialized from the UI) covers all of them.
+    """
+    now = now or datetime.now(ZoneInfo(TIMEZONE))
+    return FIRST_DT, now.astimezone(ZoneInfo(TIMEZONE)).date().isoformat()
 
 
 @dataclass(frozen=True)

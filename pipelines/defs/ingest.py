@@ -1,15 +1,22 @@
-"""Staging (one daily-partitioned asset per source), core tables, and their checks.
+"""Staging (one asset per source), core tables, and their checks.
 
-Staging validates every new or changed landing file of the requested partitions and keeps its
-valid rows; bad rows go to `ingest.quarantine`. Blocking checks on staging stop the promotion
+Staging validates every new or changed landing file of the run's dt range and keeps its valid
+rows; bad rows go to `ingest.quarantine`. Blocking checks on staging stop the promotion
 into core when the staged data does not reconcile with the ledger or breaks the contract.
 Core merges the winners of the keys staging changed. Orphan references are a warning.
 The checks look at what the run changed (the files staged and not merged yet, the files the
 merge touched); a run tagged `nudgescope/full_checks=true` (the daily schedule) checks whole
 tables.
+
+The staging assets are not partitioned: what is loaded is recorded in `ingest.file_ledger`,
+and a run materializes each staged source once, whatever the number of days it covers (a
+Dagster partition per day cost one stored event per source and day, about 16 ms each). The
+run's dt range comes from its tags (DT_START_TAG, DT_END_TAG, set from the plan by
+pipelines.orchestration.jobs); a run without them (materialized from the UI) covers every
+date (settings.dt_bounds).
 """
 
-import warnings
+from collections.abc import Mapping
 from datetime import date
 
 import dagster as dg
@@ -21,39 +28,56 @@ from pipelines.ingest import checks, progress
 from pipelines.ingest.merge import merge_source
 from pipelines.ingest.stage import stage_source
 from pipelines.ingest.warehouse import configure, ensure
-from pipelines.settings import PARTITIONS_START, TIMEZONE
+from pipelines.settings import dt_bounds
 
 POOL = "warehouse"
 # A run with this tag set to "true" checks whole tables (the daily schedule's runs); every
 # other run checks only what it changed.
 FULL_CHECKS_TAG = "nudgescope/full_checks"
-# key = the dt folder; the current (Asia/Shanghai) day is included so today's exports load.
-DAILY = dg.DailyPartitionsDefinition(start_date=PARTITIONS_START, timezone=TIMEZONE, end_offset=1)
+# The first and last dt folder (ISO dates, inclusive) a run stages; both or neither.
+DT_START_TAG = "nudgescope/dt_start"
+DT_END_TAG = "nudgescope/dt_end"
 STAGING_KEYS = [dg.AssetKey(["staging", s]) for s in LANDING_SOURCES]
 CORE_KEYS = [dg.AssetKey(["core", s]) for s in LANDING_SOURCES]
 
 
+def dt_range(tags: Mapping[str, str]) -> tuple[date, date]:
+    """The dt range a run stages: its DT_START_TAG … DT_END_TAG, or every date when it has
+    neither. A dg.Failure (a message, not a traceback) for one without the other, a value that
+    is not a date, or a start after the end."""
+    start, end = tags.get(DT_START_TAG), tags.get(DT_END_TAG)
+    if start is None and end is None:
+        start, end = dt_bounds()
+    elif start is None or end is None:
+        raise dg.Failure(
+            f"the run has only one of the tags {DT_START_TAG} and {DT_END_TAG}: set both "
+            "(dates, YYYY-MM-DD) or neither (every date)"
+        )
+    try:
+        first, last = date.fromisoformat(start), date.fromisoformat(end)
+    except ValueError:
+        raise dg.Failure(
+            f"run tags {DT_START_TAG}={start!r} and {DT_END_TAG}={end!r}: "
+            "both must be dates (YYYY-MM-DD)"
+        ) from None
+    if first > last:
+        raise dg.Failure(f"run tags: {DT_START_TAG} {start} is after {DT_END_TAG} {end}")
+    return first, last
+
+
 def _staging_asset(source: str) -> dg.AssetsDefinition:
-    with warnings.catch_warnings():  # BackfillPolicy is marked beta in 1.13; it is what we want
-        warnings.simplefilter("ignore", dg.BetaWarning)
-        return _staging_asset_def(source)
-
-
-def _staging_asset_def(source: str) -> dg.AssetsDefinition:
     @dg.asset(
         key=["staging", source],
-        partitions_def=DAILY,
-        backfill_policy=dg.BackfillPolicy.single_run(),
         pool=POOL,
         kinds={"duckdb"},
         group_name="ingest",
-        description=f"Validated rows of every {source} landing file; bad rows quarantined.",
+        description=f"Validated rows of every {source} landing file; bad rows quarantined. "
+        f"Stages the run's dt range (tags {DT_START_TAG}, {DT_END_TAG}), every date without.",
     )
     def staging(
         context: dg.AssetExecutionContext, duckdb: DuckDBResource, data_paths: DataPaths
     ) -> dg.MaterializeResult:
-        keys = context.partition_key_range
-        start, end = date.fromisoformat(keys.start), date.fromisoformat(keys.end)
+        start, end = dt_range(context.run.tags)
         run_id = context.run.run_id
         with duckdb.get_connection() as con:
             configure(con)
@@ -69,7 +93,7 @@ def _staging_asset_def(source: str) -> dg.AssetsDefinition:
         for line in result.failed:
             context.log.warning(f"failed file {line}")
         context.log.info(
-            f"staging {source} {keys.start} … {keys.end}: {result.files_read} file(s) read "
+            f"staging {source} {start} … {end}: {result.files_read} file(s) read "
             f"({result.files_unchanged} unchanged, {result.files_removed} removed, "
             f"{result.files_failed} failed), {result.rows_read} rows read, "
             f"{result.rows_quarantined} quarantined"
@@ -77,7 +101,8 @@ def _staging_asset_def(source: str) -> dg.AssetsDefinition:
         return dg.MaterializeResult(
             metadata={
                 **result.as_metadata(),
-                "partitions": f"{keys.start} … {keys.end}",
+                "dt_start": start.isoformat(),
+                "dt_end": end.isoformat(),
                 "failed": dg.MetadataValue.md("\n".join(f"- {x}" for x in result.failed) or "none"),
             }
         )

@@ -37,7 +37,7 @@ def _plan_or_skip(context, label: str) -> planner.Plan | dg.SkipReason:
         todo = planner.plan(settings.paths())
     except UserError as exc:
         return dg.SkipReason(str(exc))
-    outside = [x for x in todo.scan.ignored if "outside the partitions" in x]
+    outside = [x for x in todo.scan.ignored if planner.OUTSIDE in x]
     if outside:
         context.log.warning(f"ignored: {', '.join(outside)}")
     if not todo.has_work:
@@ -50,7 +50,7 @@ def _plan_or_skip(context, label: str) -> planner.Plan | dg.SkipReason:
     minimum_interval_seconds=30,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Requests a run when the planner finds new, changed or removed landing files "
-    "(only those sources and dt partitions are staged) or an unfinished publish.",
+    "(only those sources and dates are staged) or an unfinished publish.",
 )
 def landing_sensor(context: dg.SensorEvaluationContext) -> dg.RunRequest | dg.SkipReason:
     todo = _plan_or_skip(context, "landing_sensor")

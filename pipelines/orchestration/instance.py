@@ -22,11 +22,11 @@ _RELAXED: set[str] = set()
 def _relax_sqlite_sync(home: Path) -> None:
     """No fsync per commit for the instance's sqlite files written by this process.
 
-    A run writes one materialization event per staged partition (a first load: every source
-    × every day, about 4,000 events at 15 months), each its own sqlite commit in Dagster's
-    storage; with an fsync each that cost ~150 ms/event on a busy disk, without ~35 ms. The
-    price: an OS crash or power loss (not a killed process) can damage the run history in
-    <data-dir>/dagster, never the warehouse; delete that folder to start it afresh.
+    Every event of a run (a few hundred: step starts and ends, one materialization per asset,
+    the check results) is its own sqlite commit in Dagster's storage; with an fsync each that
+    cost ~150 ms/event on a busy disk, without ~35 ms. The price: an OS crash or power loss
+    (not a killed process) can damage the run history in <data-dir>/dagster, never the
+    warehouse; delete that folder to start it afresh.
     """
     import sqlite3
 
@@ -44,12 +44,6 @@ def _relax_sqlite_sync(home: Path) -> None:
                     dbapi_con.execute("pragma synchronous = off")
 
     _RELAXED.add(prefix)
-
-
-# With this set, Dagster hands the materializations of one partition range (and a run's
-# "planned" events) to the storage as one batch; `make dagster` sets it too.
-EVENT_BATCH_ENV = "DAGSTER_EVENT_BATCH_SIZE"
-EVENT_BATCH_SIZE = "1000"
 
 
 def relax_for_dagster_home() -> None:

@@ -2,8 +2,9 @@
 
 `pipeline` covers every asset (staging → core → marts → serve_db). A plan (pipelines.
 orchestration.planner) becomes one run of it: the staging assets of the sources with new,
-changed or removed files, over their dt range (one run for the whole range: the staging assets
-have a single-run backfill policy), then every core table, the marts and the publish step.
+changed or removed files, over the plan's dt range (in the run's tags DT_START_TAG and
+DT_END_TAG; the staging assets are not partitioned, so each is materialized once per run),
+then every core table, the marts and the publish step.
 The sensor, the schedule and `nudgescope run` all build their runs here.
 """
 
@@ -16,14 +17,18 @@ from collections.abc import Iterable
 import dagster as dg
 
 from pipelines.defs.alerts import ALERTS_KEY
-from pipelines.defs.ingest import CORE_KEYS, FULL_CHECKS_TAG, STAGING_KEYS
+from pipelines.defs.ingest import (
+    CORE_KEYS,
+    DT_END_TAG,
+    DT_START_TAG,
+    FULL_CHECKS_TAG,
+    STAGING_KEYS,
+)
 from pipelines.defs.marts import HELPER_ASSET_KEYS, MART_ASSET_KEYS
 from pipelines.engines import engine_name
 from pipelines.orchestration.planner import Plan
 
 JOB_NAME = "pipeline"
-RANGE_START = "dagster/asset_partition_range_start"
-RANGE_END = "dagster/asset_partition_range_end"
 SERVE_KEY = dg.AssetKey(["serve_db"])
 # Tags of a run started by `nudgescope run`: the process that executes it in-process (a run
 # whose process is gone is not "in flight", see busy_run).
@@ -41,8 +46,7 @@ IN_FLIGHT = [
 
 def run_config(engine: str | None = None, *, log_level: str = "INFO") -> dict:
     """Run config of a pipeline run: the engine of the marts (resolved now, so the run records
-    it), and the console log level: INFO is a line per step, DEBUG adds every Dagster event
-    (a materialization per partition)."""
+    it), and the console log level: INFO is a line per step, DEBUG adds every Dagster event."""
     return {
         "loggers": {"console": {"config": {"log_level": log_level}}},
         "ops": {"marts": {"config": {"engine": engine_name(engine)}}},
@@ -57,7 +61,7 @@ pipeline_job = dg.define_asset_job(
     executor_def=dg.in_process_executor,
     # the launchpad's default; runs from the sensor, the schedule and the CLI pass their own
     config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
-    description="Stage the sources and dt partitions with new or changed files, merge core, "
+    description="Stage the sources and dates with new, changed or removed files, merge core, "
     "rebuild the marts, publish.",
 )
 
@@ -77,8 +81,8 @@ checks_job = dg.define_asset_job(
 
 
 def range_tags(start: str, end: str) -> dict[str, str]:
-    """Run tags that make one run cover the partitions start … end (inclusive)."""
-    return {RANGE_START: start, RANGE_END: end}
+    """Run tags that make a run stage the dt folders start … end (ISO dates, inclusive)."""
+    return {DT_START_TAG: start, DT_END_TAG: end}
 
 
 def selection(todo: Plan) -> list[dg.AssetKey]:

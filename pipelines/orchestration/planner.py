@@ -15,10 +15,8 @@ import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import duckdb
 
@@ -29,6 +27,9 @@ from pipelines.errors import UserError
 from pipelines.ingest import files
 from pipelines.ingest.readers import clean_error
 from pipelines.serve.publish import build_fingerprint, ledger_signature
+
+# How the plan reports a dt folder before settings.FIRST_DT or after the current local day.
+OUTSIDE = "outside the dates a run loads"
 
 
 @dataclass
@@ -57,15 +58,6 @@ class _Loaded:
 
     known: dict[str, tuple[int | None, int | None]]
     ledger: str | None  # None: no warehouse (or no ledger) yet
-
-
-def partition_bounds(now: datetime | None = None) -> tuple[str, str]:
-    """The first and last dt partition keys: PARTITIONS_START … the current local day.
-
-    Equal to the keys of the staging assets' DailyPartitionsDefinition (tested).
-    """
-    now = now or datetime.now(ZoneInfo(settings.TIMEZONE))
-    return settings.PARTITIONS_START, now.astimezone(ZoneInfo(settings.TIMEZONE)).date().isoformat()
 
 
 def _loaded(warehouse: Path) -> _Loaded:
@@ -177,15 +169,15 @@ def plan(
     scan = _scan(paths)
     loaded = _loaded(paths.warehouse)
     changes = _changes(scan, loaded.known)
-    first, last = partition_bounds()
+    first, last = settings.dt_bounds()
     outside = sorted({dt for _, dt in changes if not first <= dt <= last})
-    scan.ignored.extend(f"dt={dt} (outside the partitions {first} … {last})" for dt in outside)
+    scan.ignored.extend(f"dt={dt} ({OUTSIDE} {first} … {last})" for dt in outside)
     changes = {k: v for k, v in changes.items() if first <= k[1] <= last}
     if changes:
         dts = sorted(dt for _, dt in changes)
         sources = [s for s in LANDING_SOURCES if any(c == s for c, _ in changes)]
         n = sum(len(v) for v in changes.values())
-        reason = f"{n} new, changed or removed file(s) in {len({d for d in dts})} partition(s)"
+        reason = f"{n} new, changed or removed file(s) in {len(set(dts))} dt folder(s)"
         todo = Plan((dts[0], dts[-1]), sources, scan, sorted(changes), reason)
         state = sorted(item for v in changes.values() for item in v)
     else:

@@ -22,17 +22,12 @@ from pipelines.ingest import progress
 from pipelines.ingest.readers import clean_error
 from pipelines.ingest.warehouse import connect
 from pipelines.orchestration import planner
-from pipelines.orchestration.instance import EVENT_BATCH_ENV, EVENT_BATCH_SIZE, instance_for
+from pipelines.orchestration.instance import instance_for
 
 if TYPE_CHECKING:  # Dagster is imported only when there is work to run (about 9 s)
     import dagster as dg
 
 EXIT_OK, EXIT_ERROR, EXIT_USER, EXIT_DATA = 0, 1, 2, 3
-# One "planned" event per asset for a range of partitions instead of one per partition
-# (thousands at scale l, each written to the event log). Dagster's price: the partitions of a
-# run that fails are not marked failed (the run is, and the next plan stages them again).
-# `make dagster` sets the same for the daemon and the webserver.
-PLANNED_EVENTS_ENV = "DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS"
 
 StepListener = Callable[[str, str], None]  # (step key, "start" | "success" | "failure")
 
@@ -140,8 +135,6 @@ def run_pipeline(
         summary.seconds = time.monotonic() - t0
         _add_unlisted(summary, todo.scan)
         return summary
-    os.environ.setdefault(PLANNED_EVENTS_ENV, "true")
-    os.environ.setdefault(EVENT_BATCH_ENV, EVENT_BATCH_SIZE)
     # the slow imports (Dagster, about 9 s), only when there is work
     from pipelines.orchestration import jobs
     from pipelines.orchestration.definitions import defs
@@ -174,7 +167,7 @@ def run_pipeline(
 
 
 def _add_unlisted(summary: RunSummary, scan) -> None:
-    """Source folders that cannot be listed have no partition to be recorded under in the
+    """Source folders that cannot be listed have no dt folder to be recorded under in the
     ledger (dt folders and files do): they count as failed files of this run."""
     for path, dt, reason in scan.unreadable:
         if dt is None:

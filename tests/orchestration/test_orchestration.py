@@ -5,25 +5,23 @@ from __future__ import annotations
 
 import shutil
 import socket
-from datetime import datetime
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 import dagster as dg
 import duckdb
-from test_ingest_run import ORDERS_HEADER, _landing
+import pytest
+from test_ingest_run import ORDERS_HEADER, USERS, _landing
 
 from pipelines import settings
 from pipelines.definitions import defs
-from pipelines.defs.ingest import DAILY, FULL_CHECKS_TAG
-from pipelines.orchestration import planner
+from pipelines.defs.ingest import DT_END_TAG, DT_START_TAG, FULL_CHECKS_TAG, dt_range
 from pipelines.orchestration.automation import daily_schedule, full_checks_schedule, landing_sensor
 from pipelines.orchestration.instance import instance_for
 from pipelines.orchestration.jobs import (
     HOST_TAG,
     LAUNCHED_BY_TAG,
     PID_TAG,
-    RANGE_END,
-    RANGE_START,
     SERVE_KEY,
     busy_run,
 )
@@ -38,19 +36,35 @@ def _staging(request: dg.RunRequest) -> list[str]:
 
 
 def _range(request: dg.RunRequest) -> tuple[str, str]:
-    return request.tags[RANGE_START], request.tags[RANGE_END]
+    return request.tags[DT_START_TAG], request.tags[DT_END_TAG]
 
 
 def _instance(data) -> dg.DagsterInstance:
     return dg.DagsterInstance.from_config(str(data / "dagster"))
 
 
-def test_partition_bounds_match_the_staging_partitions():
-    keys = DAILY.get_partition_keys()
-    assert planner.partition_bounds() == (keys[0], keys[-1])
+def test_dt_bounds_end_on_the_current_day_in_shanghai():
     # 23:30 UTC on 1 March is already 2 March in Shanghai
     late = datetime(2025, 3, 1, 23, 30, tzinfo=ZoneInfo("UTC"))
-    assert planner.partition_bounds(late) == ("2020-01-01", "2025-03-02")
+    assert settings.dt_bounds(late) == ("2020-01-01", "2025-03-02")
+    early = datetime(2025, 3, 1, 15, 59, tzinfo=ZoneInfo("UTC"))  # 23:59 in Shanghai
+    assert settings.dt_bounds(early) == ("2020-01-01", "2025-03-01")
+
+
+def test_the_dt_range_of_a_run_comes_from_its_tags():
+    tagged = {DT_START_TAG: "2025-03-01", DT_END_TAG: "2025-03-02", "other": "x"}
+    assert dt_range(tagged) == (date(2025, 3, 1), date(2025, 3, 2))
+    # no tags (materialized from the UI): every date a run loads
+    first, last = settings.dt_bounds()
+    assert dt_range({}) == (date.fromisoformat(first), date.fromisoformat(last))
+    for bad, message in (
+        ({DT_START_TAG: "2025-03-01"}, "only one of the tags"),
+        ({DT_END_TAG: "2025-03-01"}, "only one of the tags"),
+        ({DT_START_TAG: "2025-03-01", DT_END_TAG: "March 2"}, "must be dates"),
+        ({DT_START_TAG: "2025-03-02", DT_END_TAG: "2025-03-01"}, "is after"),
+    ):
+        with pytest.raises(dg.Failure, match=message):
+            dt_range(bad)
 
 
 def test_cli_run_is_recorded_and_then_the_sensor_requests_nothing(_isolated_data_dir):
@@ -67,23 +81,47 @@ def test_cli_run_is_recorded_and_then_the_sensor_requests_nothing(_isolated_data
     run = runs[0]
     assert run.status == dg.DagsterRunStatus.SUCCESS and run.job_name == "pipeline"
     assert run.tags[LAUNCHED_BY_TAG] == "cli"
-    assert (run.tags[RANGE_START], run.tags[RANGE_END]) == ("2025-03-01", "2025-03-02")
+    assert (run.tags[DT_START_TAG], run.tags[DT_END_TAG]) == ("2025-03-01", "2025-03-02")
     assert run.run_config["ops"]["marts"]["config"]["engine"] == "duckdb"
 
-    def partitions(*key: str) -> list[str]:
-        recs = instance.fetch_materializations(dg.AssetKey(list(key)), limit=100).records
-        return sorted(r.partition_key or "-" for r in recs)
+    # one materialization per asset the run built, none per day; staging only for the two
+    # sources with new files, each with the run's dt range in its metadata
+    recs = instance.get_records_for_run(
+        s.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION
+    ).records
+    built = [r.event_log_entry.dagster_event.asset_key.to_user_string() for r in recs]
+    assert len(built) == len(set(built))
+    staging = sorted(k for k in built if k.startswith("staging/"))
+    assert staging == ["staging/orders", "staging/users"]
+    assert {"core/orders", "core/users", "mart/metrics", "serve_db"} <= set(built)
+    assert all(r.event_log_entry.dagster_event.partition is None for r in recs)
+    assert not any(t.startswith("dagster/asset_partition") for t in run.tags)
 
-    assert partitions("staging", "orders") == ["2025-03-01", "2025-03-02"]
-    assert partitions("staging", "users") == ["2025-03-01", "2025-03-02"]  # the run's range
-    # stored as one batch per range (pipelines/orchestration/instance.py): the UI's view too
-    assert instance.get_materialized_partitions(dg.AssetKey(["staging", "orders"])) == {
-        "2025-03-01",
-        "2025-03-02",
+    def staged(source: str) -> dict:
+        [rec] = instance.fetch_materializations(dg.AssetKey(["staging", source]), limit=10).records
+        meta = rec.asset_materialization.metadata
+        return {k: meta[k].value for k in ("dt_start", "dt_end", "files_read", "rows_read")} | {
+            "quarantined": meta["rows_quarantined"].value
+        }
+
+    # orders: 2 files of 2 rows each, o2 quarantined; users: 1 file of 2 rows (its 03-01 is in
+    # the run's range 03-01 … 03-02, which is what its metadata says)
+    assert staged("orders") == {
+        "dt_start": "2025-03-01",
+        "dt_end": "2025-03-02",
+        "files_read": 2,
+        "rows_read": 4,
+        "quarantined": 1,
     }
-    assert partitions("core", "orders") == ["-"]
-    assert partitions("mart", "metrics") == ["-"]
-    assert partitions("serve_db") == ["-"]
+    assert staged("users") == {
+        "dt_start": "2025-03-01",
+        "dt_end": "2025-03-02",
+        "files_read": 1,
+        "rows_read": 2,
+        "quarantined": 0,
+    }
+    complaints = dg.AssetKey(["staging", "complaints"])
+    assert instance.fetch_materializations(complaints, limit=1).records == []
     checks = {
         (e.asset_key.to_user_string(), e.check_name): e.passed
         for e in (
@@ -112,7 +150,7 @@ def test_cli_run_is_recorded_and_then_the_sensor_requests_nothing(_isolated_data
     assert len(instance.get_runs()) == 1
     assert query(data / "serve.duckdb", "select data_version from meta")[0][0] == version
 
-    # a new file: exactly its source and partition
+    # a new file: exactly its source and day
     new_order = "o9,u1,2025-03-05 10:00:00,3,card,1,,paid\n"
     put(landing, "orders", "2025-03-05", "o.csv", ORDERS_HEADER + new_order)
     request = landing_sensor(dg.build_sensor_context(instance=instance))
@@ -137,6 +175,48 @@ def test_cli_run_is_recorded_and_then_the_sensor_requests_nothing(_isolated_data
     assert _range(both) == ("2025-03-01", "2025-03-05")
     assert _staging(both) == ["orders", "users"]
     assert both.run_key != request.run_key
+
+
+def test_staging_covers_the_tagged_range_or_every_date(_isolated_data_dir):
+    landing = _isolated_data_dir / "landing"
+    first, today = settings.dt_bounds()
+    put(landing, "users", first, "a.csv", USERS)
+    put(landing, "users", today, "b.csv", USERS)
+    put(landing, "users", "2019-12-31", "c.csv", USERS)  # before the first date: never loaded
+    job = defs().resolve_job_def("pipeline")
+    users = dg.AssetKey(["staging", "users"])
+
+    def stage(tags: dict[str, str], instance) -> tuple[dict, str | None]:
+        """The staging materialization's metadata, and the step failure's message."""
+        result = job.execute_in_process(
+            asset_selection=[users], tags=tags, instance=instance, raise_on_error=False
+        )
+        events = result.get_asset_materialization_events()
+        meta = events[0].materialization.metadata if events else {}
+        wanted = ("dt_start", "dt_end", "files_read", "files_unchanged")
+        failures = [
+            e.step_failure_data.error.message for e in result.all_events if e.is_step_failure
+        ]
+        return {k: meta[k].value for k in wanted if k in meta}, (failures or [None])[0]
+
+    with dg.instance_for_test() as instance:
+        # the run's tags: only the first day
+        assert stage({DT_START_TAG: first, DT_END_TAG: first}, instance) == (
+            {"dt_start": first, "dt_end": first, "files_read": 1, "files_unchanged": 0},
+            None,
+        )
+        # no tags (materialized from the UI): every date; the first day's file is unchanged
+        assert stage({}, instance) == (
+            {"dt_start": first, "dt_end": today, "files_read": 1, "files_unchanged": 1},
+            None,
+        )
+        # half a range is refused with a message, nothing staged
+        meta, failure = stage({DT_START_TAG: first}, instance)
+        assert meta == {} and "only one of the tags" in failure
+    loaded = query(
+        _isolated_data_dir / "warehouse.duckdb", "select path from ingest.file_ledger order by 1"
+    )
+    assert loaded == [(f"users/dt={first}/a.csv",), (f"users/dt={today}/b.csv",)]
 
 
 def test_a_killed_cli_run_does_not_block_the_sensor(_isolated_data_dir):
