@@ -188,7 +188,7 @@ def test_simulated_dirty_data_reconciles_with_ground_truth(_isolated_data_dir):
         "select count(*) from ingest.file_ledger "
         "where rows_read <> rows_loaded + rows_quarantined + rows_superseded",
     ) == [(0,)]
-    from test_ingest import assert_no_raw_phone_numbers
+    from tests.ingest.test_ingest import assert_no_raw_phone_numbers
 
     assert_no_raw_phone_numbers(serve)
     assert_no_raw_phone_numbers(data / "warehouse.duckdb")
