@@ -10,10 +10,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 import duckdb
 from dagster_duckdb import DuckDBResource
+from pydantic import PrivateAttr
 
 from pipelines import settings
 from pipelines.ingest.warehouse import configure
@@ -25,7 +27,32 @@ class WarehouseResource(DuckDBResource):
     The library's `get_connection` closes it only after a clean exit; after a failed step the
     open connection kept the warehouse locked in this process until garbage collection, so the
     next in-process run (or a reader opening it read-only) could not open the file.
+
+    For the length of a run it also holds one extra connection open (`setup_for_execution`,
+    closed in `teardown_after_execution`, which Dagster runs after a failed step too). DuckDB's
+    Python client keeps one database instance per file while any connection to it is open, so
+    each step's `duckdb.connect` then attaches a new session to that instance instead of
+    starting an instance: measured at scale m, about 20 ms of CPU per connection without it
+    (almost all of it instance start-up, an in-memory database costs the same) and under 1 ms
+    with it, for some 55 connections per run. Each step still gets its own session (its own
+    temp tables and transaction), closed when the step ends.
     """
+
+    _instance: Any = PrivateAttr(default=None)
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        if self.database != ":memory:":
+            Path(self.database).parent.mkdir(parents=True, exist_ok=True)
+            # opened exactly as every step's connection is (DuckDB reuses an open instance
+            # only for the same path and configuration); the library's exit closes it
+            held = super().get_connection()
+            held.__enter__()
+            self._instance = held
+
+    def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
+        held, self._instance = self._instance, None
+        if held is not None:
+            held.__exit__(None, None, None)
 
     @contextmanager
     def get_connection(self) -> Iterator[duckdb.DuckDBPyConnection]:

@@ -44,12 +44,27 @@ def merge_source(con: duckdb.DuckDBPyConnection, source: str) -> MergeResult:
     core = f'core."{source}"'
     con.execute("begin")
     try:
-        con.execute(f"create or replace temp table keys as select distinct {keys} from {pending}")
-        n_keys = con.execute("select count(*) from keys").fetchone()[0]
+        core_empty = con.execute(f"select count(*) = 0 from {core}").fetchone()[0]
+        if core_empty:
+            # first load: every staged key is pending, so every staged row is a candidate.
+            # The queue's distinct keys are not listed (a 5 M-row distinct at scale m): with
+            # no withdrawal in the queue (no NULL file) they are exactly the staged keys, so
+            # their number is the number of winners inserted below
+            queued, withdrawn = con.execute(
+                f"select count(*), count(*) filter (where _file is null) from {pending}"
+            ).fetchone()
+            n_keys = queued
+            if withdrawn:
+                n_keys = con.execute(
+                    f"select count(*) from (select distinct {keys} from {pending})"
+                ).fetchone()[0]
+        else:
+            con.execute(
+                f"create or replace temp table keys as select distinct {keys} from {pending}"
+            )
+            n_keys = con.execute("select count(*) from keys").fetchone()[0]
         if n_keys:
-            core_empty = con.execute(f"select count(*) = 0 from {core}").fetchone()[0]
             if core_empty:
-                # first load: every staged key is pending, so every staged row is a candidate
                 cand = staging
                 con.execute("create or replace temp table lost (_file VARCHAR, n BIGINT)")
             else:
@@ -82,18 +97,25 @@ def merge_source(con: duckdb.DuckDBPyConnection, source: str) -> MergeResult:
                 select distinct _file as path from {cand}
                 union select _file from lost"""
             )
-            touched = [r[0] for r in con.execute("select path from touched").fetchall()]
-            scope = "" if core_empty else "where " + file_filter(touched, table="touched")
-            con.execute(
-                f"create or replace temp table core_rows as select _file from {core} {scope}"
-            )
+            if core_empty:
+                # every file is touched: count the winners per file straight from core
+                con.execute(f"create or replace temp view core_rows as select _file from {core}")
+            else:
+                touched = [r[0] for r in con.execute("select path from touched").fetchall()]
+                scope = "where " + file_filter(touched, table="touched")
+                con.execute(
+                    f"create or replace temp table core_rows as select _file from {core} {scope}"
+                )
             sqlfiles.run(con, "ingest/update_ledger_winners")
+            if core_empty and not withdrawn:
+                n_keys = con.execute(f"select count(*) from {core}").fetchone()[0]
             con.execute(f"delete from {pending}")
             con.execute("delete from main.merge_scope where source = $s", {"s": source})
             con.execute("insert into main.merge_scope select $s, path from touched", {"s": source})
-            for t in ("touched", "core_rows", "dup_keys", "lost", "cand", "old_keys", "new_files"):
+            con.execute(f"drop {'view' if core_empty else 'table'} core_rows")
+            for t in ("touched", "dup_keys", "lost", "cand", "old_keys", "new_files"):
                 con.execute(f"drop table if exists {t}")
-        con.execute("drop table keys")
+        con.execute("drop table if exists keys")
         rows = con.execute(f"select count(*) from {core}").fetchone()[0]
         con.execute("commit")
     except BaseException:

@@ -26,6 +26,8 @@ or a warehouse without the state, builds in full.
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime
+
 import duckdb
 
 from pipelines import sqlfiles
@@ -119,43 +121,88 @@ TEMP_TABLES = (
 )
 
 
+def _changed_log_days(con: duckdb.DuckDBPyConnection) -> list[int]:
+    """Epoch days of `sent_at` whose log rows differ from the state (a NULL `sent_at` has no
+    day: such rows are never selected by day, as `null in (...)` selects nothing)."""
+    rows = con.execute(
+        f"""select coalesce(a.eday, b.eday) as eday
+        from _ov_log_days as a
+        full outer join {STATE} as b
+            on b.eday = a.eday
+        where a.n is distinct from b.n or a.h is distinct from b.h"""
+    ).fetchall()
+    return sorted(r[0] for r in rows if r[0] is not None)
+
+
+def _changed_receipt_days(con: duckdb.DuckDBPyConnection) -> tuple[list[date], bool]:
+    """Export days (`_dt`) whose receipts differ from the state, and whether the receipts
+    without an export day changed."""
+    rows = con.execute(
+        f"""select coalesce(a._dt, b._dt) as _dt
+        from _ov_receipt_days as a
+        full outer join {RECEIPT_STATE} as b
+            on b._dt is not distinct from a._dt
+        where a.n is distinct from b.n or a.h is distinct from b.h"""
+    ).fetchall()
+    return sorted(r[0] for r in rows if r[0] is not None), any(r[0] is None for r in rows)
+
+
+def _day_bounds(days: list[int]) -> dict[str, object]:
+    """The exact `sent_at` range of the epoch days `days` (in EPOCH_DAY's sense): a filter
+    DuckDB pushes into the scan, skipping the row groups of other days by their min/max. The
+    per-row day test stays, so days between the first and the last are not selected."""
+    lo = datetime.fromtimestamp(days[0] * 86400 - 28800, tz=UTC)
+    hi = datetime.fromtimestamp((days[-1] + 1) * 86400 - 28800, tz=UTC)
+    return {"lo": lo, "hi": hi, "days": days}
+
+
 def _update(con: duckdb.DuckDBPyConnection) -> None:
     # log rows of changed days: their ids and caller's ids, new and old
-    con.execute(
-        f"""create or replace temp table _ov_changed_logs as
-        with changed_days as (
-            select coalesce(a.eday, b.eday) as eday
-            from _ov_log_days as a
-            full outer join {STATE} as b
-                on b.eday = a.eday
-            where a.n is distinct from b.n or a.h is distinct from b.h
+    log_days = _changed_log_days(con)
+    if log_days:
+        con.execute(
+            f"""create or replace temp table _ov_changed_logs as
+            select message_id, out_id from core.sms_logs
+            where sent_at >= $lo and sent_at < $hi and {EPOCH_DAY} in (select unnest($days))
+            union
+            select message_id, out_id from core.sms_messages
+            where origin = 'log' and sent_at >= $lo and sent_at < $hi
+                and {EPOCH_DAY} in (select unnest($days))""",
+            _day_bounds(log_days),
         )
-        select message_id, out_id from core.sms_logs
-        where {EPOCH_DAY} in (select eday from changed_days)
-        union
-        select message_id, out_id from core.sms_messages
-        where origin = 'log' and {EPOCH_DAY} in (select eday from changed_days)"""
-    )
+    else:
+        con.execute(
+            "create or replace temp table _ov_changed_logs as "
+            "select message_id, out_id from core.sms_logs limit 0"
+        )
     # receipts of changed export days, new and old
+    receipt_days, null_day = _changed_receipt_days(con)
+    # the range lets DuckDB skip other days' row groups; NULL days in a branch of their own
+    where = []
+    if receipt_days:
+        where.append("(_dt between $lo and $hi and list_contains($days, _dt))")
+    if null_day:
+        where.append("_dt is null")
+    cond = " or ".join(where) or "false"
+    params = (
+        {"lo": receipt_days[0], "hi": receipt_days[-1], "days": receipt_days}
+        if receipt_days
+        else {}
+    )
     con.execute(
         f"""create or replace temp table _ov_changed_receipts as
-        with changed_days as (
-            select coalesce(a._dt, b._dt) as _dt
-            from _ov_receipt_days as a
-            full outer join {RECEIPT_STATE} as b
-                on b._dt is not distinct from a._dt
-            where a.n is distinct from b.n or a.h is distinct from b.h
-        )
-        select receipt_id, gateway_id, out_id from core.sms_receipts
-        where _dt in (select _dt from changed_days)
-            or (_dt is null and exists (select 1 from changed_days where _dt is null))
+        select receipt_id, gateway_id, out_id from core.sms_receipts where {cond}
         union
-        select receipt_id, gateway_id, out_id from core.sms_receipt_matches
-        where _dt in (select _dt from changed_days)
-            or (_dt is null and exists (select 1 from changed_days where _dt is null))"""
+        select receipt_id, gateway_id, out_id from core.sms_receipt_matches where {cond}""",
+        params,
     )
     # R: those receipts, the receipts naming a changed log row, and every receipt sharing a
-    # caller's id with them
+    # caller's id with them.
+    # core.sms_receipt_matches holds one row per receipt of the last refresh with the
+    # receipt's own ids: for an export day that did not change they equal core.sms_receipts',
+    # and the old rows of changed days are in _ov_changed_receipts already. So looking up a
+    # caller's id in core.sms_receipts finds every receipt the same lookup in the matches
+    # would, and each big table is scanned once per lookup.
     con.execute(
         """create or replace temp table _ov_scope as
         with first as (
@@ -179,20 +226,20 @@ def _update(con: duckdb.DuckDBPyConnection) -> None:
                 )
             union
             select message_id, out_id from _ov_changed_logs
+        ),
+        -- the caller's ids of those receipts and rows: a row's receipts decide together
+        out_ids as (
+            select out_id from first where out_id is not null
+            union
+            select out_id from touched where out_id is not null
         )
         select receipt_id from first
         union
         select receipt_id from core.sms_receipts
-        where out_id in (select out_id from first where out_id is not null)
+        where out_id in (select out_id from out_ids)
+            or gateway_id in (select message_id from touched)
         union
-        select receipt_id from core.sms_receipt_matches
-        where out_id in (select out_id from first where out_id is not null)
-        union
-        -- every receipt naming or matched to a touched row: a row's receipts decide together
-        select receipt_id from core.sms_receipts
-        where gateway_id in (select message_id from touched)
-            or out_id in (select out_id from touched where out_id is not null)
-        union
+        -- every receipt matched to a touched row
         select receipt_id from core.sms_receipt_matches
         where log_message_id in (select message_id from touched)"""
     )
