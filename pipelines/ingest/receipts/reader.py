@@ -51,7 +51,7 @@ MAX_KEYS_SHOWN = 8
 CHUNK_BYTES = 96 << 20
 CHUNK_FILES = 200
 _LAYOUT = {"json": "unstructured", "jsonl": "newline_delimited"}
-_TEMP_TABLES = ("rc_docs", "rc_recs", "rc_elems", "rc_files", "rc_csv")
+_TEMP_TABLES = ("rc_recs", "rc_elems", "rc_files", "rc_csv")
 
 
 def read_files(con: duckdb.DuckDBPyConnection, reads: list[FileRead], tmp: Path) -> dict[str, str]:
@@ -190,48 +190,47 @@ def _read_json(con: duckdb.DuckDBPyConnection, chunk: list[FileRead]) -> dict[st
     per file path what came of it. Raises duckdb.Error when a statement fails."""
     by_src = {str(fr.file.abspath): fr for fr in chunk}
     single = chunk[0] if len(chunk) == 1 else None
+    # The records at the top level: each object document, or each element of an array
+    # document (`kind` 0 and 1); any other document holds none. Documents are numbered in
+    # reading order (a file's documents are read in order). Elements come out of a list
+    # (json_extract with [*]), not json_each: json_each carries the whole document along with
+    # every element, which for one document of thousands of receipts (an API response of
+    # several MB) grows quadratically and runs out of memory.
     con.execute(
-        "create or replace temp table rc_docs (_src VARCHAR, top BIGINT, t VARCHAR, doc JSON)"
+        "create or replace temp table rc_recs "
+        "(_src VARCHAR, kind INTEGER, top BIGINT, idx BIGINT, rec JSON)"
     )
     for fmt_name, layout in _LAYOUT.items():
         paths = [src for src, fr in by_src.items() if fr.file.format == fmt_name]
         if not paths:
             continue
-        # documents numbered in reading order (a file's documents are read in order); one
-        # file alone is read by its own path, and whatever that gives is that file's
+        # one file alone is read by its own path, and whatever that gives is that file's
         src = "$s" if single is not None else "filename"
         con.execute(
-            f"insert into rc_docs select {src}, row_number() over (), json_type(json), json "
-            "from read_json_objects($p, format = $layout, filename = true, "
-            "hive_partitioning = false)",
+            f"""insert into rc_recs
+            select _src, kind, top, unnest(range(len(elems)))::bigint, unnest(elems)
+            from (
+                select _src, top, (t = 'ARRAY')::integer as kind,
+                    case when t = 'OBJECT' then [doc]
+                        when t = 'ARRAY' then json_extract(doc, '$[*]')
+                        else []::json[] end as elems
+                from (
+                    select {src} as _src, row_number() over () as top,
+                        json_type(json) as t, json as doc
+                    from read_json_objects($p, format = $layout, filename = true,
+                        hive_partitioning = false)
+                )
+            )""",
             {"p": paths if single is None else paths[0], "layout": layout}
             | ({"s": paths[0]} if single is not None else {}),
         )
     if single is None:
         stray = con.execute(
-            "select distinct _src from rc_docs where _src not in (select unnest($p::varchar[]))",
+            "select distinct _src from rc_recs where _src not in (select unnest($p::varchar[]))",
             {"p": list(by_src)},
         ).fetchall()
         if stray:  # DuckDB named a file otherwise than it was given: read them one by one
             raise _Retry(f"unexpected file name {stray[0][0]!r}")
-    # records at the top level: each object document, or each element of an array document.
-    # Elements come out of a list (json_extract with [*]), not json_each: json_each carries the
-    # whole document along with every element, which for one document of thousands of
-    # receipts (an API response of several MB) grows quadratically and runs out of memory.
-    con.execute(
-        """create or replace temp table rc_recs as
-        select _src, 0 as kind, top, 0::bigint as idx, doc as rec from rc_docs
-        where t = 'OBJECT'
-        union all
-        select _src, 1 as kind, top, unnest(range(len(elems)))::bigint as idx,
-            unnest(elems) as rec
-        from (
-            select _src, top, json_extract(doc, '$[*]') as elems
-            from rc_docs
-            where t = 'ARRAY'
-        )"""
-    )
-    con.execute("drop table rc_docs")
     keys = _keys(con, "rc_recs")
     outcomes: dict[str, _Outcome] = {}
     for src, fr in by_src.items():
