@@ -194,7 +194,9 @@ def fingerprint(f: LandingFile) -> Fingerprint:
                 if first:
                     has_bom = chunk.startswith(BOM)
                     first = False
-                if utf8_ok:
+                # ASCII bytes with nothing pending in the decoder are valid UTF-8: a cheap
+                # test instead of decoding (most sources are ASCII throughout)
+                if utf8_ok and not (chunk.isascii() and not dec.getstate()[0]):
                     try:
                         dec.decode(chunk)
                     except UnicodeDecodeError:

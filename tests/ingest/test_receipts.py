@@ -523,3 +523,76 @@ def test_an_id_less_record_at_a_known_send_time_is_that_send(wh, _isolated_data_
         # the retry has both: the failed record (09:05) is later than the delivered (09:04:10)
         ("501^0", "gateway", "failed", None, 2),
     ]
+
+
+# --- files read together ---------------------------------------------------------------------
+
+
+def test_json_files_read_together_keep_their_own_rows_and_errors(wh, _isolated_data_dir):
+    """JSON receipts are read many files per statement; a broken file among them fails alone,
+    and every file keeps its own record numbering, format, dropped fields and error."""
+    landing = _isolated_data_dir / "landing"
+    day = "2026-11-28"
+
+    def cb(sid: str) -> str:
+        return (
+            f'{{"sid": "{sid}", "report_status": "SUCCESS", "errmsg": "DELIVRD", '
+            f'"user_receive_time": "2026-11-28 10:00:00", "mobile": "13800000000"}}'
+        )
+
+    put(landing, "sms_receipts", day, "a_callback.json", f"[{cb('c1')}, {cb('c2')}]")
+    # truncated: DuckDB cannot parse it
+    put(landing, "sms_receipts", day, "b_broken.json", f'[{cb("x1")}, {{"sid": ')
+    # two documents: an object, then an array holding a number between two records; the
+    # number is a record without fields (row 3: no status, quarantined), rows count on
+    put(landing, "sms_receipts", day, "c_multi.json", f"{cb('m1')}\n[{cb('m2')}, 7, {cb('m3')}]")
+    put(
+        landing,
+        "sms_receipts",
+        day,
+        "d_error.json",
+        '{"Code": "OK", "SmsSendDetailDTOs": {"SmsSendDetailDTO": []}}\n'
+        '{"Code": "E1", "Message": "first"}\n{"Code": "E2", "Message": "second"}',
+    )
+    put(
+        landing,
+        "sms_receipts",
+        day,
+        "e_report.jsonl",
+        '{"biz_id": "1^0", "success": true, "sms_size": "1", "extra": 1}\n'
+        '{"biz_id": "2^0", "success": false, "sms_size": "2"}\n',
+    )
+    load(wh, landing, sources=("sms_receipts",))
+    led = ledger(wh, "sms_receipts")
+    p = f"sms_receipts/dt={day}/"
+    got = {
+        k.removeprefix(p): (r["format"], r["status"], r["rows_read"], r["rows_quarantined"])
+        for k, r in led.items()
+    }
+    assert got == {
+        "a_callback.json": ("tencent_callback", "loaded", 2, 0),
+        "b_broken.json": ("json", "failed", 0, 0),
+        "c_multi.json": ("tencent_callback", "loaded", 4, 1),
+        "d_error.json": ("json", "failed", 0, 0),
+        "e_report.jsonl": ("aliyun_sms_report", "loaded", 2, 0),
+    }
+    assert "Malformed JSON" in led[p + "b_broken.json"]["error"]
+    # the first record that reports an error names it
+    assert led[p + "d_error.json"]["error"] == "the gateway's response is an error: E1: first"
+    assert led[p + "a_callback.json"]["dropped_columns"] == ["mobile"]
+    assert led[p + "e_report.jsonl"]["dropped_columns"] == ["extra"]
+    assert query(
+        wh,
+        "select _file, _row, gateway_id, status from staging.sms_receipts order by _file, _row",
+    ) == [
+        (p + "a_callback.json", 1, "c1", "delivered"),
+        (p + "a_callback.json", 2, "c2", "delivered"),
+        (p + "c_multi.json", 1, "m1", "delivered"),
+        (p + "c_multi.json", 2, "m2", "delivered"),
+        (p + "c_multi.json", 4, "m3", "delivered"),
+        (p + "e_report.jsonl", 1, "1^0", "delivered"),
+        (p + "e_report.jsonl", 2, "2^0", "failed"),
+    ]
+    assert query(
+        wh, "select path, row_number, reason_code from ingest.quarantine order by all"
+    ) == [(p + "c_multi.json", 3, "missing_required")]

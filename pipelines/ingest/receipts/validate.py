@@ -156,6 +156,16 @@ checked as (
         typed.*,
         {failure} as _failure
     from typed
+),
+
+-- the raw row of a broken row only: built here, in a projection of its own, so that DuckDB
+-- does not build it for every row (the mask below names it several times, and a repeated
+-- expression is computed once for all rows before the CASE picks the broken ones)
+shown as (
+    select
+        checked.*,
+        case when _failure is not null then {raw_json} end as _raw_json
+    from checked
 )
 
 select
@@ -172,5 +182,5 @@ select
     _dt, _file, _row,
     split_part(_failure, '|', 1) as reason_code,
     {mask_sql("substr(_failure, strpos(_failure, '|') + 1)")} as message,
-    case when _failure is not null then {mask_sql(raw_json)} end as raw_row
-from checked"""
+    case when _failure is not null then {mask_sql("_raw_json")} end as raw_row
+from shown"""
