@@ -37,7 +37,11 @@ def _dt(folder: Path) -> dt.date:
 
 
 def _keys(source: str) -> set[str]:
-    keys = set(contract.SOURCES[source].primary_key)
+    """The fields that get SUFFIX: the primary key's, except a timestamp or date (its date
+    is moved to the new day already, which makes the key new; a suffix would not parse)."""
+    spec = contract.SOURCES[source]
+    kinds = {f.name: f.type for f in spec.fields}
+    keys = {k for k in spec.primary_key if kinds.get(k) not in (contract.TS, contract.DATE)}
     if source in ("users", "experiment_assignments"):
         keys.add("user_id")
     return keys

@@ -64,6 +64,7 @@ def test_bench_smoke_writes_json(_isolated_data_dir):
     # only the new day's files are processed, and every added row is loaded
     assert inc["summary"]["files_processed"] == sum(s["files"] for s in added["sources"].values())
     assert inc["summary"]["rows_read"] == added["rows"]
+    assert inc["summary"]["rows_loaded"] == added["rows"]  # nothing quarantined
     noop = latest["steps"]["noop_run"]["summary"]
     assert noop["success"] and noop["files_processed"] == 0
 
