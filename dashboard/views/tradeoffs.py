@@ -261,7 +261,7 @@ fig = go.Figure(
 )
 fig.update_xaxes(title=t("messages_removed"))
 fig.update_yaxes(title=t("value_yuan"))
-charts.style(fig, t("frontier_policy_title"))
+charts.style(fig, t("frontier_policy_title"), legend=False)  # one series (legend: "trace 0")
 fr_df = pd.DataFrame(
     [{"policy": describe(c.policy), "messages_removed": c.messages_removed, **c.value} for c in fr]
 )
