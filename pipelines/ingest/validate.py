@@ -109,6 +109,28 @@ def _fail(code: str, field: str, cond: str, v: str | None) -> str:
     return f"case when {cond} then {lit(code + '|' + field + ': ' + desc)}{shown} end"
 
 
+def checked_and_shown(failure: str, raw_json: str) -> str:
+    """The two CTEs every validation query ends with, after its CTE `typed`: `checked` adds
+    `_failure` (NULL, or "reason_code|message" of the first broken rule), `shown` adds
+    `_raw_json`, the raw row of a broken row only. The raw row is built in a projection of
+    its own so that DuckDB does not build it for every row (the mask of the final select names
+    it several times, and a repeated expression is computed once for all rows before the CASE
+    picks the broken ones)."""
+    return f"""checked as (
+    select
+        typed.*,
+        {failure} as _failure
+    from typed
+),
+
+shown as (
+    select
+        checked.*,
+        case when _failure is not null then {raw_json} end as _raw_json
+    from checked
+)"""
+
+
 def validation_sql(source: str) -> str:
     """SELECT over `raw` giving the typed fields, `_dt, _file, _row`, and for bad rows
     `reason_code`, `message`, `raw_row` (all NULL for good rows)."""
@@ -171,22 +193,7 @@ typed as (
     from source
 ),
 
-checked as (
-    select
-        typed.*,
-        {failure} as _failure
-    from typed
-),
-
--- the raw row of a broken row only: built here, in a projection of its own, so that DuckDB
--- does not build it for every row (the mask below names it several times, and a repeated
--- expression is computed once for all rows before the CASE picks the broken ones)
-shown as (
-    select
-        checked.*,
-        case when _failure is not null then {raw_json} end as _raw_json
-    from checked
-)
+{checked_and_shown(failure, raw_json)}
 
 select
     {out},

@@ -23,7 +23,7 @@ from pipelines.ingest.receipts.formats import (
     TWILIO_FAILED,
     TWILIO_PENDING,
 )
-from pipelines.ingest.validate import lit, q, typed_expr
+from pipelines.ingest.validate import checked_and_shown, lit, q, typed_expr
 
 UNIX_SECONDS = r"\d{1,12}"
 RFC_2822 = r"[A-Za-z]{3}, \d{1,2} [A-Za-z]{3} \d{4} \d{2}:\d{2}:\d{2} [+-]\d{4}"
@@ -151,22 +151,7 @@ typed as (
     from source
 ),
 
-checked as (
-    select
-        typed.*,
-        {failure} as _failure
-    from typed
-),
-
--- the raw row of a broken row only: built here, in a projection of its own, so that DuckDB
--- does not build it for every row (the mask below names it several times, and a repeated
--- expression is computed once for all rows before the CASE picks the broken ones)
-shown as (
-    select
-        checked.*,
-        case when _failure is not null then {raw_json} end as _raw_json
-    from checked
-)
+{checked_and_shown(failure, raw_json)}
 
 select
     translate(md5(concat_ws('|', {identity})), '0123456789', 'ghijklmnop') as receipt_id,
