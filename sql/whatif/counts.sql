@@ -53,48 +53,74 @@ flags as (
     group by all
 ),
 
+-- the histogram in scope per filter set read (a row applies to set P when its filters =
+-- P & its mask), with what each cap K = 1..6 acts on: the sums over the ranks above K
 caps as (
     select
-        strftime(local_date, '%Y-%m') as month,
-        coalesce(score_band, '?') as band_key,
-        kind,
-        mask,
-        filters,
-        reminder_cap,
-        rank,
-        sum(units) as units,
-        sum(total) as total,
-        sum(promo) as promo
-    from mart.policy_cap_histogram
-    where local_date between $start and $end
-        and experiment_id = coalesce($experiment, '*')
-        and (len($bands::varchar []) = 0 or list_contains($bands::varchar [], score_band))
-        and exists (
-            select 1
-            from reads
-            where reads.read_filters & policy_cap_histogram.mask = policy_cap_histogram.filters
-        )
+        reads.read_filters as set_filters,
+        strftime(h.local_date, '%Y-%m') as month,
+        coalesce(h.score_band, '?') as band_key,
+        h.kind,
+        h.reminder_cap,
+        sum(h.units) filter (where h.rank > 1) as units_1,
+        sum(h.units) filter (where h.rank > 2) as units_2,
+        sum(h.units) filter (where h.rank > 3) as units_3,
+        sum(h.units) filter (where h.rank > 4) as units_4,
+        sum(h.units) filter (where h.rank > 5) as units_5,
+        sum(h.units) filter (where h.rank > 6) as units_6,
+        sum(h.total) filter (where h.rank > 1) as total_1,
+        sum(h.total) filter (where h.rank > 2) as total_2,
+        sum(h.total) filter (where h.rank > 3) as total_3,
+        sum(h.total) filter (where h.rank > 4) as total_4,
+        sum(h.total) filter (where h.rank > 5) as total_5,
+        sum(h.total) filter (where h.rank > 6) as total_6,
+        sum(h.promo) filter (where h.rank > 1) as promo_1,
+        sum(h.promo) filter (where h.rank > 2) as promo_2,
+        sum(h.promo) filter (where h.rank > 3) as promo_3,
+        sum(h.promo) filter (where h.rank > 4) as promo_4,
+        sum(h.promo) filter (where h.rank > 5) as promo_5,
+        sum(h.promo) filter (where h.rank > 6) as promo_6
+    from mart.policy_cap_histogram as h
+    inner join reads
+        on h.filters = reads.read_filters & h.mask
+    where h.local_date between $start and $end
+        and h.experiment_id = coalesce($experiment, '*')
+        and (len($bands::varchar []) = 0 or list_contains($bands::varchar [], h.score_band))
     group by all
 ),
 
+-- each policy reads its own filter set, and set 0 for what the caps remove alone
+policy_sets as (
+    select
+        policy,
+        filters as set_filters
+    from policies
+    union
+    select
+        policy,
+        0 as set_filters
+    from policies
+),
+
+-- what the filters remove depends on the filter set only: computed once per set
 filtered as (
     select
-        p.policy,
+        s.filters as set_filters,
         f.*,
         case
-            when p.filters & f.bits & 1 = 1 then 'compliance'
-            when p.filters & f.bits & 8 = 8 then 'user_settings'
-            when p.filters & f.bits & 16 = 16 then 'after_settlement'
-            when p.filters & f.bits & 2 = 2 then 'duplicates'
-            when p.filters & f.bits & 4 = 4 then 'quiet_hours'
+            when s.filters & f.bits & 1 = 1 then 'compliance'
+            when s.filters & f.bits & 8 = 8 then 'user_settings'
+            when s.filters & f.bits & 16 = 16 then 'after_settlement'
+            when s.filters & f.bits & 2 = 2 then 'duplicates'
+            when s.filters & f.bits & 4 = 4 then 'quiet_hours'
         end as by_filter
-    from policies as p
+    from (select distinct filters from policies) as s
     cross join flags as f
 ),
 
-by_filters as (
+by_set as (
     select
-        policy,
+        set_filters,
         month,
         band_key,
         sum(messages) as messages,
@@ -125,42 +151,98 @@ by_filters as (
         sum(messages) filter (where is_marketing or is_marketing_in_service) as flagged_promo,
         sum(messages) filter (where is_marketing and not is_after_opt_out) as marketing_reachable
     from filtered
-    group by policy, month, band_key
+    group by set_filters, month, band_key
 ),
 
+by_filters as (
+    select
+        p.policy,
+        by_set.* exclude (set_filters)
+    from policies as p
+    inner join by_set
+        on by_set.set_filters = p.filters
+),
+
+-- per policy: what its caps remove (a cap K removes the rows ranked above K; a day's
+-- surplus over daily cap N is its total minus N per day)
 by_caps as (
     select
         p.policy,
         c.month,
         c.band_key,
-        sum(c.units) filter (
-            where c.kind = 'reminder' and c.filters = 0
-            and coalesce(b.reminder_cap, 0) > 0 and c.rank > b.reminder_cap
-        ) as alone_reminder_cap,
-        sum(c.units) filter (
-            where c.kind = 'reminder' and c.filters = p.filters & c.mask
-            and coalesce(b.reminder_cap, 0) > 0 and c.rank > b.reminder_cap
-        ) as removed_reminder_cap,
-        sum(c.promo) filter (
-            where c.kind = 'reminder' and c.filters = p.filters & c.mask
-            and coalesce(b.reminder_cap, 0) > 0 and c.rank > b.reminder_cap
-        ) as promo_reminder_cap,
-        sum(c.total - p.daily_cap * c.units) filter (
-            where c.kind = 'day' and c.filters = 0 and c.reminder_cap in (0, -1)
-            and p.daily_cap > 0 and c.rank > p.daily_cap
+        sum(
+            case coalesce(b.reminder_cap, 0)
+                when 1 then c.units_1
+                when 2 then c.units_2
+                when 3 then c.units_3
+                when 4 then c.units_4
+                when 5 then c.units_5
+                when 6 then c.units_6
+            end
+        ) filter (where c.kind = 'reminder' and c.set_filters = 0) as alone_reminder_cap,
+        sum(
+            case coalesce(b.reminder_cap, 0)
+                when 1 then c.units_1
+                when 2 then c.units_2
+                when 3 then c.units_3
+                when 4 then c.units_4
+                when 5 then c.units_5
+                when 6 then c.units_6
+            end
+        ) filter (where c.kind = 'reminder' and c.set_filters = p.filters) as removed_reminder_cap,
+        sum(
+            case coalesce(b.reminder_cap, 0)
+                when 1 then c.promo_1
+                when 2 then c.promo_2
+                when 3 then c.promo_3
+                when 4 then c.promo_4
+                when 5 then c.promo_5
+                when 6 then c.promo_6
+            end
+        ) filter (where c.kind = 'reminder' and c.set_filters = p.filters) as promo_reminder_cap,
+        sum(
+            case p.daily_cap
+                when 1 then c.total_1 - 1 * c.units_1
+                when 2 then c.total_2 - 2 * c.units_2
+                when 3 then c.total_3 - 3 * c.units_3
+                when 4 then c.total_4 - 4 * c.units_4
+                when 5 then c.total_5 - 5 * c.units_5
+                when 6 then c.total_6 - 6 * c.units_6
+            end
+        ) filter (
+            where c.kind = 'day' and c.set_filters = 0 and c.reminder_cap in (0, -1)
         ) as alone_daily_cap,
-        sum(c.total - p.daily_cap * c.units) filter (
-            where c.kind = 'day' and c.filters = p.filters & c.mask
+        sum(
+            case p.daily_cap
+                when 1 then c.total_1 - 1 * c.units_1
+                when 2 then c.total_2 - 2 * c.units_2
+                when 3 then c.total_3 - 3 * c.units_3
+                when 4 then c.total_4 - 4 * c.units_4
+                when 5 then c.total_5 - 5 * c.units_5
+                when 6 then c.total_6 - 6 * c.units_6
+            end
+        ) filter (
+            where c.kind = 'day' and c.set_filters = p.filters
             and c.reminder_cap in (coalesce(b.reminder_cap, 0), -1)
-            and p.daily_cap > 0 and c.rank > p.daily_cap
         ) as removed_daily_cap,
-        sum(c.units) filter (
-            where c.kind = 'promo_day' and c.filters = p.filters & c.mask
+        sum(
+            case p.daily_cap
+                when 1 then c.units_1
+                when 2 then c.units_2
+                when 3 then c.units_3
+                when 4 then c.units_4
+                when 5 then c.units_5
+                when 6 then c.units_6
+            end
+        ) filter (
+            where c.kind = 'promo_day' and c.set_filters = p.filters
             and c.reminder_cap in (coalesce(b.reminder_cap, 0), -1)
-            and p.daily_cap > 0 and c.rank > p.daily_cap
         ) as promo_daily_cap
     from policies as p
-    cross join caps as c
+    inner join policy_sets as ps
+        on ps.policy = p.policy
+    inner join caps as c
+        on c.set_filters = ps.set_filters
     left join band_caps as b
         on b.policy = p.policy and b.band_key = c.band_key
     group by p.policy, c.month, c.band_key
@@ -170,34 +252,36 @@ select
     f.policy,
     f.month,
     f.band_key,
-    f.messages,
-    coalesce(f.alone_compliance, 0) as alone_compliance,
-    coalesce(f.alone_duplicates, 0) as alone_duplicates,
-    coalesce(f.alone_quiet_hours, 0) as alone_quiet_hours,
-    coalesce(f.alone_user_settings, 0) as alone_user_settings,
-    coalesce(f.alone_after_settlement, 0) as alone_after_settlement,
-    coalesce(c.alone_reminder_cap, 0) as alone_reminder_cap,
-    coalesce(c.alone_daily_cap, 0) as alone_daily_cap,
-    coalesce(f.alone_promo, 0) as alone_promo,
-    coalesce(f.removed_compliance, 0) as removed_compliance,
-    coalesce(f.removed_duplicates, 0) as removed_duplicates,
-    coalesce(f.removed_quiet_hours, 0) as removed_quiet_hours,
-    coalesce(f.removed_user_settings, 0) as removed_user_settings,
-    coalesce(f.removed_after_settlement, 0) as removed_after_settlement,
-    coalesce(c.removed_reminder_cap, 0) as removed_reminder_cap,
-    coalesce(c.removed_daily_cap, 0) as removed_daily_cap,
-    coalesce(f.promo_after_filters, 0) - coalesce(c.promo_reminder_cap, 0)
-    - coalesce(c.promo_daily_cap, 0) as rewritten_promo,
-    coalesce(f.removed_marketing_reachable, 0) as removed_marketing_reachable,
-    coalesce(f.flagged_compliance, 0) as flagged_compliance,
-    coalesce(f.flagged_duplicates, 0) as flagged_duplicates,
-    coalesce(f.flagged_quiet_hours, 0) as flagged_quiet_hours,
-    coalesce(f.flagged_user_settings, 0) as flagged_user_settings,
-    coalesce(f.flagged_after_settlement, 0) as flagged_after_settlement,
-    coalesce(f.flagged_daily_cap, 0) as flagged_daily_cap,
-    coalesce(f.flagged_daily_cap_marketing, 0) as flagged_daily_cap_marketing,
-    coalesce(f.flagged_promo, 0) as flagged_promo,
-    coalesce(f.marketing_reachable, 0) as marketing_reachable
+    cast(f.messages as bigint) as messages,
+    cast(coalesce(f.alone_compliance, 0) as bigint) as alone_compliance,
+    cast(coalesce(f.alone_duplicates, 0) as bigint) as alone_duplicates,
+    cast(coalesce(f.alone_quiet_hours, 0) as bigint) as alone_quiet_hours,
+    cast(coalesce(f.alone_user_settings, 0) as bigint) as alone_user_settings,
+    cast(coalesce(f.alone_after_settlement, 0) as bigint) as alone_after_settlement,
+    cast(coalesce(c.alone_reminder_cap, 0) as bigint) as alone_reminder_cap,
+    cast(coalesce(c.alone_daily_cap, 0) as bigint) as alone_daily_cap,
+    cast(coalesce(f.alone_promo, 0) as bigint) as alone_promo,
+    cast(coalesce(f.removed_compliance, 0) as bigint) as removed_compliance,
+    cast(coalesce(f.removed_duplicates, 0) as bigint) as removed_duplicates,
+    cast(coalesce(f.removed_quiet_hours, 0) as bigint) as removed_quiet_hours,
+    cast(coalesce(f.removed_user_settings, 0) as bigint) as removed_user_settings,
+    cast(coalesce(f.removed_after_settlement, 0) as bigint) as removed_after_settlement,
+    cast(coalesce(c.removed_reminder_cap, 0) as bigint) as removed_reminder_cap,
+    cast(coalesce(c.removed_daily_cap, 0) as bigint) as removed_daily_cap,
+    cast(
+        coalesce(f.promo_after_filters, 0) - coalesce(c.promo_reminder_cap, 0)
+        - coalesce(c.promo_daily_cap, 0) as bigint
+    ) as rewritten_promo,
+    cast(coalesce(f.removed_marketing_reachable, 0) as bigint) as removed_marketing_reachable,
+    cast(coalesce(f.flagged_compliance, 0) as bigint) as flagged_compliance,
+    cast(coalesce(f.flagged_duplicates, 0) as bigint) as flagged_duplicates,
+    cast(coalesce(f.flagged_quiet_hours, 0) as bigint) as flagged_quiet_hours,
+    cast(coalesce(f.flagged_user_settings, 0) as bigint) as flagged_user_settings,
+    cast(coalesce(f.flagged_after_settlement, 0) as bigint) as flagged_after_settlement,
+    cast(coalesce(f.flagged_daily_cap, 0) as bigint) as flagged_daily_cap,
+    cast(coalesce(f.flagged_daily_cap_marketing, 0) as bigint) as flagged_daily_cap_marketing,
+    cast(coalesce(f.flagged_promo, 0) as bigint) as flagged_promo,
+    cast(coalesce(f.marketing_reachable, 0) as bigint) as marketing_reachable
 from by_filters as f
 left join by_caps as c
     on c.policy = f.policy and c.month = f.month and c.band_key = f.band_key
