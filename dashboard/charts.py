@@ -41,7 +41,10 @@ def style(
     fig: go.Figure, title: str, y_pct: bool = False, height: int = 380, legend: bool = True
 ) -> go.Figure:
     """The one look: title top left, legend in one row under the title (never over an axis
-    title), CJK-capable font. `y_pct`: the y axis shows shares as %."""
+    title), CJK-capable font. `y_pct`: the y axis shows shares as %. A lone unnamed series
+    gets no legend (Plotly would label it "trace 0"): the title names it."""
+    if len(fig.data) == 1 and not fig.data[0].name:
+        legend = False
     fig.update_layout(
         template="plotly_white",
         colorway=list(fmt.PALETTE),

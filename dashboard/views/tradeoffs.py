@@ -239,7 +239,13 @@ st.dataframe(
     hide_index=True,
     key="whatif_ranking_table",
     width="stretch",
-    column_config={t("policy"): st.column_config.TextColumn(width="large")},
+    # the policy text is what tells the rows apart: the other columns as narrow as they go
+    column_config={
+        t("rank"): st.column_config.NumberColumn(width="small"),
+        t("policy"): st.column_config.TextColumn(width="large"),
+        t("messages_removed"): st.column_config.TextColumn(width="small"),
+        t("tied"): st.column_config.TextColumn(width="small"),
+    },
 )
 st.caption(t("search_limits"))
 
@@ -261,7 +267,7 @@ fig = go.Figure(
 )
 fig.update_xaxes(title=t("messages_removed"))
 fig.update_yaxes(title=t("value_yuan"))
-charts.style(fig, t("frontier_policy_title"), legend=False)  # one series (legend: "trace 0")
+charts.style(fig, t("frontier_policy_title"))
 fr_df = pd.DataFrame(
     [{"policy": describe(c.policy), "messages_removed": c.messages_removed, **c.value} for c in fr]
 )

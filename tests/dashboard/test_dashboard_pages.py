@@ -296,6 +296,9 @@ def test_tradeoffs_charts_curve_arms_frontier(app):
     # band A, Jan-Mar bills: U01 (control) and U08 (two_reminders), all on time
     assert frontier["data"][0]["text"] == ["Control", "2 reminders"]
     assert frontier["data"][0]["y"] == [1.0, 1.0]
+    # one unnamed series: no legend (it would read "trace 0"); several series keep theirs
+    assert frontier["layout"]["showlegend"] is False
+    assert arms["layout"]["showlegend"] is True
 
 
 def test_repayment_page(app):
