@@ -239,12 +239,14 @@ st.dataframe(
     hide_index=True,
     key="whatif_ranking_table",
     width="stretch",
-    # the policy text is what tells the rows apart: the other columns as narrow as they go
+    # the policy text is what tells the rows apart: as wide as the page allows with the
+    # value and its interval still whole
     column_config={
-        t("rank"): st.column_config.NumberColumn(width="small"),
-        t("policy"): st.column_config.TextColumn(width="large"),
-        t("messages_removed"): st.column_config.TextColumn(width="small"),
-        t("tied"): st.column_config.TextColumn(width="small"),
+        t("rank"): st.column_config.NumberColumn(width=50),
+        t("policy"): st.column_config.TextColumn(width=490),
+        t("messages_removed"): st.column_config.TextColumn(width=110),
+        t("value_yuan"): st.column_config.TextColumn(width=220),
+        t("tied"): st.column_config.TextColumn(width=70),
     },
 )
 st.caption(t("search_limits"))
