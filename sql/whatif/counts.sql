@@ -61,7 +61,7 @@ caps as (
         strftime(h.local_date, '%Y-%m') as month,
         coalesce(h.score_band, '?') as band_key,
         h.kind,
-        h.reminder_cap,
+        h.reminder_cap as hist_reminder_cap,
         sum(h.units) filter (where h.rank > 1) as units_1,
         sum(h.units) filter (where h.rank > 2) as units_2,
         sum(h.units) filter (where h.rank > 3) as units_3,
@@ -163,81 +163,47 @@ by_filters as (
         on by_set.set_filters = p.filters
 ),
 
--- per policy: what its caps remove (a cap K removes the rows ranked above K; a day's
--- surplus over daily cap N is its total minus N per day)
-by_caps as (
+-- per policy and histogram row in its filter sets: what the policy's caps remove of the row
+-- (a cap K removes the rows ranked above K; a day's surplus over daily cap N is its total
+-- minus N per day); null when the cap is none
+picked as (
     select
         p.policy,
-        c.month,
-        c.band_key,
-        sum(
-            case coalesce(b.reminder_cap, 0)
-                when 1 then c.units_1
-                when 2 then c.units_2
-                when 3 then c.units_3
-                when 4 then c.units_4
-                when 5 then c.units_5
-                when 6 then c.units_6
-            end
-        ) filter (where c.kind = 'reminder' and c.set_filters = 0) as alone_reminder_cap,
-        sum(
-            case coalesce(b.reminder_cap, 0)
-                when 1 then c.units_1
-                when 2 then c.units_2
-                when 3 then c.units_3
-                when 4 then c.units_4
-                when 5 then c.units_5
-                when 6 then c.units_6
-            end
-        ) filter (where c.kind = 'reminder' and c.set_filters = p.filters) as removed_reminder_cap,
-        sum(
-            case coalesce(b.reminder_cap, 0)
-                when 1 then c.promo_1
-                when 2 then c.promo_2
-                when 3 then c.promo_3
-                when 4 then c.promo_4
-                when 5 then c.promo_5
-                when 6 then c.promo_6
-            end
-        ) filter (where c.kind = 'reminder' and c.set_filters = p.filters) as promo_reminder_cap,
-        sum(
-            case p.daily_cap
-                when 1 then c.total_1 - 1 * c.units_1
-                when 2 then c.total_2 - 2 * c.units_2
-                when 3 then c.total_3 - 3 * c.units_3
-                when 4 then c.total_4 - 4 * c.units_4
-                when 5 then c.total_5 - 5 * c.units_5
-                when 6 then c.total_6 - 6 * c.units_6
-            end
-        ) filter (
-            where c.kind = 'day' and c.set_filters = 0 and c.reminder_cap in (0, -1)
-        ) as alone_daily_cap,
-        sum(
-            case p.daily_cap
-                when 1 then c.total_1 - 1 * c.units_1
-                when 2 then c.total_2 - 2 * c.units_2
-                when 3 then c.total_3 - 3 * c.units_3
-                when 4 then c.total_4 - 4 * c.units_4
-                when 5 then c.total_5 - 5 * c.units_5
-                when 6 then c.total_6 - 6 * c.units_6
-            end
-        ) filter (
-            where c.kind = 'day' and c.set_filters = p.filters
-            and c.reminder_cap in (coalesce(b.reminder_cap, 0), -1)
-        ) as removed_daily_cap,
-        sum(
-            case p.daily_cap
-                when 1 then c.units_1
-                when 2 then c.units_2
-                when 3 then c.units_3
-                when 4 then c.units_4
-                when 5 then c.units_5
-                when 6 then c.units_6
-            end
-        ) filter (
-            where c.kind = 'promo_day' and c.set_filters = p.filters
-            and c.reminder_cap in (coalesce(b.reminder_cap, 0), -1)
-        ) as promo_daily_cap
+        p.filters,
+        b.reminder_cap,
+        c.*,
+        case coalesce(b.reminder_cap, 0)
+            when 1 then c.units_1
+            when 2 then c.units_2
+            when 3 then c.units_3
+            when 4 then c.units_4
+            when 5 then c.units_5
+            when 6 then c.units_6
+        end as reminders_cut,
+        case coalesce(b.reminder_cap, 0)
+            when 1 then c.promo_1
+            when 2 then c.promo_2
+            when 3 then c.promo_3
+            when 4 then c.promo_4
+            when 5 then c.promo_5
+            when 6 then c.promo_6
+        end as promo_reminders_cut,
+        case p.daily_cap
+            when 1 then c.total_1 - 1 * c.units_1
+            when 2 then c.total_2 - 2 * c.units_2
+            when 3 then c.total_3 - 3 * c.units_3
+            when 4 then c.total_4 - 4 * c.units_4
+            when 5 then c.total_5 - 5 * c.units_5
+            when 6 then c.total_6 - 6 * c.units_6
+        end as day_surplus,
+        case p.daily_cap
+            when 1 then c.units_1
+            when 2 then c.units_2
+            when 3 then c.units_3
+            when 4 then c.units_4
+            when 5 then c.units_5
+            when 6 then c.units_6
+        end as promo_days_cut
     from policies as p
     inner join policy_sets as ps
         on ps.policy = p.policy
@@ -245,7 +211,35 @@ by_caps as (
         on c.set_filters = ps.set_filters
     left join band_caps as b
         on b.policy = p.policy and b.band_key = c.band_key
-    group by p.policy, c.month, c.band_key
+),
+
+by_caps as (
+    select
+        policy,
+        month,
+        band_key,
+        sum(reminders_cut) filter (
+            where kind = 'reminder' and set_filters = 0
+        ) as alone_reminder_cap,
+        sum(reminders_cut) filter (
+            where kind = 'reminder' and set_filters = filters
+        ) as removed_reminder_cap,
+        sum(promo_reminders_cut) filter (
+            where kind = 'reminder' and set_filters = filters
+        ) as promo_reminder_cap,
+        sum(day_surplus) filter (
+            where kind = 'day' and set_filters = 0 and hist_reminder_cap in (0, -1)
+        ) as alone_daily_cap,
+        sum(day_surplus) filter (
+            where kind = 'day' and set_filters = filters
+            and hist_reminder_cap in (coalesce(reminder_cap, 0), -1)
+        ) as removed_daily_cap,
+        sum(promo_days_cut) filter (
+            where kind = 'promo_day' and set_filters = filters
+            and hist_reminder_cap in (coalesce(reminder_cap, 0), -1)
+        ) as promo_daily_cap
+    from picked
+    group by policy, month, band_key
 )
 
 select
