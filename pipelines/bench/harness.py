@@ -280,13 +280,11 @@ def code_version() -> dict:
 
 def serve_rows(db: Path) -> dict[str, int]:
     """Rows of every core table in a published database."""
-    import duckdb
+    from pipelines.serve.segments import open_published, relations
 
-    con = duckdb.connect(str(db), read_only=True)
+    con = open_published(db)
     try:
-        tables = [r[0] for r in con.execute(
-            "select table_name from duckdb_tables() where schema_name = 'core' order by 1"
-        ).fetchall()]  # fmt: skip
+        tables = [t for _, t in relations(con, ("core",))]
         return {t: con.execute(f'select count(*) from core."{t}"').fetchone()[0] for t in tables}
     finally:
         con.close()

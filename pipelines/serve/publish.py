@@ -1,11 +1,14 @@
 """Publishing: the readers' database, built fresh from the warehouse and swapped in atomically.
 
-Readers open `serve.duckdb` read-only, one query at a time. A publish creates a new, empty
-database file next to `serve.duckdb` under a temporary name, copies into it table by table what
-readers get (core.*, mart.*, the ledger and the quarantine), adds the `meta` row, checkpoints
-it, fsyncs it and `os.replace`s it over the old file. A reader sees either the previous publish
-or this one, never a mix, and a run killed at any moment leaves the previous file untouched (the
-stray temporary file is removed by the next publish).
+Readers open `serve.duckdb` read-only, one query at a time. The large message-level tables are
+published as immutable segments, about a month of rows each (`pipelines.serve.segments`): a
+publish first writes the segments whose content is new (a new day: a third of the latest
+month), then creates a new, empty database file next to `serve.duckdb` under a temporary name,
+copies into it table by table the other tables readers get (core.*, mart.*, the ledger and the
+quarantine), lists the segments and makes each large table a view over them, adds the `meta`
+row, checkpoints it, fsyncs it and `os.replace`s it over the old file. A reader sees either the
+previous publish or this one, never a mix, and a run killed at any moment leaves the previous
+file and its segments untouched (the stray temporary files are removed by the next publish).
 
 The file is written from the tables' current rows only, never copied byte for byte from the
 warehouse: the warehouse's free blocks still hold what was deleted or replaced there (a
@@ -27,6 +30,7 @@ import duckdb
 
 from pipelines.contract import LANDING_SOURCES
 from pipelines.ingest.validate import lit, q
+from pipelines.serve import segments
 from pipelines.settings import SQL_DIR
 
 TMP_SUFFIX = ".publishing"
@@ -41,6 +45,8 @@ class PublishResult:
     tables: int
     rows_per_source: dict[str, int]
     seconds: float
+    segments: int = 0  # segments the published file lists
+    segments_written: int = 0  # of which this publish wrote (the others were unchanged)
 
 
 def build_fingerprint() -> str:
@@ -97,9 +103,12 @@ def _database_file(con: duckdb.DuckDBPyConnection) -> Path:
 
 
 def _copy_tables(con: duckdb.DuckDBPyConnection, catalog: str) -> int:
-    """Copy into the empty database `pub` every table readers get; returns how many."""
+    """Copy into the empty database `pub` every table readers get but the segmented ones;
+    returns how many."""
     n = 0
     for schema, table in _tables(con, catalog):
+        if (schema, table) in segments.SEGMENTED:
+            continue
         if schema in PUBLISHED_SCHEMAS or (schema == "ingest" and table in COPIED_INGEST_TABLES):
             con.execute(f"create schema if not exists pub.{q(schema)}")
             con.execute(
@@ -110,6 +119,18 @@ def _copy_tables(con: duckdb.DuckDBPyConnection, catalog: str) -> int:
     return n
 
 
+def _previous_segments(serve: Path) -> set[str] | None:
+    """The segment files the current published database lists (None: unknown)."""
+    if not serve.is_file():
+        return set()
+    try:
+        with duckdb.connect(str(serve), read_only=True) as old:
+            rows = segments.listed(old, old.execute("select current_database()").fetchone()[0])
+    except duckdb.Error:
+        return None
+    return {file for _, file in rows or []}
+
+
 def publish(con: duckdb.DuckDBPyConnection, serve: Path, run_id: str) -> PublishResult:
     """Publish the warehouse behind `con`: core.*, mart.*, the ledger, quarantine and `meta`."""
     t0 = time.monotonic()
@@ -118,14 +139,21 @@ def publish(con: duckdb.DuckDBPyConnection, serve: Path, run_id: str) -> Publish
     _remove_stale(serve)
     _database_file(con)  # an in-memory warehouse has nothing to publish
     catalog = con.execute("select current_database()").fetchone()[0]
+    previous = _previous_segments(serve)
+    folder = segments.segments_dir(serve)
+    planned = segments.plan(con, catalog)
+    written = sum(segments.write(con, catalog, seg, folder) for seg in planned)
+    if planned:
+        _fsync(folder)
     tmp = serve.parent / f".{serve.name}.{os.getpid()}.{int(time.time() * 1000)}{TMP_SUFFIX}"
     counts_sql = ", ".join(
-        f"{lit(s)}, (select count(*) from pub.core.{q(s)})" for s in LANDING_SOURCES
+        f"{lit(s)}, (select count(*) from {q(catalog)}.core.{q(s)})" for s in LANDING_SOURCES
     )
     try:
         con.execute(f"attach {lit(str(tmp))} as pub")
         try:
             n = _copy_tables(con, catalog)
+            segments.create_views(con, catalog, "pub", planned, folder)
             has_context = ("mart", "run_context") in _tables(con, "pub")
             settings_sql = (
                 "(select to_json(r) from (select * exclude (as_of) from pub.mart.run_context) as r)"
@@ -154,10 +182,20 @@ def publish(con: duckdb.DuckDBPyConnection, serve: Path, run_id: str) -> Publish
             con.execute("checkpoint pub")
         finally:
             con.execute("detach pub")
+            segments.detach_all(con, planned)
         _fsync(tmp)
         os.replace(tmp, serve)
     except BaseException:
         _remove_stale(serve)
         raise
     _fsync(serve.parent)
-    return PublishResult(serve, n + 1, json.loads(rows), time.monotonic() - t0)
+    if previous is not None:  # else keep every file: a reader may still need one
+        segments.collect_garbage(folder, previous | {seg.file for seg in planned})
+    return PublishResult(
+        serve,
+        n + len(segments.present(con, catalog)) + 1,
+        json.loads(rows),
+        time.monotonic() - t0,
+        len(planned),
+        written,
+    )

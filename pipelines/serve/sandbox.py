@@ -10,10 +10,13 @@ Layers of defence, each enough on its own for the cases it covers:
    (WORKER_MEMORY_BYTES, DuckDB's `memory_limit` inside it is MEMORY_LIMIT), it may not write
    files, and its CPU time is capped. The parent kills it when the time limit has passed
    (KILL_GRACE_S later at most), whether or not DuckDB listens to the interrupt it gets first.
-3. The worker's connection is opened `read_only`, with `enable_external_access=false`, and
-   then DuckDB's local file system is switched off (`disabled_filesystems`) and the
-   configuration locked: no function can read any file, not even the database's own file or
-   its WAL (DuckDB allows those to `read_blob` otherwise), and no SET can undo it.
+3. The worker's connection is opened `read_only`; the published database's month segments are
+   attached read-only (`pipelines.serve.segments`), and then external access is turned off
+   (`enable_external_access=false`), DuckDB's local file system is switched off
+   (`disabled_filesystems`) and the configuration locked, all before any query runs: no
+   function can read any file, not even the database's own file or its WAL (DuckDB allows
+   those to `read_blob` otherwise), no further database can be attached, and no SET can undo
+   it.
 4. The worker fetches at most `max_rows` rows and at most `max_bytes` bytes of values.
 
 Every connection to one file within a process must use the same configuration (DuckDB refuses
@@ -44,6 +47,7 @@ from typing import Any
 
 import duckdb
 
+from pipelines.serve import segments
 from pipelines.settings import paths
 
 MEMORY_LIMIT = "1GB"  # DuckDB's buffer limit inside the worker
@@ -54,8 +58,10 @@ THREADS = 2
 KILL_GRACE_S = 0.75  # the worker is killed this long after its time limit at the latest
 MAX_BYTES = 16 << 20  # default output cap: bytes of values returned
 
+# external access is on only while the connection attaches the published segments; connect()
+# turns it off, and locks the configuration, before it returns the connection
 CONFIG = {
-    "enable_external_access": False,
+    "enable_external_access": True,
     "autoinstall_known_extensions": False,
     "autoload_known_extensions": False,
     "memory_limit": MEMORY_LIMIT,
@@ -151,9 +157,12 @@ def _open_error(path: Path, exc: duckdb.Error) -> SandboxError:
     return SandboxError("error", f"cannot open {path}: {text}")
 
 
+_LOCKDOWN = threading.Lock()  # one connection at a time sets up a shared instance
+
+
 def connect(db: Path | str | None = None) -> duckdb.DuckDBPyConnection:
-    """A read-only, locked-down connection to the published database (default paths().serve):
-    no file access of any kind, settings locked."""
+    """A read-only, locked-down connection to the published database (default paths().serve),
+    its segments attached: no file access of any kind, settings locked."""
     path = Path(db) if db is not None else paths().serve
     if not path.is_file():
         raise SandboxError(
@@ -164,10 +173,18 @@ def connect(db: Path | str | None = None) -> duckdb.DuckDBPyConnection:
     except duckdb.Error as exc:
         raise _open_error(path, exc) from None
     try:
-        # Another connection of this process may have locked the shared instance already.
-        if not con.execute("select current_setting('lock_configuration')").fetchone()[0]:
-            con.execute("set disabled_filesystems = 'LocalFileSystem'")
-            con.execute("set lock_configuration = true")
+        with _LOCKDOWN:
+            # Another connection of this process may have set up the shared instance already
+            # (the segments attached, then locked); the instance is per file, so its segments
+            # are this file's.
+            if not con.execute("select current_setting('lock_configuration')").fetchone()[0]:
+                segments.attach(con, path)
+                con.execute("set enable_external_access = false")
+                con.execute("set disabled_filesystems = 'LocalFileSystem'")
+                con.execute("set lock_configuration = true")
+    except segments.SegmentError as exc:
+        con.close()
+        raise SandboxError("error", str(exc)) from None
     except duckdb.Error as exc:
         con.close()
         raise SandboxError("error", f"cannot lock down {path}: {_first_line(exc)}") from None

@@ -16,6 +16,7 @@ from pipelines.engines.parity import diff_tables
 from pipelines.engines.session import java_executable, spark_session
 from pipelines.engines.spark import hand_over, match_time_zone, run_statement
 from pipelines.engines.transpile import SPARK, plan
+from pipelines.serve.segments import open_published
 
 pytestmark = [
     pytest.mark.spark,
@@ -235,8 +236,8 @@ def test_published_marts_are_identical(simulated, spark, monkeypatch):
     assert all(duckdb_helpers[t] > 0 for t in HELPER_TABLES), duckdb_helpers
     assert not (simulated / "spark" / "build").exists()  # the exchange is cleaned up
 
-    left = duckdb.connect(str(simulated / "serve_duckdb.duckdb"), read_only=True)
-    right = duckdb.connect(str(simulated / "serve_spark.duckdb"), read_only=True)
+    left = open_published(simulated / "serve_duckdb.duckdb")
+    right = open_published(simulated / "serve_spark.duckdb")
     try:
         tables = [f"mart.{t}" for t in MART_TABLES]
         counts = {t: left.table(t).count("*").fetchall()[0][0] for t in tables}

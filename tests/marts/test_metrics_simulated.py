@@ -16,11 +16,11 @@ import json
 import os
 from datetime import datetime
 
-import duckdb
 import pytest
 
 from pipelines.marts import DEFAULT_PROMO_KEYWORDS
 from pipelines.orchestration.run import run_pipeline
+from pipelines.serve.segments import open_published
 from pipelines.simulator import simulate
 
 pytestmark = pytest.mark.slow
@@ -53,7 +53,7 @@ def simulated(tmp_path_factory):
         else:
             os.environ["NUDGESCOPE_DATA_DIR"] = previous
     assert summary.success, summary.error
-    con = duckdb.connect(str(data / "serve.duckdb"), read_only=True)
+    con = open_published(data / "serve.duckdb")
     yield truth, con
     con.close()
 

@@ -9,7 +9,6 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 import dagster as dg
-import duckdb
 import pytest
 from test_ingest_run import ORDERS_HEADER, USERS, _landing
 
@@ -26,6 +25,7 @@ from pipelines.orchestration.jobs import (
     busy_run,
 )
 from pipelines.orchestration.run import run_pipeline
+from pipelines.serve.segments import open_published, relations
 from tests.fixtures.ingest.helpers import put, query
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -243,12 +243,9 @@ def test_a_killed_cli_run_does_not_block_the_sensor(_isolated_data_dir):
 
 def _published(serve) -> dict[str, list]:
     """Every published core and mart table, and the ledger and quarantine without run ids."""
-    con = duckdb.connect(str(serve), read_only=True)
+    con = open_published(serve)
     try:
-        tables = con.execute(
-            "select schema_name, table_name from duckdb_tables() "
-            "where schema_name in ('core', 'mart') order by 1, 2"
-        ).fetchall()
+        tables = relations(con, ("core", "mart"))
         out = {
             f"{s}.{t}": sorted(con.execute(f'select * from {s}."{t}"').fetchall(), key=repr)
             for s, t in tables

@@ -1,0 +1,311 @@
+"""Segments: the large published tables as immutable database files, one per slice of dates.
+
+The message-level tables hold nearly all of the published rows, and a new day changes only a
+small part of them (mostly its own month). Rewriting all of them into a fresh `serve.duckdb` on
+every publish cost most of an incremental run. So each of them is published in slices of dates:
+
+- A *segment* is one DuckDB file holding, for one slice of dates of the table's date column
+  (`_dt` for the core tables, `local_date` for the flags), that slice's rows of every table in
+  `SEGMENTED`, as `segment."<schema>__<table>"`. A slice is a calendar month, except in the
+  latest month of the data, which is cut into thirds (days 1-10, 11-20, 21-end) so that a new
+  day rewrites at most ten days of rows; when the next month starts, the thirds are written
+  once more as one month (`slice_key`). Its name carries a fingerprint of its content
+  (row counts, an order-independent hash of every row, and the columns with their types), so a
+  file with that name is that content: it is written once, under a temporary name, fsynced and
+  renamed, and never opened for writing again. It holds no freed blocks.
+- A publish fingerprints every slice (one grouped scan per table), writes only the segments
+  whose name does not exist yet, and lists the segments in `main.segments` of the small
+  `serve.duckdb`, where each large table is a view: the `union all` of its slices.
+- Readers open `serve.duckdb` and attach the listed segments read-only under the listed
+  aliases before anything else (`attach`); the views then resolve.
+- Files named by neither the new list nor the previous one are removed after the new
+  `serve.duckdb` is in place: a reader that opened the previous file a moment before the swap
+  still finds its segments; one that already attached them keeps them open after the unlink.
+
+A killed publish leaves at most a stray temporary file (removed by the next publish) or a
+complete segment that no list names yet (reused by the next publish if its content is the same,
+removed otherwise).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import duckdb
+
+from pipelines.ingest.validate import lit, q
+
+# The published tables kept as segments, and the date column that picks a row's slice.
+SEGMENTED: dict[tuple[str, str], str] = {
+    ("core", "checkout_sessions"): "_dt",
+    ("core", "orders"): "_dt",
+    ("core", "sms_logs"): "_dt",
+    ("core", "sms_messages"): "_dt",
+    ("core", "sms_receipt_matches"): "_dt",
+    ("core", "sms_receipts"): "_dt",
+    ("mart", "sms_message_flags"): "local_date",
+}
+SEGMENT_SCHEMA = "segment"  # inside a segment file; no reader filters on it by accident
+LIST_TABLE = "segments"  # main.segments of serve.duckdb: alias, file, slice, rows
+FORMAT = "1"  # part of every fingerprint: a change of the layout renames every segment
+TMP_SUFFIX = ".writing"
+NO_DATE = "none"  # the slice of rows whose date column is null
+
+
+class SegmentError(Exception):
+    """A published database whose segments cannot be attached (a file missing or unreadable)."""
+
+
+@dataclass(frozen=True)
+class Segment:
+    key: str  # YYYY-MM (a month), YYYY-MM-1|2|3 (a third of the latest month), or NO_DATE
+    fingerprint: str
+    rows: int
+
+    @property
+    def file(self) -> str:
+        return f"{self.key}-{self.fingerprint}.duckdb"
+
+    @property
+    def alias(self) -> str:
+        return f"seg_{self.key.replace('-', '')}_{self.fingerprint[:12]}"
+
+
+def segments_dir(serve: Path) -> Path:
+    """Where the segments of the published database `serve` live (next to it, by its name)."""
+    serve = Path(serve)
+    return serve.parent / f"{serve.stem}.segments"
+
+
+def inner_name(schema: str, table: str) -> str:
+    return f"{SEGMENT_SCHEMA}.{q(f'{schema}__{table}')}"
+
+
+def present(con: duckdb.DuckDBPyConnection, catalog: str) -> list[tuple[str, str, str]]:
+    """The segmented tables that exist in `catalog`: (schema, table, date column)."""
+    have = set(
+        con.execute(
+            "select schema_name, table_name from duckdb_tables() "
+            "where database_name = $c and not temporary",
+            {"c": catalog},
+        ).fetchall()
+    )
+    return [(s, t, col) for (s, t), col in sorted(SEGMENTED.items()) if (s, t) in have]
+
+
+def _columns(con: duckdb.DuckDBPyConnection, catalog: str, schema: str, table: str) -> str:
+    return con.execute(
+        "select string_agg(column_name || ' ' || data_type, ', ' order by column_index) "
+        "from duckdb_columns() where database_name = $c and schema_name = $s "
+        "and table_name = $t",
+        {"c": catalog, "s": schema, "t": table},
+    ).fetchone()[0]
+
+
+def slice_key(col: str, latest: str) -> str:
+    """SQL for the slice of a row by its date column `col`: its month, but a third of the month
+    in the latest month `latest` (YYYY-MM) and NO_DATE without a date."""
+    month = f"strftime({q(col)}, '%Y-%m')"
+    third = f"(least((day({q(col)}) - 1) // 10, 2) + 1)::varchar"
+    return (
+        f"case when {q(col)} is null then {lit(NO_DATE)} "
+        f"when {month} < {lit(latest)} then {month} "
+        f"else {month} || '-' || {third} end"
+    )
+
+
+def _latest_month(con: duckdb.DuckDBPyConnection, catalog: str, tables) -> str:
+    """The latest month any segmented table has rows of (YYYY-MM; '' without any date)."""
+    if not tables:
+        return ""
+    union = " union all ".join(
+        f"select max({q(col)}) as d from {q(catalog)}.{q(s)}.{q(t)}" for s, t, col in tables
+    )
+    return con.execute(f"select coalesce(strftime(max(d), '%Y-%m'), '') from ({union})").fetchone()[
+        0
+    ]
+
+
+def plan(con: duckdb.DuckDBPyConnection, catalog: str) -> list[Segment]:
+    """Fingerprint every slice of the segmented tables in `catalog`; one segment per slice."""
+    tables = present(con, catalog)
+    latest = _latest_month(con, catalog, tables)
+    parts: dict[str, dict[str, tuple[int, str]]] = {}
+    shapes = {}
+    for schema, table, col in tables:
+        shapes[(schema, table)] = _columns(con, catalog, schema, table)
+        rows = con.execute(
+            f"""select {slice_key(col, latest)} as key,
+                    count(*), sum(hash(__row)::hugeint)::varchar
+            from {q(catalog)}.{q(schema)}.{q(table)} as __row
+            group by all"""
+        ).fetchall()
+        for key, n, digest in rows:
+            parts.setdefault(key, {})[f"{schema}.{table}"] = (n, digest)
+    out = []
+    for key in sorted(parts):
+        h = hashlib.sha256(f"nudgescope segment {FORMAT}\0{key}\0".encode())
+        for schema, table, _ in tables:
+            n, digest = parts[key].get(f"{schema}.{table}", (0, "0"))
+            h.update(f"{schema}.{table}\0{shapes[(schema, table)]}\0{n}\0{digest}\0".encode())
+        out.append(Segment(key, h.hexdigest()[:20], sum(n for n, _ in parts[key].values())))
+    return out
+
+
+def _slice_filter(col: str, key: str) -> str:
+    """A range predicate on `col` for slice `key` (a range, so zone maps skip row groups)."""
+    if key == NO_DATE:
+        return f"{q(col)} is null"
+    y, m, *third = (int(x) for x in key.split("-"))
+    lo = date(y, m, 1)
+    hi = date(y + (m == 12), m % 12 + 1, 1)
+    if third:
+        lo = date(y, m, 1 + 10 * (third[0] - 1))
+        hi = date(y, m, 1 + 10 * third[0]) if third[0] < 3 else hi
+    return f"{q(col)} >= date {lit(lo.isoformat())} and {q(col)} < date {lit(hi.isoformat())}"
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write(con: duckdb.DuckDBPyConnection, catalog: str, seg: Segment, folder: Path) -> bool:
+    """Write segment `seg` from `catalog` into `folder` unless it is there; True if written."""
+    final = folder / seg.file
+    if final.is_file():
+        return False
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = folder / f".{seg.file}.{os.getpid()}{TMP_SUFFIX}"
+    tmp.unlink(missing_ok=True)
+    con.execute(f"attach {lit(str(tmp))} as __segment_out")
+    try:
+        con.execute(f"create schema __segment_out.{SEGMENT_SCHEMA}")
+        for schema, table, col in present(con, catalog):
+            con.execute(
+                f"create table __segment_out.{inner_name(schema, table)} as "
+                f"from {q(catalog)}.{q(schema)}.{q(table)} where {_slice_filter(col, seg.key)}"
+            )
+        con.execute("checkpoint __segment_out")
+    finally:
+        con.execute("detach __segment_out")
+    _fsync(tmp)
+    os.replace(tmp, final)
+    return True
+
+
+def create_views(
+    con: duckdb.DuckDBPyConnection, catalog: str, target: str, segments: list[Segment], folder: Path
+) -> None:
+    """In database `target`: the list of segments and a view per segmented table over them
+    (a plain empty copy when there are no rows at all). The segments stay attached in `con`
+    under their aliases until `detach_all`."""
+    con.execute(
+        f"create table {q(target)}.main.{LIST_TABLE} "
+        "(alias varchar, file varchar, slice varchar, rows bigint)"
+    )
+    for seg in segments:
+        con.execute(
+            f"insert into {q(target)}.main.{LIST_TABLE} values ($a, $f, $m, $r)",
+            {"a": seg.alias, "f": seg.file, "m": seg.key, "r": seg.rows},
+        )
+        con.execute(
+            f"attach if not exists {lit(str(folder / seg.file))} as {q(seg.alias)} (read_only)"
+        )
+    for schema, table, _ in present(con, catalog):
+        con.execute(f"create schema if not exists {q(target)}.{q(schema)}")
+        name = f"{q(target)}.{q(schema)}.{q(table)}"
+        if not segments:
+            con.execute(f"create table {name} as from {q(catalog)}.{q(schema)}.{q(table)}")
+            continue
+        body = "\nunion all\n".join(
+            f"select * from {q(seg.alias)}.{inner_name(schema, table)}" for seg in segments
+        )
+        con.execute(f"create view {name} as\n{body}")
+
+
+def detach_all(con: duckdb.DuckDBPyConnection, segments: list[Segment]) -> None:
+    for seg in segments:
+        con.execute(f"detach database if exists {q(seg.alias)}")
+
+
+def listed(con: duckdb.DuckDBPyConnection, catalog: str) -> list[tuple[str, str]] | None:
+    """(alias, file) of every segment `catalog` lists, or None when it lists none."""
+    has = con.execute(
+        "select count(*) from duckdb_tables() where database_name = $c "
+        "and schema_name = 'main' and table_name = $t",
+        {"c": catalog, "t": LIST_TABLE},
+    ).fetchone()[0]
+    if not has:
+        return None
+    return con.execute(
+        f"select alias, file from {q(catalog)}.main.{LIST_TABLE} order by slice"
+    ).fetchall()
+
+
+def attach(con: duckdb.DuckDBPyConnection, serve: Path) -> int:
+    """Attach, read-only, the segments the published database behind `con` lists (it must be
+    the connection's default database, opened from `serve`); returns how many."""
+    catalog = con.execute("select current_database()").fetchone()[0]
+    rows = listed(con, catalog) or []
+    folder = segments_dir(serve)
+    for alias, file in rows:
+        try:
+            con.execute(f"attach if not exists {lit(str(folder / file))} as {q(alias)} (read_only)")
+        except duckdb.Error as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise SegmentError(
+                f"the published database {serve} is incomplete: its segment {folder / file} "
+                f"cannot be opened ({first}); run `nudgescope run` to publish again"
+            ) from None
+    return len(rows)
+
+
+def open_published(serve: Path | str) -> duckdb.DuckDBPyConnection:
+    """A plain read-only connection to a published database with its segments attached (for
+    tools and tests; the dashboard and `nudgescope sql` use the locked-down sandbox)."""
+    con = duckdb.connect(str(serve), read_only=True)
+    try:
+        attach(con, Path(serve))
+    except BaseException:
+        con.close()
+        raise
+    return con
+
+
+def collect_garbage(folder: Path, keep: set[str]) -> int:
+    """Remove the segment files of `folder` not in `keep`, and stray temporary files."""
+    removed = 0
+    if not folder.is_dir():
+        return 0
+    for p in folder.iterdir():
+        stray = TMP_SUFFIX in p.name
+        unlisted = p.suffix == ".duckdb" and p.name not in keep
+        orphan_wal = p.name.endswith(".duckdb.wal") and p.name[: -len(".wal")] not in keep
+        if stray or unlisted or orphan_wal:
+            p.unlink(missing_ok=True)
+            removed += 1
+    return removed
+
+
+def relations(con: duckdb.DuckDBPyConnection, schemas: tuple[str, ...]) -> list[tuple[str, str]]:
+    """(schema, name) of the tables and views of the connection's own database in `schemas`
+    (a published large table is a view), sorted."""
+    return con.execute(
+        """select schema_name, table_name from duckdb_tables()
+        where database_name = current_database() and not temporary
+            and list_contains($s, schema_name)
+        union
+        select schema_name, view_name from duckdb_views()
+        where database_name = current_database() and not internal and not temporary
+            and list_contains($s, schema_name)
+        order by 1, 2""",
+        {"s": list(schemas)},
+    ).fetchall()

@@ -1,0 +1,171 @@
+"""The large published tables as month segments: what a publish writes, reuses and removes, and
+what readers see (hand-built warehouses with a few rows, so every count is worked by hand)."""
+
+from __future__ import annotations
+
+import duckdb
+import pytest
+
+from pipelines.contract import LANDING_SOURCES
+from pipelines.serve import sandbox
+from pipelines.serve.publish import publish
+from pipelines.serve.segments import (
+    SegmentError,
+    open_published,
+    relations,
+    segments_dir,
+)
+
+
+def _warehouse(path, logs: list[tuple[str | None, int]], flags: list[tuple[str, int]] = ()):
+    """A warehouse with every core table the publish counts (empty but sms_logs), the ledger,
+    and mart.sms_message_flags; `logs` are (_dt, id) rows, `flags` (local_date, id) rows."""
+    con = duckdb.connect(str(path))
+    con.execute("create schema core; create schema ingest; create schema mart")
+    for source in LANDING_SOURCES:
+        con.execute(f'create table core."{source}" (id integer, _dt date)')
+    con.executemany("insert into core.sms_logs values ($2, $1::date)", [list(r) for r in logs])
+    con.execute("create table mart.sms_message_flags (id integer, local_date date)")
+    for local_date, id_ in flags:
+        con.execute("insert into mart.sms_message_flags values (?, ?::date)", [id_, local_date])
+    con.execute(
+        """create table ingest.file_ledger (path varchar, content_hash varchar, status varchar,
+        rows_read bigint, rows_loaded bigint, rows_quarantined bigint, rows_superseded bigint,
+        run_id varchar, dt date)"""
+    )
+    con.execute("insert into ingest.file_ledger values ('a.csv', 'h', 'loaded', 1, 1, 0, 0, "
+                "'r', '2025-03-01')")  # fmt: skip
+    con.execute("create table ingest.quarantine (path varchar)")
+    return con
+
+
+def _files(serve) -> list[str]:
+    return sorted(p.name for p in segments_dir(serve).iterdir())
+
+
+def _rows(serve, sql: str) -> list[tuple]:
+    con = open_published(serve)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
+def test_a_segment_per_month_and_per_third_of_the_latest_month(tmp_path):
+    serve = tmp_path / "serve.duckdb"
+    logs = [("2025-01-31", 1), ("2025-02-01", 2), ("2025-02-28", 3), (None, 4)]
+    with _warehouse(tmp_path / "w.duckdb", logs, [("2025-02-03", 9)]) as con:
+        result = publish(con, serve, "run-1")
+    # January whole; February (the latest month) in thirds: days 1-10 (rows 2 and the flag)
+    # and 21-28 (row 3), none in 11-20; the row without a date apart: four files
+    assert (result.segments, result.segments_written) == (4, 4)
+    keys = [f.rsplit("-", 1)[0] for f in _files(serve)]
+    assert keys == ["2025-01", "2025-02-1", "2025-02-3", "none"]
+    assert _rows(serve, "select id from core.sms_logs order by id") == [(1,), (2,), (3,), (4,)]
+    assert _rows(serve, "select id, local_date::varchar from mart.sms_message_flags") == [
+        (9, "2025-02-03")
+    ]
+    # a segment holds its slice of every segmented table
+    first_third = segments_dir(serve) / _files(serve)[1]
+    with duckdb.connect(str(first_third), read_only=True) as seg:
+        assert seg.execute('select id from segment."core__sms_logs"').fetchall() == [(2,)]
+        assert seg.execute('select id from segment."mart__sms_message_flags"').fetchall() == [(9,)]
+    # readers see tables and views alike; the published list names the four files
+    con = open_published(serve)
+    try:
+        assert ("core", "sms_logs") in relations(con, ("core",))
+        assert con.execute("select count(*), sum(rows) from main.segments").fetchone() == (4, 5)
+    finally:
+        con.close()
+
+
+def test_a_new_day_rewrites_only_its_slice_and_old_files_go_a_publish_later(tmp_path):
+    serve = tmp_path / "serve.duckdb"
+    wh = tmp_path / "w.duckdb"
+    with _warehouse(wh, [("2025-01-10", 1), ("2025-02-10", 2)]) as con:
+        publish(con, serve, "run-1")
+    jan, feb1 = _files(serve)
+    jan_inode = (segments_dir(serve) / jan).stat().st_ino
+
+    with duckdb.connect(str(wh)) as con:
+        con.execute("insert into core.sms_logs values (3, '2025-02-11')")
+        second = publish(con, serve, "run-2")
+    # the new row is in February's second third: only that file is new
+    assert (second.segments, second.segments_written) == (3, 1)
+    files = _files(serve)
+    assert jan in files and feb1 in files and len(files) == 3
+    assert (segments_dir(serve) / jan).stat().st_ino == jan_inode
+    assert _rows(serve, "select count(*) from core.sms_logs") == [(3,)]
+    (feb2,) = set(files) - {jan, feb1}
+
+    with duckdb.connect(str(wh)) as con:
+        # same number of rows, one value changed: a different fingerprint
+        con.execute("update core.sms_logs set id = 30 where id = 3")
+        third = publish(con, serve, "run-3")
+    assert third.segments_written == 1
+    files = _files(serve)
+    # run 2's second third stays one publish longer: a reader may have opened run 2's file
+    assert feb2 in files and len(files) == 4
+    assert _rows(serve, "select list(id order by id) from core.sms_logs") == [([1, 2, 30],)]
+
+    with duckdb.connect(str(wh)) as con:
+        fourth = publish(con, serve, "run-4")  # nothing changed: nothing written, feb2 goes
+    assert fourth.segments_written == 0
+    assert feb2 not in _files(serve) and len(_files(serve)) == 3
+
+    with duckdb.connect(str(wh)) as con:
+        # March starts: February becomes one month (its thirds are written once more as one)
+        con.execute("insert into core.sms_logs values (4, '2025-03-01')")
+        fifth = publish(con, serve, "run-5")
+    assert fifth.segments_written == 2
+    assert [f.rsplit("-", 1)[0] for f in fifth_files(serve)] == ["2025-01", "2025-02", "2025-03-1"]
+    assert _rows(serve, "select list(id order by id) from core.sms_logs") == [([1, 2, 4, 30],)]
+
+
+def fifth_files(serve) -> list[str]:
+    """The files the published list names (the previous publish's stay on disk a while)."""
+    return [f for (f,) in _rows(serve, "select file from main.segments order by slice")]
+
+
+def test_stray_and_unlisted_files_are_removed(tmp_path):
+    serve = tmp_path / "serve.duckdb"
+    with _warehouse(tmp_path / "w.duckdb", [("2025-01-10", 1)]) as con:
+        publish(con, serve, "run-1")
+        folder = segments_dir(serve)
+        (folder / ".2025-03-abc.duckdb.123.writing").write_bytes(b"half")
+        (folder / "2024-12-0123456789abcdef0123.duckdb").write_bytes(b"not listed")
+        publish(con, serve, "run-2")
+    assert len(_files(serve)) == 1
+
+
+def test_a_missing_segment_is_a_clear_error(tmp_path):
+    serve = tmp_path / "serve.duckdb"
+    with _warehouse(tmp_path / "w.duckdb", [("2025-01-10", 1)]) as con:
+        publish(con, serve, "run-1")
+    (only,) = _files(serve)
+    (segments_dir(serve) / only).unlink()
+    with pytest.raises(SegmentError, match="incomplete.*nudgescope run"):
+        open_published(serve)
+    with pytest.raises(sandbox.SandboxError, match="incomplete") as err:
+        sandbox.connect(serve)
+    assert err.value.kind == "error"
+
+
+def test_the_sandbox_reads_segments_but_no_file(tmp_path):
+    serve = tmp_path / "serve.duckdb"
+    with _warehouse(tmp_path / "w.duckdb", [("2025-01-10", 1), ("2025-02-10", 2)]) as con:
+        publish(con, serve, "run-1")
+    result = sandbox.run("select count(*) as n from core.sms_logs", serve)
+    assert result.rows == [(2,)]
+    seg = segments_dir(serve) / _files(serve)[0]
+    with pytest.raises(sandbox.SandboxError):
+        sandbox.run(f"select * from read_blob('{seg}')", serve)
+    con = sandbox.connect(serve)
+    try:
+        with pytest.raises(duckdb.Error):
+            con.execute(f"attach '{seg}' as again (read_only)")
+        assert con.execute("select current_setting('enable_external_access')").fetchone() == (
+            False,
+        )
+    finally:
+        con.close()
