@@ -83,6 +83,8 @@ def _tables(con: duckdb.DuckDBPyConnection, catalog: str) -> list[tuple[str, str
 def _remove_stale(serve: Path) -> None:
     for p in serve.parent.glob(f".{serve.name}.*{TMP_SUFFIX}*"):
         p.unlink(missing_ok=True)
+    for p in serve.parent.glob(f".{segments.attach_script(serve).name}.*{segments.TMP_SUFFIX}"):
+        p.unlink(missing_ok=True)
 
 
 def _fsync(path: Path) -> None:
@@ -188,6 +190,7 @@ def publish(con: duckdb.DuckDBPyConnection, serve: Path, run_id: str) -> Publish
     except BaseException:
         _remove_stale(serve)
         raise
+    segments.write_attach_script(serve, planned)
     _fsync(serve.parent)
     if previous is not None:  # else keep every file: a reader may still need one
         segments.collect_garbage(folder, previous | {seg.file for seg in planned})

@@ -593,23 +593,26 @@ def test_phone_columns_dropped_and_numbers_masked(wh, landing, _isolated_data_di
 
 
 def assert_no_raw_phone_numbers(db):
-    import duckdb
+    """No text column of `db` holds a phone number: every table and view of the database and,
+    for a published one, of every segment file it lists (attached)."""
+    from pipelines.serve.segments import open_published
 
-    con = duckdb.connect(str(db), read_only=True)
+    con = open_published(db)
     try:
         cols = con.execute(
-            "select schema_name, table_name, column_name from duckdb_columns() "
-            "where (data_type = 'VARCHAR' or data_type = 'VARCHAR[]') "
+            "select database_name, schema_name, table_name, column_name from duckdb_columns() "
+            "where database_name not in ('system', 'temp') "
+            "and (data_type = 'VARCHAR' or data_type = 'VARCHAR[]') "
             # hex digests and run ids are not text anyone typed
             "and column_name not in ('content_hash', 'run_id', 'data_version')"
         ).fetchall()
         assert cols
-        for schema, table, col in cols:
+        for database, schema, table, col in cols:
             n = con.execute(
-                f'select count(*) from {schema}."{table}" '
+                f'select count(*) from "{database}".{schema}."{table}" '
                 f"where regexp_matches(\"{col}\"::varchar, '(^|[^0-9])1[3-9][0-9]{{9}}($|[^0-9])')"
             ).fetchone()[0]
-            assert n == 0, f"{schema}.{table}.{col} holds a phone number"
+            assert n == 0, f"{database}.{schema}.{table}.{col} holds a phone number"
     finally:
         con.close()
 

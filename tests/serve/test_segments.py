@@ -19,15 +19,27 @@ from pipelines.serve.segments import (
 
 def _warehouse(path, logs: list[tuple[str | None, int]], flags: list[tuple[str, int]] = ()):
     """A warehouse with every core table the publish counts (empty but sms_logs), the ledger,
-    and mart.sms_message_flags; `logs` are (_dt, id) rows, `flags` (local_date, id) rows."""
+    and mart.sms_message_flags; `logs` are (_dt, id) rows, `flags` (local_date, id) rows (user
+    'u<id>', message 'm<id>', sent at noon of the date)."""
     con = duckdb.connect(str(path))
     con.execute("create schema core; create schema ingest; create schema mart")
     for source in LANDING_SOURCES:
         con.execute(f'create table core."{source}" (id integer, _dt date)')
-    con.executemany("insert into core.sms_logs values ($2, $1::date)", [list(r) for r in logs])
-    con.execute("create table mart.sms_message_flags (id integer, local_date date)")
-    for local_date, id_ in flags:
-        con.execute("insert into mart.sms_message_flags values (?, ?::date)", [id_, local_date])
+    con.execute(
+        "create or replace table core.sms_logs "
+        "(id integer, _dt date, user_id varchar, sent_at timestamp, message_id varchar)"
+    )
+    con.execute(
+        "create table mart.sms_message_flags "
+        "(id integer, local_date date, user_id varchar, sent_at timestamp, message_id varchar)"
+    )
+    for table, rows in (("core.sms_logs", logs), ("mart.sms_message_flags", flags)):
+        for day, id_ in rows:
+            con.execute(
+                f"insert into {table} values (?, ?::date, 'u' || ?, ?::date + interval 12 hour, "
+                "'m' || ?)",
+                [id_, day, id_, day, id_],
+            )
     con.execute(
         """create table ingest.file_ledger (path varchar, content_hash varchar, status varchar,
         rows_read bigint, rows_loaded bigint, rows_quarantined bigint, rows_superseded bigint,
@@ -88,7 +100,7 @@ def test_a_new_day_rewrites_only_its_slice_and_old_files_go_a_publish_later(tmp_
     jan_inode = (segments_dir(serve) / jan).stat().st_ino
 
     with duckdb.connect(str(wh)) as con:
-        con.execute("insert into core.sms_logs values (3, '2025-02-11')")
+        con.execute("insert into core.sms_logs (id, _dt) values (3, '2025-02-11')")
         second = publish(con, serve, "run-2")
     # the new row is in February's second third: only that file is new
     assert (second.segments, second.segments_written) == (3, 1)
@@ -115,7 +127,7 @@ def test_a_new_day_rewrites_only_its_slice_and_old_files_go_a_publish_later(tmp_
 
     with duckdb.connect(str(wh)) as con:
         # March starts: February becomes one month (its thirds are written once more as one)
-        con.execute("insert into core.sms_logs values (4, '2025-03-01')")
+        con.execute("insert into core.sms_logs (id, _dt) values (4, '2025-03-01')")
         fifth = publish(con, serve, "run-5")
     assert fifth.segments_written == 2
     assert [f.rsplit("-", 1)[0] for f in fifth_files(serve)] == ["2025-01", "2025-02", "2025-03-1"]
@@ -169,3 +181,43 @@ def test_the_sandbox_reads_segments_but_no_file(tmp_path):
         )
     finally:
         con.close()
+
+
+def test_the_attach_script_opens_the_views_in_a_plain_client(tmp_path):
+    serve = tmp_path / "serve.duckdb"
+    with _warehouse(tmp_path / "w.duckdb", [("2025-01-10", 1), ("2025-02-10", 2)]) as con:
+        publish(con, serve, "run-1")
+    script = tmp_path / "serve.attach.sql"
+    text = script.read_text(encoding="utf-8")
+    assert text.count("attach if not exists") == 2 and "(read_only)" in text
+    con = duckdb.connect(str(serve), read_only=True)
+    try:
+        with pytest.raises(duckdb.Error):  # without the script the views cannot resolve
+            con.execute("select count(*) from core.sms_logs").fetchall()
+        con.execute(text)
+        assert con.execute("select count(*) from core.sms_logs").fetchone() == (2,)
+    finally:
+        con.close()
+
+
+def test_the_drill_down_tables_are_sorted_by_user_within_a_segment(tmp_path):
+    serve = tmp_path / "serve.duckdb"
+    # one month, users inserted out of order: u3 on the 2nd, u12 on the 1st, u3 on the 1st
+    logs = [("2025-01-02", 3), ("2025-01-01", 12), ("2025-01-01", 30), ("2025-01-03", 3)]
+    with _warehouse(tmp_path / "w.duckdb", logs, [("2025-01-02", 7), ("2025-01-01", 1)]) as con:
+        publish(con, serve, "run-1")
+    (only,) = _files(serve)
+    with duckdb.connect(str(segments_dir(serve) / only), read_only=True) as seg:
+        # stored order (no order by): user, then send time, as text: u12 < u3 < u30
+        assert seg.execute(
+            'select user_id, day(sent_at) from segment."core__sms_logs"'
+        ).fetchall() == [
+            ("u12", 1),
+            ("u3", 2),
+            ("u3", 3),
+            ("u30", 1),
+        ]
+        assert seg.execute('select id from segment."mart__sms_message_flags"').fetchall() == [
+            (1,),
+            (7,),
+        ]
