@@ -228,6 +228,15 @@ def table(report: dict):
             f"incremental <= {TARGETS['incremental_vs_polars_cpu']} x",
             _met(v.get("met")),
         )
+    second, full = steps.get("second_day_run"), steps.get("full_run")
+    if second:
+        share = (
+            f"{second['wall_s'] / full['wall_s']:.0%} of full (CPU "
+            f"{second['cpu_s'] / full['cpu_s']:.0%})"
+            if full and full.get("wall_s") and full.get("cpu_s") and not second.get("exit_code")
+            else "—"
+        )
+        add("second_day_run", "incremental run (+1 more day, same month)", share, "", None)
     if "noop_run" in steps:
         add("noop_run", "no-op run (nothing new)", "", "", None)
     if "pages" in steps:

@@ -65,6 +65,9 @@ def test_bench_smoke_writes_json(_isolated_data_dir):
     assert inc["summary"]["files_processed"] == sum(s["files"] for s in added["sources"].values())
     assert inc["summary"]["rows_read"] == added["rows"]
     assert inc["summary"]["rows_loaded"] == added["rows"]  # nothing quarantined
+    second = latest["steps"]["second_day_run"]
+    assert second["added"]["new_day"] > added["new_day"]  # the day after the first one
+    assert second["summary"]["rows_loaded"] == second["added"]["rows"] > 0
     noop = latest["steps"]["noop_run"]["summary"]
     assert noop["success"] and noop["files_processed"] == 0
 
