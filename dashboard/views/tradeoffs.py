@@ -119,7 +119,7 @@ with st.expander(t("value_weights"), expanded=False):
                                   format="%.3f"),
     )  # fmt: skip
 
-counts = E.count(query, scope, {"yours": yours})["yours"]
+counts = E.count(query, scope, {"yours": yours}, inputs.tables)["yours"]
 ev = E.evaluate(inputs, yours, counts, weights)
 st.markdown(f"**{t('your_policy')}:** {describe(yours)}")
 

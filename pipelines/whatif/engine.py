@@ -132,6 +132,8 @@ class Inputs:
     # (month, band_key, arm group) -> cadence-bearing bill counts per experiment outcome
     bill_groups: dict[tuple[str, str, str], dict[str, int]]
     notes: list[str] = field(default_factory=list)
+    # the scope's count queries (count_tables), read once for every policy counted on it
+    tables: CountTables | None = None
 
     @property
     def regulator_share(self) -> float:
@@ -234,7 +236,8 @@ def load_inputs(query: QueryFn, scope: Scope) -> Inputs:
         for c in exp.levels:  # a level with no bills of an outcome: no estimate
             for o in EXPERIMENT_OUTCOMES:
                 q.setdefault(f"arm:{o}:{c}:pooled", Quantity(0.0, 0.0))
-    return Inputs(scope, q, dict(complaints), opt_outs, exp, groups, notes)
+    tables = count_tables(query, scope)
+    return Inputs(scope, q, dict(complaints), opt_outs, exp, groups, notes, tables)
 
 
 # ---------------------------------------------------------------------------------------------
