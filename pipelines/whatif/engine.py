@@ -134,6 +134,8 @@ class Inputs:
     notes: list[str] = field(default_factory=list)
     # the scope's count queries (count_tables), read once for every policy counted on it
     tables: CountTables | None = None
+    # _reminder_cap's forms per (month, band_key, arm group, cap), filled as policies need them
+    cap_forms: dict[tuple[str, str, str, int], list] = field(default_factory=dict, repr=False)
 
     @property
     def regulator_share(self) -> float:
@@ -533,19 +535,31 @@ def _reminder_cap(
         c = exp.cadence.get(group)
         if k is None or c is None or c <= k:
             continue
-        src = exp.source.get(band, "pooled")
-        w_new = interpolation([float(x) for x in exp.levels], float(k))
-        w_old = interpolation([float(x) for x in exp.levels], float(c))
+        key = (month, band, group, k)
+        forms = inputs.cap_forms.get(key)
+        if forms is None:  # the same for every policy with cap k in the band: built once
+            forms = inputs.cap_forms[key] = _cap_forms(exp, band, n, k, c)
         cell = cells.setdefault((month, band), {o: Lin() for o in OUTCOMES})
-        for o, outcome in EXPERIMENT_OUTCOMES.items():
-            bills = n.get(o, 0)
-            if not bills:
-                continue
-            form = Lin()
-            for lvl, w in w_new.items():
-                form.term(f"arm:{o}:{int(lvl)}:{src}", bills * w)
-            for lvl, w in w_old.items():
-                form.term(f"arm:{o}:{int(lvl)}:{src}", -bills * w)
+        for outcome, form in forms:
             cell[outcome].add(form)
-            if o == "complained" and reg_share:
+            if outcome == "complaints" and reg_share:
                 cell["regulator_complaints"].add(form, reg_share)
+
+
+def _cap_forms(exp: Experiment, band: str, n: dict[str, int], k: int, c: int) -> list:
+    """(outcome, form) of a bill group of cadence c under reminder cap k < c."""
+    src = exp.source.get(band, "pooled")
+    w_new = interpolation([float(x) for x in exp.levels], float(k))
+    w_old = interpolation([float(x) for x in exp.levels], float(c))
+    out = []
+    for o, outcome in EXPERIMENT_OUTCOMES.items():
+        bills = n.get(o, 0)
+        if not bills:
+            continue
+        form = Lin()
+        for lvl, w in w_new.items():
+            form.term(f"arm:{o}:{int(lvl)}:{src}", bills * w)
+        for lvl, w in w_old.items():
+            form.term(f"arm:{o}:{int(lvl)}:{src}", -bills * w)
+        out.append((outcome, form))
+    return out

@@ -12,7 +12,7 @@ grid (32 filter sets x 2 x 7 daily caps x 7^5 per-band caps) is searched exactly
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 
 import numpy as np
 
@@ -55,6 +55,7 @@ class Candidate:
     value: dict[str, float]  # change, ci_low, ci_high of the net value
     messages_removed: int
     tied_with_best: bool = False
+    net_form: Lin = field(default_factory=Lin, repr=False, compare=False)  # the value's form
 
 
 @dataclass
@@ -197,8 +198,8 @@ def search(query: E.QueryFn, inputs: E.Inputs, scope: Scope, weights: Weights) -
     cands = _candidates(query, inputs, scope, weights, pool)
     best = cands[0]
     for c in cands:
-        diff = Lin().add(c.evaluation.form("net_value_yuan"))
-        diff.add(best.evaluation.form("net_value_yuan"), -1.0)
+        diff = Lin().add(c.net_form)
+        diff.add(best.net_form, -1.0)
         iv = diff.interval(inputs.quantities)
         c.tied_with_best = c is best or iv["ci_low"] <= 0 <= iv["ci_high"]
     # frontier over every uniform policy and the per-band bests (point estimates), then
@@ -220,7 +221,12 @@ def search(query: E.QueryFn, inputs: E.Inputs, scope: Scope, weights: Weights) -
             front.append(p)
             top = v
     frontier = _candidates(
-        query, inputs, scope, weights, {f"fr{i}": p for i, p in enumerate(front)}
+        query,
+        inputs,
+        scope,
+        weights,
+        {f"fr{i}": p for i, p in enumerate(front)},
+        {c.policy: c for c in cands},
     )
     frontier.sort(key=lambda c: c.messages_removed)
     sens = _sensitivity(weights, best_of, total_v)
@@ -228,17 +234,30 @@ def search(query: E.QueryFn, inputs: E.Inputs, scope: Scope, weights: Weights) -
     return Search(best, cands, frontier, sens, grid)
 
 
-def _candidates(query, inputs, scope, weights, pool: dict[str, Policy]) -> list[Candidate]:
-    counts = E.count(query, scope, pool, inputs.tables)
+def _candidates(
+    query, inputs, scope, weights, pool: dict[str, Policy], known: dict | None = None
+) -> list[Candidate]:
+    """The pool evaluated in full, best first; a policy in `known` (policy -> its candidate)
+    reuses that evaluation."""
+    known = known or {}
+    todo = {name: p for name, p in pool.items() if p not in known}
+    counts = E.count(query, scope, todo, inputs.tables)
     out = []
     for name, p in pool.items():
+        if p in known:
+            k = known[p]
+            out.append(Candidate(p, k.evaluation, dict(k.value), k.messages_removed,
+                                 net_form=k.net_form))  # fmt: skip
+            continue
         ev = E.evaluate(inputs, p, counts[name], weights)
+        net = ev.form("net_value_yuan")
         out.append(
             Candidate(
                 p,
                 ev,
-                ev.form("net_value_yuan").interval(inputs.quantities),
+                net.interval(inputs.quantities),
                 -int(round(ev.form("messages").value(inputs.quantities))),
+                net_form=net,
             )
         )
     out.sort(key=lambda c: -c.value["change"])
