@@ -12,8 +12,8 @@ reads as (
     select distinct unnest($filter_sets) as read_filters
 ),
 
--- the histogram in scope summed per month first (a filter set's rows are then found among
--- a few thousand rows instead of one per day)
+-- the histogram in scope summed per month and turned into the columns per cap first (so a
+-- filter set's rows are found among a few thousand rows instead of one per day and rank)
 monthly as (
     select
         strftime(local_date, '%Y-%m') as month,
@@ -22,10 +22,30 @@ monthly as (
         reminder_cap,
         mask,
         filters,
-        rank,
-        sum(units) as units,
-        sum(total) as total,
-        sum(promo) as promo
+        coalesce(sum(units) filter (where rank > 1), 0) as cut_1,
+        coalesce(sum(units) filter (where rank > 2), 0) as cut_2,
+        coalesce(sum(units) filter (where rank > 3), 0) as cut_3,
+        coalesce(sum(units) filter (where rank > 4), 0) as cut_4,
+        coalesce(sum(units) filter (where rank > 5), 0) as cut_5,
+        coalesce(sum(units) filter (where rank > 6), 0) as cut_6,
+        coalesce(sum(promo) filter (where rank > 1), 0) as promo_1,
+        coalesce(sum(promo) filter (where rank > 2), 0) as promo_2,
+        coalesce(sum(promo) filter (where rank > 3), 0) as promo_3,
+        coalesce(sum(promo) filter (where rank > 4), 0) as promo_4,
+        coalesce(sum(promo) filter (where rank > 5), 0) as promo_5,
+        coalesce(sum(promo) filter (where rank > 6), 0) as promo_6,
+        coalesce(sum(total) filter (where rank > 1), 0)
+        - 1 * coalesce(sum(units) filter (where rank > 1), 0) as surplus_1,
+        coalesce(sum(total) filter (where rank > 2), 0)
+        - 2 * coalesce(sum(units) filter (where rank > 2), 0) as surplus_2,
+        coalesce(sum(total) filter (where rank > 3), 0)
+        - 3 * coalesce(sum(units) filter (where rank > 3), 0) as surplus_3,
+        coalesce(sum(total) filter (where rank > 4), 0)
+        - 4 * coalesce(sum(units) filter (where rank > 4), 0) as surplus_4,
+        coalesce(sum(total) filter (where rank > 5), 0)
+        - 5 * coalesce(sum(units) filter (where rank > 5), 0) as surplus_5,
+        coalesce(sum(total) filter (where rank > 6), 0)
+        - 6 * coalesce(sum(units) filter (where rank > 6), 0) as surplus_6
     from mart.policy_cap_histogram
     where local_date between $start and $end
         and experiment_id = coalesce($experiment, '*')
@@ -49,36 +69,24 @@ select
     h.band_key,
     h.kind,
     h.reminder_cap as hist_reminder_cap,
-    cast(coalesce(sum(h.units) filter (where h.rank > 1), 0) as bigint) as cut_1,
-    cast(coalesce(sum(h.units) filter (where h.rank > 2), 0) as bigint) as cut_2,
-    cast(coalesce(sum(h.units) filter (where h.rank > 3), 0) as bigint) as cut_3,
-    cast(coalesce(sum(h.units) filter (where h.rank > 4), 0) as bigint) as cut_4,
-    cast(coalesce(sum(h.units) filter (where h.rank > 5), 0) as bigint) as cut_5,
-    cast(coalesce(sum(h.units) filter (where h.rank > 6), 0) as bigint) as cut_6,
-    cast(coalesce(sum(h.promo) filter (where h.rank > 1), 0) as bigint) as promo_1,
-    cast(coalesce(sum(h.promo) filter (where h.rank > 2), 0) as bigint) as promo_2,
-    cast(coalesce(sum(h.promo) filter (where h.rank > 3), 0) as bigint) as promo_3,
-    cast(coalesce(sum(h.promo) filter (where h.rank > 4), 0) as bigint) as promo_4,
-    cast(coalesce(sum(h.promo) filter (where h.rank > 5), 0) as bigint) as promo_5,
-    cast(coalesce(sum(h.promo) filter (where h.rank > 6), 0) as bigint) as promo_6,
-    cast(coalesce(
-        sum(h.total) filter (where h.rank > 1) - 1 * sum(h.units) filter (where h.rank > 1), 0
-    ) as bigint) as surplus_1,
-    cast(coalesce(
-        sum(h.total) filter (where h.rank > 2) - 2 * sum(h.units) filter (where h.rank > 2), 0
-    ) as bigint) as surplus_2,
-    cast(coalesce(
-        sum(h.total) filter (where h.rank > 3) - 3 * sum(h.units) filter (where h.rank > 3), 0
-    ) as bigint) as surplus_3,
-    cast(coalesce(
-        sum(h.total) filter (where h.rank > 4) - 4 * sum(h.units) filter (where h.rank > 4), 0
-    ) as bigint) as surplus_4,
-    cast(coalesce(
-        sum(h.total) filter (where h.rank > 5) - 5 * sum(h.units) filter (where h.rank > 5), 0
-    ) as bigint) as surplus_5,
-    cast(coalesce(
-        sum(h.total) filter (where h.rank > 6) - 6 * sum(h.units) filter (where h.rank > 6), 0
-    ) as bigint) as surplus_6
+    cast(sum(h.cut_1) as bigint) as cut_1,
+    cast(sum(h.cut_2) as bigint) as cut_2,
+    cast(sum(h.cut_3) as bigint) as cut_3,
+    cast(sum(h.cut_4) as bigint) as cut_4,
+    cast(sum(h.cut_5) as bigint) as cut_5,
+    cast(sum(h.cut_6) as bigint) as cut_6,
+    cast(sum(h.promo_1) as bigint) as promo_1,
+    cast(sum(h.promo_2) as bigint) as promo_2,
+    cast(sum(h.promo_3) as bigint) as promo_3,
+    cast(sum(h.promo_4) as bigint) as promo_4,
+    cast(sum(h.promo_5) as bigint) as promo_5,
+    cast(sum(h.promo_6) as bigint) as promo_6,
+    cast(sum(h.surplus_1) as bigint) as surplus_1,
+    cast(sum(h.surplus_2) as bigint) as surplus_2,
+    cast(sum(h.surplus_3) as bigint) as surplus_3,
+    cast(sum(h.surplus_4) as bigint) as surplus_4,
+    cast(sum(h.surplus_5) as bigint) as surplus_5,
+    cast(sum(h.surplus_6) as bigint) as surplus_6
 from monthly as h
 inner join applies as a
     on a.mask = h.mask and a.filters = h.filters
