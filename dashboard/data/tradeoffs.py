@@ -1,14 +1,58 @@
 """Queries of the messaging trade-offs page: the curve, the arms and the frontier (the policy
-what-if itself is pipelines.whatif)."""
+what-if itself is pipelines.whatif), and the policy search kept between script runs."""
 
 from __future__ import annotations
 
+import hashlib
 import math
 
 import pandas as pd
+import streamlit as st
 
 from dashboard.data.connection import query
 from dashboard.data.scope import Filters
+from pipelines.whatif import engine as E
+from pipelines.whatif import search as S
+from pipelines.whatif.policy import Weights
+
+
+def _fingerprint(inputs: E.Inputs) -> str:
+    """What the search reads, as a digest: the scope, every measured quantity and count, and the
+    count tables (so a new publish with other data is another key, the same data the same)."""
+    h = hashlib.sha256()
+    exp = inputs.experiment
+    for part in (
+        repr(inputs.scope),
+        repr(sorted(inputs.quantities.items())),
+        repr(sorted(inputs.complaints.items())),
+        repr(inputs.opt_outs),
+        repr(exp and (exp.experiment_id, sorted(exp.cadence.items()), exp.levels,
+                      sorted(exp.source.items()), sorted(exp.arm_bills.items()))),
+        repr(sorted((k, sorted(v.items())) for k, v in inputs.bill_groups.items())),
+        repr(inputs.notes),
+    ):  # fmt: skip
+        h.update(part.encode("utf-8"))
+    t = inputs.tables
+    if t is not None:
+        h.update(repr(t.cells).encode("utf-8"))
+        for a in (t.filters, t.reminder_cut, t.reminder_promo, t.day_surplus, t.promo_day_cut):
+            h.update(a.tobytes())
+    return h.hexdigest()
+
+
+def policy_search(query_fn: E.QueryFn, inputs: E.Inputs, weights: Weights) -> S.Search:
+    """The search over the policy grid (pipelines.whatif.search) for the page's scope and
+    weights. It does not depend on the policy the user composes, so it is kept between script
+    runs (keyed by what it reads, not by the widgets): changing the policy reruns no search.
+    The result is shared, never modified."""
+    key = (_fingerprint(inputs), tuple(sorted(weights.as_dict().items())))
+    return _search(key, query_fn, inputs, weights)
+
+
+@st.cache_resource(ttl=3600, max_entries=8, show_spinner=False)
+def _search(key: tuple, _query: E.QueryFn, _inputs: E.Inputs, _weights: Weights) -> S.Search:
+    """`key` alone tells runs apart (the underscored arguments are not hashed)."""
+    return S.search(_query, _inputs, _inputs.scope, _weights)
 
 
 CURVE_SQL = """

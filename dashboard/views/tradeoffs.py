@@ -8,9 +8,9 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from dashboard import charts, data
+from dashboard.data.tradeoffs import policy_search
 from dashboard.i18n import code, labeller, t
 from pipelines.whatif import engine as E
-from pipelines.whatif import search as S
 from pipelines.whatif.policy import BANDS, MAX_REMINDER_CAP, Policy, Scope, Weights
 from pipelines.whatif.report import whole
 
@@ -119,7 +119,7 @@ with st.expander(t("value_weights"), expanded=False):
                                   format="%.3f"),
     )  # fmt: skip
 
-counts = E.count(query, scope, {"yours": yours})["yours"]
+counts = E.count(query, scope, {"yours": yours}, inputs.tables)["yours"]
 ev = E.evaluate(inputs, yours, counts, weights)
 st.markdown(f"**{t('your_policy')}:** {describe(yours)}")
 
@@ -213,7 +213,7 @@ charts.table(rules_df, "whatif_rules")
 
 # --- 2. the search ------------------------------------------------------------------------------
 st.header(t("search_title"))
-res = S.search(query, inputs, scope, weights)
+res = policy_search(query, inputs, weights)  # kept while the scope and weights stay
 st.caption(t("search_caption", n=f"{res.grid_size:,}"))
 tied = [c for c in res.ranking if c.tied_with_best]
 st.info(

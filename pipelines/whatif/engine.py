@@ -3,7 +3,8 @@
 How each outcome of a policy is estimated (the same text is in `ASSUMPTIONS`, shown on the
 page and in `nudgescope whatif --help`):
 
-* Messages removed are counted exactly from the aggregate marts (`sql/whatif/counts.sql`); a
+* Messages removed are counted exactly from the aggregate marts (`sql/whatif/filter_counts.sql`,
+  `sql/whatif/cap_counts.sql`, combined per policy by `count`); a
   message two rules would remove counts once, under the first rule in attribution order.
 * The reminder cap's effect on on-time repayments, 30+ DPD bills, complaints and opt-outs comes
   only from the randomised experiment: each arm's reminder cadence (due reminders besides the
@@ -45,10 +46,12 @@ from collections import defaultdict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from pipelines import sqlfiles
 from pipelines.whatif.estimate import Lin, Quantity, binomial, interpolation, poisson, total
 from pipelines.whatif.policy import Policy, Scope, Weights
-from pipelines.whatif.rules import FILTERS, REMOVING, VIOLATIONS
+from pipelines.whatif.rules import ALL_FILTERS, FILTERS, REMOVING, VIOLATIONS
 
 QueryFn = Callable[[str, dict[str, object]], list[dict[str, object]]]
 
@@ -129,6 +132,10 @@ class Inputs:
     # (month, band_key, arm group) -> cadence-bearing bill counts per experiment outcome
     bill_groups: dict[tuple[str, str, str], dict[str, int]]
     notes: list[str] = field(default_factory=list)
+    # the scope's count queries (count_tables), read once for every policy counted on it
+    tables: CountTables | None = None
+    # _reminder_cap's forms per (month, band_key, arm group, cap), filled as policies need them
+    cap_forms: dict[tuple[str, str, str, int], list] = field(default_factory=dict, repr=False)
 
     @property
     def regulator_share(self) -> float:
@@ -231,7 +238,8 @@ def load_inputs(query: QueryFn, scope: Scope) -> Inputs:
         for c in exp.levels:  # a level with no bills of an outcome: no estimate
             for o in EXPERIMENT_OUTCOMES:
                 q.setdefault(f"arm:{o}:{c}:pooled", Quantity(0.0, 0.0))
-    return Inputs(scope, q, dict(complaints), opt_outs, exp, groups, notes)
+    tables = count_tables(query, scope)
+    return Inputs(scope, q, dict(complaints), opt_outs, exp, groups, notes, tables)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -247,37 +255,181 @@ def histogram_cap(k: int | None) -> int:
     return 0 if k is None else k + 1
 
 
+# the columns of sql/whatif/filter_counts.sql besides its keys (the same for every policy of a
+# filter set), and what engine.count adds from sql/whatif/cap_counts.sql
+FILTER_COLUMNS = (
+    "messages",
+    "alone_compliance",
+    "alone_duplicates",
+    "alone_quiet_hours",
+    "alone_user_settings",
+    "alone_after_settlement",
+    "alone_promo",
+    "removed_compliance",
+    "removed_duplicates",
+    "removed_quiet_hours",
+    "removed_user_settings",
+    "removed_after_settlement",
+    "removed_marketing_reachable",
+    "promo_after_filters",
+    "flagged_compliance",
+    "flagged_duplicates",
+    "flagged_quiet_hours",
+    "flagged_user_settings",
+    "flagged_after_settlement",
+    "flagged_daily_cap",
+    "flagged_daily_cap_marketing",
+    "flagged_promo",
+    "marketing_reachable",
+)
+CAP_COLUMNS = (
+    "alone_reminder_cap",
+    "alone_daily_cap",
+    "removed_reminder_cap",
+    "removed_daily_cap",
+    "rewritten_promo",
+)
+CAP_KINDS = ("reminder", "day", "promo_day")
+N_CAPS = 6  # cap columns 1..6 of sql/whatif/cap_counts.sql (histogram caps and daily caps)
+N_SETS = ALL_FILTERS + 1
+
+
+@dataclass
+class CountTables:
+    """The two count queries of a scope as arrays, for every filter set (0..ALL_FILTERS).
+
+    `cells`: the (month, band_key) cells with messages in scope, sorted. With s a filter set,
+    c a cell, k a cap 0..6 (0 = none, its column all zeros) and r a histogram reminder cap
+    -1..6 at index r + 1:
+    `filters[s, c, i]` FILTER_COLUMNS[i]; `reminder_cut[s, c, k]` and `reminder_promo[s, c, k]`
+    the reminders histogram cap k removes and the promotions among them; `day_surplus[s, c, r,
+    k]` the messages over daily cap k of the 'day' rows of reminder cap r; `promo_day_cut[s, c,
+    r, k]` the promotions daily cap k removes ('promo_day' rows of reminder cap r).
+    """
+
+    cells: list[tuple[str, str]]
+    filters: np.ndarray
+    reminder_cut: np.ndarray
+    reminder_promo: np.ndarray
+    day_surplus: np.ndarray
+    promo_day_cut: np.ndarray
+
+
+def count_tables(query: QueryFn, scope: Scope) -> CountTables:
+    """Run the two count queries of a scope (every filter set; the same for every policy)."""
+    params = {**scope.params(), "filter_sets": list(range(N_SETS))}
+    frows = query(sqlfiles.load("whatif/filter_counts"), params)
+    cells = sorted({(str(r["month"]), str(r["band_key"])) for r in frows})
+    at = {c: i for i, c in enumerate(cells)}
+    n = len(cells)
+    filt = np.zeros((N_SETS, n, len(FILTER_COLUMNS)), dtype=np.int64)
+    for r in frows:
+        filt[int(r["set_filters"]), at[(str(r["month"]), str(r["band_key"]))]] = [
+            int(r[k] or 0) for k in FILTER_COLUMNS
+        ]
+    cut = np.zeros((N_SETS, n, N_CAPS + 1), dtype=np.int64)
+    promo = np.zeros_like(cut)
+    surplus = np.zeros((N_SETS, n, N_CAPS + 2, N_CAPS + 1), dtype=np.int64)
+    promo_day = np.zeros_like(surplus)
+    ks = range(1, N_CAPS + 1)
+    for r in query(sqlfiles.load("whatif/cap_counts"), params):
+        c = at.get((str(r["month"]), str(r["band_key"])))
+        if c is None:  # no message of the cell in scope: nothing to remove from
+            continue
+        s, kind, rc = int(r["set_filters"]), r["kind"], int(r["hist_reminder_cap"])
+        if kind == "reminder":
+            cut[s, c, 1:] += [int(r[f"cut_{k}"]) for k in ks]
+            promo[s, c, 1:] += [int(r[f"promo_{k}"]) for k in ks]
+        elif -1 <= rc <= N_CAPS and kind == "day":
+            surplus[s, c, rc + 1, 1:] += [int(r[f"surplus_{k}"]) for k in ks]
+        elif -1 <= rc <= N_CAPS and kind == "promo_day":
+            promo_day[s, c, rc + 1, 1:] += [int(r[f"cut_{k}"]) for k in ks]
+    return CountTables(cells, filt, cut, promo, surplus, promo_day)
+
+
+def combine(
+    tables: CountTables, filters: np.ndarray, daily_caps: np.ndarray, band_caps: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Counts of policies from a scope's tables: `filters[p]` the filter set, `daily_caps[p]`
+    (0 = none) and `band_caps[p, b]` the histogram reminder cap of BAND_KEYS[b] (0 = none) of
+    policy p. Returns (filter columns [p, c, FILTER_COLUMNS], cap columns [p, c, CAP_COLUMNS]).
+
+    A rule removes a message only if no earlier rule did: the filters come first, then the
+    reminder cap over what the filters left (read at the policy's filter set), then the daily
+    cap over what both left (the 'day' rows of the policy's reminder cap plus those no reminder
+    cap changes, r = -1). What a cap removes alone reads filter set 0 and, for the daily cap,
+    the rows of no reminder cap (r = 0) plus r = -1. The promotions left to rewrite are those
+    the filters left less those either cap removes."""
+    band_of = {b: i for i, b in enumerate(BAND_KEYS)}
+    n_p = len(filters)
+    if not tables.cells:
+        return (
+            np.zeros((n_p, 0, len(FILTER_COLUMNS)), dtype=np.int64),
+            np.zeros((n_p, 0, len(CAP_COLUMNS)), dtype=np.int64),
+        )
+    cell_band = np.array([band_of.get(b, -1) for _, b in tables.cells])
+    f = np.asarray(filters, dtype=np.int64)[:, None]
+    d = np.asarray(daily_caps, dtype=np.int64)[:, None]
+    caps = np.asarray(band_caps, dtype=np.int64).reshape(n_p, len(BAND_KEYS))
+    # a band the caps do not name (none of BAND_KEYS) has no reminder cap
+    h = np.where(cell_band[None, :] >= 0, caps[:, np.maximum(cell_band, 0)], 0)
+    c = np.arange(len(tables.cells))[None, :]
+    zero = np.zeros_like(f)
+    filt = tables.filters[filters]
+    removed_reminder = tables.reminder_cut[f, c, h]
+    promo_reminder = tables.reminder_promo[f, c, h]
+    removed_daily = tables.day_surplus[f, c, h + 1, d] + tables.day_surplus[f, c, 0, d]
+    promo_daily = tables.promo_day_cut[f, c, h + 1, d] + tables.promo_day_cut[f, c, 0, d]
+    alone_reminder = tables.reminder_cut[zero, c, h]
+    alone_daily = tables.day_surplus[zero, c, 1, d] + tables.day_surplus[zero, c, 0, d]
+    rewritten = (
+        filt[:, :, FILTER_COLUMNS.index("promo_after_filters")] - promo_reminder - promo_daily
+    )
+    capped = np.stack(
+        [alone_reminder, alone_daily, removed_reminder, removed_daily, rewritten], axis=2
+    )
+    return filt, capped
+
+
+def band_caps(p: Policy) -> list[int]:
+    """The histogram reminder cap of each of BAND_KEYS under policy p (0 = none)."""
+    return [histogram_cap(p.reminder_cap(None if b == "?" else b)) for b in BAND_KEYS]
+
+
 def count(
-    query: QueryFn, scope: Scope, policies: Mapping[str, Policy]
+    query: QueryFn,
+    scope: Scope,
+    policies: Mapping[str, Policy],
+    tables: CountTables | None = None,
 ) -> dict[str, dict[tuple[str, str], dict[str, int]]]:
     """Exact counts per policy, per (month, band_key): messages in scope, removed per rule (in
-    the combined policy), what each rule removes alone, rewrites, and the flagged totals."""
+    the combined policy), what each rule removes alone, rewrites, and the flagged totals.
+    `tables`: the scope's count_tables if already read (else they are read here)."""
     names = list(policies)
     if not names:
         return {}
-    cap_policy, cap_band, cap_value = [], [], []
-    for name, p in policies.items():
-        for band in BAND_KEYS:
-            cap_policy.append(name)
-            cap_band.append(band)
-            cap_value.append(histogram_cap(p.reminder_cap(None if band == "?" else band)))
-    filters = [p.filters() for p in policies.values()]
-    params = {
-        **scope.params(),
-        "policy_ids": names,
-        "filters": filters,
-        "daily_caps": [p.daily_cap or 0 for p in policies.values()],
-        "cap_policy": cap_policy,
-        "cap_band": cap_band,
-        "cap_value": cap_value,
-        "filters_read": sorted({0, *filters}),
-    }
-    out: dict[str, dict[tuple[str, str], dict[str, int]]] = {n: {} for n in names}
-    for r in query(sqlfiles.load("whatif/counts"), params):
-        row = {k: int(v or 0) for k, v in r.items() if k not in ("policy", "month", "band_key")}
-        if not policies[r["policy"]].no_promo_in_reminders:
-            row["rewritten_promo"] = 0
-        out[str(r["policy"])][(str(r["month"]), str(r["band_key"]))] = row
+    if tables is None:
+        tables = count_tables(query, scope)
+    ps = list(policies.values())
+    filt, capped = combine(
+        tables,
+        np.array([p.filters() for p in ps], dtype=np.int64),
+        np.array([p.daily_cap or 0 for p in ps], dtype=np.int64),
+        np.array([band_caps(p) for p in ps], dtype=np.int64),
+    )
+    keys = [k for k in FILTER_COLUMNS if k != "promo_after_filters"]
+    keep = [FILTER_COLUMNS.index(k) for k in keys]
+    cols = (*keys, *CAP_COLUMNS)
+    rows = np.concatenate([filt[:, :, keep], capped], axis=2).tolist()
+    out: dict[str, dict[tuple[str, str], dict[str, int]]] = {}
+    for name, p, per_cell in zip(names, ps, rows, strict=True):
+        cells = {}
+        for cell, vals in zip(tables.cells, per_cell, strict=True):
+            row = dict(zip(cols, vals, strict=True))
+            if not p.no_promo_in_reminders:
+                row["rewritten_promo"] = 0
+            cells[cell] = row
+        out[name] = cells
     return out
 
 
@@ -383,19 +535,31 @@ def _reminder_cap(
         c = exp.cadence.get(group)
         if k is None or c is None or c <= k:
             continue
-        src = exp.source.get(band, "pooled")
-        w_new = interpolation([float(x) for x in exp.levels], float(k))
-        w_old = interpolation([float(x) for x in exp.levels], float(c))
+        key = (month, band, group, k)
+        forms = inputs.cap_forms.get(key)
+        if forms is None:  # the same for every policy with cap k in the band: built once
+            forms = inputs.cap_forms[key] = _cap_forms(exp, band, n, k, c)
         cell = cells.setdefault((month, band), {o: Lin() for o in OUTCOMES})
-        for o, outcome in EXPERIMENT_OUTCOMES.items():
-            bills = n.get(o, 0)
-            if not bills:
-                continue
-            form = Lin()
-            for lvl, w in w_new.items():
-                form.term(f"arm:{o}:{int(lvl)}:{src}", bills * w)
-            for lvl, w in w_old.items():
-                form.term(f"arm:{o}:{int(lvl)}:{src}", -bills * w)
+        for outcome, form in forms:
             cell[outcome].add(form)
-            if o == "complained" and reg_share:
+            if outcome == "complaints" and reg_share:
                 cell["regulator_complaints"].add(form, reg_share)
+
+
+def _cap_forms(exp: Experiment, band: str, n: dict[str, int], k: int, c: int) -> list:
+    """(outcome, form) of a bill group of cadence c under reminder cap k < c."""
+    src = exp.source.get(band, "pooled")
+    w_new = interpolation([float(x) for x in exp.levels], float(k))
+    w_old = interpolation([float(x) for x in exp.levels], float(c))
+    out = []
+    for o, outcome in EXPERIMENT_OUTCOMES.items():
+        bills = n.get(o, 0)
+        if not bills:
+            continue
+        form = Lin()
+        for lvl, w in w_new.items():
+            form.term(f"arm:{o}:{int(lvl)}:{src}", bills * w)
+        for lvl, w in w_old.items():
+            form.term(f"arm:{o}:{int(lvl)}:{src}", -bills * w)
+        out.append((outcome, form))
+    return out

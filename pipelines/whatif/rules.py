@@ -4,7 +4,7 @@ A filter rule is a flag of `mart.sms_daily_flags` (a boolean SQL expression over
 plus what prices it: the complaints attributed to it (`complaint_group`, see
 `sql/whatif/complaints.sql`) per flagged message, and whether a removed message is a
 compliance violation avoided. Adding a lever is one more `Rule` here, one more bit in
-`mart.policy_cap_histogram`'s `filters`, one more `when` in `sql/whatif/counts.sql` and in
+`mart.policy_cap_histogram`'s `filters`, one more `when` in `sql/whatif/filter_counts.sql` and in
 `sql/whatif/complaints.sql` if complaints can be attributed to it.
 
 The order of `FILTERS` then `CAPS` is the attribution order: a message two rules would remove

@@ -12,14 +12,14 @@ grid (32 filter sets x 2 x 7 daily caps x 7^5 per-band caps) is searched exactly
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 
 import numpy as np
 
 from pipelines.whatif import engine as E
 from pipelines.whatif.estimate import Lin
 from pipelines.whatif.policy import BANDS, DAILY_CAPS, MAX_REMINDER_CAP, Policy, Scope, Weights
-from pipelines.whatif.rules import ALL_FILTERS
+from pipelines.whatif.rules import ALL_FILTERS, FILTERS, VIOLATIONS
 
 CAP_CHOICES: tuple[int | None, ...] = (None, *range(MAX_REMINDER_CAP + 1))
 DAILY_CHOICES: tuple[int | None, ...] = (None, *DAILY_CAPS)
@@ -55,6 +55,7 @@ class Candidate:
     value: dict[str, float]  # change, ci_low, ci_high of the net value
     messages_removed: int
     tied_with_best: bool = False
+    net_form: Lin = field(default_factory=Lin, repr=False, compare=False)  # the value's form
 
 
 @dataclass
@@ -74,30 +75,102 @@ def _base_policies() -> dict[str, Policy]:
     return out
 
 
+def _cap_values(inputs: E.Inputs) -> np.ndarray:
+    """V[band, cap, outcome]: what a uniform reminder cap CAP_CHOICES[cap] changes in a band
+    through the experiment (engine._reminder_cap; it depends on the band's cap only)."""
+    q = inputs.quantities
+    out = np.zeros((len(BAND_KEYS), len(CAP_CHOICES), len(VALUE_OUTCOMES)))
+    for k_i, k in enumerate(CAP_CHOICES):
+        cells: dict[tuple[str, str], dict[str, Lin]] = {}
+        E._reminder_cap(inputs, Policy(max_pre_due_reminders=k), cells, inputs.regulator_share, [])
+        for b, band in enumerate(BAND_KEYS):
+            for o, outcome in enumerate(VALUE_OUTCOMES):
+                form = Lin()
+                for (_, cb), cell in sorted(cells.items()):
+                    if cb == band:
+                        form.add(cell[outcome])
+                out[b, k_i, o] = form.value(q)
+    return out
+
+
+def grid_values(inputs: E.Inputs, combos: list[tuple[int, int]]) -> tuple[np.ndarray, np.ndarray]:
+    """Point estimates of every uniform policy, from the scope's count tables at once.
+
+    Returns X[combo, promo, band, cap, outcome] (combo = (filter set, daily cap or 0), promo =
+    the promotion rewrite off / on, band = BAND_KEYS, cap = CAP_CHOICES, outcome =
+    VALUE_OUTCOMES) and removed[combo, cap], the messages the policy removes. The same
+    formulas as engine.evaluate, summed over a band's months: the complaints a rule avoids are
+    its share of the rule's flagged messages times the complaints attributed to it; opt-outs
+    the marketing messages a user could still opt out of that are removed (the daily cap's in
+    proportion); violations and messages the counts removed; the reminder cap's change
+    through the experiment (_cap_values)."""
+    tables = inputs.tables
+    assert tables is not None, "load_inputs reads the count tables"
+    q = inputs.quantities
+    n_c, n_k = len(combos), len(CAP_CHOICES)
+    filters = np.repeat([f for f, _ in combos], n_k)
+    daily = np.repeat([d for _, d in combos], n_k)
+    caps = np.tile([E.histogram_cap(k) for k in CAP_CHOICES], n_c)
+    filt, capped = E.combine(
+        tables, filters, daily, np.repeat(caps[:, None], len(BAND_KEYS), axis=1)
+    )
+    filt = filt.astype(float)
+    capped = capped.astype(float)
+
+    def col(name: str) -> np.ndarray:  # [policy, cell]
+        if name in E.CAP_COLUMNS:
+            return capped[:, :, E.CAP_COLUMNS.index(name)]
+        return filt[:, :, E.FILTER_COLUMNS.index(name)]
+
+    def tot(name: str) -> np.ndarray:  # [policy, 1]: the policy's total over its cells
+        return col(name).sum(axis=1, keepdims=True)
+
+    def share(acted: np.ndarray, flagged: str) -> np.ndarray:
+        t = tot(flagged)
+        return np.divide(acted, t, out=np.zeros_like(acted), where=t != 0)
+
+    n_p, n_cells = filt.shape[0], filt.shape[1]
+    cell_vals = np.zeros((2, n_p, n_cells, len(VALUE_OUTCOMES)))
+    i_c, i_r, i_o = (VALUE_OUTCOMES.index(x) for x in VALUE_OUTCOMES[1:4])
+    for rule in (*(r.name for r in FILTERS), "daily_cap"):
+        sh = share(col(f"removed_{rule}"), f"flagged_{rule}")
+        q0, q1 = q[f"complaints:{rule}:0"].estimate, q[f"complaints:{rule}:1"].estimate
+        cell_vals[:, :, :, i_c] -= sh * (q0 + q1)
+        cell_vals[:, :, :, i_r] -= sh * q1
+    # the promotion rewrite adds nothing here: the grid's points, as before this was
+    # vectorised, are the base policies' counts, which carry no rewrite (engine.count counts
+    # rewritten_promo only for a policy that rewrites); the candidates below are evaluated in
+    # full, rewrite included
+    reachable = col("removed_marketing_reachable") + col("removed_daily_cap") * np.divide(
+        tot("flagged_daily_cap_marketing"),
+        tot("flagged_daily_cap"),
+        out=np.zeros((n_p, 1)),
+        where=tot("flagged_daily_cap") != 0,
+    )
+    cell_vals[:, :, :, i_o] -= share(reachable, "marketing_reachable") * q["opt_outs"].estimate
+    cell_vals[:, :, :, VALUE_OUTCOMES.index("violations")] -= sum(
+        col(f"removed_{r}") for r in VIOLATIONS
+    )
+    removed_cells = sum(col(f"removed_{r}") for r in E.REMOVING)
+    cell_vals[:, :, :, VALUE_OUTCOMES.index("messages")] -= removed_cells
+    # per band: the band's cells summed, plus the cap's change through the experiment
+    band_of = np.array([b for _, b in tables.cells])
+    X = np.zeros((n_c, 2, len(BAND_KEYS), n_k, len(VALUE_OUTCOMES)))
+    cap_v = _cap_values(inputs)
+    for b, band in enumerate(BAND_KEYS):
+        per = cell_vals[:, :, band_of == band, :].sum(axis=2)  # promo, policy, outcome
+        X[:, :, b, :, :] = per.reshape(2, n_c, n_k, -1).transpose(1, 0, 2, 3)
+        X[:, :, b, :, :] += cap_v[b][None, None, :, :]
+    removed = removed_cells.sum(axis=1).reshape(n_c, n_k).astype(np.int64)
+    return X, removed
+
+
 def search(query: E.QueryFn, inputs: E.Inputs, scope: Scope, weights: Weights) -> Search:
     base = _base_policies()
-    counts = E.count(query, scope, base)
-    q = inputs.quantities
     # X[combo, promo, band, cap, outcome]: point estimates of the outcomes that carry value
     combos = sorted({(p.filters(), p.daily_cap or 0) for p in base.values()})
     ci = {c: i for i, c in enumerate(combos)}
-    X = np.zeros((len(combos), 2, len(BAND_KEYS), len(CAP_CHOICES), len(VALUE_OUTCOMES)))
-    for name, p in base.items():
-        for promo in (False, True):
-            pol = replace(p, no_promo_in_reminders=promo)
-            cnt = counts[name]
-            if not promo:
-                cnt = {k: {**v, "rewritten_promo": 0} for k, v in cnt.items()}
-            ev = E.evaluate(inputs, pol, cnt, weights)
-            for b, band in enumerate(BAND_KEYS):
-                for o, outcome in enumerate(VALUE_OUTCOMES):
-                    X[
-                        ci[(p.filters(), p.daily_cap or 0)],
-                        int(promo),
-                        b,
-                        CAP_CHOICES.index(p.max_pre_due_reminders),
-                        o,
-                    ] = ev.form(outcome, band=band).value(q)
+    X, removed_by = grid_values(inputs, combos)
 
     def best_of(w: Weights) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         v = X @ _factors(w)  # combo, promo, band, cap
@@ -125,8 +198,8 @@ def search(query: E.QueryFn, inputs: E.Inputs, scope: Scope, weights: Weights) -
     cands = _candidates(query, inputs, scope, weights, pool)
     best = cands[0]
     for c in cands:
-        diff = Lin().add(c.evaluation.form("net_value_yuan"))
-        diff.add(best.evaluation.form("net_value_yuan"), -1.0)
+        diff = Lin().add(c.net_form)
+        diff.add(best.net_form, -1.0)
         iv = diff.interval(inputs.quantities)
         c.tied_with_best = c is best or iv["ci_low"] <= 0 <= iv["ci_high"]
     # frontier over every uniform policy and the per-band bests (point estimates), then
@@ -137,9 +210,7 @@ def search(query: E.QueryFn, inputs: E.Inputs, scope: Scope, weights: Weights) -
         f_i = ci[(p.filters(), p.daily_cap or 0)]
         k_i = CAP_CHOICES.index(p.max_pre_due_reminders)
         v = X[f_i, int(p.no_promo_in_reminders), :, k_i, :] @ _factors(weights)
-        removed = sum(
-            sum(c.get(f"removed_{r}", 0) for r in E.REMOVING) for c in counts[name].values()
-        )
+        removed = int(removed_by[f_i, k_i])
         points.append((removed, float(v.sum()), p))
     for c in cands:
         points.append((c.messages_removed, c.value["change"], c.policy))
@@ -150,7 +221,12 @@ def search(query: E.QueryFn, inputs: E.Inputs, scope: Scope, weights: Weights) -
             front.append(p)
             top = v
     frontier = _candidates(
-        query, inputs, scope, weights, {f"fr{i}": p for i, p in enumerate(front)}
+        query,
+        inputs,
+        scope,
+        weights,
+        {f"fr{i}": p for i, p in enumerate(front)},
+        {c.policy: c for c in cands},
     )
     frontier.sort(key=lambda c: c.messages_removed)
     sens = _sensitivity(weights, best_of, total_v)
@@ -158,17 +234,30 @@ def search(query: E.QueryFn, inputs: E.Inputs, scope: Scope, weights: Weights) -
     return Search(best, cands, frontier, sens, grid)
 
 
-def _candidates(query, inputs, scope, weights, pool: dict[str, Policy]) -> list[Candidate]:
-    counts = E.count(query, scope, pool)
+def _candidates(
+    query, inputs, scope, weights, pool: dict[str, Policy], known: dict | None = None
+) -> list[Candidate]:
+    """The pool evaluated in full, best first; a policy in `known` (policy -> its candidate)
+    reuses that evaluation."""
+    known = known or {}
+    todo = {name: p for name, p in pool.items() if p not in known}
+    counts = E.count(query, scope, todo, inputs.tables)
     out = []
     for name, p in pool.items():
+        if p in known:
+            k = known[p]
+            out.append(Candidate(p, k.evaluation, dict(k.value), k.messages_removed,
+                                 net_form=k.net_form))  # fmt: skip
+            continue
         ev = E.evaluate(inputs, p, counts[name], weights)
+        net = ev.form("net_value_yuan")
         out.append(
             Candidate(
                 p,
                 ev,
-                ev.form("net_value_yuan").interval(inputs.quantities),
+                net.interval(inputs.quantities),
                 -int(round(ev.form("messages").value(inputs.quantities))),
+                net_form=net,
             )
         )
     out.sort(key=lambda c: -c.value["change"])

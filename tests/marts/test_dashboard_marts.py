@@ -1,6 +1,6 @@
 """The dashboard's aggregate marts and the what-if counted from them.
 
-`pipelines.whatif.engine.count` (sql/whatif/counts.sql) sums two small marts
+`pipelines.whatif.engine.count` (sql/whatif/filter_counts.sql, cap_counts.sql) sums two small marts
 (`mart.sms_daily_flags`, `mart.policy_cap_histogram`) instead of ranking messages. Here it is
 checked against `REFERENCE_SQL`, the same policy counted message by message on
 `mart.sms_message_flags` (window functions, one `removed_by` per message, the first rule in

@@ -60,6 +60,8 @@ def fake_query(sql: str, params: dict) -> list[dict]:
         return OPT_OUTS
     if "user_cycle_summary" in sql:
         return BILLS
+    if "sms_daily_flags" in sql or "policy_cap_histogram" in sql:
+        return []  # the count queries: these tests give the counts by hand
     raise AssertionError(sql)
 
 
