@@ -1,6 +1,6 @@
 -- mart.policy_cap_histogram: what the two caps of the messaging what-if remove, for every
 -- policy the what-if offers, as small histograms; the what-if sums them over its period and
--- scope instead of ranking messages (sql/whatif/counts.sql). Exact for every choice of the
+-- scope instead of ranking messages (sql/whatif/cap_counts.sql). Exact for every choice of the
 -- five filters (a set of bits: 1 compliance, 2 duplicates, 4 quiet hours, 8 the user's own
 -- settings, 16 after settlement), the reminder cap (`reminder_cap` c in 1..6: the bill notice
 -- plus c - 1 due reminders before the due date; 0 = none) and the daily cap N (1..6).
