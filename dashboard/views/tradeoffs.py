@@ -243,8 +243,8 @@ st.dataframe(
     # value and its interval still whole
     column_config={
         t("rank"): st.column_config.NumberColumn(width=50),
-        t("policy"): st.column_config.TextColumn(width=490),
-        t("messages_removed"): st.column_config.TextColumn(width=110),
+        t("policy"): st.column_config.TextColumn(width=470),
+        t("messages_removed"): st.column_config.TextColumn(width=130),
         t("value_yuan"): st.column_config.TextColumn(width=220),
         t("tied"): st.column_config.TextColumn(width=70),
     },

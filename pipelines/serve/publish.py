@@ -87,14 +87,6 @@ def _remove_stale(serve: Path) -> None:
         p.unlink(missing_ok=True)
 
 
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def _database_file(con: duckdb.DuckDBPyConnection) -> Path:
     row = con.execute(
         "select path from duckdb_databases() where database_name = current_database()"
@@ -146,7 +138,7 @@ def publish(con: duckdb.DuckDBPyConnection, serve: Path, run_id: str) -> Publish
     planned = segments.plan(con, catalog)
     written = sum(segments.write(con, catalog, seg, folder) for seg in planned)
     if planned:
-        _fsync(folder)
+        segments.fsync(folder)
     tmp = serve.parent / f".{serve.name}.{os.getpid()}.{int(time.time() * 1000)}{TMP_SUFFIX}"
     counts_sql = ", ".join(
         f"{lit(s)}, (select count(*) from {q(catalog)}.core.{q(s)})" for s in LANDING_SOURCES
@@ -185,13 +177,13 @@ def publish(con: duckdb.DuckDBPyConnection, serve: Path, run_id: str) -> Publish
         finally:
             con.execute("detach pub")
             segments.detach_all(con, planned)
-        _fsync(tmp)
+        segments.fsync(tmp)
         os.replace(tmp, serve)
     except BaseException:
         _remove_stale(serve)
         raise
     segments.write_attach_script(serve, planned)
-    _fsync(serve.parent)
+    segments.fsync(serve.parent)
     if previous is not None:  # else keep every file: a reader may still need one
         segments.collect_garbage(folder, previous | {seg.file for seg in planned})
     return PublishResult(

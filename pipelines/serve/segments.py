@@ -199,7 +199,8 @@ def _slice_filter(col: str, key: str) -> str:
     return f"{q(col)} >= date {lit(lo.isoformat())} and {q(col)} < date {lit(hi.isoformat())}"
 
 
-def _fsync(path: Path) -> None:
+def fsync(path: Path) -> None:
+    """Flush a file (or a folder's entries) to disk."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -228,7 +229,7 @@ def write(con: duckdb.DuckDBPyConnection, catalog: str, seg: Segment, folder: Pa
         con.execute("checkpoint __segment_out")
     finally:
         con.execute("detach __segment_out")
-    _fsync(tmp)
+    fsync(tmp)
     os.replace(tmp, final)
     return True
 
