@@ -40,19 +40,19 @@ def _fingerprint(inputs: E.Inputs) -> str:
     return h.hexdigest()
 
 
-def policy_search(query_fn: E.QueryFn, inputs: E.Inputs, weights: Weights) -> S.Search:
+def policy_search(inputs: E.Inputs, weights: Weights) -> S.Search:
     """The search over the policy grid (pipelines.whatif.search) for the page's scope and
     weights. It does not depend on the policy the user composes, so it is kept between script
     runs (keyed by what it reads, not by the widgets): changing the policy reruns no search.
     The result is shared, never modified."""
     key = (_fingerprint(inputs), tuple(sorted(weights.as_dict().items())))
-    return _search(key, query_fn, inputs, weights)
+    return _search(key, inputs, weights)
 
 
 @st.cache_resource(ttl=3600, max_entries=8, show_spinner=False)
-def _search(key: tuple, _query: E.QueryFn, _inputs: E.Inputs, _weights: Weights) -> S.Search:
+def _search(key: tuple, _inputs: E.Inputs, _weights: Weights) -> S.Search:
     """`key` alone tells runs apart (the underscored arguments are not hashed)."""
-    return S.search(_query, _inputs, _inputs.scope, _weights)
+    return S.search(_inputs, _weights)
 
 
 CURVE_SQL = """

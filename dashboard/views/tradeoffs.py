@@ -119,7 +119,7 @@ with st.expander(t("value_weights"), expanded=False):
                                   format="%.3f"),
     )  # fmt: skip
 
-counts = E.count(query, scope, {"yours": yours}, inputs.tables)["yours"]
+counts = E.count_from(inputs.tables, {"yours": yours})["yours"]
 ev = E.evaluate(inputs, yours, counts, weights)
 st.markdown(f"**{t('your_policy')}:** {describe(yours)}")
 
@@ -213,7 +213,7 @@ charts.table(rules_df, "whatif_rules")
 
 # --- 2. the search ------------------------------------------------------------------------------
 st.header(t("search_title"))
-res = policy_search(query, inputs, weights)  # kept while the scope and weights stay
+res = policy_search(inputs, weights)  # kept while the scope and weights stay
 st.caption(t("search_caption", n=f"{res.grid_size:,}"))
 tied = [c for c in res.ranking if c.tied_with_best]
 st.info(

@@ -135,8 +135,9 @@ def publish(con: duckdb.DuckDBPyConnection, serve: Path, run_id: str) -> Publish
     catalog = con.execute("select current_database()").fetchone()[0]
     previous = _previous_segments(serve)
     folder = segments.segments_dir(serve)
-    planned = segments.plan(con, catalog)
-    written = sum(segments.write(con, catalog, seg, folder) for seg in planned)
+    large = segments.present(con, catalog)
+    planned = segments.plan(con, catalog, large)
+    written = sum(segments.write(con, catalog, large, seg, folder) for seg in planned)
     if planned:
         segments.fsync(folder)
     tmp = serve.parent / f".{serve.name}.{os.getpid()}.{int(time.time() * 1000)}{TMP_SUFFIX}"
@@ -147,7 +148,7 @@ def publish(con: duckdb.DuckDBPyConnection, serve: Path, run_id: str) -> Publish
         con.execute(f"attach {lit(str(tmp))} as pub")
         try:
             n = _copy_tables(con, catalog)
-            segments.create_views(con, catalog, "pub", planned, folder)
+            segments.create_views(con, catalog, large, "pub", planned, folder)
             has_context = ("mart", "run_context") in _tables(con, "pub")
             settings_sql = (
                 "(select to_json(r) from (select * exclude (as_of) from pub.mart.run_context) as r)"
@@ -188,7 +189,7 @@ def publish(con: duckdb.DuckDBPyConnection, serve: Path, run_id: str) -> Publish
         segments.collect_garbage(folder, previous | {seg.file for seg in planned})
     return PublishResult(
         serve,
-        n + len(segments.present(con, catalog)) + 1,
+        n + len(large) + 1,
         json.loads(rows),
         time.monotonic() - t0,
         len(planned),

@@ -59,6 +59,9 @@ TMP_SUFFIX = ".writing"
 NO_DATE = "none"  # the slice of rows whose date column is null
 
 
+Tables = list[tuple[str, str, str]]  # present(): (schema, table, date column)
+
+
 class SegmentError(Exception):
     """A published database whose segments cannot be attached (a file missing or unreadable)."""
 
@@ -78,6 +81,11 @@ class Segment:
         return f"seg_{self.key.replace('-', '')}_{self.fingerprint[:12]}"
 
 
+def attach_sql(path: Path, alias: str) -> str:
+    """The statement that attaches one segment file read-only under its alias."""
+    return f"attach if not exists {lit(str(path))} as {q(alias)} (read_only)"
+
+
 def attach_script(serve: Path) -> Path:
     """The SQL script that attaches the segments of `serve` in any DuckDB client
     (`duckdb -readonly -init data/serve.attach.sql data/serve.duckdb`)."""
@@ -93,10 +101,7 @@ def write_attach_script(serve: Path, segments: list[Segment]) -> Path:
         "-- large tables (views over them) can be read in any DuckDB client, e.g.",
         f"--   duckdb -readonly -init {attach_script(serve).name} {Path(serve).name}",
         "-- Written by every publish; do not edit.",
-        *(
-            f"attach if not exists {lit(str(folder / seg.file))} as {q(seg.alias)} (read_only);"
-            for seg in segments
-        ),
+        *(f"{attach_sql(folder / seg.file, seg.alias)};" for seg in segments),
     ]
     target = attach_script(serve)
     tmp = target.parent / f".{target.name}.{os.getpid()}{TMP_SUFFIX}"
@@ -115,7 +120,7 @@ def inner_name(schema: str, table: str) -> str:
     return f"{SEGMENT_SCHEMA}.{q(f'{schema}__{table}')}"
 
 
-def present(con: duckdb.DuckDBPyConnection, catalog: str) -> list[tuple[str, str, str]]:
+def present(con: duckdb.DuckDBPyConnection, catalog: str) -> Tables:
     """The segmented tables that exist in `catalog`: (schema, table, date column)."""
     have = set(
         con.execute(
@@ -160,9 +165,8 @@ def _latest_month(con: duckdb.DuckDBPyConnection, catalog: str, tables) -> str:
     ]
 
 
-def plan(con: duckdb.DuckDBPyConnection, catalog: str) -> list[Segment]:
-    """Fingerprint every slice of the segmented tables in `catalog`; one segment per slice."""
-    tables = present(con, catalog)
+def plan(con: duckdb.DuckDBPyConnection, catalog: str, tables: Tables) -> list[Segment]:
+    """Fingerprint every slice of `tables` in `catalog`; one segment per slice."""
     latest = _latest_month(con, catalog, tables)
     parts: dict[str, dict[str, tuple[int, str]]] = {}
     shapes = {}
@@ -208,8 +212,11 @@ def fsync(path: Path) -> None:
         os.close(fd)
 
 
-def write(con: duckdb.DuckDBPyConnection, catalog: str, seg: Segment, folder: Path) -> bool:
-    """Write segment `seg` from `catalog` into `folder` unless it is there; True if written."""
+def write(
+    con: duckdb.DuckDBPyConnection, catalog: str, tables: Tables, seg: Segment, folder: Path
+) -> bool:
+    """Write segment `seg` of `tables` from `catalog` into `folder` unless it is there; True if
+    written."""
     final = folder / seg.file
     if final.is_file():
         return False
@@ -219,7 +226,7 @@ def write(con: duckdb.DuckDBPyConnection, catalog: str, seg: Segment, folder: Pa
     con.execute(f"attach {lit(str(tmp))} as __segment_out")
     try:
         con.execute(f"create schema __segment_out.{SEGMENT_SCHEMA}")
-        for schema, table, col in present(con, catalog):
+        for schema, table, col in tables:
             order = SEGMENTED[(schema, table)][1]
             con.execute(
                 f"create table __segment_out.{inner_name(schema, table)} as "
@@ -235,7 +242,12 @@ def write(con: duckdb.DuckDBPyConnection, catalog: str, seg: Segment, folder: Pa
 
 
 def create_views(
-    con: duckdb.DuckDBPyConnection, catalog: str, target: str, segments: list[Segment], folder: Path
+    con: duckdb.DuckDBPyConnection,
+    catalog: str,
+    tables: Tables,
+    target: str,
+    segments: list[Segment],
+    folder: Path,
 ) -> None:
     """In database `target`: the list of segments and a view per segmented table over them
     (a plain empty copy when there are no rows at all). The segments stay attached in `con`
@@ -249,10 +261,8 @@ def create_views(
             f"insert into {q(target)}.main.{LIST_TABLE} values ($a, $f, $m, $r)",
             {"a": seg.alias, "f": seg.file, "m": seg.key, "r": seg.rows},
         )
-        con.execute(
-            f"attach if not exists {lit(str(folder / seg.file))} as {q(seg.alias)} (read_only)"
-        )
-    for schema, table, _ in present(con, catalog):
+        con.execute(attach_sql(folder / seg.file, seg.alias))
+    for schema, table, _ in tables:
         con.execute(f"create schema if not exists {q(target)}.{q(schema)}")
         name = f"{q(target)}.{q(schema)}.{q(table)}"
         if not segments:
@@ -291,7 +301,7 @@ def attach(con: duckdb.DuckDBPyConnection, serve: Path) -> int:
     folder = segments_dir(serve)
     for alias, file in rows:
         try:
-            con.execute(f"attach if not exists {lit(str(folder / file))} as {q(alias)} (read_only)")
+            con.execute(attach_sql(folder / file, alias))
         except duckdb.Error as exc:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise SegmentError(

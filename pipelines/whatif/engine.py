@@ -289,7 +289,6 @@ CAP_COLUMNS = (
     "removed_daily_cap",
     "rewritten_promo",
 )
-CAP_KINDS = ("reminder", "day", "promo_day")
 N_CAPS = 6  # cap columns 1..6 of sql/whatif/cap_counts.sql (histogram caps and daily caps)
 N_SETS = ALL_FILTERS + 1
 
@@ -397,19 +396,21 @@ def band_caps(p: Policy) -> list[int]:
 
 
 def count(
-    query: QueryFn,
-    scope: Scope,
-    policies: Mapping[str, Policy],
-    tables: CountTables | None = None,
+    query: QueryFn, scope: Scope, policies: Mapping[str, Policy]
+) -> dict[str, dict[tuple[str, str], dict[str, int]]]:
+    """count_from on the scope's count tables, read here (`Inputs.tables` holds them already
+    for a scope whose inputs are loaded)."""
+    return count_from(count_tables(query, scope), policies) if policies else {}
+
+
+def count_from(
+    tables: CountTables, policies: Mapping[str, Policy]
 ) -> dict[str, dict[tuple[str, str], dict[str, int]]]:
     """Exact counts per policy, per (month, band_key): messages in scope, removed per rule (in
-    the combined policy), what each rule removes alone, rewrites, and the flagged totals.
-    `tables`: the scope's count_tables if already read (else they are read here)."""
+    the combined policy), what each rule removes alone, rewrites, and the flagged totals."""
     names = list(policies)
     if not names:
         return {}
-    if tables is None:
-        tables = count_tables(query, scope)
     ps = list(policies.values())
     filt, capped = combine(
         tables,

@@ -14,7 +14,7 @@ def _iv(form, q) -> dict[str, float]:
 def whatif(query: E.QueryFn, scope: Scope, policy: Policy, weights: Weights) -> dict:
     """Evaluate `policy` on `scope`: the JSON document of `nudgescope whatif`."""
     inputs = E.load_inputs(query, scope)
-    counts = E.count(query, scope, {"policy": policy}, inputs.tables)["policy"]
+    counts = E.count_from(inputs.tables, {"policy": policy})["policy"]
     ev = E.evaluate(inputs, policy, counts, weights)
     return document(inputs, ev, weights)
 

@@ -6,7 +6,7 @@ policy does to a band's messages and bills depends only on that band's reminder 
 has one band; a user-day is one user's). So the net value of a policy is the sum over bands of
 the band's value under its own cap, and the best cap per band is found band by band: the full
 grid (32 filter sets x 2 x 7 daily caps x 7^5 per-band caps) is searched exactly by evaluating
-32 x 7 x 7 uniform policies once (counted in one query).
+32 x 7 x 7 uniform policies once (from the scope's count tables, engine.count_tables).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import numpy as np
 
 from pipelines.whatif import engine as E
 from pipelines.whatif.estimate import Lin
-from pipelines.whatif.policy import BANDS, DAILY_CAPS, MAX_REMINDER_CAP, Policy, Scope, Weights
+from pipelines.whatif.policy import BANDS, DAILY_CAPS, MAX_REMINDER_CAP, Policy, Weights
 from pipelines.whatif.rules import ALL_FILTERS, FILTERS, VIOLATIONS
 
 CAP_CHOICES: tuple[int | None, ...] = (None, *range(MAX_REMINDER_CAP + 1))
@@ -165,7 +165,7 @@ def grid_values(inputs: E.Inputs, combos: list[tuple[int, int]]) -> tuple[np.nda
     return X, removed
 
 
-def search(query: E.QueryFn, inputs: E.Inputs, scope: Scope, weights: Weights) -> Search:
+def search(inputs: E.Inputs, weights: Weights) -> Search:
     base = _base_policies()
     # X[combo, promo, band, cap, outcome]: point estimates of the outcomes that carry value
     combos = sorted({(p.filters(), p.daily_cap or 0) for p in base.values()})
@@ -195,7 +195,7 @@ def search(query: E.QueryFn, inputs: E.Inputs, scope: Scope, weights: Weights) -
     chosen = [policy_of(int(c), int(pr), caps[c, pr]) for c, pr in order]
     # frontier candidates: those plus every uniform cap (below)
     pool = {**{f"best{i}": p for i, p in enumerate(chosen)}}
-    cands = _candidates(query, inputs, scope, weights, pool)
+    cands = _candidates(inputs, weights, pool)
     best = cands[0]
     for c in cands:
         diff = Lin().add(c.net_form)
@@ -221,9 +221,7 @@ def search(query: E.QueryFn, inputs: E.Inputs, scope: Scope, weights: Weights) -
             front.append(p)
             top = v
     frontier = _candidates(
-        query,
         inputs,
-        scope,
         weights,
         {f"fr{i}": p for i, p in enumerate(front)},
         {c.policy: c for c in cands},
@@ -235,13 +233,13 @@ def search(query: E.QueryFn, inputs: E.Inputs, scope: Scope, weights: Weights) -
 
 
 def _candidates(
-    query, inputs, scope, weights, pool: dict[str, Policy], known: dict | None = None
+    inputs: E.Inputs, weights: Weights, pool: dict[str, Policy], known: dict | None = None
 ) -> list[Candidate]:
     """The pool evaluated in full, best first; a policy in `known` (policy -> its candidate)
     reuses that evaluation."""
     known = known or {}
     todo = {name: p for name, p in pool.items() if p not in known}
-    counts = E.count(query, scope, todo, inputs.tables)
+    counts = E.count_from(inputs.tables, todo)
     out = []
     for name, p in pool.items():
         if p in known:

@@ -31,9 +31,9 @@ def searches(monkeypatch):
     ran = []
     real = S.search
 
-    def counted(query, inputs, scope, weights):
-        ran.append((scope, weights))
-        return real(query, inputs, scope, weights)
+    def counted(inputs, weights):
+        ran.append((inputs.scope, weights))
+        return real(inputs, weights)
 
     monkeypatch.setattr(S, "search", counted)
     TD._search.clear()
@@ -43,23 +43,23 @@ def searches(monkeypatch):
 
 def test_one_search_per_inputs_and_weights(query, searches):
     inputs = E.load_inputs(query, MARCH)
-    first = TD.policy_search(query, inputs, Weights())
+    first = TD.policy_search(inputs, Weights())
     # the same data read again (another script run): the kept result, no search
-    again = TD.policy_search(query, E.load_inputs(query, MARCH), Weights())
+    again = TD.policy_search(E.load_inputs(query, MARCH), Weights())
     assert again is first
     assert len(searches) == 1
     # other weights, another scope: searched again
-    TD.policy_search(query, inputs, Weights(message=0.5))
+    TD.policy_search(inputs, Weights(message=0.5))
     first_half = Scope(dt.date(2026, 3, 1), dt.date(2026, 3, 15))
-    TD.policy_search(query, E.load_inputs(query, first_half), Weights())
+    TD.policy_search(E.load_inputs(query, first_half), Weights())
     assert [s for s, _ in searches] == [MARCH, MARCH, first_half]
     assert [w for _, w in searches] == [Weights(), Weights(message=0.5), Weights()]
 
 
 def test_kept_result_equals_a_fresh_search(query, searches):
     inputs = E.load_inputs(query, MARCH)
-    kept = TD.policy_search(query, inputs, Weights())
-    fresh = S.search(query, E.load_inputs(query, MARCH), MARCH, Weights())
+    kept = TD.policy_search(inputs, Weights())
+    fresh = S.search(E.load_inputs(query, MARCH), Weights())
     assert kept.best.policy == fresh.best.policy
     assert kept.best.value == fresh.best.value
     assert [c.policy for c in kept.ranking] == [c.policy for c in fresh.ranking]

@@ -65,7 +65,9 @@ def test_without_a_run_each_connection_is_its_own_instance(tmp_path):
     duckdb.connect(str(tmp_path / "w.duckdb"), read_only=True).close()
 
 
-def test_an_in_memory_warehouse_holds_nothing():
+def test_an_in_memory_warehouse_still_runs():
+    # setup_for_execution holds no instance for ":memory:" (each connection is a database of
+    # its own, and there is no folder to create): a run on it must not fail in setup
     @dg.asset
     def one(duckdb: WarehouseResource) -> int:
         with duckdb.get_connection() as con:

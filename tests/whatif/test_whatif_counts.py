@@ -100,7 +100,7 @@ def test_compliance_reminder_cap_daily_cap_and_rewrite_by_hand(tables):
     # compliance on, 2 due reminders (histogram cap 3), at most 2 messages a day, rewrite on
     p = Policy(block_marketing_without_permission=True, max_pre_due_reminders=2, daily_cap=2,
                no_promo_in_reminders=True)  # fmt: skip
-    a = E.count(query, SCOPE, {"p": p}, tables)["p"][(M, "A")]
+    a = E.count_from(tables, {"p": p})["p"][(M, "A")]
     assert a["removed_compliance"] == 5  # filter set 1
     # reminders ranked above 3 among those compliance left: cut_3 of set 1
     assert a["removed_reminder_cap"] == 5
@@ -117,13 +117,13 @@ def test_compliance_reminder_cap_daily_cap_and_rewrite_by_hand(tables):
     assert a["removed_marketing_reachable"] == 2
     assert a["messages"] == 100 and a["flagged_promo"] == 12 and a["marketing_reachable"] == 30
     # unknown users: nothing in set 1's '?' cap rows, and the daily rows are band A's
-    u = E.count(query, SCOPE, {"p": p}, tables)["p"][(M, "?")]
+    u = E.count_from(tables, {"p": p})["p"][(M, "?")]
     assert u["removed_reminder_cap"] == 0 and u["alone_reminder_cap"] == 2  # set 0: cut_3
     assert u["rewritten_promo"] == 2 and u["messages"] == 20
 
 
 def test_current_policy_removes_nothing(tables):
-    counts = E.count(query, SCOPE, {"now": Policy()}, tables)["now"]
+    counts = E.count_from(tables, {"now": Policy()})["now"]
     for cell in counts.values():
         assert all(cell[f"removed_{r}"] == 0 for r in E.REMOVING)
         assert cell["alone_reminder_cap"] == cell["alone_daily_cap"] == 0
@@ -136,18 +136,18 @@ def test_band_caps_and_unknown_users(tables):
     # band, so the uniform cap (none here) applies to them
     band = Policy(no_promo_in_reminders=True).with_band_caps({"A": 0})
     uniform = Policy(max_pre_due_reminders=0, no_promo_in_reminders=True)
-    out = E.count(query, SCOPE, {"band": band, "uniform": uniform}, tables)
+    out = E.count_from(tables, {"band": band, "uniform": uniform})
     assert out["band"][(M, "A")]["removed_reminder_cap"] == 20
     assert out["band"][(M, "A")]["rewritten_promo"] == 10 - 4
     assert out["band"][(M, "?")]["removed_reminder_cap"] == 0
     assert out["uniform"][(M, "?")]["removed_reminder_cap"] == 9
     assert out["uniform"][(M, "?")]["rewritten_promo"] == 2  # no promotion among them
     # the same without the rewrite: nothing rewritten
-    plain = E.count(query, SCOPE, {"x": Policy(max_pre_due_reminders=0)}, tables)["x"]
+    plain = E.count_from(tables, {"x": Policy(max_pre_due_reminders=0)})["x"]
     assert plain[(M, "A")]["rewritten_promo"] == 0
 
 
-def test_count_reads_the_tables_itself_when_not_given():
+def test_count_reads_the_scope_count_tables():
     p = Policy(max_pre_due_reminders=4, daily_cap=1)  # histogram cap 5: cut_5 = 1
     a = E.count(query, SCOPE, {"p": p})["p"][(M, "A")]
     assert a["removed_reminder_cap"] == 1

@@ -317,7 +317,7 @@ def test_search_finds_the_best_of_the_grid(fixture_query):
     scope = Scope(dt.date(2026, 3, 1), dt.date(2026, 3, 31))
     inputs = E.load_inputs(fixture_query, scope)
     w = Weights()
-    res = S.search(fixture_query, inputs, scope, w)
+    res = S.search(inputs, w)
     assert res.grid_size == 32 * 2 * 7 * 7**5
     best = res.best.value["change"]
     # no uniform policy of the grid beats it (checked one by one, outside the search), the
@@ -346,3 +346,29 @@ def test_search_finds_the_best_of_the_grid(fixture_query):
     lo, hi = res.sensitivity["violation"]
     assert lo is None or lo <= w.violation
     assert hi is None or hi >= w.violation
+
+
+def test_grid_values_equal_the_full_evaluation(fixture_query):
+    """The search prices its uniform policies in numpy (search.grid_values); engine.evaluate
+    prices a policy from counts that the scope's SQL gives. The two must agree for every
+    policy of the grid (a sample of the 3,136 here, every filter set among them)."""
+    from pipelines.whatif import search as S
+
+    scope = Scope(dt.date(2026, 3, 1), dt.date(2026, 3, 31))
+    inputs = E.load_inputs(fixture_query, scope)
+    w = Weights(message=0.3, violation=20.0)
+    base = S._base_policies()
+    combos = sorted({(p.filters(), p.daily_cap or 0) for p in base.values()})
+    X, removed = S.grid_values(inputs, combos)
+    sample = dict(list(base.items())[::13])
+    assert len({p.filters() for p in sample.values()}) == 32
+    counts = E.count(fixture_query, scope, sample)
+    for name, p in sample.items():
+        c = combos.index((p.filters(), p.daily_cap or 0))
+        k = S.CAP_CHOICES.index(p.max_pre_due_reminders)
+        ev = E.evaluate(inputs, p, counts[name], w)
+        grid = float((X[c, 0, :, k, :] @ S._factors(w)).sum())
+        assert grid == pytest.approx(
+            ev.form("net_value_yuan").value(inputs.quantities), abs=1e-6
+        ), name
+        assert removed[c, k] == -round(ev.form("messages").value(inputs.quantities)), name

@@ -38,7 +38,8 @@ MATCHES, MESSAGES = "core/sms_receipt_matches", "core/sms_messages"
 STATE_SCHEMA = "mart_build"  # private (never published), next to the marts' own state
 STATE = f"{STATE_SCHEMA}.overlay_log_days"
 RECEIPT_STATE = f"{STATE_SCHEMA}.overlay_receipt_days"
-EPOCH_DAY = "((epoch_ms(sent_at) + 28800000) // 86400000)"
+SHANGHAI_OFFSET_S = 8 * 3600  # the local day of a send is its Asia/Shanghai day (no DST)
+EPOCH_DAY = f"((epoch_ms(sent_at) + {SHANGHAI_OFFSET_S * 1000}) // 86400000)"
 
 LOG_DAYS_SQL = f"""
 create or replace temp table _ov_log_days as
@@ -151,8 +152,8 @@ def _day_bounds(days: list[int]) -> dict[str, object]:
     """The exact `sent_at` range of the epoch days `days` (in EPOCH_DAY's sense): a filter
     DuckDB pushes into the scan, skipping the row groups of other days by their min/max. The
     per-row day test stays, so days between the first and the last are not selected."""
-    lo = datetime.fromtimestamp(days[0] * 86400 - 28800, tz=UTC)
-    hi = datetime.fromtimestamp((days[-1] + 1) * 86400 - 28800, tz=UTC)
+    lo = datetime.fromtimestamp(days[0] * 86400 - SHANGHAI_OFFSET_S, tz=UTC)
+    hi = datetime.fromtimestamp((days[-1] + 1) * 86400 - SHANGHAI_OFFSET_S, tz=UTC)
     return {"lo": lo, "hi": hi, "days": days}
 
 
