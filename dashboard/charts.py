@@ -221,6 +221,7 @@ def small_multiples(
         horizontal_spacing=0.12,
     )
     shown: set[str] = set()
+    empty: list[int] = []  # panels whose every value is hidden (too few) or missing
     for i, p in enumerate(panels):
         r, c = divmod(i, cols)
         part = df[df[facet] == p.key].sort_values(x)
@@ -258,6 +259,8 @@ def small_multiples(
             col=c + 1,
         )
         vals = pd.to_numeric(part[y], errors="coerce").dropna()
+        if vals.empty:
+            empty.append(i)
         if p.y_format == "pct" and len(vals) and vals.min() >= 0 and vals.max() <= 1:
             # a share: never below 0 % or above 100 %, and a flat line is not centred on 0
             lo, hi = float(vals.min()), float(vals.max())
@@ -274,6 +277,17 @@ def small_multiples(
             fig.update_xaxes(tickformat=fmt.day_tick(), row=r + 1, col=c + 1)
     for a in fig.layout.annotations:
         a.update(font={"size": 13}, x=a.x, xanchor="center")
+    for i in empty:  # an empty panel says why, rather than showing a bare axis
+        ref = "" if i == 0 else str(i + 1)
+        fig.add_annotation(
+            text=t("too_few"),
+            xref=f"x{ref} domain",
+            yref=f"y{ref} domain",
+            x=0.5,
+            y=0.5,
+            showarrow=False,
+            font={"size": 13, "color": "#888888"},
+        )
     height = 110 + panel_height * rows
     style(fig, title, height=height, legend=bool(series))
     if series:  # above the panels' own titles, not over them

@@ -930,6 +930,7 @@ CODES: dict[str, dict[str, tuple[str, str]]] = {
         "aliyun": ("阿里云", "Aliyun"),
         "tencent": ("腾讯云", "Tencent Cloud"),
         "twilio": ("Twilio", "Twilio"),
+        "unknown": ("未知", "Unknown"),  # mart.sms_gateway_reconciliation's word for none
         "": ("未知", "Unknown"),
     },
     "arm": {
@@ -955,6 +956,11 @@ CODES: dict[str, dict[str, tuple[str, str]]] = {
         "is_after_settlement": ("已还清后提醒", "Reminder after settlement"),
         "is_collection_before_due": ("未到期催收", "Collection before due"),
         "is_against_preference": ("违背用户设置", "Against the user's settings"),
+    },
+    "never_sent_reason": {
+        "after_settlement": ("账单已还清", "Bill settled"),
+        "collection_before_due": ("未到期催收", "Collection before due"),
+        "against_preference": ("违背用户设置", "Against the user's settings"),
     },
     "non_permitted_reason": {
         "after_opt_out": ("退订后", "After opt-out"),
@@ -993,6 +999,8 @@ def code(kind: str, value: object) -> str:
     if pair is None and kind == "arm" and (m := _ARM_CADENCE.match(text)):
         n = m.group(1)
         pair = (f"{n} 条提醒", f"{n} reminder" + ("" if n == "1" else "s"))
+    if pair is None and "+" in text:  # several codes of the kind at once, e.g. two reasons
+        return ("、" if lang() == "zh" else ", ").join(code(kind, p) for p in text.split("+"))
     if pair is None:
         return text
     return pair[0] if lang() == "zh" else pair[1]

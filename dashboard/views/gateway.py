@@ -10,7 +10,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import charts, data
-from dashboard.i18n import t
+from dashboard.i18n import code, t
 
 RECONCILIATION_SQL = """
 select local_date, provider, log_messages, receipts, matched_receipts, unmatched_receipts,
@@ -62,11 +62,13 @@ def section(f: data.Filters) -> None:
                       value_name="count")  # fmt: skip
     long["label"] = long["what"].map(lambda x: t(f"gw_{x}"))
     fig = charts.line(
-        long, "local_date", "count", t("gw_daily_title"), color="label",
-        labels={"local_date": t("day"), "count": "", "label": ""},
+        long, "local_date", "count", t("gw_daily_title"), color="label", grain="day",
+        x_title=t("day"),
+        y_title=charts.axis_title(t("unit_messages_count"), t("unit_msgs_per_day")),
     )  # fmt: skip
     charts.show(fig, long.drop(columns="label"), "sms_gateway_daily")
     by_provider = df.groupby("provider", as_index=False)[list(COUNTS)].sum()
+    by_provider["provider"] = by_provider["provider"].map(lambda v: code("provider", v))
     shown = by_provider.rename(columns={"provider": t("gw_provider")} | {
         c: t(f"gw_{c}") for c in COUNTS
     })  # fmt: skip

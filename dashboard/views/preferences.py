@@ -56,7 +56,11 @@ def render_never_sent(f: data.Filters) -> None:
         fig.update_xaxes(categoryorder="array", categoryarray=tpl["template_code"].tolist())
         charts.show(fig, tpl, "sms_never_sent_templates")
     st.markdown(f"**{t('never_sent_list')}**")
-    charts.table(never_sent_list(f), "sms_never_sent_list")
+    charts.table(
+        never_sent_list(f),
+        "sms_never_sent_list",
+        codes={"purpose": "purpose", "reason": "never_sent_reason"},
+    )
 
 
 def render_centre(f: data.Filters) -> None:

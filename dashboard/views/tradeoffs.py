@@ -228,7 +228,12 @@ rank_df = pd.DataFrame(
             t("rank"): i + 1,
             t("policy"): describe(c.policy),
             t("messages_removed"): f"{c.messages_removed:,}",
-            t("value_yuan"): cell(c.value),
+            t("value_yuan"): whole(c.value["change"]),
+            t("interval95"): (
+                ""
+                if c.value["ci_low"] == c.value["ci_high"]
+                else f"{whole(c.value['ci_low'])} ~ {whole(c.value['ci_high'])}"
+            ),
             t("tied"): "≈" if c.tied_with_best else "",
         }
         for i, c in enumerate(top)
@@ -240,12 +245,13 @@ st.dataframe(
     key="whatif_ranking_table",
     width="stretch",
     # the policy text is what tells the rows apart: as wide as the page allows with the
-    # value and its interval still whole
+    # value and its interval (a column of their own) still whole at eight digits
     column_config={
         t("rank"): st.column_config.NumberColumn(width=50),
-        t("policy"): st.column_config.TextColumn(width=470),
-        t("messages_removed"): st.column_config.TextColumn(width=130),
-        t("value_yuan"): st.column_config.TextColumn(width=220),
+        t("policy"): st.column_config.TextColumn(width=360),
+        t("messages_removed"): st.column_config.TextColumn(width=100),
+        t("value_yuan"): st.column_config.TextColumn(width=120),
+        t("interval95"): st.column_config.TextColumn(width=230),
         t("tied"): st.column_config.TextColumn(width=70),
     },
 )
@@ -279,7 +285,9 @@ sens_rows = []
 
 
 def amount(x: float) -> str:
-    return f"{x:,.2f}" if x >= 1 or x == 0 else f"{x:.2g}"
+    if abs(x) < 1e-6:  # a bound the search found at (numerically) zero: "1.9e-10" reads oddly
+        return "0"
+    return f"{x:,.2f}" if x >= 1 else f"{x:.2g}"
 
 
 for name, (lo, hi) in res.sensitivity.items():

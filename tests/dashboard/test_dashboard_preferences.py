@@ -77,7 +77,11 @@ def test_never_sent_and_preference_centre(fixture_db, monkeypatch):
     bad = next(d.value for d in at.dataframe if "reason" in d.value.columns
                and "bill_id" in d.value.columns)  # fmt: skip
     assert bad["message_id"].tolist() == ["M08", "M04"]
-    assert bad["reason"].tolist() == ["against_preference", "after_settlement+against_preference"]
+    # shown as labels, two reasons joined (the CSV keeps the codes)
+    assert bad["reason"].tolist() == [
+        "Against the user's settings",
+        "Bill settled, Against the user's settings",
+    ]
     # preference centre: U03 (02-10), U01 (03-02), U04 (03-05, 03-20) saved settings in range
     assert m["Users who changed a setting"] == "3"
     assert m["Setting changes"] == "4"
