@@ -239,22 +239,9 @@ rank_df = pd.DataFrame(
         for i, c in enumerate(top)
     ]
 )
-st.dataframe(
-    rank_df,
-    hide_index=True,
-    key="whatif_ranking_table",
-    width="stretch",
-    # the policy text is what tells the rows apart: as wide as the page allows with the
-    # value and its interval (a column of their own) still whole at eight digits
-    column_config={
-        t("rank"): st.column_config.NumberColumn(width=50),
-        t("policy"): st.column_config.TextColumn(width=360),
-        t("messages_removed"): st.column_config.TextColumn(width=100),
-        t("value_yuan"): st.column_config.TextColumn(width=120),
-        t("interval95"): st.column_config.TextColumn(width=230),
-        t("tied"): st.column_config.TextColumn(width=70),
-    },
-)
+# a static table: its ten policy texts wrap, so rows that differ only at the end of a long
+# policy can be told apart without hovering (a data grid cuts each cell to one line)
+st.table(rank_df)
 st.caption(t("search_limits"))
 
 fr = res.frontier

@@ -253,8 +253,9 @@ def test_tradeoffs_whatif_counts_and_effects(app):
     outcomes = table_with(at, "Whole period")
     row = outcomes.set_index("Outcome").loc["Compliance violations"]
     assert row["Whole period"] == "-2" and row["2026-03"] == "-2"
-    ranking = table_with(at, "Tied")
-    assert len(ranking) == 10
+    ranking = next(tb.value for tb in at.table if "Tied" in tb.value.columns)
+    assert ranking["Rank"].tolist() == list(range(1, 11))
+    assert ranking["95% interval"].map(lambda v: v == "" or " ~ " in v).all()
     assert "observational" in " ".join(w.value for w in at.warning)
 
 
@@ -620,6 +621,9 @@ def rendered_text(at: AppTest) -> tuple[list[str], list[str]]:
             # text columns: object, or pandas' own string dtype (pandas 3 gives "str")
             if d.value[c].dtype == object or pd.api.types.is_string_dtype(d.value[c]):
                 texts += [str(v) for v in d.value[c].dropna()]
+    for tb in at.table:  # static tables (the search's ranking)
+        headers += [str(c) for c in tb.value.columns]
+        texts += [str(v) for c in tb.value.columns for v in tb.value[c].dropna()]
     for el in at.get("plotly_chart"):
         spec = _plain(json.loads(el.proto.spec))
         texts += _spec_strings(spec["data"]) + _spec_strings(spec["layout"])
