@@ -12,4 +12,7 @@ def _isolated_data_dir(tmp_path, monkeypatch):
     monkeypatch.setenv("NUDGESCOPE_DATA_DIR", str(data))
     for var in ("NUDGESCOPE_LANDING", "NUDGESCOPE_WAREHOUSE", "NUDGESCOPE_SERVE"):
         monkeypatch.delenv(var, raising=False)
+    # every publish of the suite checks its change-log fingerprints against a full rehash, so
+    # a write to a large table that does not note its dates fails the test that made it
+    monkeypatch.setenv("NUDGESCOPE_VERIFY_PUBLISH", "1")
     return data

@@ -21,6 +21,7 @@ import duckdb
 
 from pipelines import sqlfiles
 from pipelines.contract import SOURCES
+from pipelines.ingest import changes
 from pipelines.ingest.validate import q
 from pipelines.ingest.warehouse import ensure, file_filter, pending_table, pk_cols
 from pipelines.schema import core_columns
@@ -66,7 +67,7 @@ def merge_source(con: duckdb.DuckDBPyConnection, source: str) -> MergeResult:
         if n_keys:
             if core_empty:
                 cand = staging
-                con.execute("create or replace temp table lost (_file VARCHAR, n BIGINT)")
+                con.execute("create or replace temp table lost (_file VARCHAR, _dt DATE, n BIGINT)")
             else:
                 cand = "cand"
                 _candidates(con, source, staging, core, pending, join)
@@ -107,6 +108,10 @@ def merge_source(con: duckdb.DuckDBPyConnection, source: str) -> MergeResult:
                     f"create or replace temp table core_rows as select _file from {core} {scope}"
                 )
             sqlfiles.run(con, "ingest/update_ledger_winners")
+            # the dates of the rows inserted (from the candidates) and removed (lost)
+            changes.record(
+                con, f"core.{source}", f"select _dt from {cand} union select _dt from lost"
+            )
             if core_empty and not withdrawn:
                 n_keys = con.execute(f"select count(*) from {core}").fetchone()[0]
             con.execute(f"delete from {pending}")
@@ -163,10 +168,10 @@ def _candidates(con, source: str, staging: str, core: str, pending: str, join: s
     if n_old:
         con.execute(
             f"""create or replace temp table lost as
-            select _file, count(*) as n from {core} as t
+            select _file, _dt, count(*) as n from {core} as t
             where exists (select 1 from old_keys as p where {join})
-            group by _file"""
+            group by _file, _dt"""
         )
         con.execute(f"delete from {core} as t using old_keys as p where {join}")
     else:
-        con.execute("create or replace temp table lost (_file VARCHAR, n BIGINT)")
+        con.execute("create or replace temp table lost (_file VARCHAR, _dt DATE, n BIGINT)")

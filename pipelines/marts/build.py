@@ -20,6 +20,7 @@ from typing import Any
 import duckdb
 
 from pipelines import engines, sqlfiles
+from pipelines.ingest import changes
 from pipelines.ingest.receipts import overlay
 from pipelines.marts import lineage, temp
 from pipelines.marts import state as mart_state
@@ -226,6 +227,8 @@ def _run_plan(con: duckdb.DuckDBPyConnection, build: BuildPlan, *, spark: Any = 
         )
     else:
         build.flags = mart_state.FlagsPlan(full=True, reason="full build requested")
+    if build.flags.full and mart_state.FLAGS_FILE in build.names:
+        changes.record_whole(con, "mart.sms_message_flags")
     if build.engine != "duckdb":
         engines.run_sql_files(con, build.names, engine=build.engine, params=params, spark=spark)
     else:
@@ -238,6 +241,12 @@ def _run_plan(con: duckdb.DuckDBPyConnection, build: BuildPlan, *, spark: Any = 
                     _flags_scope_rows(con, "_agg_flags_old")
                     mart_state.update_flags(con)
                     _flags_scope_rows(con, "_agg_flags_new")
+                    changes.record(
+                        con,
+                        "mart.sms_message_flags",
+                        "select local_date from _agg_flags_old "
+                        "union select local_date from _agg_flags_new",
+                    )
             elif name in mart_state.SCOPED_FILES and not build.flags.full:
                 mart_state.update_scoped_file(con, name)
             elif name in AGG_FILES and agg_ready:

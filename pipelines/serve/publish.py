@@ -29,6 +29,7 @@ from pathlib import Path
 import duckdb
 
 from pipelines.contract import LANDING_SOURCES
+from pipelines.ingest import changes
 from pipelines.ingest.validate import lit, q
 from pipelines.serve import segments
 from pipelines.settings import SQL_DIR
@@ -136,7 +137,8 @@ def publish(con: duckdb.DuckDBPyConnection, serve: Path, run_id: str) -> Publish
     previous = _previous_segments(serve)
     folder = segments.segments_dir(serve)
     large = segments.present(con, catalog)
-    planned = segments.plan(con, catalog, large)
+    parts = segments.fingerprint_days(con, catalog, large)
+    planned = segments.plan(parts, large)
     written = sum(segments.write(con, catalog, large, seg, folder) for seg in planned)
     if planned:
         segments.fsync(folder)
@@ -187,6 +189,7 @@ def publish(con: duckdb.DuckDBPyConnection, serve: Path, run_id: str) -> Publish
     segments.fsync(serve.parent)
     if previous is not None:  # else keep every file: a reader may still need one
         segments.collect_garbage(folder, previous | {seg.file for seg in planned})
+    changes.save_parts(con, parts)  # the next publish rehashes only the dates written since
     return PublishResult(
         serve,
         n + len(large) + 1,

@@ -13,8 +13,11 @@ every publish cost most of an incremental run. So each of them is published in s
   (row counts, an order-independent hash of every row, and the columns with their types), so a
   file with that name is that content: it is written once, under a temporary name, fsynced and
   renamed, and never opened for writing again. It holds no freed blocks.
-- A publish fingerprints every slice (one grouped scan per table), writes only the segments
-  whose name does not exist yet, and lists the segments in `main.segments` of the small
+- A publish fingerprints every date of the tables (rows and a sum of row hashes), but hashes
+  again only the dates that the change log names (the writers of these tables note the dates
+  they touch) or whose row count moved; the other dates' figures are saved from the previous
+  publish (`pipelines.ingest.changes`). It writes only the segments whose name does not exist
+  yet, and lists the segments in `main.segments` of the small
   `serve.duckdb`, where each large table is a view: the `union all` of its slices.
 - Readers open `serve.duckdb` and attach the listed segments read-only under the listed
   aliases before anything else (`attach`); the views then resolve.
@@ -37,6 +40,7 @@ from pathlib import Path
 
 import duckdb
 
+from pipelines.ingest import changes
 from pipelines.ingest.validate import lit, q
 
 # The published tables kept as segments: the date column that picks a row's slice, and the
@@ -141,52 +145,110 @@ def _columns(con: duckdb.DuckDBPyConnection, catalog: str, schema: str, table: s
     ).fetchone()[0]
 
 
-def slice_key(col: str, latest: str) -> str:
-    """SQL for the slice of a row by its date column `col`: its month, but a third of the month
-    in the latest month `latest` (YYYY-MM) and NO_DATE without a date."""
-    month = f"strftime({q(col)}, '%Y-%m')"
-    third = f"(least((day({q(col)}) - 1) // 10, 2) + 1)::varchar"
-    return (
-        f"case when {q(col)} is null then {lit(NO_DATE)} "
-        f"when {month} < {lit(latest)} then {month} "
-        f"else {month} || '-' || {third} end"
-    )
+def slice_key(d: date | None, latest: str) -> str:
+    """The slice of a row whose date is `d`: its month (YYYY-MM), but a third of the month
+    (YYYY-MM-1|2|3) in the latest month `latest` (YYYY-MM), and NO_DATE without a date."""
+    if d is None:
+        return NO_DATE
+    month = f"{d.year:04d}-{d.month:02d}"
+    if month < latest:
+        return month
+    return f"{month}-{min((d.day - 1) // 10, 2) + 1}"
 
 
-def _latest_month(con: duckdb.DuckDBPyConnection, catalog: str, tables) -> str:
-    """The latest month any segmented table has rows of (YYYY-MM; '' without any date)."""
-    if not tables:
-        return ""
-    union = " union all ".join(
-        f"select max({q(col)}) as d from {q(catalog)}.{q(s)}.{q(t)}" for s, t, col in tables
-    )
-    return con.execute(f"select coalesce(strftime(max(d), '%Y-%m'), '') from ({union})").fetchone()[
-        0
-    ]
+Days = dict[date | None, tuple[int, int]]  # per date: rows, sum of row hashes
+Parts = dict[str, tuple[str, Days]]  # per 'schema.table': (columns with types, Days)
+
+# Set (to anything but '' or '0') to check every publish's per-date fingerprints against a
+# full rehash and fail on a difference: the test suite does, so a writer of a large table that
+# does not note its dates in the change log (pipelines.ingest.changes) is caught.
+VERIFY_ENV = "NUDGESCOPE_VERIFY_PUBLISH"
 
 
-def plan(con: duckdb.DuckDBPyConnection, catalog: str, tables: Tables) -> list[Segment]:
-    """Fingerprint every slice of `tables` in `catalog`; one segment per slice."""
-    latest = _latest_month(con, catalog, tables)
-    parts: dict[str, dict[str, tuple[int, str]]] = {}
-    shapes = {}
-    for schema, table, col in tables:
-        shapes[(schema, table)] = _columns(con, catalog, schema, table)
-        rows = con.execute(
-            f"""select {slice_key(col, latest)} as key,
-                    count(*), sum(hash(__row)::hugeint)::varchar
-            from {q(catalog)}.{q(schema)}.{q(table)} as __row
-            group by all"""
+def _days(con, catalog: str, schema: str, table: str, col: str, dates=None) -> Days:
+    """Rows and Σ hash(row) per date of `col`: all dates, or only `dates`."""
+    where, params = "", {}
+    if dates is not None:
+        known = sorted(d for d in dates if d is not None)
+        conds = []
+        if known:  # the range lets zone maps skip other dates' row groups
+            conds.append(f"({q(col)} between $lo and $hi and list_contains($days, {q(col)}))")
+            params = {"lo": known[0], "hi": known[-1], "days": known}
+        if None in dates:
+            conds.append(f"{q(col)} is null")
+        if not conds:
+            return {}
+        where = "where " + " or ".join(conds)
+    rows = con.execute(
+        f"""select {q(col)}, count(*), sum(hash(__row)::hugeint)::varchar
+        from {q(catalog)}.{q(schema)}.{q(table)} as __row {where}
+        group by 1""",
+        params,
+    ).fetchall()
+    return {d: (n, int(h)) for d, n, h in rows}
+
+
+def _counts(con, catalog: str, schema: str, table: str, col: str) -> dict[date | None, int]:
+    return dict(
+        con.execute(
+            f"select {q(col)}, count(*) from {q(catalog)}.{q(schema)}.{q(table)} group by 1"
         ).fetchall()
-        for key, n, digest in rows:
-            parts.setdefault(key, {})[f"{schema}.{table}"] = (n, digest)
+    )
+
+
+def fingerprint_days(con: duckdb.DuckDBPyConnection, catalog: str, tables: Tables) -> Parts:
+    """Rows and Σ hash(row) per date of every table in `tables`. The dates the change log
+    names, the dates whose row count moved since the last publish, and every date of a table
+    without saved parts or with other columns are hashed; the others are taken from the parts
+    the last publish saved (pipelines.ingest.changes)."""
+    log = changes.pending(con)
+    saved = changes.saved_parts(con)
+    verify = os.environ.get(VERIFY_ENV, "") not in ("", "0")
+    parts: Parts = {}
+    for schema, table, col in tables:
+        name = f"{schema}.{table}"
+        shape = _columns(con, catalog, schema, table)
+        whole, noted = log.get(name, (False, set()))
+        old_shape, old = saved.get(name, ("", None))
+        if old is None or whole or old_shape != shape:
+            days = _days(con, catalog, schema, table, col)
+        else:
+            counts = _counts(con, catalog, schema, table, col)
+            dirty = {d for d, n in counts.items() if d in noted or old.get(d, (-1, 0))[0] != n}
+            days = {d: old[d] for d in counts if d not in dirty}
+            days.update(_days(con, catalog, schema, table, col, dirty))
+        if verify:
+            full = _days(con, catalog, schema, table, col)
+            if full != days:
+                wrong = sorted(
+                    {d for d in full.keys() | days.keys() if full.get(d) != days.get(d)},
+                    key=str,
+                )
+                raise RuntimeError(
+                    f"{name}: the change log missed a write on {[str(d) for d in wrong][:10]}"
+                )
+        parts[name] = (shape, days)
+    return parts
+
+
+def plan(parts: Parts, tables: Tables) -> list[Segment]:
+    """One segment per slice of the dates in `parts` (fingerprint_days), named by its content."""
+    dates = [d for _, days in parts.values() for d in days if d is not None]
+    latest = f"{max(dates).year:04d}-{max(dates).month:02d}" if dates else ""
+    slices: dict[str, dict[str, tuple[int, int]]] = {}
+    for schema, table, _ in tables:
+        for d, (n, digest) in parts[f"{schema}.{table}"][1].items():
+            per = slices.setdefault(slice_key(d, latest), {})
+            rows, total = per.get(f"{schema}.{table}", (0, 0))
+            per[f"{schema}.{table}"] = (rows + n, total + digest)
     out = []
-    for key in sorted(parts):
+    for key in sorted(slices):
         h = hashlib.sha256(f"nudgescope segment {FORMAT}\0{key}\0".encode())
         for schema, table, _ in tables:
-            n, digest = parts[key].get(f"{schema}.{table}", (0, "0"))
-            h.update(f"{schema}.{table}\0{shapes[(schema, table)]}\0{n}\0{digest}\0".encode())
-        out.append(Segment(key, h.hexdigest()[:20], sum(n for n, _ in parts[key].values())))
+            shape = parts[f"{schema}.{table}"][0]
+            n, digest = slices[key].get(f"{schema}.{table}", (0, 0))
+            h.update(f"{schema}.{table}\0{shape}\0{n}\0{digest}\0".encode())
+        out.append(Segment(key, h.hexdigest()[:20], sum(n for n, _ in slices[key].values())))
     return out
 
 

@@ -14,6 +14,7 @@ import pytest
 from test_metrics_flags import _fixture
 
 from pipelines.contract import LANDING_SOURCES
+from pipelines.ingest import changes
 from pipelines.marts import (
     HELPER_TABLES,
     MART_TABLES,
@@ -22,6 +23,7 @@ from pipelines.marts import (
     invalidate,
     run_build,
 )
+from pipelines.serve import segments
 from tests.fixtures.metrics.warehouse import Warehouse
 
 
@@ -71,9 +73,27 @@ def _same(a: object, b: object) -> bool:
     return a == b
 
 
+# the tables the build writes that are published in segments: their change log must name
+# every date the build touched (pipelines.ingest.changes)
+LOGGED = [
+    ("core", "sms_messages", "_dt"),
+    ("core", "sms_receipt_matches", "_dt"),
+    ("mart", "sms_message_flags", "local_date"),
+]
+
+
+def _assert_change_log_complete(con) -> None:
+    """Fingerprint the built tables per date as a publish does (the saved parts of the last
+    check plus the dates the build noted) and compare with a full rehash (the verify mode
+    raises on a date the log missed); then save, as a publish would."""
+    parts = segments.fingerprint_days(con, "memory", LOGGED)
+    changes.save_parts(con, parts)
+
+
 def _assert_equals_full_rebuild(w: Warehouse, settings: MetricSettings | None = None) -> None:
     """Copy core and the ledger into a second database, build it in full, compare."""
     con = w.con
+    _assert_change_log_complete(con)
     con.execute("attach ':memory:' as ref")
     try:
         con.execute("create schema ref.core")
@@ -457,3 +477,14 @@ def test_gateway_receipts_update_only_the_messages_they_touch():
     assert w.rows(
         "select message_id, delivery_status from mart.sms_message_flags where template_code = 'T_G'"
     ) == [("g1", "delivered")]
+    # a failed receipt for g2: only values change (no message added or removed), so only the
+    # change log can tell a publish which messages' date to hash again
+    receipt("r8", gateway_id="g2", provider="tencent", receipt_format="tencent_callback",
+            status="failed", err_code="UNDELIV", reported_at="2024-03-18 11:00:09+08")  # fmt: skip
+    messages = w.rows("select count(*) from core.sms_messages")
+    run_build(w.con)
+    _assert_equals_full_rebuild(w)
+    assert w.rows("select count(*) from core.sms_messages") == messages
+    assert w.rows("select delivery_status from mart.sms_message_flags where message_id = 'g2'") == [
+        ("failed",)
+    ]

@@ -7,6 +7,7 @@ import duckdb
 import pytest
 
 from pipelines.contract import LANDING_SOURCES
+from pipelines.ingest import changes
 from pipelines.serve import sandbox
 from pipelines.serve.publish import publish
 from pipelines.serve.segments import (
@@ -111,8 +112,10 @@ def test_a_new_day_rewrites_only_its_slice_and_old_files_go_a_publish_later(tmp_
     (feb2,) = set(files) - {jan, feb1}
 
     with duckdb.connect(str(wh)) as con:
-        # same number of rows, one value changed: a different fingerprint
+        # same number of rows, one value changed, its date noted in the change log (as the
+        # pipeline's writers do): a different fingerprint
         con.execute("update core.sms_logs set id = 30 where id = 3")
+        changes.record(con, "core.sms_logs", "select date '2025-02-11'")
         third = publish(con, serve, "run-3")
     assert third.segments_written == 1
     files = _files(serve)
@@ -221,3 +224,40 @@ def test_the_drill_down_tables_are_sorted_by_user_within_a_segment(tmp_path):
             (1,),
             (7,),
         ]
+
+
+def test_a_publish_rehashes_the_dates_the_log_names_or_whose_row_count_moved(tmp_path, monkeypatch):
+    serve = tmp_path / "serve.duckdb"
+    wh = tmp_path / "w.duckdb"
+    with _warehouse(wh, [("2025-01-10", 1), ("2025-02-10", 2)]) as con:
+        publish(con, serve, "run-1")
+        # the parts of both dates are saved, the log is empty
+        assert con.execute(
+            "select tbl, d::varchar, rows from changes.parts order by all"
+        ).fetchall() == [("core.sms_logs", "2025-01-10", 1), ("core.sms_logs", "2025-02-10", 1)]
+        assert con.execute("select count(*) from changes.dates").fetchone() == (0,)
+    monkeypatch.delenv("NUDGESCOPE_VERIFY_PUBLISH")
+    with duckdb.connect(str(wh)) as con:
+        # a value changed on January 10 that nobody noted: the saved parts stand (the log,
+        # not a scan of every row, says what to hash again), nothing is written
+        con.execute("update core.sms_logs set id = 10 where id = 1")
+        assert publish(con, serve, "run-2").segments_written == 0
+        assert _rows(serve, "select list(id order by id) from core.sms_logs") == [([1, 2],)]
+        # noted: January is hashed again and written
+        changes.record(con, "core.sms_logs", "select date '2025-01-10'")
+        assert publish(con, serve, "run-3").segments_written == 1
+        assert _rows(serve, "select list(id order by id) from core.sms_logs") == [([2, 10],)]
+        # a row added on January 11 without a note: the row count of a date moved, so the
+        # date is hashed again all the same
+        con.execute("insert into core.sms_logs (id, _dt) values (11, '2025-01-11')")
+        assert publish(con, serve, "run-4").segments_written == 1
+        assert _rows(serve, "select list(id order by id) from core.sms_logs") == [([2, 10, 11],)]
+        # a new column: every date of the table is hashed again (and every segment renamed)
+        con.execute("alter table core.sms_logs add column extra integer")
+        assert publish(con, serve, "run-5").segments_written == 2
+    monkeypatch.setenv("NUDGESCOPE_VERIFY_PUBLISH", "1")
+    with duckdb.connect(str(wh)) as con:
+        # the suite's check: an unnoted change of the same row count fails the publish
+        con.execute("update core.sms_logs set id = 20 where id = 2")
+        with pytest.raises(RuntimeError, match=r"core.sms_logs: .*2025-02-10"):
+            publish(con, serve, "run-6")

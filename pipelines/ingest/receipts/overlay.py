@@ -32,6 +32,7 @@ import duckdb
 
 from pipelines import sqlfiles
 from pipelines.contract import RECEIPTS
+from pipelines.ingest import changes
 from pipelines.schema import core_table_ddl
 
 MATCHES, MESSAGES = "core/sms_receipt_matches", "core/sms_messages"
@@ -95,6 +96,7 @@ def refresh(con: duckdb.DuckDBPyConnection) -> bool:
     if full:
         for name in (MATCHES, MESSAGES):
             sqlfiles.run(con, name)
+            changes.record_whole(con, name.replace("/", "."))
     else:
         _update(con)
     con.execute(f"create schema if not exists {STATE_SCHEMA}")
@@ -119,6 +121,8 @@ TEMP_TABLES = (
     "_ov_ids",
     "_ov_logs",
     "_ov_matches",
+    "_ov_old_messages",
+    "_ov_new_messages",
 )
 
 
@@ -264,6 +268,11 @@ def _update(con: duckdb.DuckDBPyConnection) -> None:
         where receipt_id in (select receipt_id from _ov_scope)"""
     )
     con.execute("insert into core.sms_receipt_matches select * from _ov_new_matches")
+    changes.record(
+        con,
+        "core.sms_receipt_matches",
+        "select _dt from _ov_old_matches union select _dt from _ov_new_matches",
+    )
     # matches that appeared, disappeared or changed (either side's message and log row)
     con.execute(
         """create or replace temp table _ov_changed as
@@ -285,6 +294,12 @@ def _update(con: duckdb.DuckDBPyConnection) -> None:
     if not con.execute("select count(*) from _ov_ids").fetchone()[0]:
         return
     con.execute(
+        """create or replace temp table _ov_old_messages as
+        select _dt from core.sms_messages
+        where message_id in (select message_id from _ov_ids)
+            or retry_of in (select message_id from _ov_ids)"""
+    )
+    con.execute(
         """delete from core.sms_messages
         where message_id in (select message_id from _ov_ids)
             or retry_of in (select message_id from _ov_ids)"""
@@ -298,7 +313,13 @@ def _update(con: duckdb.DuckDBPyConnection) -> None:
         select * from core.sms_receipt_matches
         where log_message_id in (select message_id from _ov_ids)"""
     )
-    con.execute(_messages_sql())
+    con.execute(f"create or replace temp table _ov_new_messages as {_messages_sql()}")
+    con.execute("insert into core.sms_messages select * from _ov_new_messages")
+    changes.record(
+        con,
+        "core.sms_messages",
+        "select _dt from _ov_old_messages union select _dt from _ov_new_messages",
+    )
 
 
 def _matches_sql() -> str:
@@ -315,11 +336,11 @@ def _matches_sql() -> str:
 
 
 def _messages_sql() -> str:
-    """The messages file over the changed log rows and their matches, inserting."""
+    """The messages file over the changed log rows and their matches (a query)."""
     text = sqlfiles.load(MESSAGES)
     _, found, query = text.partition("create or replace table core.sms_messages as")
     if not found or query.count("from core.sms_receipt_matches") != 1:
         raise RuntimeError(f"{MESSAGES}: unexpected shape for the incremental update")
     query = query.replace("from core.sms_receipt_matches", "from _ov_matches")
     query = query.replace("select * from core.sms_logs", "select * from _ov_logs")
-    return "insert into core.sms_messages " + query.strip().rstrip(";")
+    return query.strip().rstrip(";")

@@ -1,0 +1,115 @@
+"""The change log: which dates of the large published tables were written since the last publish.
+
+A publish fingerprints the large tables per date to name their segments
+(`pipelines.serve.segments`). Hashing every row of every large table on every run cost most of
+a small publish and grew with the history, while a new day writes a few dates. So the code that
+writes those tables notes, in the same transaction as the write, the dates it touched:
+
+- `changes.dates(tbl, d, whole)` — one row per table and date of a row inserted or deleted
+  (`d` NULL: a row without a date; `whole`: every date, e.g. a table rebuilt in full). Dates
+  are the table's segment date column (`_dt` for core, `local_date` for the flags).
+  Written by the core merge (the dates of the files whose rows it inserted or removed), the
+  receipts overlay (the dates of the messages and matches it deleted or inserted) and the
+  marts build (the flags' changed local dates, or `whole` for a full build).
+- `changes.parts(tbl, shape, d, rows, digest)` — per table and date the row count and the
+  order-independent sum of row hashes as of the last publish, with the table's columns and
+  types and the DuckDB version that hashed them (`shape`).
+
+A publish rehashes only the dates the log names, the dates whose row count differs from
+`parts` (a safety net against a writer that forgot to note its dates), and every date of a
+table whose shape changed or that has no parts; it takes the rest from `parts`, then replaces
+`parts` and empties the log in one transaction. A publish killed before that commit leaves both
+as they were, so the next one finds the same dates again. The schema is private: it is never
+published.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import duckdb
+
+SCHEMA = "changes"
+DATES = f"{SCHEMA}.dates"
+PARTS = f"{SCHEMA}.parts"
+_VERSION = f"duckdb {duckdb.__version__}: "  # prefixed to a saved shape
+
+
+def ensure(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(f"create schema if not exists {SCHEMA}")
+    con.execute(f"create table if not exists {DATES} (tbl VARCHAR, d DATE, whole BOOLEAN)")
+    con.execute(
+        f"create table if not exists {PARTS} "
+        "(tbl VARCHAR, shape VARCHAR, d DATE, rows BIGINT, digest VARCHAR)"
+    )
+
+
+def record(con: duckdb.DuckDBPyConnection, table: str, dates_query: str, params=None) -> None:
+    """Note the dates that `dates_query` (one DATE column) returns as written in `table`
+    ('schema.name'). The query is the caller's own SQL over its temp tables."""
+    ensure(con)
+    con.execute(
+        f"insert into {DATES} select distinct $t, d, false from ({dates_query}) as _x(d)",
+        {**(params or {}), "t": table},
+    )
+
+
+def record_whole(con: duckdb.DuckDBPyConnection, table: str) -> None:
+    """Note that every date of `table` may have changed (a rebuild in full)."""
+    ensure(con)
+    con.execute(f"insert into {DATES} values ($t, null, true)", {"t": table})
+
+
+def pending(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[bool, set[date | None]]]:
+    """Per table: (whole, the dates noted) since the last publish."""
+    ensure(con)
+    out: dict[str, tuple[bool, set[date | None]]] = {}
+    for table, d, whole in con.execute(f"select distinct tbl, d, whole from {DATES}").fetchall():
+        was_whole, dates = out.get(table, (False, set()))
+        if not whole:
+            dates.add(d)
+        out[table] = (was_whole or bool(whole), dates)
+    return out
+
+
+def saved_parts(
+    con: duckdb.DuckDBPyConnection,
+) -> dict[str, tuple[str, dict[date | None, tuple[int, int]]]]:
+    """Per table: (shape, {date: (rows, digest)}) as of the last publish. Parts saved by
+    another DuckDB version are left out (its row hashes may differ): those tables are hashed
+    in full again."""
+    ensure(con)
+    out: dict[str, tuple[str, dict[date | None, tuple[int, int]]]] = {}
+    for table, shape, d, rows, digest in con.execute(
+        f"select tbl, shape, d, rows, digest from {PARTS} where starts_with(shape, $v)",
+        {"v": _VERSION},
+    ).fetchall():
+        out.setdefault(table, (shape.removeprefix(_VERSION), {}))[1][d] = (rows, int(digest))
+    return out
+
+
+def save_parts(
+    con: duckdb.DuckDBPyConnection,
+    parts: dict[str, tuple[str, dict[date | None, tuple[int, int]]]],
+) -> None:
+    """After a publish: the parts it fingerprinted, and an empty log (one transaction)."""
+    ensure(con)
+    rows = [
+        (table, _VERSION + shape, d, n, str(digest))
+        for table, (shape, days) in sorted(parts.items())
+        for d, (n, digest) in days.items()
+    ]
+    con.execute("begin")
+    try:
+        con.execute(f"delete from {PARTS}")
+        if rows:
+            con.execute(
+                f"insert into {PARTS} select unnest($t), unnest($s), unnest($d), unnest($n), "
+                "unnest($h)",
+                {k: [r[i] for r in rows] for i, k in enumerate("tsdnh")},
+            )
+        con.execute(f"delete from {DATES}")
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
