@@ -352,8 +352,6 @@ def _plan_aggregates(con: duckdb.DuckDBPyConnection) -> tuple[bool, tuple]:
         full outer join moved as m
             on m.bill_id = r.bill_id""",
     )
-    # users whose scope rows (score band, experiments) differ from the last build's
-    mart_state.changed_scope_users(con)
     temp.create(con, "agg_scope_dates", "select local_date from _agg_changed")
     # the dates of those bills' reminders and every date of those users (each scan of the
     # flags skipped when there are none)
@@ -367,14 +365,9 @@ def _plan_aggregates(con: duckdb.DuckDBPyConnection) -> tuple[bool, tuple]:
             where f.purpose in {PRE_DUE_PURPOSES}
                 and (b.from_date is null or f.local_date >= b.from_date)"""
         )
-    if temp.count(con, "_agg_changed_users"):
-        con.execute(
-            """insert into agg_scope_dates
-            select distinct f.local_date
-            from mart.sms_message_flags as f
-            semi join _agg_changed_users as u
-                on u.user_id = f.user_id"""
-        )
+    # every date of the users whose score band or experiments changed
+    mart_state.changed_user_dates(con)
+    con.execute("insert into agg_scope_dates select local_date from _changed_user_dates")
     temp.create(con, "agg_scope_dates", "select distinct local_date from agg_scope_dates")
     dates = tuple(
         r[0] for r in con.execute("select local_date from agg_scope_dates order by 1").fetchall()

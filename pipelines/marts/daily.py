@@ -59,8 +59,11 @@ FILES: dict[str, str] = {
     RECONCILIATION: "mart.sms_gateway_reconciliation",
     DELIVERY: "mart.sms_daily_delivery",
 }
-# what their planning reads besides their SQL: delivery compares the users' scopes
-PLAN_READS: dict[str, tuple[str, ...]] = {DELIVERY: ("mart_int.user_scopes",)}
+# what their planning reads besides their SQL: delivery compares the users' scopes and takes
+# the dates of changed users from the flags
+PLAN_READS: dict[str, tuple[str, ...]] = {
+    DELIVERY: ("mart_int.user_scopes", "mart.sms_message_flags")
+}
 
 SCHEMA = mart_state.SCHEMA
 STATE_TABLES = ("gateway_days", "log_days", "unmatched_receipts")
@@ -175,15 +178,10 @@ def plan(con: duckdb.DuckDBPyConnection, name: str, *, flags_full: bool) -> Dail
             where a.n is distinct from b.n"""
         )
     else:
-        mart_state.changed_scope_users(con)
-        if temp.count(con, "_agg_changed_users"):
-            con.execute(
-                f"""insert into {scope}
-                select distinct {LOCAL_DATE.format(ts="logs.sent_at")}
-                from core.sms_logs as logs
-                semi join _agg_changed_users as users
-                    on users.user_id = logs.user_id"""
-            )
+        # every date of the users whose score band or experiments changed (the dates of all
+        # their messages, from the flags, hold those of their log rows)
+        mart_state.changed_user_dates(con)
+        con.execute(f"insert into {scope} select local_date from _changed_user_dates")
     temp.create(con, scope, f"select distinct local_date from {scope}")
     dates = tuple(
         r[0] for r in con.execute(f"select local_date from {scope} order by 1").fetchall()
@@ -227,14 +225,16 @@ def update(con: duckdb.DuckDBPyConnection, name: str) -> None:
     bounds = {"lo": lo, "hi": hi}
     if name == RECONCILIATION:
         temp.create(con, "recon_messages", sent_on_dates.format(source="core.sms_messages"), bounds)
-        # the receipts of those messages, and the unmatched receipts of the dates
+        # the receipts of those messages (a message's `receipts` counts them: only messages
+        # with some are looked up, so a day without receipts skips the scan), and the
+        # unmatched receipts of the dates
         own_date = LOCAL_DATE.format(ts="coalesce(sent_at, reported_at)")
         temp.create(
             con,
             "recon_matches",
             f"""select matches.*
             from core.sms_receipt_matches as matches
-            semi join recon_messages as messages
+            semi join (select message_id from recon_messages where receipts > 0) as messages
                 on messages.message_id = matches.message_id
             union all
             select *

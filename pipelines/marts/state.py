@@ -438,6 +438,26 @@ def changed_scope_users(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
+def changed_user_dates(con: duckdb.DuckDBPyConnection) -> None:
+    """Temp `_changed_user_dates`: every local date of a flags row (one per
+    `core.sms_messages` row, so every log row) of the users of changed_scope_users. Computed
+    once per build, after the flags are up to date; empty without such users."""
+    if temp.exists(con, "_changed_user_dates"):
+        return
+    changed_scope_users(con)
+    if not temp.count(con, "_agg_changed_users"):
+        temp.create(con, "_changed_user_dates", "select current_date as local_date limit 0")
+        return
+    temp.create(
+        con,
+        "_changed_user_dates",
+        """select distinct f.local_date
+        from mart.sms_message_flags as f
+        semi join _agg_changed_users as u
+            on u.user_id = f.user_id""",
+    )
+
+
 def save(con: duckdb.DuckDBPyConnection, fingerprint: str) -> None:
     """Record what this build reflected (call inside the build's transaction, at the end)."""
     con.execute(f"create schema if not exists {SCHEMA}")
