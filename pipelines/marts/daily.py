@@ -225,22 +225,28 @@ def update(con: duckdb.DuckDBPyConnection, name: str) -> None:
     bounds = {"lo": lo, "hi": hi}
     if name == RECONCILIATION:
         temp.create(con, "recon_messages", sent_on_dates.format(source="core.sms_messages"), bounds)
-        # the receipts of those messages (a message's `receipts` counts them: only messages
-        # with some are looked up, so a day without receipts skips the scan), and the
-        # unmatched receipts of the dates
+        # the unmatched receipts of the dates, and the receipts of those messages (a
+        # message's `receipts` counts them: when none has any, the lookup, a scan of every
+        # receipt's message_id, is skipped)
         own_date = LOCAL_DATE.format(ts="coalesce(sent_at, reported_at)")
         temp.create(
             con,
             "recon_matches",
-            f"""select matches.*
-            from core.sms_receipt_matches as matches
-            semi join (select message_id from recon_messages where receipts > 0) as messages
-                on messages.message_id = matches.message_id
-            union all
-            select *
+            f"""select *
             from core.sms_receipt_matches
             where message_id is null and {_in_scope(own_date, scope)}""",
         )
+        (with_receipts,) = con.execute(
+            "select count(*) from recon_messages where receipts > 0"
+        ).fetchone()
+        if with_receipts:
+            con.execute(
+                """insert into recon_matches
+                select matches.*
+                from core.sms_receipt_matches as matches
+                semi join (select message_id from recon_messages where receipts > 0) as m
+                    on m.message_id = matches.message_id"""
+            )
         temp.create(
             con,
             "recon_flags",
