@@ -72,19 +72,28 @@ MODERN_EDAY = 8035
 EPOCH_DAY = "((epoch_ms({ts}) + 28800000) // 86400000)"
 LOCAL_DATE = "cast({ts} at time zone 'Asia/Shanghai' as date)"
 
-# unmatched receipts per local date of their send (else receipt) time and provider, as the
-# reconciliation counts them
+_SCOPE = {RECONCILIATION: "recon_scope_dates", DELIVERY: "delivery_scope_dates"}
+
+# The columns each file reads of the tables a scoped run replaces: the copies hold only these
+# (a scan of every column of a large table costs several times one of a few). A file edited
+# to read another column fails to bind in its scoped run (the incremental tests run it).
+RECON_MESSAGES = (
+    "message_id, sent_at, provider, origin, receipts, segments, billed_segments, "
+    "delivery_status, log_delivery_status"
+)
+RECON_MATCHES = "message_id, sent_at, reported_at, provider"
+RECON_FLAGS = "message_id, is_duplicate, origin"
+DELIVERY_LOGS = "user_id, sent_at, purpose, provider, delivery_status, segments"
+
+# the unmatched receipts (few) with the local date of their send (else receipt) time, which
+# the reconciliation counts them on under their own provider
 UNMATCHED_SQL = f"""
 select
-    {LOCAL_DATE.format(ts="coalesce(sent_at, reported_at)")} as local_date,
-    provider,
-    count(*) as n
+    {RECON_MATCHES},
+    {LOCAL_DATE.format(ts="coalesce(sent_at, reported_at)")} as local_date
 from core.sms_receipt_matches
 where message_id is null
-group by 1, 2
 """
-
-_SCOPE = {RECONCILIATION: "recon_scope_dates", DELIVERY: "delivery_scope_dates"}
 
 
 @dataclass
@@ -100,7 +109,12 @@ def snapshot(con: duckdb.DuckDBPyConnection) -> None:
     """Current fingerprints (after the overlay refresh, with state.snapshot): the log's per
     day, which the overlay has just computed and saved, and the unmatched receipts."""
     temp.create(con, "_log_days_now", f"select eday, n, h from {overlay.STATE}")
-    temp.create(con, "_unmatched_now", UNMATCHED_SQL)
+    temp.create(con, "_unmatched_rows", UNMATCHED_SQL)
+    temp.create(
+        con,
+        "_unmatched_now",
+        "select local_date, provider, count(*) as n from _unmatched_rows group by 1, 2",
+    )
 
 
 def save(con: duckdb.DuckDBPyConnection) -> None:
@@ -114,6 +128,10 @@ def save(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(
         f"create or replace table {SCHEMA}.unmatched_receipts as select * from _unmatched_now"
     )
+
+
+def _qualified(columns: str, alias: str) -> str:
+    return ", ".join(f"{alias}.{c}" for c in columns.split(", "))
 
 
 def _in_scope(column: str, scope: str) -> str:
@@ -145,12 +163,15 @@ def plan(con: duckdb.DuckDBPyConnection, name: str, *, flags_full: bool) -> Dail
     """Fill the temp scope table of `name` (a key of FILES); full or the dates to recompute."""
     if flags_full:
         return DailyPlan(True, reason="the flags are rebuilt in full")
-    schema, table = FILES[name].split(".")
-    state = (*STATE_TABLES, "agg_user_scopes")
-    if not all(temp.table_exists(con, SCHEMA, t) for t in state):
-        return DailyPlan(True, reason="no state of a previous build")
-    if not temp.table_exists(con, schema, table):
-        return DailyPlan(True, reason=f"no table {FILES[name]}")
+    needed = [f"{SCHEMA}.{t}" for t in (*STATE_TABLES, "agg_user_scopes")] + [FILES[name]]
+    (found,) = con.execute(
+        """select count(*) from duckdb_tables()
+        where database_name = current_database() and not temporary
+            and list_contains($needed, schema_name || '.' || table_name)""",
+        {"needed": needed},
+    ).fetchone()
+    if found < len(needed):
+        return DailyPlan(True, reason="no state of a previous build, or no table")
     scope = _SCOPE[name]
     if name == RECONCILIATION:
         edays = _changed_edays(con, "_sms_days_now", "gateway_days", "n, h, h_gw")
@@ -214,7 +235,7 @@ def update(con: duckdb.DuckDBPyConnection, name: str) -> None:
             max(local_date)::timestamp at time zone 'UTC' + interval 2 day
         from {scope}"""
     ).fetchone()
-    sent_on_dates = f"""select *
+    sent_on_dates = f"""select {{columns}}
         from {{source}}
         where sent_at >= $lo and sent_at < $hi
             and coalesce(
@@ -224,25 +245,26 @@ def update(con: duckdb.DuckDBPyConnection, name: str) -> None:
             )"""
     bounds = {"lo": lo, "hi": hi}
     if name == RECONCILIATION:
-        temp.create(con, "recon_messages", sent_on_dates.format(source="core.sms_messages"), bounds)
-        # the unmatched receipts of the dates, and the receipts of those messages (a
-        # message's `receipts` counts them: when none has any, the lookup, a scan of every
-        # receipt's message_id, is skipped)
-        own_date = LOCAL_DATE.format(ts="coalesce(sent_at, reported_at)")
+        messages = sent_on_dates.format(columns=RECON_MESSAGES, source="core.sms_messages")
+        temp.create(con, "recon_messages", messages, bounds)
+        # the unmatched receipts of the dates (from the snapshot), and the receipts of those
+        # messages (a message's `receipts` counts them: when none has any, the lookup, a scan
+        # of every receipt's message_id, is skipped)
         temp.create(
             con,
             "recon_matches",
-            f"""select *
-            from core.sms_receipt_matches
-            where message_id is null and {_in_scope(own_date, scope)}""",
+            f"""select {RECON_MATCHES}
+            from _unmatched_rows as unmatched
+            semi join {scope} as dates
+                on dates.local_date is not distinct from unmatched.local_date""",
         )
         (with_receipts,) = con.execute(
             "select count(*) from recon_messages where receipts > 0"
         ).fetchone()
         if with_receipts:
             con.execute(
-                """insert into recon_matches
-                select matches.*
+                f"""insert into recon_matches
+                select {_qualified(RECON_MATCHES, "matches")}
                 from core.sms_receipt_matches as matches
                 semi join (select message_id from recon_messages where receipts > 0) as m
                     on m.message_id = matches.message_id"""
@@ -250,7 +272,7 @@ def update(con: duckdb.DuckDBPyConnection, name: str) -> None:
         temp.create(
             con,
             "recon_flags",
-            f"""select *
+            f"""select {RECON_FLAGS}
             from mart.sms_message_flags
             where origin = 'gateway' and local_date in (select local_date from {scope})""",
         )
@@ -260,7 +282,8 @@ def update(con: duckdb.DuckDBPyConnection, name: str) -> None:
             "mart.sms_message_flags": "recon_flags",
         }
     else:
-        temp.create(con, "delivery_logs", sent_on_dates.format(source="core.sms_logs"), bounds)
+        logs = sent_on_dates.format(columns=DELIVERY_LOGS, source="core.sms_logs")
+        temp.create(con, "delivery_logs", logs, bounds)
         replace = {"core.sms_logs": "delivery_logs"}
     con.execute(f"delete from {FILES[name]} where {_in_scope('local_date', scope)}")
     con.execute(scoped_insert(name, replace, _in_scope("q.local_date", scope)))

@@ -46,6 +46,7 @@ TEMP_TABLES: dict[str, str] = {
     "agg_flags_bills": "the flags rows of D and the pre-due reminders of their bills",
     # the two per-date SMS marts that read core (pipelines.marts.daily)
     "_log_days_now": "per epoch day of core.sms_logs: rows and Σ hash of every column",
+    "_unmatched_rows": "the unmatched receipts with the local date of their own time",
     "_unmatched_now": "unmatched receipts per local date of their own time and provider",
     "_daily_changed_edays": "epoch days whose fingerprint changed, for one of the two marts",
     "recon_scope_dates": "local dates sms_gateway_reconciliation recomputes",

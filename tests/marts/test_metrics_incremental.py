@@ -590,6 +590,12 @@ def test_gateway_reconciliation_and_daily_delivery_update_by_local_date():
         ("C", "e9", "due_reminder", "tencent", "delivered", 1, 4),
     ]
 
+    # without their state both are rebuilt in full (and the next build is incremental again)
+    w.con.execute("drop table mart_build.log_days")
+    plan = run_build(w.con)
+    assert _dates(plan, RECON) == _dates(plan, DELIVERY) == "full"
+    assert step() == ((), ())
+
 
 def test_an_epoch_day_is_the_local_date_since_1992_and_covers_it_before():
     """The dates of a changed epoch day: itself from 1992 on, the day before to the day after
