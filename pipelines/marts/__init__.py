@@ -5,6 +5,8 @@ incrementally where a file allows it.
   DuckDB or Spark), the dashboard aggregates' scoped update;
 - `state` — what the marts were last built from (schema `mart_build`), the change set of
   core and the scoped update of the message-level flags and per-day tables;
+- `daily` — the per-local-date update of the two SMS marts that read core directly
+  (`sms_gateway_reconciliation`, `sms_daily_delivery`);
 - `lineage` — what each file writes and reads (parsed SQL) and the build order;
 - `rewrite` — a file run over scoped input: table references swapped on the parsed SQL;
 - `temp` — every temp table of a build, created and dropped in one place.

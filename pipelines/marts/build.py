@@ -22,7 +22,7 @@ import duckdb
 from pipelines import engines, sqlfiles
 from pipelines.ingest import changes
 from pipelines.ingest.receipts import overlay
-from pipelines.marts import lineage, temp
+from pipelines.marts import daily, lineage, temp
 from pipelines.marts import state as mart_state
 from pipelines.marts.rewrite import scoped_insert
 
@@ -84,7 +84,8 @@ AGG_PLAN_READS = ("mart.sms_message_flags", "mart.user_cycle", "mart_int.user_sc
 # Every file of sql/marts with what it writes and reads, in the order they run.
 BUILD_ORDER: tuple[lineage.MartFile, ...] = tuple(
     lineage.build_order(
-        lineage.read_files("marts"), extra_reads={name: AGG_PLAN_READS for name in AGG_FILES}
+        lineage.read_files("marts"),
+        extra_reads={name: AGG_PLAN_READS for name in AGG_FILES} | daily.PLAN_READS,
     )
 )
 
@@ -195,6 +196,8 @@ class BuildPlan:
     # the dashboard's aggregates: full, or the local dates recomputed (AGG_FILES)
     aggregates_full: bool = True
     aggregate_dates: tuple = ()
+    # the per-date SMS marts that read core (daily.FILES): full, or the local dates recomputed
+    daily_plans: dict[str, daily.DailyPlan] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)  # per file, duckdb only
 
 
@@ -221,6 +224,7 @@ def _run_plan(con: duckdb.DuckDBPyConnection, build: BuildPlan, *, spark: Any = 
     params = {"marts/run_context": build.settings.as_params()}
     overlay.refresh(con)  # core.sms_messages: the log with its gateway receipts
     mart_state.snapshot(con)
+    daily.snapshot(con)
     if build.incremental and build.engine == "duckdb":
         build.flags = mart_state.plan_flags(
             con, build.fingerprint, build.settings.duplicate_window_minutes
@@ -241,12 +245,18 @@ def _run_plan(con: duckdb.DuckDBPyConnection, build: BuildPlan, *, spark: Any = 
                     _flags_scope_rows(con, "_agg_flags_old")
                     mart_state.update_flags(con)
                     _flags_scope_rows(con, "_agg_flags_new")
+                    _flags_changed_rows(con)
+                    # the dates of the rows that differ: a publish hashes those again
                     changes.record(
-                        con,
-                        "mart.sms_message_flags",
-                        "select local_date from _agg_flags_old "
-                        "union select local_date from _agg_flags_new",
+                        con, "mart.sms_message_flags", "select local_date from _agg_changed"
                     )
+            elif name in daily.FILES:
+                plan = daily.plan(con, name, flags_full=build.flags.full)
+                build.daily_plans[name] = plan
+                if plan.full:
+                    sqlfiles.run(con, name, params.get(name))
+                else:
+                    daily.update(con, name)
             elif name in mart_state.SCOPED_FILES and not build.flags.full:
                 mart_state.update_scoped_file(con, name)
             elif name in AGG_FILES and agg_ready:
@@ -263,6 +273,7 @@ def _run_plan(con: duckdb.DuckDBPyConnection, build: BuildPlan, *, spark: Any = 
         if not agg_planned:
             build.aggregates_full = True
     mart_state.save(con, build.fingerprint)
+    daily.save(con)
     _save_agg_state(con)
 
 
@@ -272,15 +283,6 @@ AGG_BILL_FILES = ("marts/policy_cap_histogram",)
 # the purposes of its pre-due reminders (with local_date <= the bill's due date)
 PRE_DUE_PURPOSES = "('bill_notice', 'due_reminder')"
 
-# The users' scopes an aggregate row depends on, as saved in the state: the rows of
-# mart_int.user_scopes other than the one every user has implicitly ('*' without a score
-# band: a user without rows reads as that), so a user who appears with nothing to tell
-# changes nothing.
-_USER_SCOPES_STATE_SQL = """
-select user_id, score_band, experiment_id
-from mart_int.user_scopes
-where not (experiment_id = '*' and score_band is null)
-"""
 _AGG_STATE = ("agg_user_scopes", "agg_bills")
 
 
@@ -303,6 +305,19 @@ def _flags_scope_rows(con: duckdb.DuckDBPyConnection, name: str) -> None:
     )
 
 
+def _flags_changed_rows(con: duckdb.DuckDBPyConnection) -> None:
+    """Temp `_agg_changed`: the flags rows that changed in the scoped update (the symmetric
+    difference of the scope's rows before and after it; rows outside the scope are not
+    touched). The aggregates' scope D and mart.sms_gateway_reconciliation's read it."""
+    temp.create(
+        con,
+        "_agg_changed",
+        """(select * from _agg_flags_old except all select * from _agg_flags_new)
+        union all
+        (select * from _agg_flags_new except all select * from _agg_flags_old)""",
+    )
+
+
 def _plan_aggregates(con: duckdb.DuckDBPyConnection) -> tuple[bool, tuple]:
     """Fill temp agg_scope_dates (D); returns (full, D as a sorted tuple of dates).
 
@@ -313,15 +328,7 @@ def _plan_aggregates(con: duckdb.DuckDBPyConnection) -> tuple[bool, tuple]:
     experiments changed (their rows move to other keys).
     """
     schema = mart_state.SCHEMA
-    if temp.exists(con, "_agg_flags_old"):
-        temp.create(
-            con,
-            "_agg_changed",
-            """(select * from _agg_flags_old except all select * from _agg_flags_new)
-            union all
-            (select * from _agg_flags_new except all select * from _agg_flags_old)""",
-        )
-    else:
+    if not temp.exists(con, "_agg_changed"):  # the flags were not touched
         temp.create(con, "_agg_changed", "select * from mart.sms_message_flags limit 0")
     # bills whose pre-due reminders' ranks or pre-due status may change, and from which
     # local date: a changed pre-due row changes the ranks of its bill's later pre-due rows
@@ -352,19 +359,6 @@ def _plan_aggregates(con: duckdb.DuckDBPyConnection) -> tuple[bool, tuple]:
         full outer join moved as m
             on m.bill_id = r.bill_id""",
     )
-    # users whose scope rows (score band, experiments) differ from the last build's
-    temp.create(
-        con,
-        "_agg_changed_users",
-        f"""select distinct user_id
-        from (
-            (select * from ({_USER_SCOPES_STATE_SQL}) except all
-                select user_id, score_band, experiment_id from {schema}.agg_user_scopes)
-            union all
-            (select user_id, score_band, experiment_id from {schema}.agg_user_scopes
-                except all select * from ({_USER_SCOPES_STATE_SQL}))
-        )""",
-    )
     temp.create(con, "agg_scope_dates", "select local_date from _agg_changed")
     # the dates of those bills' reminders and every date of those users (each scan of the
     # flags skipped when there are none)
@@ -378,14 +372,9 @@ def _plan_aggregates(con: duckdb.DuckDBPyConnection) -> tuple[bool, tuple]:
             where f.purpose in {PRE_DUE_PURPOSES}
                 and (b.from_date is null or f.local_date >= b.from_date)"""
         )
-    if temp.count(con, "_agg_changed_users"):
-        con.execute(
-            """insert into agg_scope_dates
-            select distinct f.local_date
-            from mart.sms_message_flags as f
-            semi join _agg_changed_users as u
-                on u.user_id = f.user_id"""
-        )
+    # every date of the users whose score band or experiments changed
+    mart_state.changed_user_dates(con)
+    con.execute("insert into agg_scope_dates select local_date from _changed_user_dates")
     temp.create(con, "agg_scope_dates", "select distinct local_date from agg_scope_dates")
     dates = tuple(
         r[0] for r in con.execute("select local_date from agg_scope_dates order by 1").fetchall()
@@ -441,7 +430,9 @@ def _save_agg_state(con: duckdb.DuckDBPyConnection) -> None:
     """Record the users' score bands and experiments and the bills' due dates of this build."""
     schema = mart_state.SCHEMA
     con.execute(f"drop table if exists {schema}.agg_users")  # the state of older builds
-    con.execute(f"create or replace table {schema}.agg_user_scopes as {_USER_SCOPES_STATE_SQL}")
+    con.execute(
+        f"create or replace table {schema}.agg_user_scopes as {mart_state.USER_SCOPES_STATE_SQL}"
+    )
     con.execute(
         f"""create or replace table {schema}.agg_bills as
         select bill_id, due_date from mart.user_cycle"""

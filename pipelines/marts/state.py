@@ -69,7 +69,9 @@ select
         message_id, user_id, purpose, template_code, bill_id, sent_at, delivery_status,
         case when purpose in {SERVICE_PURPOSES} then content end,
         delivered_at, provider, err_code, origin
-    )::hugeint) as h
+    )::hugeint) as h,
+    -- what mart.sms_gateway_reconciliation reads besides the above (pipelines.marts.daily)
+    sum(hash(receipts, segments, billed_segments, log_delivery_status)::hugeint) as h_gw
 from core.sms_messages
 group by 1
 """
@@ -404,6 +406,58 @@ def update_scoped_file(con: duckdb.DuckDBPyConnection, name: str) -> None:
     con.execute(scoped_file_sql(name))
 
 
+# The users' scopes a dashboard row depends on (mart.sms_daily_delivery and the aggregates of
+# the flags), as saved in the state `agg_user_scopes` at the end of every build: the rows of
+# mart_int.user_scopes other than the one every user has implicitly ('*' without a score
+# band: a user without rows reads as that), so a user who appears with nothing to tell
+# changes nothing.
+USER_SCOPES_STATE_SQL = """
+select user_id, score_band, experiment_id
+from mart_int.user_scopes
+where not (experiment_id = '*' and score_band is null)
+"""
+
+
+def changed_scope_users(con: duckdb.DuckDBPyConnection) -> None:
+    """Temp `_agg_changed_users`: the users whose rows in mart_int.user_scopes (score band,
+    experiments) differ from `agg_user_scopes` of the last build (symmetric difference).
+    Computed once per build; needs that state (callers check) and the built user_scopes."""
+    if temp.exists(con, "_agg_changed_users"):
+        return
+    temp.create(
+        con,
+        "_agg_changed_users",
+        f"""select distinct user_id
+        from (
+            (select * from ({USER_SCOPES_STATE_SQL}) except all
+                select user_id, score_band, experiment_id from {SCHEMA}.agg_user_scopes)
+            union all
+            (select user_id, score_band, experiment_id from {SCHEMA}.agg_user_scopes
+                except all select * from ({USER_SCOPES_STATE_SQL}))
+        )""",
+    )
+
+
+def changed_user_dates(con: duckdb.DuckDBPyConnection) -> None:
+    """Temp `_changed_user_dates`: every local date of a flags row (one per
+    `core.sms_messages` row, so every log row) of the users of changed_scope_users. Computed
+    once per build, after the flags are up to date; empty without such users."""
+    if temp.exists(con, "_changed_user_dates"):
+        return
+    changed_scope_users(con)
+    if not temp.count(con, "_agg_changed_users"):
+        temp.create(con, "_changed_user_dates", "select current_date as local_date limit 0")
+        return
+    temp.create(
+        con,
+        "_changed_user_dates",
+        """select distinct f.local_date
+        from mart.sms_message_flags as f
+        semi join _agg_changed_users as u
+            on u.user_id = f.user_id""",
+    )
+
+
 def save(con: duckdb.DuckDBPyConnection, fingerprint: str) -> None:
     """Record what this build reflected (call inside the build's transaction, at the end)."""
     con.execute(f"create schema if not exists {SCHEMA}")
@@ -411,7 +465,9 @@ def save(con: duckdb.DuckDBPyConnection, fingerprint: str) -> None:
         f"create or replace table {SCHEMA}.build_state as select ? as fingerprint",
         [fingerprint],
     )
-    con.execute(f"create or replace table {SCHEMA}.sms_days as select * from _sms_days_now")
+    con.execute(
+        f"create or replace table {SCHEMA}.sms_days as select eday, n, h from _sms_days_now"
+    )
     con.execute(f"create or replace table {SCHEMA}.flag_users as select * from _flag_users_now")
     con.execute(f"create or replace table {SCHEMA}.flag_bills as select * from _flag_bills_now")
     con.execute(f"create or replace table {SCHEMA}.orders_days as select * from _orders_days_now")

@@ -17,7 +17,8 @@ import duckdb
 # name -> what it holds, in the order the build creates them
 TEMP_TABLES: dict[str, str] = {
     # the change set of core (state.snapshot, state.plan_flags)
-    "_sms_days_now": "per epoch day of core.sms_logs: rows and Σ hash of what the flags read",
+    "_sms_days_now": "per epoch day of core.sms_messages: rows, Σ hash of what the flags read"
+    " (h) and of what only the gateway reconciliation reads (h_gw)",
     "_flag_users_now": "per user: first opt-out time and marketing consent",
     "_flag_bills_now": "per bill: due date, amount and its successful repayments (count, Σ hash)",
     "_changed_bills": "bills whose due date, amount or successful repayments changed",
@@ -39,9 +40,22 @@ TEMP_TABLES: dict[str, str] = {
     "_agg_changed": "flags rows that changed (symmetric difference of the two above)",
     "_agg_changed_bills": "bills whose pre-due reminders' ranks or status may change",
     "_agg_changed_users": "users whose score band or experiment scopes changed",
+    "_changed_user_dates": "every local date of the messages of those users",
     "agg_scope_dates": "D: local dates the aggregates recompute",
     "agg_flags_dates": "the flags rows of D",
     "agg_flags_bills": "the flags rows of D and the pre-due reminders of their bills",
+    # the two per-date SMS marts that read core (pipelines.marts.daily)
+    "_log_days_now": "per epoch day of core.sms_logs: rows and Σ hash of every column",
+    "_unmatched_rows": "the unmatched receipts with the local date of their own time",
+    "_unmatched_now": "unmatched receipts per local date of their own time and provider",
+    "_daily_changed_edays": "epoch days whose fingerprint changed, for one of the two marts",
+    "recon_scope_dates": "local dates sms_gateway_reconciliation recomputes",
+    "delivery_scope_dates": "local dates sms_daily_delivery recomputes",
+    "_daily_read_edays": "epoch days within a day of a recomputed date",
+    "recon_messages": "the core.sms_messages rows sent on those dates",
+    "recon_matches": "their receipts, and the unmatched receipts of those dates",
+    "recon_flags": "the flags rows of the gateway-only sends of those dates",
+    "delivery_logs": "the core.sms_logs rows sent on those dates",
 }
 
 

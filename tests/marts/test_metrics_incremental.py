@@ -488,3 +488,165 @@ def test_gateway_receipts_update_only_the_messages_they_touch():
     assert w.rows("select delivery_status from mart.sms_message_flags where message_id = 'g2'") == [
         ("failed",)
     ]
+
+
+# --------------------------------------------------------------------------- per-date marts
+# mart.sms_gateway_reconciliation and mart.sms_daily_delivery (pipelines.marts.daily)
+
+RECON, DELIVERY = "marts/sms_gateway_reconciliation", "marts/sms_daily_delivery"
+
+
+def _dates(plan, name: str) -> tuple:
+    """The local dates a build recomputed for `name` ('full' when it rebuilt it)."""
+    daily = plan.daily_plans[name]
+    return "full" if daily.full else tuple(None if d is None else str(d) for d in daily.dates)
+
+
+def _recon(w: Warehouse, day: str | None) -> list[tuple]:
+    """(provider, log_messages, receipts, matched, unmatched, with_receipt, without_receipt,
+    gateway_only_sends, gateway_only_duplicates, contradicted, log_segments, billed_segments,
+    billed_messages) of a local date (None: the receipts without a time)."""
+    return w.rows(
+        "select * exclude (local_date) from mart.sms_gateway_reconciliation "
+        "where local_date is not distinct from cast(? as date) order by provider",
+        [day],
+    )
+
+
+def _delivery(w: Warehouse, day: str) -> list[tuple]:
+    """(score_band, experiment_id, purpose, provider, delivery_status, messages, segments)."""
+    return w.rows(
+        "select * exclude (local_date) from mart.sms_daily_delivery "
+        "where local_date = cast(? as date) order by all",
+        [day],
+    )
+
+
+def test_gateway_reconciliation_and_daily_delivery_update_by_local_date():
+    w = _base()
+    w.add("users", user_id="u8", score_band="B")
+    _sms(w, "a1", "u8", "2024-03-28 10:00:00+08", template_code="T_A", provider="aliyun",
+         segments=2, out_id="o-a1")  # fmt: skip
+    _sms(w, "a2", "u8", "2024-03-29 09:00:00+08", template_code="T_B", provider="aliyun")
+    plan = run_build(w.con)
+    assert _dates(plan, RECON) == _dates(plan, DELIVERY) == "full"  # no state yet
+    plan = run_build(w.con)
+    assert _dates(plan, RECON) == _dates(plan, DELIVERY) == ()  # nothing changed
+
+    def receipt(rid: str, **kw) -> None:
+        kw.setdefault("provider", "aliyun")
+        kw.setdefault("receipt_format", "aliyun_sms_report")
+        kw.setdefault("status", "delivered")
+        w.add("sms_receipts", receipt_id=rid, **kw)
+
+    def step() -> tuple[tuple, tuple]:
+        plan = run_build(w.con)
+        _assert_equals_full_rebuild(w)
+        return _dates(plan, RECON), _dates(plan, DELIVERY)
+
+    # a new day: that date only, in both
+    _sms(w, "a3", "u8", "2024-03-30 09:00:00+08", template_code="T_C", provider="tencent",
+         segments=3)  # fmt: skip
+    assert step() == (("2024-03-30",), ("2024-03-30",))
+    assert _recon(w, "2024-03-30") == [("tencent", 1, 0, 0, 0, 0, 1, 0, 0, 0, 3, 0, 0)]
+    assert _delivery(w, "2024-03-30") == [("B", "*", "due_reminder", "tencent", "delivered", 1, 3)]
+
+    # a late receipt (reported on 03-30) for a1 of 03-28: failed, 3 billed segments. The
+    # reconciliation recomputes a1's date; the delivery reads the log, which did not change
+    receipt("r1", gateway_id="a1", status="failed", err_code="UNDELIV", segments=3,
+            sent_at="2024-03-28 10:00:01+08", reported_at="2024-03-30 12:00:00+08")  # fmt: skip
+    assert step() == (("2024-03-28",), ())
+    # 1 log message, 1 receipt (matched), with receipt, contradicted, 2 log / 3 billed segments
+    assert _recon(w, "2024-03-28") == [("aliyun", 1, 1, 1, 0, 1, 0, 0, 0, 1, 2, 3, 1)]
+    assert _delivery(w, "2024-03-28") == [("B", "*", "due_reminder", "aliyun", "delivered", 1, 2)]
+    # a second receipt of a1, reported before r1 (which still decides): only a1's receipt
+    # count changes, a column the flags do not read
+    receipt("r5", gateway_id="a1", status="failed", err_code="UNDELIV", segments=3,
+            sent_at="2024-03-28 10:00:01+08", reported_at="2024-03-29 08:00:00+08")  # fmt: skip
+    assert step() == (("2024-03-28",), ())
+    assert _recon(w, "2024-03-28") == [("aliyun", 1, 2, 2, 0, 1, 0, 0, 0, 1, 2, 3, 1)]
+
+    # unmatched receipts count on their own date: r2 reported on 03-27 (no send time), r3
+    # without any time (a date of its own: NULL)
+    receipt("r2", gateway_id="nobody-x", provider="tencent", reported_at="2024-03-27 09:00:00+08")
+    receipt("r3", gateway_id="nobody-y")
+    assert step() == (("2024-03-27", None), ())
+    assert _recon(w, "2024-03-27") == [("tencent", 0, 1, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0)]
+    assert _recon(w, None) == [("aliyun", 0, 1, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0)]
+    w.con.execute("delete from core.sms_receipts where receipt_id = 'r3'")  # withdrawn
+    assert step() == ((None,), ())
+    assert _recon(w, None) == []
+
+    # u8's score band changes: every date of u8 in the delivery, nothing in the reconciliation
+    w.con.execute("update core.users set score_band = 'C' where user_id = 'u8'")
+    u8_dates = ("2024-03-28", "2024-03-29", "2024-03-30")
+    assert step() == ((), u8_dates)
+    assert _delivery(w, "2024-03-30") == [("C", "*", "due_reminder", "tencent", "delivered", 1, 3)]
+    # an experiment assignment: u8's dates again, with rows of the experiment
+    w.add("experiment_assignments", experiment_id="e9", user_id="u8", arm="control")
+    assert step() == ((), u8_dates)
+    assert _delivery(w, "2024-03-30") == [
+        ("C", "*", "due_reminder", "tencent", "delivered", 1, 3),
+        ("C", "e9", "due_reminder", "tencent", "delivered", 1, 3),
+    ]
+
+    # a gateway-only send just after midnight (n0's retry, 17 minutes after it: no duplicate)
+    _sms(w, "n0", "u8", "2024-03-30 23:45:00+08", template_code="T_N", provider="aliyun",
+         out_id="o-n0")  # fmt: skip
+    receipt("r4", gateway_id="n0-retry", out_id="o-n0", sent_at="2024-03-31 00:02:00+08",
+            reported_at="2024-03-31 00:02:30+08")  # fmt: skip
+    assert step() == (("2024-03-30", "2024-03-31"), ("2024-03-30",))
+    # the retry: 1 receipt (matched), 1 gateway-only send, no duplicate, no segment count
+    assert _recon(w, "2024-03-31") == [("aliyun", 0, 1, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0)]
+    # n1, sent 7 minutes before the retry, makes it a duplicate: only the flags of 03-31
+    # change there (the day after a changed date), and the reconciliation follows them
+    _sms(w, "n1", "u8", "2024-03-30 23:55:00+08", template_code="T_N", provider="aliyun")
+    assert step() == (("2024-03-30", "2024-03-31"), ("2024-03-30",))
+    assert _recon(w, "2024-03-31") == [("aliyun", 0, 1, 1, 0, 0, 0, 1, 1, 0, 0, 0, 0)]
+
+    # a withdrawn file (a2 of 03-29 gone) and a re-delivered one (a3 now 4 segments)
+    w.con.execute("delete from core.sms_logs where message_id = 'a2'")
+    w.con.execute("update core.sms_logs set segments = 4 where message_id = 'a3'")
+    assert step() == (("2024-03-29", "2024-03-30"), ("2024-03-29", "2024-03-30"))
+    assert _recon(w, "2024-03-29") == _delivery(w, "2024-03-29") == []
+    # 03-30: n0 and n1 (aliyun, 1 segment each, no receipt of their own), a3 (tencent, 4)
+    assert _recon(w, "2024-03-30") == [
+        ("aliyun", 2, 0, 0, 0, 0, 2, 0, 0, 0, 2, 0, 0),
+        ("tencent", 1, 0, 0, 0, 0, 1, 0, 0, 0, 4, 0, 0),
+    ]
+    assert _delivery(w, "2024-03-30") == [
+        ("C", "*", "due_reminder", "aliyun", "delivered", 2, 2),
+        ("C", "*", "due_reminder", "tencent", "delivered", 1, 4),
+        ("C", "e9", "due_reminder", "aliyun", "delivered", 2, 2),
+        ("C", "e9", "due_reminder", "tencent", "delivered", 1, 4),
+    ]
+
+    # without their state both are rebuilt in full (and the next build is incremental again)
+    w.con.execute("drop table mart_build.log_days")
+    plan = run_build(w.con)
+    assert _dates(plan, RECON) == _dates(plan, DELIVERY) == "full"
+    assert step() == ((), ())
+
+
+def test_an_epoch_day_is_the_local_date_since_1992_and_covers_it_before():
+    """The dates of a changed epoch day: itself from 1992 on, the day before to the day after
+    before (Asia/Shanghai had summer time 1986-1991, when the local date can be the next)."""
+    import duckdb
+
+    from pipelines.marts.daily import EPOCH_DAY, LOCAL_DATE, _dates_of_edays
+
+    con = duckdb.connect()
+    for instant, n_dates in (
+        ("1988-06-30 15:30:00+00", 3),  # 1988-07-01 00:30 summer time; epoch day 06-30
+        ("2024-03-30 15:59:59+00", 1),  # 2024-03-30 23:59:59 local
+        ("2024-03-30 16:00:00+00", 1),  # 2024-03-31 00:00 local
+    ):
+        ts = f"timestamptz '{instant}'"
+        (local,) = con.execute(f"select {LOCAL_DATE.format(ts=ts)}").fetchone()
+        dates = [
+            r[0]
+            for r in con.execute(
+                _dates_of_edays(f"select {EPOCH_DAY.format(ts=ts)} as eday")
+            ).fetchall()
+        ]
+        assert local in dates and len(dates) == n_dates, (instant, local, dates)
