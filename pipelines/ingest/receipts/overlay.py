@@ -121,7 +121,6 @@ TEMP_TABLES = (
     "_ov_ids",
     "_ov_logs",
     "_ov_matches",
-    "_ov_old_messages",
     "_ov_new_messages",
 )
 
@@ -293,17 +292,13 @@ def _update(con: duckdb.DuckDBPyConnection) -> None:
     )
     if not con.execute("select count(*) from _ov_ids").fetchone()[0]:
         return
-    con.execute(
-        """create or replace temp table _ov_old_messages as
-        select _dt from core.sms_messages
-        where message_id in (select message_id from _ov_ids)
-            or retry_of in (select message_id from _ov_ids)"""
-    )
-    con.execute(
+    removed = con.execute(
         """delete from core.sms_messages
         where message_id in (select message_id from _ov_ids)
-            or retry_of in (select message_id from _ov_ids)"""
-    )
+            or retry_of in (select message_id from _ov_ids)
+        returning _dt"""
+    ).fetchall()
+    old_dates = sorted({r[0] for r in removed}, key=lambda d: (d is None, d))
     con.execute(
         """create or replace temp table _ov_logs as
         select * from core.sms_logs semi join _ov_ids using (message_id)"""
@@ -318,7 +313,8 @@ def _update(con: duckdb.DuckDBPyConnection) -> None:
     changes.record(
         con,
         "core.sms_messages",
-        "select _dt from _ov_old_messages union select _dt from _ov_new_messages",
+        "select unnest($old::date[]) union select _dt from _ov_new_messages",
+        {"old": old_dates},
     )
 
 
