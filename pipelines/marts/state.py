@@ -395,13 +395,12 @@ def update_scoped_file(con: duckdb.DuckDBPyConnection, name: str) -> None:
     where = _SCOPE_WHERE[SCOPED_FILES[name]]
     if scope_is_empty(con, name):
         return
-    temp.create(
-        con,
-        "flags_in_scope",
-        f"""select *
-        from mart.sms_message_flags
-        where {where}""",
-    )
+    if SCOPED_FILES[name] == "dates_users" and temp.exists(con, "_agg_flags_new"):
+        # the build kept the flags rows of S or U right after their update: the same rows
+        source = "select * from _agg_flags_new"
+    else:
+        source = f"select * from mart.sms_message_flags where {where}"
+    temp.create(con, "flags_in_scope", source)
     con.execute(f"delete from {table} where {where}")
     con.execute(scoped_file_sql(name))
 
