@@ -289,6 +289,9 @@ CAP_COLUMNS = (
     "removed_daily_cap",
     "rewritten_promo",
 )
+# A filter alone removes exactly the messages it flags: filter_counts.sql returns that sum once,
+# as alone_<filter>, and flagged_<filter> (the complaint shares' denominator) is read from it.
+_READ_AS = {f"flagged_{r.name}": f"alone_{r.name}" for r in FILTERS}
 N_CAPS = 6  # cap columns 1..6 of sql/whatif/cap_counts.sql (histogram caps and daily caps)
 N_SETS = ALL_FILTERS + 1
 
@@ -324,7 +327,7 @@ def count_tables(query: QueryFn, scope: Scope) -> CountTables:
     filt = np.zeros((N_SETS, n, len(FILTER_COLUMNS)), dtype=np.int64)
     for r in frows:
         filt[int(r["set_filters"]), at[(str(r["month"]), str(r["band_key"]))]] = [
-            int(r[k] or 0) for k in FILTER_COLUMNS
+            int(r[_READ_AS.get(k, k)] or 0) for k in FILTER_COLUMNS
         ]
     cut = np.zeros((N_SETS, n, N_CAPS + 1), dtype=np.int64)
     promo = np.zeros_like(cut)

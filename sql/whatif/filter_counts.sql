@@ -1,6 +1,7 @@
 -- What the five filters remove, per filter set, calendar month and score band ('?' = unknown
--- user), from mart.sms_daily_flags; with what each filter removes alone and the flagged totals
--- the pricing divides by (the same for every set). Every message is removed at most once, by
+-- user), from mart.sms_daily_flags; with what each filter removes alone (which is also what it
+-- flags, the share the pricing divides by) and the other flagged totals (the same for every
+-- set). Every message is removed at most once, by
 -- the first filter in attribution order (compliance, the user's own settings, after
 -- settlement, duplicates, quiet hours; pipelines/whatif/rules.py). What the caps remove after
 -- the filters is sql/whatif/cap_counts.sql; pipelines/whatif/engine.count combines the two per
@@ -78,14 +79,6 @@ select
     cast(coalesce(sum(messages) filter (
         where by_filter is null and is_marketing_in_service
     ), 0) as bigint) as promo_after_filters,
-    cast(coalesce(sum(messages) filter (where bits & 1 = 1), 0) as bigint) as flagged_compliance,
-    cast(coalesce(sum(messages) filter (where bits & 2 = 2), 0) as bigint) as flagged_duplicates,
-    cast(coalesce(sum(messages) filter (where bits & 4 = 4), 0) as bigint)
-        as flagged_quiet_hours,
-    cast(coalesce(sum(messages) filter (where bits & 8 = 8), 0) as bigint)
-        as flagged_user_settings,
-    cast(coalesce(sum(messages) filter (where bits & 16 = 16), 0) as bigint)
-        as flagged_after_settlement,
     cast(coalesce(sum(messages) filter (where is_over_daily_cap), 0) as bigint)
         as flagged_daily_cap,
     cast(coalesce(sum(messages) filter (
