@@ -177,7 +177,7 @@ def bar(
         value_axis(title=y_title)
     if grain:
         time_axis(fig, grain, x_title)
-    elif x_title:
+    elif x_title is not None:  # "" on purpose: no title (else px shows the column's name)
         (fig.update_yaxes if orientation == "h" else fig.update_xaxes)(title=x_title)
     return fig
 

@@ -40,8 +40,9 @@ def render_never_sent(f: data.Filters) -> None:
                       value_name="count")  # fmt: skip
     long["label"] = long["flag"].map(lambda x: t(f"f_{x}"))
     fig = charts.line(
-        long, "local_date", "count", t("never_sent_title"), color="label",
-        labels={"local_date": t("day"), "count": ""},
+        long, "local_date", "count", t("never_sent_title"), color="label", grain="day",
+        x_title=t("day"),
+        y_title=charts.axis_title(t("unit_messages_count"), t("unit_msgs_per_day")),
     )  # fmt: skip
     charts.show(fig, long.drop(columns="label"), "sms_never_sent")
     tpl = never_sent_templates(f)
@@ -51,7 +52,8 @@ def render_never_sent(f: data.Filters) -> None:
         tl["label"] = tl["flag"].map(lambda x: t(f"f_{x}"))
         fig = charts.bar(
             tl, "template_code", "count", t("never_sent_templates"), color="label",
-            labels={"template_code": t("template"), "count": ""},
+            labels={"template_code": t("template"),
+                    "count": charts.axis_title(t("unit_messages_count"), t("unit_messages"))},
         )  # fmt: skip
         fig.update_xaxes(categoryorder="array", categoryarray=tpl["template_code"].tolist())
         charts.show(fig, tpl, "sms_never_sent_templates")
