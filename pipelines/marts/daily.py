@@ -69,7 +69,7 @@ SCHEMA = mart_state.SCHEMA
 STATE_TABLES = ("gateway_days", "log_days", "unmatched_receipts")
 # 1992-01-01 as an epoch day: from then on an epoch day is exactly the local date
 MODERN_EDAY = 8035
-EPOCH_DAY = "((epoch_ms({ts}) + 28800000) // 86400000)"
+EPOCH_DAY = mart_state.EPOCH_DAY  # the epoch day of a time, as the flags state counts it
 LOCAL_DATE = "cast({ts} at time zone 'Asia/Shanghai' as date)"
 
 _SCOPE = {RECONCILIATION: "recon_scope_dates", DELIVERY: "delivery_scope_dates"}
