@@ -45,6 +45,9 @@ def merge_source(con: duckdb.DuckDBPyConnection, source: str) -> MergeResult:
     core = f'core."{source}"'
     con.execute("begin")
     try:
+        # the scope of the checks after this merge: the files it touches (none when nothing
+        # is pending; a scope left from an earlier merge made the checks rescan those files)
+        con.execute("delete from main.merge_scope where source = $s", {"s": source})
         core_empty = con.execute(f"select count(*) = 0 from {core}").fetchone()[0]
         if core_empty:
             # first load: every staged key is pending, so every staged row is a candidate.
@@ -115,7 +118,6 @@ def merge_source(con: duckdb.DuckDBPyConnection, source: str) -> MergeResult:
             if core_empty and not withdrawn:
                 n_keys = con.execute(f"select count(*) from {core}").fetchone()[0]
             con.execute(f"delete from {pending}")
-            con.execute("delete from main.merge_scope where source = $s", {"s": source})
             con.execute("insert into main.merge_scope select $s, path from touched", {"s": source})
             con.execute(f"drop {'view' if core_empty else 'table'} core_rows")
             for t in ("touched", "dup_keys", "lost", "cand", "old_keys", "new_files"):

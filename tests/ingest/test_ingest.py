@@ -787,3 +787,19 @@ def test_checks_look_at_their_scope(wh, landing):
         assert checks.staging_scope(con, "opt_outs", "no-such-run") == []
     finally:
         con.close()
+    # a later run that brings nothing for opt_outs: its merge touches no file, so its checks
+    # look at nothing (not at the first merge's files again)
+    put(
+        landing,
+        "users",
+        "2025-03-03",
+        "u.csv",
+        USERS_HEADER + "u9,2025-03-03 08:00:00,3000,A,yes,上海,\n",
+    )
+    load(wh, landing, "run-2")
+    con = connect(wh)
+    try:
+        assert checks.core_scope(con, "opt_outs") == []
+        assert checks.core_scope(con, "users") == ["users/dt=2025-03-03/u.csv"]
+    finally:
+        con.close()
