@@ -7,8 +7,9 @@ with, in every row:
 - every calendar date moved forward by the same number of days (text `YYYY-MM-DD`, inside any
   timestamp spelling, and Parquet DATE / TIMESTAMP columns), so each row lands on the new day;
 - the primary key made new by appending `-x1` (for `users` and `experiment_assignments` also
-  the `user_id`, so the day's new users and their assignments stay consistent); other
-  references (user, bill, order ids) keep pointing at existing rows.
+  the `user_id`, so the day's new users and their assignments stay consistent; for `sms_logs`
+  also the caller's `out_id`, which names one send); other references (user, bill, order ids)
+  keep pointing at existing rows.
 
 So the new day has the volume and the shape of a real day of the same programme: new rows only,
 nothing superseded, nothing quarantined. The original files are never opened for writing (the
@@ -44,6 +45,10 @@ def _keys(source: str) -> set[str]:
     keys = {k for k in spec.primary_key if kinds.get(k) not in (contract.TS, contract.DATE)}
     if source in ("users", "experiment_assignments"):
         keys.add("user_id")
+    if source == "sms_logs":
+        # the caller's id names one send: a copy that kept it would claim the copied day's
+        # gateway receipts (matched by it) and rematch those old messages
+        keys.add("out_id")
     return keys
 
 

@@ -105,3 +105,41 @@ def test_verdicts_against_the_polars_notebook():
 
 def by_target(vs: list[dict]) -> dict:
     return {v["target"]: v for v in vs}
+
+
+def test_extra_day_copies_the_last_day_with_new_keys(tmp_path):
+    """The benchmark's extra day: every date moved to the day after the last one, the primary
+    key (and sms_logs' caller's id, which names one send) suffixed, other references kept."""
+    from pipelines.bench.extra_day import add_day
+
+    logs = tmp_path / "sms_logs" / "dt=2025-06-30"
+    logs.mkdir(parents=True)
+    (logs / "sms_logs-2025-06-30-001.csv").write_text(
+        "message_id,user_id,template_code,purpose,bill_id,content,sent_at,delivery_status,"
+        "delivered_at,provider,err_code,segments,out_id\n"
+        "M1,u1,T1,due_reminder,b1,hi,2025-06-30 09:00:00,delivered,2025-06-30 09:00:05,"
+        "aliyun,DELIVRD,1,O1\n"
+        "M2,u2,T1,marketing,,sale 2025-06-30,2025-06-30 23:59:59,failed,,tencent,UNDELIV,1,\n",
+        encoding="utf-8",
+    )
+    users = tmp_path / "users" / "dt=2025-06-12"
+    users.mkdir(parents=True)
+    (users / "users-2025-06-12-001.csv").write_text(
+        "user_id,opened_at,credit_limit,score_band,marketing_consent,province,updated_at\n"
+        "u9,2025-06-12 08:00:00,3000,A,yes,上海,\n",
+        encoding="utf-8",
+    )
+    summary = add_day(tmp_path)
+    assert summary["as_of"] == "2025-06-30" and summary["new_day"] == "2025-07-01"
+    assert summary["rows"] == 3
+    new_logs = tmp_path / "sms_logs" / "dt=2025-07-01" / "sms_logs-2025-07-01-001.csv"
+    assert new_logs.read_text(encoding="utf-8").splitlines()[1:] == [
+        "M1-x1,u1,T1,due_reminder,b1,hi,2025-07-01 09:00:00,delivered,2025-07-01 09:00:05,"
+        "aliyun,DELIVRD,1,O1-x1",
+        "M2-x1,u2,T1,marketing,,sale 2025-07-01,2025-07-01 23:59:59,failed,,tencent,UNDELIV,1,",
+    ]
+    # users: 19 days later, the user id is the key and gets the suffix
+    new_users = tmp_path / "users" / "dt=2025-07-01" / "users-2025-07-01-001.csv"
+    assert new_users.read_text(encoding="utf-8").splitlines()[1:] == [
+        "u9-x1,2025-07-01 08:00:00,3000,A,yes,上海,"
+    ]
