@@ -86,6 +86,46 @@ def test_checks_pass_on_good_data_and_fail_on_broken_marts(tmp_path):
     w.con.close()
 
 
+def test_the_flags_grain_check_looks_at_the_dates_written_since_the_last_publish(tmp_path):
+    """After a full build it looks at every message; after a publish (the change log emptied)
+    at the messages of the dates noted since, and finds their twins on any other date."""
+    w = _warehouse(str(tmp_path / "w.duckdb"))
+    w.add("sms_logs", user_id="u1", sent_at="2024-03-09 10:00:00+08", template_code="T3")
+    w.build()
+    check = CHECKS[("sms_message_flags", "one_row_per_message")]
+    t2 = "from mart.sms_message_flags where template_code = 'T2'"  # the row of 2024-03-05
+    w.con.execute(f"insert into mart.sms_message_flags select * {t2}")
+    twice = {"duplicate_message_ids": 1, "rows_differing_from_messages": 1}
+    assert mc.evaluate(w.con, check) == twice  # the full build noted every date
+    # as after a publish: nothing noted, so the duplicate is not looked for (the publish's
+    # check passed); the row count is compared in full
+    w.con.execute("delete from changes.dates")
+    assert mc.evaluate(w.con, check) == {
+        "duplicate_message_ids": 0,
+        "rows_differing_from_messages": 1,
+    }
+    # a run writes 2024-03-09 only: its messages are looked at
+    w.con.execute(
+        "insert into changes.dates values ('mart.sms_message_flags', '2024-03-09', false)"
+    )
+    assert mc.evaluate(w.con, check)["duplicate_message_ids"] == 0
+    # ... and a copy of a 2024-03-05 message written on 2024-03-09 is found with its original
+    w.con.execute(
+        f"insert into mart.sms_message_flags by name select * replace "
+        f"(date '2024-03-09' as local_date) {t2} limit 1"
+    )
+    assert mc.evaluate(w.con, check) == {
+        "duplicate_message_ids": 1,
+        "rows_differing_from_messages": 2,
+    }
+    # a row without a date in the log: every message again
+    w.con.execute("insert into changes.dates values ('mart.sms_message_flags', null, false)")
+    w.con.execute("delete from mart.sms_message_flags where local_date = '2024-03-09' and "
+                  "template_code = 'T2'")  # fmt: skip
+    assert mc.evaluate(w.con, check) == twice
+    w.con.close()
+
+
 def test_checks_run_after_the_marts_in_dagster(tmp_path):
     path = str(tmp_path / "w.duckdb")
     _warehouse(path).con.close()
