@@ -130,6 +130,8 @@ def main() -> None:
     st.navigation(pages).run()
 
 
-# One read-only connection for the whole script run, closed when it ends (dashboard.data).
+# One read-only connection for the whole script run, closed when it ends, and the published
+# file's database instance kept open between runs of this process (dashboard.data.connection).
+data.hold_between_runs()
 with data.page_run():
     main()

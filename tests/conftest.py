@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 
 
@@ -15,4 +17,9 @@ def _isolated_data_dir(tmp_path, monkeypatch):
     # every publish of the suite checks its change-log fingerprints against a full rehash, so
     # a write to a large table that does not note its dates fails the test that made it
     monkeypatch.setenv("NUDGESCOPE_VERIFY_PUBLISH", "1")
-    return data
+    yield data
+    # the app (run by AppTest) keeps the published file open between its runs; a test's
+    # published file is not another test's business
+    connection = sys.modules.get("dashboard.data.connection")
+    if connection is not None:
+        connection.hold_between_runs(False)

@@ -17,7 +17,7 @@ The names below are the package's interface: pages call `data.<name>`.
 from __future__ import annotations
 
 from dashboard.data.complaints import complaints_monthly, narratives, resolution
-from dashboard.data.connection import meta, page_run, query, serve_path
+from dashboard.data.connection import hold_between_runs, meta, page_run, query, serve_path
 from dashboard.data.conversion import retention
 from dashboard.data.masking import mask_frame, mask_phones
 from dashboard.data.metrics import for_band, metrics
@@ -71,6 +71,7 @@ __all__ = [
     "freshness",
     "freshness_days",
     "frontier",
+    "hold_between_runs",
     "hour_weekday",
     "incidents",
     "latest_complete_month",

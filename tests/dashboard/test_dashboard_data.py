@@ -81,6 +81,45 @@ def test_a_page_run_opens_the_file_once_and_closes_it_at_the_end(serve, tmp_path
     writer.close()
 
 
+def test_the_app_keeps_the_published_instance_between_runs(serve, tmp_path, monkeypatch):
+    """hold_between_runs(): page runs join the held instance (no new instance: the segments
+    are not attached again); a publish is still picked up, and the old instance let go."""
+    from pipelines.serve import segments
+
+    started = []
+    real_attach = segments.attach
+    monkeypatch.setattr(segments, "attach", lambda con, path: started.append(path) or
+                        real_attach(con, path))  # fmt: skip
+    connection.hold_between_runs()
+    try:
+        assert data.meta()["data_version"] == "fixture-v1"
+        held = connection._HELD.con
+        assert held is not None and len(started) == 2  # the meta read's instance, the held one
+        for _ in range(3):
+            with data.page_run():
+                assert data.query("select count(*) as n from core.users")["n"].tolist() == [8]
+                data.query(GMV_MARCH + " and segment = 'all'")
+            connection._cached.clear()  # every run reads the file again
+        assert len(started) == 2  # three page runs, no new instance
+        fresh = build(tmp_path / "next.duckdb")
+        con = duckdb.connect(str(fresh))
+        con.execute("update mart.metrics set value = 3.0 where metric = 'bnpl_gmv'")
+        con.execute("update main.meta set data_version = 'fixture-v4'")
+        con.close()
+        os.replace(fresh, serve)
+        with data.page_run():
+            assert data.meta()["data_version"] == "fixture-v4"
+            assert data.query(GMV_MARCH)["value"].tolist() == [3.0]
+        assert connection._HELD.con is not held and connection._HELD.con is not None
+        with pytest.raises(duckdb.ConnectionException):
+            held.execute("select 1")  # the old instance's connection was closed
+    finally:
+        connection.hold_between_runs(False)
+    assert connection._HELD.con is None
+    writer = duckdb.connect(str(serve))  # nothing held any more
+    writer.close()
+
+
 def test_metrics_pick_the_band_per_metric(serve):
     f = data.Filters(dt.date(2026, 1, 1), dt.date(2026, 3, 31), band="E")
     df = data.for_band(data.metrics(["on_time_rate", "bnpl_gmv"], f), f.band)
