@@ -314,3 +314,32 @@ def test_the_daily_full_checks_run_builds_nothing(_isolated_data_dir):
         failed = {(e.asset_key.to_user_string(), e.check_name) for e in evaluations if not e.passed}
         assert failed == {("core/orders", "references_known")}  # o3's user is unknown (WARN)
     assert query(data / "serve.duckdb", "select data_version from meta")[0][0] == version
+
+
+def test_the_instance_event_log_keeps_one_engine_per_file(_isolated_data_dir):
+    """The persistent instance stores and reads a run's events through one pooled engine per
+    sqlite file (Dagster's own storage opened an engine per write), and keeps only a few."""
+    from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
+
+    from pipelines.orchestration import instance as instance_module
+
+    instance = instance_for(settings.paths())
+    engines = SqliteEventLogStorage._nudgescope_engines
+
+    @dg.asset
+    def one() -> int:
+        return 1
+
+    result = dg.materialize([one], instance=instance)
+    assert result.success
+    shard = [k for k in engines if result.run_id in k]
+    assert len(shard) == 1  # every event of the run through one engine
+    engine = engines[shard[0]]
+    events = instance.all_logs(result.run_id)
+    assert {e.dagster_event_type for e in events if e.is_dagster_event} >= {
+        dg.DagsterEventType.RUN_SUCCESS,
+        dg.DagsterEventType.ASSET_MATERIALIZATION,
+    }
+    assert instance.get_latest_materialization_event(dg.AssetKey("one")) is not None
+    assert engines[shard[0]] is engine  # read back through the same engine
+    assert len(engines) <= instance_module._ENGINES_KEPT
