@@ -360,13 +360,22 @@ def run_peers(
         )
         out[name] = _figures(m)
         if serve is not None and serve.exists() and not m.exit_code:
+            # compare.py through a wrapper that attaches the published segments first
             check = subprocess.run(
-                [sys.executable, str(PEERS_DIR / "compare.py"), str(serve), str(dest)],
+                [sys.executable, "-m", "pipelines.bench.peer_compare"]
+                + [str(PEERS_DIR / "compare.py"), str(serve), str(dest)],
                 capture_output=True,
                 text=True,
             )
+            lines = check.stdout.splitlines()
             out[name]["agrees_with_published"] = check.returncode == 0
-            out[name]["compare_tail"] = check.stdout[-2000:]
+            # the checks that disagree, by name ("BAD <name>: <detail>")
+            out[name]["disagreeing_checks"] = [
+                ln.strip()[4:].split(":")[0] for ln in lines if ln.strip().startswith("BAD ")
+            ]
+            out[name]["compare_tail"] = (check.stdout + check.stderr)[-2000:]
+            if check.returncode and not out[name]["disagreeing_checks"]:
+                out[name]["compare_failed"] = True  # it stopped before reporting a check
     return out
 
 

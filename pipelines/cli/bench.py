@@ -196,8 +196,11 @@ def table(report: dict):
             met = v.get("met")
         else:
             figure, target, met = "", "", None
-        if agrees is False:
-            figure = "[red]DISAGREES with the published numbers[/red] " + figure
+        if fig.get("compare_failed"):
+            figure = "[red]comparison with the published numbers failed[/red] " + figure
+        elif agrees is False:
+            bad = ", ".join(fig.get("disagreeing_checks") or [])
+            figure = f"[red]disagrees with the published numbers on: {bad}[/red] " + figure
         t.add_row(
             label,
             _s(fig.get("wall_s")),

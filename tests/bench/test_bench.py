@@ -143,3 +143,44 @@ def test_extra_day_copies_the_last_day_with_new_keys(tmp_path):
     assert new_users.read_text(encoding="utf-8").splitlines()[1:] == [
         "u9-x1,2025-07-01 08:00:00,3000,A,yes,上海,"
     ]
+
+
+def test_the_peers_comparison_reads_a_published_file_with_segments(tmp_path, capsys):
+    """compare.py attaches serve.duckdb in a plain connection; the wrapper gives every such
+    connection the published segments first (serve.attach.sql), so the views resolve."""
+    import duckdb
+    import pytest
+
+    from pipelines.bench.peer_compare import main as compare_main
+
+    seg = tmp_path / "serve.segments" / "2025-01-abc.duckdb"
+    seg.parent.mkdir()
+    con = duckdb.connect(str(seg))
+    con.execute("create schema segment; create table segment.t as select range as x from range(7)")
+    con.close()
+    serve = tmp_path / "serve.duckdb"
+    con = duckdb.connect(str(serve))
+    con.execute(f"attach '{seg}' as seg_202501_abc (read_only)")
+    con.execute("create schema core; create view core.t as from seg_202501_abc.segment.t")
+    con.close()
+    (tmp_path / "serve.attach.sql").write_text(
+        f"attach if not exists '{seg}' as \"seg_202501_abc\" (read_only);\n", encoding="utf-8"
+    )
+    script = tmp_path / "compare.py"
+    script.write_text(
+        "import sys, duckdb\n"
+        "con = duckdb.connect()\n"
+        "con.execute(f\"attach '{sys.argv[1]}' as s (read_only)\")\n"
+        "n = con.execute('select count(*) from s.core.t').fetchone()[0]\n"
+        "print(f'OK  rows: {n} ({sys.argv[2]})')\n"
+        "sys.exit(0 if n == 7 else 1)\n",
+        encoding="utf-8",
+    )
+    assert compare_main([str(script), str(serve), "peer-out"]) == 0
+    assert "OK  rows: 7 (peer-out)" in capsys.readouterr().out
+    # the same script without the wrapper stops at the first view
+    plain = duckdb.connect()
+    plain.execute(f"attach '{serve}' as s (read_only)")
+    with pytest.raises(duckdb.CatalogException):
+        plain.execute("select count(*) from s.core.t")
+    plain.close()
