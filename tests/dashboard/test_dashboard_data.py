@@ -22,6 +22,16 @@ def serve(_isolated_data_dir):
     return build(_isolated_data_dir / "serve.duckdb")
 
 
+def _publish(serve, tmp_path, gmv: float, version: str) -> None:
+    """Publish a new version the way the pipeline does: build aside, os.replace over."""
+    fresh = build(tmp_path / "next.duckdb")
+    con = duckdb.connect(str(fresh))
+    con.execute("update mart.metrics set value = $v where metric = 'bnpl_gmv'", {"v": gmv})
+    con.execute("update main.meta set data_version = $v", {"v": version})
+    con.close()
+    os.replace(fresh, serve)
+
+
 def test_a_new_publish_is_picked_up_and_the_file_is_never_held(serve, tmp_path):
     assert data.query(GMV_MARCH)["value"].tolist() == [12345.6]
     assert data.meta()["data_version"] == "fixture-v1"
@@ -29,13 +39,7 @@ def test_a_new_publish_is_picked_up_and_the_file_is_never_held(serve, tmp_path):
     # (DuckDB would refuse while a read-only connection with another configuration is open).
     writer = duckdb.connect(str(serve))
     writer.close()
-    # publish a new version the way the pipeline does: build aside, os.replace over
-    fresh = build(tmp_path / "next.duckdb")
-    con = duckdb.connect(str(fresh))
-    con.execute("update mart.metrics set value = 1.0 where metric = 'bnpl_gmv'")
-    con.execute("update main.meta set data_version = 'fixture-v2'")
-    con.close()
-    os.replace(fresh, serve)
+    _publish(serve, tmp_path, 1.0, "fixture-v2")
     assert data.meta()["data_version"] == "fixture-v2"
     assert data.query(GMV_MARCH)["value"].tolist() == [1.0]
 
@@ -59,12 +63,7 @@ def test_a_page_run_opens_the_file_once_and_closes_it_at_the_end(serve, tmp_path
         assert len(opened) == 1
         # a publish during the run: the run keeps reading the file it opened (one version
         # throughout) and does not cache that result under the new version
-        fresh = build(tmp_path / "next.duckdb")
-        con = duckdb.connect(str(fresh))
-        con.execute("update mart.metrics set value = 2.0 where metric = 'bnpl_gmv'")
-        con.execute("update main.meta set data_version = 'fixture-v3'")
-        con.close()
-        os.replace(fresh, serve)
+        _publish(serve, tmp_path, 2.0, "fixture-v3")
         assert data.query(GMV_MARCH)["value"].tolist() == [12345.6]
         assert len(opened) == 2  # the new file's meta (shared instance: not cached), no reopen
     # closed at the end of the run: a writer can open the file read-write in this process
@@ -101,12 +100,7 @@ def test_the_app_keeps_the_published_instance_between_runs(serve, tmp_path, monk
                 data.query(GMV_MARCH + " and segment = 'all'")
             connection._cached.clear()  # every run reads the file again
         assert len(started) == 2  # three page runs, no new instance
-        fresh = build(tmp_path / "next.duckdb")
-        con = duckdb.connect(str(fresh))
-        con.execute("update mart.metrics set value = 3.0 where metric = 'bnpl_gmv'")
-        con.execute("update main.meta set data_version = 'fixture-v4'")
-        con.close()
-        os.replace(fresh, serve)
+        _publish(serve, tmp_path, 3.0, "fixture-v4")
         with data.page_run():
             assert data.meta()["data_version"] == "fixture-v4"
             assert data.query(GMV_MARCH)["value"].tolist() == [3.0]
