@@ -9,7 +9,8 @@ They run after the marts in every run that builds them (also visible on the asse
 
 A check over a large table can be scoped by the change log (`pipelines.ingest.changes`): it then
 looks only at the dates written since the last publish (a publish happens only after every
-blocking check passed, so the rest was checked then), or at everything after a full build.
+blocking check passed, so the rest was checked then), or at everything after a full build and
+in the daily full-checks run.
 """
 
 # No `from __future__ import annotations`: Dagster reads the context annotation at runtime.
@@ -19,7 +20,7 @@ import dagster as dg
 from dagster_duckdb import DuckDBResource
 
 from pipelines import sqlfiles
-from pipelines.defs.ingest import POOL
+from pipelines.defs.ingest import FULL_CHECKS_TAG, POOL
 from pipelines.ingest import changes
 
 
@@ -121,9 +122,13 @@ def _scope(con, table: str) -> bool:
     return True
 
 
-def evaluate(con, check: MartCheck) -> dict[str, int]:
-    """The counts of what is wrong, by name (all 0: the check passes)."""
-    params = {"scoped": _scope(con, check.scoped_by)} if check.scoped_by else None
+def evaluate(con, check: MartCheck, *, full: bool = False) -> dict[str, int]:
+    """The counts of what is wrong, by name (all 0: the check passes). `full`: over whole
+    tables, also for a check the change log can scope (the daily full-checks run)."""
+    params = None
+    if check.scoped_by:
+        scoped = _scope(con, check.scoped_by)  # creates check_dates, which the SQL names
+        params = {"scoped": scoped and not full}
     relation = sqlfiles.run(con, check.sql, params)
     names = [d[0] for d in relation.description]
     return {name: int(value or 0) for name, value in zip(names, relation.fetchone(), strict=True)}
@@ -134,10 +139,11 @@ def evaluate(con, check: MartCheck) -> dict[str, int]:
 )
 def mart_checks(context: dg.AssetCheckExecutionContext, duckdb: DuckDBResource):
     """Grain, shares and reconciliation of the published marts (sql/checks)."""
+    full = context.run.tags.get(FULL_CHECKS_TAG) == "true"
     with duckdb.get_connection() as con:
         for key in sorted(context.selected_asset_check_keys, key=lambda k: k.to_user_string()):
             check = _BY_KEY[key]
-            counts = evaluate(con, check)
+            counts = evaluate(con, check, full=full)
             yield dg.AssetCheckResult(
                 asset_key=key.asset_key,
                 check_name=key.name,

@@ -98,12 +98,13 @@ def test_the_flags_grain_check_looks_at_the_dates_written_since_the_last_publish
     twice = {"duplicate_message_ids": 1, "rows_differing_from_messages": 1}
     assert mc.evaluate(w.con, check) == twice  # the full build noted every date
     # as after a publish: nothing noted, so the duplicate is not looked for (the publish's
-    # check passed); the row count is compared in full
+    # check passed); the row count is compared in full; the daily full checks look anyway
     w.con.execute("delete from changes.dates")
     assert mc.evaluate(w.con, check) == {
         "duplicate_message_ids": 0,
         "rows_differing_from_messages": 1,
     }
+    assert mc.evaluate(w.con, check, full=True) == twice
     # a run writes 2024-03-09 only: its messages are looked at
     w.con.execute(
         "insert into changes.dates values ('mart.sms_message_flags', '2024-03-09', false)"
@@ -146,10 +147,10 @@ def test_a_failed_grain_check_withholds_the_publish(_isolated_data_dir, monkeypa
     _landing(data)
     real = mc.evaluate
 
-    def broken(con, check):
+    def broken(con, check, **kw):
         if check.name == "unique_grain" and check.table == "metrics":
             return {"duplicate_keys": 2}
-        return real(con, check)
+        return real(con, check, **kw)
 
     monkeypatch.setattr(mc, "evaluate", broken)
     s = run_pipeline(data)

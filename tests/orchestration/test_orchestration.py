@@ -313,6 +313,29 @@ def test_the_daily_full_checks_run_builds_nothing(_isolated_data_dir):
         assert len(evaluations) == 2 * 11 + 11 + 8 + 8
         failed = {(e.asset_key.to_user_string(), e.check_name) for e in evaluations if not e.passed}
         assert failed == {("core/orders", "references_known")}  # o3's user is unknown (WARN)
+        # two messages, and a flags row twice for one of them, written behind the pipeline's
+        # back (no change-log note, which a run's own grain check relies on; the row counts
+        # agree): the daily run checks whole tables and finds the repeated message_id
+        import duckdb
+
+        con = duckdb.connect(str(data / "warehouse.duckdb"))
+        assert con.execute("select count(*) from changes.dates").fetchone()[0] == 0
+        con.execute(
+            "insert into core.sms_messages (message_id, user_id) "
+            "values ('mx1', 'u1'), ('mx2', 'u1')"
+        )
+        con.execute(
+            "insert into mart.sms_message_flags (message_id, user_id, local_date) "
+            "values ('mx1', 'u1', date '2025-03-01'), ('mx1', 'u1', date '2025-03-01')"
+        )
+        con.close()
+        again = job.execute_in_process(instance=instance, tags=request.tags, raise_on_error=False)
+        failed = {
+            (e.asset_key.to_user_string(), e.check_name)
+            for e in again.get_asset_check_evaluations()
+            if not e.passed
+        }
+        assert ("mart/sms_message_flags", "one_row_per_message") in failed
     assert query(data / "serve.duckdb", "select data_version from meta")[0][0] == version
 
 
