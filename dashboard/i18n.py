@@ -161,6 +161,7 @@ L: dict[str, tuple[str, str]] = {
         "本期：{period}（最近的完整月份），对比上期 {previous}",
         "Period: {period} (the latest complete month), compared with {previous}",
     ),
+    "metric_of_month": ("{metric}（{month}）", "{metric} ({month})"),
     "latest_month_note": (
         "{metric}：最近可得月份为 {month}（更晚的账单尚未到期或未满观察期）",
         "{metric}: latest month {month} (later bills have not yet matured)",
@@ -274,7 +275,10 @@ L: dict[str, tuple[str, str]] = {
         "Arms vs control: difference with 95% CI",
     ),
     "no_experiment": ("没有实验结果。", "No experiment results."),
-    "difference": ("差值（实验组 − 对照组）", "Difference (arm − control)"),
+    "difference": (
+        "差值（实验组 − 对照组，百分点）",
+        "Difference (arm − control, percentage points)",
+    ),
     "frontier_title": (
         "前沿：每期短信 vs 按时还款率（观察性）",
         "Frontier: messages per cycle vs on-time rate (observational)",
@@ -297,9 +301,9 @@ L: dict[str, tuple[str, str]] = {
         "Suppress reminders and collections for settled bills",
     ),
     "hover_arm_effect": (
-        "%{y}：%{x:+.1%}（实验组 %{customdata[0]:.1%}，对照组 %{customdata[1]:.1%}，"
+        "%{y}：%{x:+.1f} 个百分点（实验组 %{customdata[0]:.1%}，对照组 %{customdata[1]:.1%}，"
         "p=%{customdata[2]:.3f}）",
-        "%{y}: %{x:+.1%} (arm %{customdata[0]:.1%} vs control %{customdata[1]:.1%}, "
+        "%{y}: %{x:+.1f} pp (arm %{customdata[0]:.1%} vs control %{customdata[1]:.1%}, "
         "p=%{customdata[2]:.3f})",
     ),
     "hover_frontier": (
@@ -358,8 +362,7 @@ L: dict[str, tuple[str, str]] = {
     "w_regulator_complaint": ("每件监管投诉（成本）", "per regulator complaint (cost)"),
     "w_violation": (
         "每条违规短信（违规营销、违背用户设置；成本）",
-        "per compliance violation (marketing without permission, against the user's settings; "
-        "cost)",
+        "per compliance violation (unpermitted marketing, against user settings; cost)",
     ),
     "ci_help": ("95% 区间 {lo} ~ {hi}", "95% interval {lo} to {hi}"),
     "ci_short": ("95% 区间 {lo} ~ {hi}", "95% interval {lo} to {hi}"),
@@ -755,9 +758,12 @@ L: dict[str, tuple[str, str]] = {
         "30 days before vs after the first choice (per 1,000 users)",
     ),
     "pref_before_after_caption": (
-        "用户：首次设置日期在所选范围内、前后 30 天都在数据范围内的 {n} 位用户（不含设置当天）。",
+        "用户：首次设置日期在所选范围内、前后 30 天都在数据范围内的 {n} 位用户（不含设置当天）。"
+        "柱上为每千用户比率，括号内为件数。违背设置的短信在设置前无从谈起，见上方指标。",
         "Users: the {n} users whose first choice falls in the selected range and whose 30 days "
-        "before and after are both inside the data (the day of the choice itself excluded).",
+        "before and after are both inside the data (the day of the choice itself excluded). "
+        "Each bar shows the rate per 1,000 users and, in brackets, the count behind it. Messages "
+        "against a setting cannot happen before there is one: see the figure above.",
     ),
     "pref_no_complete": (
         "所选范围内没有前后 30 天数据都完整的首次设置用户。",

@@ -65,6 +65,10 @@ def card(col, metric: str, lower_better: bool, series: pd.DataFrame, compare: bo
         col.metric(label, "—", border=True)
         return
     latest = series.iloc[-1]
+    if compare and latest["period"] != headline:
+        # a rate whose latest month lags the period (30+ DPD needs 30 days past due): the card
+        # says which month it shows, not only the note under the cards
+        label = t("metric_of_month", metric=label, month=fmt.month(latest["period"]))
     value = float(latest["value"])
     if small(latest):
         col.metric(label, t("too_few"), border=True,

@@ -9,6 +9,7 @@ Its queries are in dashboard/data/preferences.py.
 
 from __future__ import annotations
 
+import pandas as pd
 import streamlit as st
 
 from dashboard import charts, data
@@ -110,16 +111,29 @@ def render_centre(f: data.Filters) -> None:
         charts.signed(per_user_after - per_user_before, 1),
         delta_color="inverse",
     )
-    shown = ba[ba["measure"].isin(["complaints", "sms_complaints", "opt_outs", "against"])]
-    long = shown.melt(id_vars=["measure"], value_vars=["before_per_1k", "after_per_1k"],
-                      var_name="period", value_name="per_1k")  # fmt: skip
+    # Messages against a setting have no "before" (there was no setting to go against): in
+    # the same chart its after-bar dwarfed the others and read as an effect of choosing. It is
+    # the metric above; the CSV keeps its row.
+    shown = ba[ba["measure"].isin(["complaints", "sms_complaints", "opt_outs"])]
+    long = pd.concat(
+        [
+            pd.DataFrame({"measure": shown["measure"], "period": t(period),
+                          "per_1k": shown[f"{when}_per_1k"], "events": shown[when]})
+            for when, period in (("before", "pref_before"), ("after", "pref_after"))
+        ],
+        ignore_index=True,
+    )  # fmt: skip
     long["label"] = long["measure"].map(lambda x: t(f"pm_{x}"))
-    long["period_label"] = long["period"].map(
-        {"before_per_1k": t("pref_before"), "after_per_1k": t("pref_after")}
-    )
+    # the rate and, in brackets, the events behind it: a few complaints move the rate a lot
+    long["text"] = [
+        f"{r:,.1f} ({int(e):,})" for r, e in long[["per_1k", "events"]].itertuples(index=False)
+    ]
     fig = charts.bar(
-        long, "label", "per_1k", t("pref_before_after_title"), color="period_label",
+        long, "label", "per_1k", t("pref_before_after_title"), color="period",
         barmode="group", labels={"label": t("pref_measure"), "per_1k": t("pref_per_1k")},
     )  # fmt: skip
+    for trace in fig.data:
+        trace.text = long.loc[long["period"] == trace.name, "text"].tolist()
+        trace.textposition = "outside"
     charts.show(fig, ba, "pref_before_after")
     st.caption(t("pref_before_after_caption", n=n))

@@ -286,7 +286,13 @@ for name, (lo, hi) in res.sensitivity.items():
         t("winner_holds"): f"{'0' if lo is None else amount(lo)} ~ {top}",
     })  # fmt: skip
 st.markdown(f"**{t('sensitivity_title')}**")
-st.dataframe(pd.DataFrame(sens_rows), hide_index=True, key="whatif_sensitivity")
+st.dataframe(
+    pd.DataFrame(sens_rows),
+    hide_index=True,
+    key="whatif_sensitivity",
+    # the weights' names are long (the compliance one was cut off in English)
+    column_config={t("weight"): st.column_config.TextColumn(width="large")},
+)
 
 with st.expander(t("assumptions"), expanded=False):
     for key in E.ASSUMPTIONS:
@@ -320,7 +326,8 @@ else:
     for (exp_id, arm), g in eff.groupby(["experiment_id", "arm"]):
         fig.add_trace(
             go.Scatter(
-                x=g["diff"],
+                # percentage points: a difference of two rates, not a relative change
+                x=g["diff"] * 100,
                 y=g["outcome_label"],
                 name=f"{exp_id} · {code('arm', arm)}",
                 mode="markers",
@@ -329,8 +336,8 @@ else:
                 error_x={
                     "type": "data",
                     "symmetric": False,
-                    "array": (g["ci_high"] - g["diff"]).tolist(),
-                    "arrayminus": (g["diff"] - g["ci_low"]).tolist(),
+                    "array": ((g["ci_high"] - g["diff"]) * 100).tolist(),
+                    "arrayminus": ((g["diff"] - g["ci_low"]) * 100).tolist(),
                 },
                 customdata=g[["rate_arm", "rate_control", "p_value"]],
                 hovertemplate=t("hover_arm_effect") + "<extra></extra>",
@@ -338,7 +345,7 @@ else:
         )
     fig.add_vline(x=0, line_dash="dot", line_color="#7f8c8d")
     fig.update_layout(scattermode="group")
-    fig.update_xaxes(title=t("difference"), tickformat="+.0%")
+    fig.update_xaxes(title=t("difference"), tickformat="+")  # the title gives the unit
     charts.style(fig, t("arms_title"))
     charts.show(fig, eff.drop(columns="outcome_label"), "tradeoff_arms")
     st.caption(t("arms_messages_note"))

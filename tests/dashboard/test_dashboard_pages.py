@@ -115,7 +115,8 @@ def test_overview_headlines_against_previous_month(app):
     assert m["Active accounts"] == ("8", "+1")  # 8 in March, 7 in February
     assert m["Pay-later GMV"] == ("¥12,346", "+2,346")  # 12,345.60 vs 10,000.00
     assert m["On-time rate"] == ("75.0%", "-12.5 pp")  # 6/8 vs 7/8
-    assert m["30+ DPD"] == ("12.5%", "+12.5 pp")  # Feb (latest matured) 1/8 vs Jan 0/8
+    # Feb (latest matured) 1/8 vs Jan 0/8: the card names its month, not the period's
+    assert m["30+ DPD (Feb 2026)"] == ("12.5%", "+12.5 pp")
     assert m["Complaints per 10k accounts"][0] == "6,250.0"  # 5 x 10,000 / 8
     assert m["SMS per account a month"] == ("1.75", "+1.46")  # 14/8 vs 2/7
     assert m["Opt-outs"] == ("2", "+1")
@@ -124,7 +125,7 @@ def test_overview_headlines_against_previous_month(app):
     assert "30+ DPD: latest month Feb 2026 (later bills have not yet matured)" in captions
     helps = {x.label: x.proto.help for x in at.metric}
     assert helps["On-time rate"] == "Mar 2026: 6 / 8"  # what the rate rests on
-    assert helps["30+ DPD"] == "Feb 2026: 1 / 8"
+    assert helps["30+ DPD (Feb 2026)"] == "Feb 2026: 1 / 8"
     spec = figures(at)["Complete months (each metric on its own axis)"]
     assert trace(spec, "On-time rate")["y"] == [1.0, 0.875, 0.75]
     # each metric on its own axis, the unit in every axis title
@@ -182,7 +183,7 @@ def test_first_day_of_a_month_headlines_the_previous_complete_month(tmp_path, mo
         "Active accounts": ("8", "+1"),
         "Pay-later GMV": ("¥12,346", "+2,346"),
         "On-time rate": ("75.0%", "-12.5 pp"),  # March, not April's 25 %
-        "30+ DPD": ("12.5%", "+12.5 pp"),
+        "30+ DPD (Feb 2026)": ("12.5%", "+12.5 pp"),
         "Complaints per 10k accounts": ("6,250.0", "+3,392.9"),  # 6,250 - 20,000/7
         "SMS per account a month": ("1.75", "+1.46"),
         "Opt-outs": ("2", "+1"),
@@ -202,7 +203,7 @@ def test_overview_band_filter_changes_figures(app):
     at.sidebar.selectbox(key="band").set_value("E").run()
     m = metrics(at)
     assert m["On-time rate"] == ("0.0%", None)  # band E: 0/1 in March and February: no change
-    assert m["30+ DPD"][0] == "100.0%"  # band E, February: 1/1
+    assert m["30+ DPD (Feb 2026)"][0] == "100.0%"  # band E, February: 1/1
     assert m["Active accounts"][0] == "8"  # not published per band: all accounts
     spec = figures(at)["Complete months (each metric on its own axis)"]
     assert trace(spec, "On-time rate")["y"] == [0.0, 0.0]
@@ -288,8 +289,10 @@ def test_tradeoffs_charts_curve_arms_frontier(app):
     arms = figs["Arms vs control: difference with 95% CI"]
     arm = trace(arms, "EXP-REMIND-01 · 2 reminders")  # the arm by its label
     # bills due Jan-Mar: control U01 U03 U05 U07 on time 10/12 (U05 late in Feb and Mar),
-    # two_reminders U02 U04 U06 U08 on time 11/12 (U04 late in Mar): +1/12
-    assert dict(zip(arm["y"], arm["x"], strict=True))["On time"] == pytest.approx(1 / 12)
+    # two_reminders U02 U04 U06 U08 on time 11/12 (U04 late in Mar): +1/12, drawn in
+    # percentage points (8.3 pp, not a relative 8.3 %)
+    assert dict(zip(arm["y"], arm["x"], strict=True))["On time"] == pytest.approx(100 / 12)
+    assert "percentage points" in arms["layout"]["xaxis"]["title"]["text"]
     at.sidebar.selectbox(key="band").set_value("A").run()
     curve = next(s for t, s in figures(at).items() if t.startswith("Outcome vs pre-due"))
     assert trace(curve, "Score band A")["y"] == [0.8, 0.88, 0.92, 0.94, 0.95, 0.95]

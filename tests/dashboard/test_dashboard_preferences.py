@@ -128,3 +128,32 @@ def test_no_preferences_delivered(fixture_db, monkeypatch, tmp_path):
     con.close()
     at = _page(path, monkeypatch)
     assert any("sms_preferences" in i.value for i in at.info)
+
+
+def test_before_after_chart_shows_rates_with_their_counts(fixture_db, monkeypatch):
+    """The 30-day before/after chart: complaints, SMS complaints and opt-outs per 1,000 users,
+    each bar labelled with its rate and the count behind it; messages against a setting (none
+    can come before a setting exists) are not in it. Hand-made figures for 200 users."""
+    import pandas as pd
+
+    from dashboard.views import preferences as view
+
+    frame = pd.DataFrame(
+        {
+            "measure": ["messages", "complaints", "sms_complaints", "opt_outs", "against"],
+            "before": [3000.0, 1.0, 0.0, 4.0, None],
+            "after": [2000.0, 2.0, 1.0, 3.0, 50.0],
+        }
+    )
+    frame["before_per_1k"] = frame["before"] / 200 * 1000
+    frame["after_per_1k"] = frame["after"] / 200 * 1000
+    monkeypatch.setattr(view, "before_after", lambda f: (200, frame))
+    at = _page(fixture_db, monkeypatch)
+    chart = _figures(at)["30 days before vs after the first choice (per 1,000 users)"]
+    bars = {tr["name"]: dict(zip(tr["x"], tr["text"], strict=True)) for tr in chart["data"]}
+    assert bars == {
+        "Before": {"Complaints": "5.0 (1)", "SMS complaints": "0.0 (0)", "Opt-outs": "20.0 (4)"},
+        "After": {"Complaints": "10.0 (2)", "SMS complaints": "5.0 (1)", "Opt-outs": "15.0 (3)"},
+    }
+    # messages per user: 2000 / 200 after, 3000 / 200 before
+    assert _metrics(at)["Messages per user (after, vs before)"] == "10.0"
