@@ -58,17 +58,18 @@ def small(row: pd.Series) -> bool:
     return den is not None and not pd.isna(den) and float(den) < MIN_N
 
 
-def card(col, metric: str, lower_better: bool, series: pd.DataFrame, compare: bool) -> None:
-    """One metric card: the latest row of `series`, compared with the month before."""
+def card(
+    col, metric: str, lower_better: bool, series: pd.DataFrame, compare: bool, lags: bool = False
+) -> None:
+    """One metric card: the latest row of `series`, compared with the month before. `lags`:
+    that row is of an earlier month than the period (the card then names its month)."""
     label = t(f"m_{metric}")
+    if lags:
+        label = t("metric_of_month", metric=label, month=fmt.month(series.iloc[-1]["period"]))
     if series.empty:
         col.metric(label, "—", border=True)
         return
     latest = series.iloc[-1]
-    if compare and latest["period"] != headline:
-        # a rate whose latest month lags the period (30+ DPD needs 30 days past due): the card
-        # says which month it shows, not only the note under the cards
-        label = t("metric_of_month", metric=label, month=fmt.month(latest["period"]))
     value = float(latest["value"])
     if small(latest):
         col.metric(label, t("too_few"), border=True,
@@ -96,7 +97,10 @@ notes = []
 cols = st.columns(4)
 for i, (metric, lower_better) in enumerate(HEADLINES):
     series = df[(df["metric"] == metric) & (df["period"] <= headline)].sort_values("period")
-    if not series.empty and series.iloc[-1]["period"] != headline:
+    # a rate whose latest month lags the period (30+ DPD needs 30 days past due): the card
+    # names its month, and a note under the cards says why
+    lags = not series.empty and series.iloc[-1]["period"] != headline
+    if lags:
         notes.append(
             t(
                 "latest_month_note",
@@ -104,7 +108,7 @@ for i, (metric, lower_better) in enumerate(HEADLINES):
                 month=fmt.month(series.iloc[-1]["period"]),
             )
         )
-    card(cols[i % 4], metric, lower_better, series, compare=True)
+    card(cols[i % 4], metric, lower_better, series, compare=True, lags=lags)
 for note in notes:
     st.caption(note)
 st.caption(t("too_few_note", min=MIN_N))

@@ -298,7 +298,7 @@ def _update(con: duckdb.DuckDBPyConnection) -> None:
             or retry_of in (select message_id from _ov_ids)
         returning _dt"""
     ).fetchall()
-    old_dates = sorted({r[0] for r in removed}, key=lambda d: (d is None, d))
+    old_dates = list({r[0] for r in removed})
     con.execute(
         """create or replace temp table _ov_logs as
         select * from core.sms_logs semi join _ov_ids using (message_id)"""
