@@ -162,6 +162,19 @@ def step_run(a: argparse.Namespace) -> dict:
     }
 
 
+def step_compact(a: argparse.Namespace) -> dict:
+    from pipelines.orchestration.run import compact_segments
+
+    s = compact_segments(a.data_dir)
+    return {
+        "success": s.success,
+        "error": s.error,
+        "skipped": s.skipped,
+        "months": s.months,
+        "inner_seconds": round(s.seconds, 3),
+    }
+
+
 # ---------------------------------------------------------------------------------------------
 # sql: a typical `nudgescope sql` query through the sandbox, repeated
 # ---------------------------------------------------------------------------------------------
@@ -212,6 +225,7 @@ STEPS = {
     "alert_latency": step_alert_latency,
     "floor": step_floor,
     "run": step_run,
+    "compact": step_compact,
     "sql": step_sql,
     "pages": step_pages,
 }

@@ -18,6 +18,7 @@ from pipelines.errors import UserError
 COMMANDS = [
     "pipelines.cli.simulate",
     "pipelines.cli.run",
+    "pipelines.cli.compact",
     "pipelines.cli.sql",
     "pipelines.cli.dashboard",
     "pipelines.cli.bench",

@@ -240,6 +240,10 @@ def table(report: dict):
             else "—"
         )
         add("second_day_run", "incremental run (+1 more day, same month)", share, "", None)
+    compact = steps.get("compact_run")
+    if compact:
+        merged = ", ".join((compact.get("summary") or {}).get("months") or []) or "nothing"
+        add("compact_run", "compaction (nightly: the ended month)", f"merged {merged}", "", None)
     if "noop_run" in steps:
         add("noop_run", "no-op run (nothing new)", "", "", None)
     if "pages" in steps:

@@ -1,4 +1,5 @@
-"""What starts runs under the Dagster daemon: a sensor on the landing folder and a daily schedule.
+"""What starts runs under the Dagster daemon: a sensor on the landing folder, the daily run, the
+daily checks over whole tables and the nightly compaction of the published segments.
 
 Both ask the planner (pipelines.orchestration.planner), the same code `nudgescope run` uses, what
 is new compared with the ledger, and request one run of the `pipeline` job for it (see
@@ -19,6 +20,7 @@ from pipelines.orchestration import planner
 from pipelines.orchestration.jobs import (
     busy_run,
     checks_job,
+    compact_job,
     fail_dead_cli_runs,
     pipeline_job,
     run_request,
@@ -91,3 +93,25 @@ def daily_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest | dg.
 def full_checks_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
     local = context.scheduled_execution_time.astimezone(ZoneInfo(TIMEZONE))
     return dg.RunRequest(run_key=f"checks-{local.date().isoformat()}")
+
+
+@dg.schedule(
+    job=compact_job,
+    cron_schedule="30 4 * * *",
+    execution_timezone=TIMEZONE,
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+    description="Every day at 04:30 Asia/Shanghai, when a month has ended: its three segment "
+    "files (thirds) are written once more as one and published, off the daily data run.",
+)
+def compact_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest | dg.SkipReason:
+    busy = busy_run(context.instance)
+    if busy is not None:
+        return dg.SkipReason(f"run {busy.run_id} is {busy.status.value.lower()}")
+    try:
+        months, reason = planner.compaction_due(settings.paths())
+    except UserError as exc:
+        return dg.SkipReason(str(exc))
+    if reason is not None:
+        return dg.SkipReason(f"compact_schedule: {reason}")
+    local = context.scheduled_execution_time.astimezone(ZoneInfo(TIMEZONE))
+    return dg.RunRequest(run_key=f"compact-{local.date().isoformat()}-{'-'.join(months)}")

@@ -25,10 +25,13 @@ from pipelines.defs.ingest import (
     STAGING_KEYS,
 )
 from pipelines.defs.marts import HELPER_ASSET_KEYS, MART_ASSET_KEYS
+from pipelines.defs.publish import COMPACT_TAG
 from pipelines.engines import engine_name
 from pipelines.orchestration.planner import Plan
 
 JOB_NAME = "pipeline"
+COMPACT_JOB_NAME = "compact_segments"
+WRITING_JOBS = (JOB_NAME, COMPACT_JOB_NAME)  # the jobs whose runs write the published files
 SERVE_KEY = dg.AssetKey(["serve_db"])
 # Tags of a run started by `nudgescope run`: the process that executes it in-process (a run
 # whose process is gone is not "in flight", see busy_run).
@@ -77,6 +80,20 @@ checks_job = dg.define_asset_job(
     config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
     tags={FULL_CHECKS_TAG: "true"},
     description="Every check on staging, core and the marts over whole tables; builds nothing.",
+)
+
+
+# Publishes the warehouse as it is with the months before the latest one merged into one
+# segment file each (a data run leaves a month that ended in thirds: merging them cost the first
+# day of every month). Only when the planner finds no work; the step refuses otherwise.
+compact_job = dg.define_asset_job(
+    COMPACT_JOB_NAME,
+    selection=dg.AssetSelection.assets(SERVE_KEY),
+    executor_def=dg.in_process_executor,
+    config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
+    tags={COMPACT_TAG: "true"},
+    description="Merge the thirds of the months that ended into one segment file each and "
+    "publish; nothing is loaded or built.",
 )
 
 
@@ -131,21 +148,30 @@ def _alive(run: dg.DagsterRun) -> bool:
 
 
 def busy_run(instance: dg.DagsterInstance) -> dg.DagsterRun | None:
-    """A pipeline run queued or in progress on this instance, if any: planning waits for it
+    """A run of the pipeline or of the compaction queued or in progress on this instance, if
+    any: planning waits for it
     (mid-run, the ledger and the published database disagree and would look like work)."""
-    runs: Iterable[dg.DagsterRun] = instance.get_runs(
-        filters=dg.RunsFilter(job_name=JOB_NAME, statuses=IN_FLIGHT), limit=20
-    )
-    return next((r for r in runs if _alive(r)), None)
+    for job in WRITING_JOBS:
+        runs: Iterable[dg.DagsterRun] = instance.get_runs(
+            filters=dg.RunsFilter(job_name=job, statuses=IN_FLIGHT), limit=20
+        )
+        busy = next((r for r in runs if _alive(r)), None)
+        if busy is not None:
+            return busy
+    return None
 
 
 def fail_dead_cli_runs(instance: dg.DagsterInstance) -> None:
     """Mark failed the runs of `nudgescope run` processes that were killed mid-run (their
     record would show "started" for ever) and free the pool slots they held."""
-    runs = instance.get_runs(
-        filters=dg.RunsFilter(job_name=JOB_NAME, statuses=IN_FLIGHT, tags={LAUNCHED_BY_TAG: "cli"}),
-        limit=20,
-    )
+    runs = [
+        run
+        for job in WRITING_JOBS
+        for run in instance.get_runs(
+            filters=dg.RunsFilter(job_name=job, statuses=IN_FLIGHT, tags={LAUNCHED_BY_TAG: "cli"}),
+            limit=20,
+        )
+    ]
     for run in runs:
         if not _alive(run):
             instance.report_run_failed(run, "the `nudgescope run` process ended mid-run")

@@ -26,7 +26,7 @@ from pipelines.contract import LANDING_SOURCES
 from pipelines.errors import UserError
 from pipelines.ingest import files
 from pipelines.ingest.readers import clean_error
-from pipelines.serve.publish import build_fingerprint, ledger_signature
+from pipelines.serve.publish import build_fingerprint, compactable, ledger_signature
 
 # How the plan reports a dt folder before settings.FIRST_DT or after the current local day.
 OUTSIDE = "outside the dates a run loads"
@@ -190,3 +190,15 @@ def plan(
         json.dumps([loaded.ledger, state]).encode(), usedforsecurity=False
     ).hexdigest()[:16]
     return todo
+
+
+def compaction_due(paths: settings.Paths) -> tuple[list[str], str | None]:
+    """(the months a compaction would merge into one segment file each, why it must not run now
+    or None). It runs only when `plan` finds no work: the warehouse is then what is published."""
+    months = compactable(paths.serve)
+    if not months:
+        return [], "every month before the latest one is already one segment file"
+    todo = plan(paths)
+    if todo.has_work:
+        return months, f"the pipeline has work first: {todo.reason}"
+    return months, None

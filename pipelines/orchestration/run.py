@@ -166,6 +166,59 @@ def run_pipeline(
     return summary
 
 
+@dataclass
+class CompactSummary:
+    """What `nudgescope compact` did: the months merged into one segment file each."""
+
+    success: bool
+    seconds: float
+    months: list[str] = field(default_factory=list)
+    run_id: str = ""
+    skipped: str | None = None  # why nothing ran (nothing to merge, or the pipeline has work)
+    error: str | None = None
+    serve: Path | None = None
+
+
+def compact_segments(data_dir: Path | str | None = None) -> CompactSummary:
+    """Merge the thirds of every month before the latest one into one segment file each and
+    publish, as one run of the `compact_segments` job in this process (the run its schedule
+    requests). Nothing runs when every such month is one file already, or when the planner
+    finds work: the warehouse must be what is published (run `nudgescope run` first)."""
+    t0 = time.monotonic()
+    warnings.filterwarnings("ignore", message=".*currently in beta")
+    if data_dir is not None:
+        os.environ["NUDGESCOPE_DATA_DIR"] = str(Path(data_dir).resolve())
+    paths = settings.paths()
+    months, reason = planner.compaction_due(paths)
+    summary = CompactSummary(False, 0.0, months, serve=paths.serve)
+    if reason is not None:
+        summary.success = not months  # nothing to merge is fine; work first is not
+        summary.skipped = reason
+        summary.seconds = time.monotonic() - t0
+        return summary
+    from pipelines.orchestration import jobs
+    from pipelines.orchestration.definitions import defs
+
+    job = defs().resolve_job_def(jobs.COMPACT_JOB_NAME)
+    with instance_for(paths) as instance:
+        jobs.fail_dead_cli_runs(instance)
+        summary.run_id = str(uuid.uuid4())
+        result = _execute(
+            job,
+            instance,
+            summary.run_id,
+            None,
+            jobs.cli_tags(),
+            {"loggers": {"console": {"config": {"log_level": "ERROR"}}}},
+            None,
+        )
+        summary.success = result.success
+        if not result.success:
+            summary.error = _first_failure(result)
+    summary.seconds = time.monotonic() - t0
+    return summary
+
+
 def _add_unlisted(summary: RunSummary, scan) -> None:
     """Source folders that cannot be listed have no dt folder to be recorded under in the
     ledger (dt folders and files do): they count as failed files of this run."""

@@ -114,31 +114,67 @@ def _copy_tables(con: duckdb.DuckDBPyConnection, catalog: str) -> int:
     return n
 
 
-def _previous_segments(serve: Path) -> set[str] | None:
-    """The segment files the current published database lists (None: unknown)."""
+def published_segments(serve: Path) -> tuple[set[str], list[str]] | None:
+    """The segment files and slices the current published database lists (None: unknown)."""
     if not serve.is_file():
-        return set()
+        return set(), []
     try:
         with duckdb.connect(str(serve), read_only=True) as old:
-            rows = segments.listed(old, old.execute("select current_database()").fetchone()[0])
+            catalog = old.execute("select current_database()").fetchone()[0]
+            if segments.listed(old, catalog) is None:
+                return set(), []
+            rows = old.execute(f"select file, slice from main.{segments.LIST_TABLE}").fetchall()
     except duckdb.Error:
         return None
-    return {file for _, file in rows or []}
+    return {file for file, _ in rows}, [key for _, key in rows]
 
 
-def publish(con: duckdb.DuckDBPyConnection, serve: Path, run_id: str) -> PublishResult:
-    """Publish the warehouse behind `con`: core.*, mart.*, the ledger, quarantine and `meta`."""
+def unpublished(con: duckdb.DuckDBPyConnection, serve: Path) -> str | None:
+    """Why the warehouse behind `con` holds more than the published database `serve` shows (a
+    run that has not published yet), or None when the publish shows it as it is."""
+    if any(whole or dates for whole, dates in changes.pending(con).values()):
+        return "the warehouse has writes that are not published yet"
+    try:
+        with duckdb.connect(str(serve), read_only=True) as old:
+            fingerprint, ledger = old.execute(
+                "select build_fingerprint, ledger_signature from meta"
+            ).fetchone()
+    except (duckdb.Error, TypeError):
+        return f"{Path(serve).name} cannot be read"
+    if ledger != ledger_signature(con):
+        return f"{Path(serve).name} is older than the warehouse (a run did not finish)"
+    if fingerprint != build_fingerprint():
+        return "the SQL changed since the last publish"
+    return None
+
+
+def compactable(serve: Path) -> list[str]:
+    """The months (YYYY-MM) of the published database `serve` that a compaction would write as
+    one file: the months before its latest one still held in thirds."""
+    listed = published_segments(Path(serve))
+    return segments.to_compact(listed[1]) if listed else []
+
+
+def publish(
+    con: duckdb.DuckDBPyConnection, serve: Path, run_id: str, *, compact: bool = False
+) -> PublishResult:
+    """Publish the warehouse behind `con`: core.*, mart.*, the ledger, quarantine and `meta`.
+
+    The months before the latest one keep the slices the previous publish gave them (a month
+    that ended stays in thirds); `compact` writes every such month as one month file.
+    """
     t0 = time.monotonic()
     serve = Path(serve)
     serve.parent.mkdir(parents=True, exist_ok=True)
     _remove_stale(serve)
     _database_file(con)  # an in-memory warehouse has nothing to publish
     catalog = con.execute("select current_database()").fetchone()[0]
-    previous = _previous_segments(serve)
+    previous = published_segments(serve)
     folder = segments.segments_dir(serve)
     large = segments.present(con, catalog)
     parts = segments.fingerprint_days(con, catalog, large)
-    planned = segments.plan(parts, large)
+    split = frozenset() if compact or previous is None else segments.split_months(previous[1])
+    planned = segments.plan(parts, large, split)
     written = sum(segments.write(con, catalog, large, seg, folder) for seg in planned)
     if planned:
         segments.fsync(folder)
@@ -188,7 +224,7 @@ def publish(con: duckdb.DuckDBPyConnection, serve: Path, run_id: str) -> Publish
     segments.write_attach_script(serve, planned)
     segments.fsync(serve.parent)
     if previous is not None:  # else keep every file: a reader may still need one
-        segments.collect_garbage(folder, previous | {seg.file for seg in planned})
+        segments.collect_garbage(folder, previous[0] | {seg.file for seg in planned})
     changes.save_parts(con, parts)  # the next publish rehashes only the dates written since
     return PublishResult(
         serve,

@@ -8,8 +8,12 @@ every publish cost most of an incremental run. So each of them is published in s
   (`_dt` for the core tables, `local_date` for the flags), that slice's rows of every table in
   `SEGMENTED`, as `segment."<schema>__<table>"`. A slice is a calendar month, except in the
   latest month of the data, which is cut into thirds (days 1-10, 11-20, 21-end) so that a new
-  day rewrites at most ten days of rows; when the next month starts, the thirds are written
-  once more as one month (`slice_key`). Its name carries a fingerprint of its content
+  day rewrites at most ten days of rows (`slice_key`). A month that ends stays in thirds (a
+  data run never rewrites a whole month only to merge its thirds: that cost the first day of
+  every month about a third of a normal day more) until a compaction, a publish run for that
+  alone (`nudgescope compact`, the `compact_segments` schedule), writes its thirds once more
+  as one month file; a month published whole stays whole. Its name carries a fingerprint of
+  its content
   (row counts, an order-independent hash of every row, and the columns with their types), so a
   file with that name is that content: it is written once, under a temporary name, fsynced and
   renamed, and never opened for writing again. It holds no freed blocks.
@@ -145,15 +149,29 @@ def _columns(con: duckdb.DuckDBPyConnection, catalog: str, schema: str, table: s
     ).fetchone()[0]
 
 
-def slice_key(d: date | None, latest: str) -> str:
+def slice_key(d: date | None, latest: str, split: frozenset[str] = frozenset()) -> str:
     """The slice of a row whose date is `d`: its month (YYYY-MM), but a third of the month
-    (YYYY-MM-1|2|3) in the latest month `latest` (YYYY-MM), and NO_DATE without a date."""
+    (YYYY-MM-1|2|3) in the latest month `latest` (YYYY-MM) and in the months of `split`, and
+    NO_DATE without a date."""
     if d is None:
         return NO_DATE
     month = f"{d.year:04d}-{d.month:02d}"
-    if month < latest:
+    if month < latest and month not in split:
         return month
     return f"{month}-{min((d.day - 1) // 10, 2) + 1}"
+
+
+def split_months(slices: list[str] | set[str]) -> frozenset[str]:
+    """The months (YYYY-MM) that the slice keys `slices` hold in thirds."""
+    return frozenset(k[:7] for k in slices if len(k) == 9 and k[7] == "-")
+
+
+def to_compact(slices: list[str] | set[str]) -> list[str]:
+    """The months a compaction would merge: the months before the latest one of `slices` (the
+    published slice keys) that are held in thirds."""
+    months = {k[:7] for k in slices if k != NO_DATE}
+    latest = max(months, default="")
+    return sorted(m for m in split_months(slices) if m < latest)
 
 
 Days = dict[date | None, tuple[int, int]]  # per date: rows, sum of row hashes
@@ -231,14 +249,15 @@ def fingerprint_days(con: duckdb.DuckDBPyConnection, catalog: str, tables: Table
     return parts
 
 
-def plan(parts: Parts, tables: Tables) -> list[Segment]:
-    """One segment per slice of the dates in `parts` (fingerprint_days), named by its content."""
+def plan(parts: Parts, tables: Tables, split: frozenset[str] = frozenset()) -> list[Segment]:
+    """One segment per slice of the dates in `parts` (fingerprint_days), named by its content.
+    The latest month and the months in `split` are cut into thirds (slice_key)."""
     dates = [d for _, days in parts.values() for d in days if d is not None]
     latest = f"{max(dates).year:04d}-{max(dates).month:02d}" if dates else ""
     slices: dict[str, dict[str, tuple[int, int]]] = {}
     for schema, table, _ in tables:
         for d, (n, digest) in parts[f"{schema}.{table}"][1].items():
-            per = slices.setdefault(slice_key(d, latest), {})
+            per = slices.setdefault(slice_key(d, latest, split), {})
             rows, total = per.get(f"{schema}.{table}", (0, 0))
             per[f"{schema}.{table}"] = (rows + n, total + digest)
     out = []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import date, timedelta
 
 from pipelines.bench.harness import STEPS
 from pipelines.bench.stats import percentile, summarize
@@ -68,6 +69,11 @@ def test_bench_smoke_writes_json(_isolated_data_dir):
     second = latest["steps"]["second_day_run"]
     assert second["added"]["new_day"] > added["new_day"]  # the day after the first one
     assert second["summary"]["rows_loaded"] == second["added"]["rows"] > 0
+    # the first new day began a month and left the ended one in thirds: the compaction
+    # merges exactly that month (the data set's last), off the data runs
+    compact = latest["steps"]["compact_run"]["summary"]
+    month = str(date.fromisoformat(added["new_day"]) - timedelta(days=1))[:7]
+    assert compact["success"] and compact["months"] == [month]
     noop = latest["steps"]["noop_run"]["summary"]
     assert noop["success"] and noop["files_processed"] == 0
 

@@ -29,6 +29,8 @@ from pipelines.serve.segments import open_published, relations
 from tests.fixtures.ingest.helpers import put, query
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
+APRIL_ORDER = "o9,u1,2025-04-02 10:00:00,3,card,1,,paid\n"
+LATE_ORDER = "o8,u2,2025-04-02 11:00:00,4,card,1,,paid\n"
 
 
 def _staging(request: dg.RunRequest) -> list[str]:
@@ -366,3 +368,86 @@ def test_the_instance_event_log_keeps_one_engine_per_file(_isolated_data_dir):
     assert instance.get_latest_materialization_event(dg.AssetKey("one")) is not None
     assert engines[shard[0]] is engine  # read back through the same engine
     assert len(engines) <= instance_module._ENGINES_KEPT
+
+
+def test_a_month_that_ended_is_merged_by_the_compaction_not_by_the_data_run(
+    _isolated_data_dir, capsys
+):
+    """A data run leaves March in thirds when April starts; `nudgescope compact` (the run the
+    nightly schedule requests) writes March as one file, publishes the same rows, and refuses
+    while the pipeline has work."""
+    from pipelines import cli
+    from pipelines.defs.publish import COMPACT_TAG
+    from pipelines.orchestration.automation import compact_schedule
+    from pipelines.orchestration.run import compact_segments
+
+    data = _isolated_data_dir
+    landing = _landing(data)  # orders on 03-01 and 03-02 (o1 of 03-02 supersedes 03-01's)
+    assert run_pipeline(data).success
+    # nothing has ended yet: March is the latest month (its first third)
+    assert query(data / "serve.duckdb", "select slice from main.segments") == [("2025-03-1",)]
+    assert compact_segments(data).skipped.startswith("every month before the latest")
+
+    put(landing, "orders", "2025-04-02", "o.csv", ORDERS_HEADER + APRIL_ORDER)
+    assert run_pipeline(data).success
+    slices = "select slice, rows from main.segments order by slice"
+    # the data run wrote April's first third only: March stays in thirds
+    assert query(data / "serve.duckdb", slices) == [("2025-03-1", 2), ("2025-04-1", 1)]
+    before = _published(data / "serve.duckdb")
+    at = datetime(2025, 4, 3, 4, 30, tzinfo=SHANGHAI)
+    instance = _instance(data)
+    with dg.build_schedule_context(instance=instance, scheduled_execution_time=at) as ctx:
+        request = compact_schedule(ctx)
+    assert request.run_key == "compact-2025-04-03-2025-03"
+
+    # a new file: the pipeline first; the compaction neither runs nor publishes
+    late = data / "landing" / "orders" / "dt=2025-04-02" / "late.csv"
+    put(landing, "orders", "2025-04-02", "late.csv", ORDERS_HEADER + LATE_ORDER)
+    with dg.build_schedule_context(instance=instance, scheduled_execution_time=at) as ctx:
+        skipped = compact_schedule(ctx)
+    assert isinstance(skipped, dg.SkipReason) and "pipeline has work" in skipped.skip_message
+    assert cli.main(["compact", "--data-dir", str(data)]) == 2
+    assert "not now: the pipeline has work first" in capsys.readouterr().err
+    late.unlink()
+
+    assert cli.main(["compact", "--data-dir", str(data)]) == 0
+    assert "merged 2025-03 into one segment file each" in capsys.readouterr().out
+    assert query(data / "serve.duckdb", slices) == [("2025-03", 2), ("2025-04-1", 1)]
+    assert _published(data / "serve.duckdb") == before
+    # recorded like any run: its own job, the compact tag, the publish's materialization
+    [run] = instance.get_runs(filters=dg.RunsFilter(job_name="compact_segments"))
+    assert run.status == dg.DagsterRunStatus.SUCCESS and run.tags[COMPACT_TAG] == "true"
+    [rec] = instance.get_records_for_run(
+        run.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION
+    ).records
+    meta = rec.event_log_entry.dagster_event.event_specific_data.materialization.metadata
+    assert meta["months_merged"].value == ["2025-03"] and meta["segments_written"].value == 1
+    # and afterwards nothing is due on any path
+    assert run_pipeline(data).up_to_date
+    assert compact_segments(data).skipped.startswith("every month before the latest")
+    with dg.build_schedule_context(instance=instance, scheduled_execution_time=at) as ctx:
+        assert isinstance(compact_schedule(ctx), dg.SkipReason)
+
+
+def test_the_compaction_step_refuses_a_warehouse_ahead_of_the_publish(_isolated_data_dir):
+    """The guard inside the step (it holds the warehouse's pool slot): a write the publish does
+    not show yet fails the compaction with a message, and nothing is published."""
+    import duckdb
+
+    from pipelines.ingest import changes
+    from pipelines.orchestration.run import compact_segments
+
+    data = _isolated_data_dir
+    landing = _landing(data)
+    assert run_pipeline(data).success
+    put(landing, "orders", "2025-04-02", "o.csv", ORDERS_HEADER + APRIL_ORDER)
+    assert run_pipeline(data).success  # March in thirds, April begun: March is due
+    # as if a run had written March and not published yet (the planner sees no new file)
+    version = query(data / "serve.duckdb", "select data_version from meta")[0][0]
+    con = duckdb.connect(str(data / "warehouse.duckdb"))
+    changes.record(con, "core.orders", "select date '2025-03-02'")
+    con.close()
+    s = compact_segments(data)
+    assert s.months == ["2025-03"] and s.run_id
+    assert not s.success and "compaction refused: the warehouse has writes" in s.error
+    assert query(data / "serve.duckdb", "select data_version from meta")[0][0] == version

@@ -15,6 +15,7 @@ from pipelines.serve.segments import (
     open_published,
     relations,
     segments_dir,
+    to_compact,
 )
 
 
@@ -129,12 +130,69 @@ def test_a_new_day_rewrites_only_its_slice_and_old_files_go_a_publish_later(tmp_
     assert feb2 not in _files(serve) and len(_files(serve)) == 3
 
     with duckdb.connect(str(wh)) as con:
-        # March starts: February becomes one month (its thirds are written once more as one)
+        # March starts: only March's first third is written; February, which ended, keeps
+        # its two thirds (merging them is a compaction's work, not a data run's)
         con.execute("insert into core.sms_logs (id, _dt) values (4, '2025-03-01')")
         fifth = publish(con, serve, "run-5")
-    assert fifth.segments_written == 2
+    assert (fifth.segments, fifth.segments_written) == (4, 1)
+    assert [f.rsplit("-", 1)[0] for f in fifth_files(serve)] == [
+        "2025-01",
+        "2025-02-1",
+        "2025-02-2",
+        "2025-03-1",
+    ]
+    assert fifth_files(serve)[:2] == [jan, feb1]
+
+    with duckdb.connect(str(wh)) as con:
+        # a late row for 28 February: February's third third is new, the others stay
+        con.execute("insert into core.sms_logs (id, _dt) values (5, '2025-02-28')")
+        changes.record(con, "core.sms_logs", "select date '2025-02-28'")
+        sixth = publish(con, serve, "run-6")
+    assert (sixth.segments, sixth.segments_written) == (5, 1)
+    assert [f.rsplit("-", 1)[0] for f in fifth_files(serve)][1:4] == [
+        "2025-02-1",
+        "2025-02-2",
+        "2025-02-3",
+    ]
+
+    with duckdb.connect(str(wh)) as con:
+        # the compaction: February as one file (its rows 2, 30 and 5), January and March's
+        # third unchanged; the rows readers see are the same
+        compacted = publish(con, serve, "run-7", compact=True)
+    assert (compacted.segments, compacted.segments_written) == (3, 1)
+    listed = fifth_files(serve)
+    assert [f.rsplit("-", 1)[0] for f in listed] == ["2025-01", "2025-02", "2025-03-1"]
+    assert listed[0] == jan
+    assert _rows(serve, "select slice, rows from main.segments order by slice") == [
+        ("2025-01", 1),
+        ("2025-02", 3),
+        ("2025-03-1", 1),
+    ]
+    assert _rows(serve, "select list(id order by id) from core.sms_logs") == [([1, 2, 4, 5, 30],)]
+
+    with duckdb.connect(str(wh)) as con:
+        # a month published whole stays whole: a late row rewrites all of February again
+        con.execute("insert into core.sms_logs (id, _dt) values (6, '2025-02-01')")
+        changes.record(con, "core.sms_logs", "select date '2025-02-01'")
+        late = publish(con, serve, "run-8")
+    assert late.segments_written == 1
     assert [f.rsplit("-", 1)[0] for f in fifth_files(serve)] == ["2025-01", "2025-02", "2025-03-1"]
-    assert _rows(serve, "select list(id order by id) from core.sms_logs") == [([1, 2, 4, 30],)]
+    assert _rows(serve, "select list(id order by id) from core.sms_logs") == [
+        ([1, 2, 4, 5, 6, 30],)
+    ]
+
+
+def test_what_a_compaction_would_merge():
+    # the months before the latest one that are held in thirds; the latest month's thirds and
+    # the rows without a date are never merged
+    assert to_compact(["2025-01", "2025-02-1", "2025-02-3", "2025-03-1", "none"]) == ["2025-02"]
+    assert to_compact(["2025-01-1", "2025-01-2", "2025-02-3", "2025-03-1"]) == [
+        "2025-01",
+        "2025-02",
+    ]
+    assert to_compact(["2025-01", "2025-02", "2025-03-2"]) == []
+    assert to_compact(["2025-03-1", "2025-03-2"]) == []
+    assert to_compact([]) == []
 
 
 def fifth_files(serve) -> list[str]:
