@@ -37,13 +37,23 @@ logs as (
     select * from core.sms_logs
 ),
 
--- a pending receipt never replaces a delivered or failed status, the log's included
+-- every log row with its deciding receipt, if any; the receipt decides the delivery unless it
+-- is pending: a pending receipt never replaces a delivered or failed status, the log's included
 log_deciding as (
-    select deciding.*
-    from deciding
-    inner join logs
-        on logs.message_id = deciding.message_id
-    where deciding.status <> 'pending' or logs.delivery_status = 'pending'
+    select
+        logs.*,
+        deciding.status as receipt_status,
+        deciding.reported_at as receipt_reported_at,
+        deciding.provider as receipt_provider,
+        deciding.err_code as receipt_err_code,
+        coalesce(
+            deciding.message_id is not null
+            and (deciding.status <> 'pending' or logs.delivery_status = 'pending'),
+            false
+        ) as uses_receipt
+    from logs
+    left join deciding
+        on deciding.message_id = logs.message_id
 ),
 
 log_messages as (
@@ -55,17 +65,16 @@ log_messages as (
         logs.bill_id,
         logs.content,
         logs.sent_at,
-        coalesce(log_deciding.status, logs.delivery_status) as delivery_status,
+        coalesce(
+            case when logs.uses_receipt then logs.receipt_status end, logs.delivery_status
+        ) as delivery_status,
         case
-            when log_deciding.message_id is null then logs.delivered_at
-            when log_deciding.status = 'delivered'
-                then coalesce(log_deciding.reported_at, logs.delivered_at)
+            when not logs.uses_receipt then logs.delivered_at
+            when logs.receipt_status = 'delivered'
+                then coalesce(logs.receipt_reported_at, logs.delivered_at)
         end as delivered_at,
-        coalesce(deciding.provider, logs.provider) as provider,
-        case
-            when log_deciding.message_id is null then logs.err_code
-            else log_deciding.err_code
-        end as err_code,
+        coalesce(logs.receipt_provider, logs.provider) as provider,
+        case when logs.uses_receipt then logs.receipt_err_code else logs.err_code end as err_code,
         logs.segments,
         logs.out_id,
         'log' as origin,
@@ -76,11 +85,7 @@ log_messages as (
         logs._dt,
         logs._file,
         logs._row
-    from logs
-    left join deciding
-        on deciding.message_id = logs.message_id
-    left join log_deciding
-        on log_deciding.message_id = logs.message_id
+    from log_deciding as logs
     left join per_message
         on per_message.message_id = logs.message_id
 ),
