@@ -136,7 +136,10 @@ def marts(
     how = (
         f"full ({flags.reason})"
         if flags.full
-        else f"incremental ({flags.scope_dates} local dates, {flags.scope_users} users)"
+        else (
+            f"incremental ({flags.scope_dates} local dates, {flags.scope_users} users, "
+            f"{flags.scope_pairs} user days)"
+        )
     )
     aggregates = (
         "full" if build.aggregates_full else f"{len(build.aggregate_dates)} local dates recomputed"

@@ -241,7 +241,7 @@ def _run_plan(con: duckdb.DuckDBPyConnection, build: BuildPlan, *, spark: Any = 
         for name in build.names:
             started = time.perf_counter()
             if name == mart_state.FLAGS_FILE and not build.flags.full:
-                if build.flags.scope_dates or build.flags.scope_users:
+                if build.flags.scope_dates or build.flags.scope_users or build.flags.scope_pairs:
                     _flags_scope_rows(con, "_agg_flags_old")
                     mart_state.update_flags(con)
                     _flags_scope_rows(con, "_agg_flags_new")
@@ -294,14 +294,9 @@ def _agg_state_exists(con: duckdb.DuckDBPyConnection) -> bool:
 
 
 def _flags_scope_rows(con: duckdb.DuckDBPyConnection, name: str) -> None:
-    """The flags rows of the flags' scope (S or U), before or after the scoped update."""
+    """The flags rows of the flags' scope (S, U or P), before or after the scoped update."""
     temp.create(
-        con,
-        name,
-        """select *
-        from mart.sms_message_flags
-        where local_date in (select local_date from flags_scope_dates)
-            or user_id in (select user_id from flags_scope_users)""",
+        con, name, f"select * from mart.sms_message_flags where {mart_state.in_flags_scope()}"
     )
 
 

@@ -27,16 +27,19 @@ TEMP_TABLES: dict[str, str] = {
     "_changed_dates": "local dates of the changed messages (new and old)",
     "flags_scope_dates": "S: local dates the flags recompute",
     "flags_scope_users": "U: users the flags recompute on every date",
+    "flags_scope_pairs": "P: (user, local date) pairs the flags recompute (changed bills)",
     "_read_dates": "S and the days before it the duplicate window reaches",
+    "_pair_read_dates": "P and, per user, the days before it the duplicate window reaches",
     "conv_scope_dates": "local dates sms_conversion_days recomputes",
     # the scoped flags update (state.update_flags)
     "_read_edays": "epoch days around the read dates",
+    "_pair_read_edays": "per user of P, the epoch days around its read dates",
     "flags_input": "the core.sms_logs rows the scoped flags read",
     # the scoped per-day files (state.update_scoped_file)
     "flags_in_scope": "the flags rows of a scoped file's scope",
     # the dashboard's aggregates (build: plan_aggregates, update_aggregate)
-    "_agg_flags_old": "the flags rows of S or U before the scoped update",
-    "_agg_flags_new": "the flags rows of S or U after the scoped update",
+    "_agg_flags_old": "the flags rows of S, U or P before the scoped update",
+    "_agg_flags_new": "the flags rows of S, U or P after the scoped update",
     "_agg_changed": "flags rows that changed (symmetric difference of the two above)",
     "_agg_changed_bills": "bills whose pre-due reminders' ranks or status may change",
     "_agg_changed_users": "users whose score band or experiment scopes changed",

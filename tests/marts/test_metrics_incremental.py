@@ -170,6 +170,25 @@ def test_sequence_of_changes_equals_full_rebuild(steps):
     assert not plan.aggregates_full
     assert {str(d) for d in plan.aggregate_dates} == {"2024-03-23"}
 
+    # b2's notice late on 03-26 and, four minutes later (03-27 local), its reminder with the
+    # same template: a duplicate
+    _sms(w, "bn1", "u1", "2024-03-26 23:58:00+08", bill_id="b2", purpose="bill_notice")
+    _sms(w, "rm1", "u1", "2024-03-26 16:02:00+00:00", bill_id="b2")  # 2024-03-27 00:02 local
+    step()
+    # b2 is repaid late (03-20): u1's days with a reminder of b2 are recomputed (P: 03-07 with
+    # d7a and d7b, 03-22 with m1, 03-23 with m2, 03-27 with rm1), nothing else of u1; the
+    # reminders after 03-20 come after the settlement now, and m2 and rm1 stay duplicates of
+    # the message the evening before (rm1's twin, a notice, is on no day of P: it is read
+    # because the duplicate window reaches back to its day)
+    w.add("repayments", bill_id="b2", user_id="u1", paid_at="2024-03-20 10:00:00+08", amount=100)
+    plan = step()
+    assert not plan.flags.full
+    assert (plan.flags.scope_dates, plan.flags.scope_users, plan.flags.scope_pairs) == (0, 0, 4)
+    assert w.rows(
+        "select message_id, is_duplicate, is_after_settlement from mart.sms_message_flags "
+        "where message_id in ('m1', 'm2', 'bn1', 'rm1') order by message_id"
+    ) == [("bn1", False, False), ("m1", False, True), ("m2", True, True), ("rm1", True, True)]
+
     # the twin before midnight arrives late, for a message already built (the day after)
     _sms(w, "m5", "u4", "2024-03-25 16:02:00+00:00", template_code="T_N")  # 03-26 00:02
     step()
@@ -314,18 +333,21 @@ def test_late_repayment_and_new_preference_touch_only_their_messages():
     assert _new_flags(w, "lc0") == (False, True, False)
     assert _new_flags(w, "lr2") == (False, False, False)
 
-    # a partial repayment arrives late: b2's recipient (u1) is recomputed, no flag changes,
-    # so no date of the dashboard aggregates
+    # a partial repayment arrives late: u1's days with a reminder or collection of b2 are
+    # recomputed (P: 03-07 with d7a and d7b, 03-12, 03-14, 03-15, 03-16 and m1's 03-22; not
+    # the rest of u1's history), no flag changes, so no date of the dashboard aggregates
     w.add("repayments", bill_id="b2", user_id="u1", paid_at="2024-03-13 10:00:00+08", amount=40)
     plan = run_build(w.con)
-    assert not plan.flags.full and (plan.flags.scope_dates, plan.flags.scope_users) == (0, 1)
+    scope = (plan.flags.scope_dates, plan.flags.scope_users, plan.flags.scope_pairs)
+    assert not plan.flags.full and scope == (0, 0, 6)
     assert not plan.aggregates_full and plan.aggregate_dates == ()
     _assert_equals_full_rebuild(w)
 
     # the rest arrives late too (paid 03-13 11:00): b2 is settled before lr2, lc0, lc1, m1
     w.add("repayments", bill_id="b2", user_id="u1", paid_at="2024-03-13 11:00:00+08", amount=60)
     plan = run_build(w.con)
-    assert not plan.flags.full and (plan.flags.scope_dates, plan.flags.scope_users) == (0, 1)
+    scope = (plan.flags.scope_dates, plan.flags.scope_users, plan.flags.scope_pairs)
+    assert not plan.flags.full and scope == (0, 0, 6)
     assert [_new_flags(w, m)[0] for m in ("lr1", "lr2", "lc0", "lc1", "m1")] == [
         False,
         True,
@@ -357,13 +379,13 @@ def test_late_repayment_and_new_preference_touch_only_their_messages():
     # a repayment of a bill nobody was reminded of (b5 has no message): nothing to recompute
     w.add("repayments", bill_id="b5", user_id="u5", paid_at="2024-03-09 10:00:00+08", amount=100)
     plan = run_build(w.con)
-    assert (plan.flags.scope_dates, plan.flags.scope_users) == (0, 0)
+    assert (plan.flags.scope_dates, plan.flags.scope_users, plan.flags.scope_pairs) == (0, 0, 0)
     _assert_equals_full_rebuild(w)
 
     # b2's due date moves to 03-16: lc1 is now on the due date as well
     w.con.execute("update core.bills set due_date = '2024-03-16' where bill_id = 'b2'")
     plan = run_build(w.con)
-    assert not plan.flags.full and plan.flags.scope_users == 1
+    assert not plan.flags.full and (plan.flags.scope_users, plan.flags.scope_pairs) == (0, 6)
     assert _new_flags(w, "lc1") == (True, True, False)
     _assert_equals_full_rebuild(w)
 
@@ -377,7 +399,8 @@ def test_late_repayment_and_new_preference_touch_only_their_messages():
         reminders=True,
     )
     plan = run_build(w.con)
-    assert not plan.flags.full and (plan.flags.scope_dates, plan.flags.scope_users) == (0, 1)
+    scope = (plan.flags.scope_dates, plan.flags.scope_users, plan.flags.scope_pairs)
+    assert not plan.flags.full and scope == (0, 1, 0)
     assert [_new_flags(w, m)[2] for m in ("k4", "k1", "k2", "k3")] == [False, True, True, False]
     assert {str(d) for d in plan.aggregate_dates} == {"2024-03-12"}
     _assert_equals_full_rebuild(w)
