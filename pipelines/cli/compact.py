@@ -35,7 +35,7 @@ def main(args: argparse.Namespace) -> int:
         print(f"nudgescope compact: not now: {s.skipped}", file=sys.stderr)
         return EXIT_USER
     if s.skipped is not None:
-        print(f"nothing to merge: {s.skipped} ({s.serve})")
+        print(f"nothing to merge in {s.serve.parent}: {s.skipped}")
         return EXIT_OK
     print(
         f"merged {', '.join(s.months)} into one segment file each and published {s.serve} "

@@ -195,6 +195,8 @@ def plan(
 def compaction_due(paths: settings.Paths) -> tuple[list[str], str | None]:
     """(the months a compaction would merge into one segment file each, why it must not run now
     or None). It runs only when `plan` finds no work: the warehouse is then what is published."""
+    if not paths.serve.exists():
+        return [], f"nothing is published yet ({paths.serve.name} does not exist)"
     months = compactable(paths.serve)
     if not months:
         return [], "every month before the latest one is already one segment file"
