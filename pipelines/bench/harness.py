@@ -314,6 +314,18 @@ def _figures(m: Measured) -> dict:
     return {**m.as_dict(), **({"stderr_tail": m.stderr_tail} if m.exit_code else {})}
 
 
+def _dir_step(root: Path, step: str, name: str, data_dir: Path) -> Measured:
+    """Bench step `step` on the data folder `data_dir`, its result and log named `name`."""
+    return step_process(
+        step,
+        root / f"{name}.result.json",
+        "--data-dir",
+        str(data_dir),
+        env=data_env(data_dir),
+        log=root / f"{name}.log",
+    )
+
+
 def _run_step(root: Path, data_dir: Path, name: str, profile: bool, say) -> dict:
     args = ["--data-dir", str(data_dir)]
     if profile:
@@ -538,14 +550,7 @@ def run_bench(opts: Options, say=print) -> dict:
     if "compact_run" in opts.steps and (inc_dir / "serve.duckdb").exists():
         # the nightly maintenance run: the month that ended (thirds) written once as one file
         say(f"compact_run: nudgescope compact on {inc_dir} ...")
-        m = step_process(
-            "compact",
-            root / "compact_run.result.json",
-            "--data-dir",
-            str(inc_dir),
-            env=data_env(inc_dir),
-            log=root / "compact_run.log",
-        )
+        m = _dir_step(root, "compact", "compact_run", inc_dir)
         steps["compact_run"] = {**_figures(m), "summary": m.result}
 
     if "noop_run" in opts.steps and (inc_dir / "warehouse.duckdb").exists():
@@ -564,14 +569,7 @@ def run_bench(opts: Options, say=print) -> dict:
             else fresh_data_dir(work / "alerts", state_dir / "landing", state_from=state_dir)
         )
         say("time_to_alert: a duplicate storm lands; nudgescope run, then the sensor ...")
-        m = step_process(
-            "alert_latency",
-            root / "time_to_alert.result.json",
-            "--data-dir",
-            str(alert_dir),
-            env=data_env(alert_dir),
-            log=root / "time_to_alert.log",
-        )
+        m = _dir_step(root, "alert_latency", "time_to_alert", alert_dir)
         steps["time_to_alert"] = {**_figures(m), **m.result, "in_place": in_place}
         if not in_place:
             shutil.rmtree(alert_dir, ignore_errors=True)

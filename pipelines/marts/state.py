@@ -327,6 +327,18 @@ def flags_scoped_sql() -> str:
     return scoped_insert(FLAGS_FILE, {"core.sms_messages": "flags_input"}, in_flags_scope("q"))
 
 
+def _sent_at_bounds(con: duckdb.DuckDBPyConnection, dates: str) -> tuple:
+    """A `sent_at` range around the local dates of the temp table `dates` (a name of this
+    module's own), two days of slack either side: a filter DuckDB pushes into the scan,
+    skipping other row groups by their min/max."""
+    return con.execute(
+        f"""select
+            min(local_date)::timestamp at time zone 'UTC' - interval 2 day,
+            max(local_date)::timestamp at time zone 'UTC' + interval 2 day
+        from {dates}"""
+    ).fetchone()
+
+
 def update_flags(con: duckdb.DuckDBPyConnection) -> None:
     """Replace the flags of S, U and P (scope tables from plan_flags) with a scoped recompute."""
     temp.create(
@@ -340,12 +352,7 @@ def update_flags(con: duckdb.DuckDBPyConnection) -> None:
     # the rows of the read dates: a range on sent_at first (row groups outside it are skipped
     # by their min/max), the cheap epoch day next (the local date is within a day of it),
     # the exact local date last; then, separately, the other rows of the users of U
-    lo, hi = con.execute(
-        """select
-            min(local_date)::timestamp at time zone 'UTC' - interval 2 day,
-            max(local_date)::timestamp at time zone 'UTC' + interval 2 day
-        from _read_dates"""
-    ).fetchone()
+    lo, hi = _sent_at_bounds(con, "_read_dates")
     in_dates = f"""coalesce(
             {EPOCH_DAY.format(ts="sent_at")} in (select eday from _read_edays)
             and cast(sent_at at time zone 'Asia/Shanghai' as date)
@@ -382,12 +389,7 @@ def update_flags(con: duckdb.DuckDBPyConnection) -> None:
             from _pair_read_dates
             cross join range(-1, 2) as s(k)""",
         )
-        lo, hi = con.execute(
-            """select
-                min(local_date)::timestamp at time zone 'UTC' - interval 2 day,
-                max(local_date)::timestamp at time zone 'UTC' + interval 2 day
-            from _pair_read_dates"""
-        ).fetchone()
+        lo, hi = _sent_at_bounds(con, "_pair_read_dates")
         con.execute(
             f"""insert into flags_input
             select logs.*
