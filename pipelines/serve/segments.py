@@ -11,8 +11,8 @@ every publish cost most of an incremental run. So each of them is published in s
   day rewrites at most ten days of rows (`slice_key`). A month that ends stays in thirds (a
   data run never rewrites a whole month only to merge its thirds: that cost the first day of
   every month about a third of a normal day more) until a compaction, a publish run for that
-  alone (`nudgescope compact`, the `compact_segments` schedule), writes its thirds once more
-  as one month file; a month published whole stays whole. Its name carries a fingerprint of
+  alone (the job `compact_segments`: `nudgescope compact`, or `compact_schedule` at night),
+  writes its thirds once more as one month file; a month published whole stays whole. Its name carries a fingerprint of
   its content
   (row counts, an order-independent hash of every row, and the columns with their types), so a
   file with that name is that content: it is written once, under a temporary name, fsynced and
