@@ -12,11 +12,11 @@ every publish cost most of an incremental run. So each of them is published in s
   data run never rewrites a whole month only to merge its thirds: that cost the first day of
   every month about a third of a normal day more) until a compaction, a publish run for that
   alone (the job `compact_segments`: `nudgescope compact`, or `compact_schedule` at night),
-  writes its thirds once more as one month file; a month published whole stays whole. Its name carries a fingerprint of
-  its content
-  (row counts, an order-independent hash of every row, and the columns with their types), so a
-  file with that name is that content: it is written once, under a temporary name, fsynced and
-  renamed, and never opened for writing again. It holds no freed blocks.
+  writes its thirds once more as one month file; a month published whole stays whole. Its
+  name carries a fingerprint of its content (row counts, an order-independent hash of every
+  row, and the columns with their types), so a file with that name is that content: it is
+  written once, under a temporary name, fsynced and renamed, and never opened for writing
+  again. It holds no freed blocks.
 - A publish fingerprints every date of the tables (rows and a sum of row hashes), but hashes
   again only the dates that the change log names (the writers of these tables note the dates
   they touch) or whose row count moved; the other dates' figures are saved from the previous
