@@ -759,11 +759,13 @@ L: dict[str, tuple[str, str]] = {
     ),
     "pref_before_after_caption": (
         "用户：首次设置日期在所选范围内、前后 30 天都在数据范围内的 {n} 位用户（不含设置当天）。"
-        "柱上为每千用户比率，括号内为件数。违背设置的短信在设置前无从谈起，见上方指标。",
+        "柱上为每千用户比率，括号内为件数。违背设置的短信在设置前无从谈起，不在图中："
+        "见本节顶部的“违背生效设置的短信”。",
         "Users: the {n} users whose first choice falls in the selected range and whose 30 days "
         "before and after are both inside the data (the day of the choice itself excluded). "
         "Each bar shows the rate per 1,000 users and, in brackets, the count behind it. Messages "
-        "against a setting cannot happen before there is one: see the figure above.",
+        "against a setting cannot happen before there is one, so they are not in the chart: see "
+        "“Messages against a setting in force” at the top of this section.",
     ),
     "pref_no_complete": (
         "所选范围内没有前后 30 天数据都完整的首次设置用户。",
@@ -775,8 +777,8 @@ L: dict[str, tuple[str, str]] = {
     "pref_measure": ("指标", "Measure"),
     "pref_per_1k": ("每千用户", "Per 1,000 users"),
     "pref_messages_per_user": (
-        "每用户短信（设置后，对比设置前）",
-        "Messages per user (after, vs before)",
+        "首次设置后 30 天每用户短信（对比设置前 30 天）",
+        "Messages per user in the 30 days after the first choice (vs the 30 days before)",
     ),
     "pm_messages": ("短信", "Messages"),
     "pm_against": ("违背设置的短信", "Against their settings"),

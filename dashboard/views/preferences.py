@@ -136,4 +136,4 @@ def render_centre(f: data.Filters) -> None:
         trace.text = long.loc[long["period"] == trace.name, "text"].tolist()
         trace.textposition = "outside"
     charts.show(fig, ba, "pref_before_after")
-    st.caption(t("pref_before_after_caption", n=n))
+    st.caption(t("pref_before_after_caption", n=f"{n:,}"))

@@ -155,5 +155,10 @@ def test_before_after_chart_shows_rates_with_their_counts(fixture_db, monkeypatc
         "Before": {"Complaints": "5.0 (1)", "SMS complaints": "0.0 (0)", "Opt-outs": "20.0 (4)"},
         "After": {"Complaints": "10.0 (2)", "SMS complaints": "5.0 (1)", "Opt-outs": "15.0 (3)"},
     }
-    # messages per user: 2000 / 200 after, 3000 / 200 before
-    assert _metrics(at)["Messages per user (after, vs before)"] == "10.0"
+    # messages per user: 2000 / 200 after, 3000 / 200 before; the label names the windows
+    label = "Messages per user in the 30 days after the first choice (vs the 30 days before)"
+    assert _metrics(at)[label] == "10.0"
+    # the users behind it, with a thousands separator like every other count
+    monkeypatch.setattr(view, "before_after", lambda f: (5034, frame))
+    again = _page(fixture_db, monkeypatch)
+    assert any("the 5,034 users" in c.value for c in again.caption)
