@@ -173,14 +173,15 @@ CORE_CHECKS = [
 ]
 
 
-def _full_checks(context) -> bool:
+def full_checks(context) -> bool:
+    """Whether the run checks whole tables (tag FULL_CHECKS_TAG: the daily schedules' runs)."""
     return context.run.tags.get(FULL_CHECKS_TAG) == "true"
 
 
 @dg.multi_asset_check(specs=STAGING_CHECKS, can_subset=True, pool=POOL, name="staging_checks")
 def staging_checks(context: dg.AssetCheckExecutionContext, duckdb: DuckDBResource):
     """Structure and contract checks of staging; they block the promotion into core."""
-    full = _full_checks(context)
+    full = full_checks(context)
     with duckdb.get_connection() as con:
         configure(con)
         ensure(con)
@@ -208,7 +209,7 @@ def staging_checks(context: dg.AssetCheckExecutionContext, duckdb: DuckDBResourc
 @dg.multi_asset_check(specs=CORE_CHECKS, can_subset=True, pool=POOL, name="core_checks")
 def core_checks(context: dg.AssetCheckExecutionContext, duckdb: DuckDBResource):
     """Unique keys (blocking) and references to unknown keys (a warning with counts)."""
-    full = _full_checks(context)
+    full = full_checks(context)
     with duckdb.get_connection() as con:
         configure(con)
         ensure(con)

@@ -20,7 +20,7 @@ import dagster as dg
 from dagster_duckdb import DuckDBResource
 
 from pipelines import sqlfiles
-from pipelines.defs.ingest import FULL_CHECKS_TAG, POOL
+from pipelines.defs.ingest import POOL, full_checks
 from pipelines.ingest import changes
 
 
@@ -139,7 +139,7 @@ def evaluate(con, check: MartCheck, *, full: bool = False) -> dict[str, int]:
 )
 def mart_checks(context: dg.AssetCheckExecutionContext, duckdb: DuckDBResource):
     """Grain, shares and reconciliation of the published marts (sql/checks)."""
-    full = context.run.tags.get(FULL_CHECKS_TAG) == "true"
+    full = full_checks(context)
     with duckdb.get_connection() as con:
         for key in sorted(context.selected_asset_check_keys, key=lambda k: k.to_user_string()):
             check = _BY_KEY[key]

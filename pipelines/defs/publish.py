@@ -8,7 +8,7 @@ from pipelines.defs.marts import MART_ASSET_KEYS
 from pipelines.defs.resources import DataPaths
 from pipelines.ingest import progress
 from pipelines.ingest.warehouse import configure, ensure
-from pipelines.serve.publish import compactable, publish, unpublished
+from pipelines.serve.publish import publish, unpublished
 
 # A run with this tag set to "true" (the `compact_segments` job) publishes the warehouse as it
 # is, with every month before the latest one written as one segment file (see
@@ -33,7 +33,6 @@ def serve_db(
     with duckdb.get_connection() as con:
         configure(con)
         ensure(con)
-        months = []
         if compact:
             # the check holds the warehouse's pool slot: no other run's step writes meanwhile
             reason = unpublished(con, data_paths.serve_path)
@@ -42,13 +41,12 @@ def serve_db(
                     description=f"compaction refused: {reason}; the next pipeline run "
                     "publishes it (and a later compaction merges the months)"
                 )
-            months = compactable(data_paths.serve_path)
         result = publish(con, data_paths.serve_path, context.run.run_id, compact=compact)
     progress.report("publish", 1, 1)
     context.log.info(
         f"published {result.path} ({result.tables} tables, {result.segments_written} of "
         f"{result.segments} segments written, {result.seconds:.1f} s)"
-        + (f"; months merged: {', '.join(months) or 'none'}" if compact else "")
+        + (f"; months merged: {', '.join(result.months_merged) or 'none'}" if compact else "")
     )
     metadata = {
         "path": dg.MetadataValue.path(str(result.path)),
@@ -59,5 +57,5 @@ def serve_db(
         "segments_written": result.segments_written,
     }
     if compact:
-        metadata["months_merged"] = dg.MetadataValue.json(months)
+        metadata["months_merged"] = dg.MetadataValue.json(result.months_merged)
     return dg.MaterializeResult(metadata=metadata)

@@ -105,6 +105,15 @@ def _watch(
         stop.wait(0.5)
 
 
+def _cli_paths(data_dir: Path | str | None) -> settings.Paths:
+    """The paths of a run started here, with --data-dir applied (the code location's resources
+    read them from the environment)."""
+    warnings.filterwarnings("ignore", message=".*currently in beta")
+    if data_dir is not None:
+        os.environ["NUDGESCOPE_DATA_DIR"] = str(Path(data_dir).resolve())
+    return settings.paths()
+
+
 def run_pipeline(
     data_dir: Path | str | None = None,
     listener: StepListener | None = None,
@@ -121,11 +130,7 @@ def run_pipeline(
     from pipelines.marts import MetricSettings
 
     t0 = time.monotonic()
-    warnings.filterwarnings("ignore", message=".*currently in beta")
-    if data_dir is not None:
-        # the code location's resources read their paths from the environment
-        os.environ["NUDGESCOPE_DATA_DIR"] = str(Path(data_dir).resolve())
-    paths = settings.paths()
+    paths = _cli_paths(data_dir)
     # a CLI run always builds with the default settings: a publish made with others is stale
     todo = planner.plan(paths, MetricSettings().as_params(), retry_notifications=True)
     summary = RunSummary("", False, 0.0, todo.range, ignored=todo.scan.ignored, serve=paths.serve)
@@ -185,10 +190,7 @@ def compact_segments(data_dir: Path | str | None = None) -> CompactSummary:
     requests). Nothing runs when every such month is one file already, or when the planner
     finds work: the warehouse must be what is published (run `nudgescope run` first)."""
     t0 = time.monotonic()
-    warnings.filterwarnings("ignore", message=".*currently in beta")
-    if data_dir is not None:
-        os.environ["NUDGESCOPE_DATA_DIR"] = str(Path(data_dir).resolve())
-    paths = settings.paths()
+    paths = _cli_paths(data_dir)
     months, reason = planner.compaction_due(paths)
     summary = CompactSummary(False, 0.0, months, serve=paths.serve)
     if reason is not None:

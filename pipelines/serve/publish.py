@@ -23,7 +23,7 @@ import hashlib
 import json
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
@@ -48,6 +48,7 @@ class PublishResult:
     seconds: float
     segments: int = 0  # segments the published file lists
     segments_written: int = 0  # of which this publish wrote (the others were unchanged)
+    months_merged: list[str] = field(default_factory=list)  # compact: months made one file
 
 
 def build_fingerprint() -> str:
@@ -174,6 +175,7 @@ def publish(
     large = segments.present(con, catalog)
     parts = segments.fingerprint_days(con, catalog, large)
     split = frozenset() if compact or previous is None else segments.split_months(previous[1])
+    merged = segments.to_compact(previous[1]) if compact and previous is not None else []
     planned = segments.plan(parts, large, split)
     written = sum(segments.write(con, catalog, large, seg, folder) for seg in planned)
     if planned:
@@ -233,4 +235,5 @@ def publish(
         time.monotonic() - t0,
         len(planned),
         written,
+        merged,
     )

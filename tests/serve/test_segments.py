@@ -160,6 +160,8 @@ def test_a_new_day_rewrites_only_its_slice_and_old_files_go_a_publish_later(tmp_
         # third unchanged; the rows readers see are the same
         compacted = publish(con, serve, "run-7", compact=True)
     assert (compacted.segments, compacted.segments_written) == (3, 1)
+    # a data run merges nothing; the compaction reports the month it merged
+    assert fifth.months_merged == [] and compacted.months_merged == ["2025-02"]
     listed = fifth_files(serve)
     assert [f.rsplit("-", 1)[0] for f in listed] == ["2025-01", "2025-02", "2025-03-1"]
     assert listed[0] == jan
