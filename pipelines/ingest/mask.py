@@ -28,15 +28,30 @@ _PHONE_PY = re.compile(
 )
 # Anything that still looks like a number after masking (used by tests and checks).
 UNMASKED_RE2 = f"(^|[^{_D}]){_HEAD}[{_SEP}]?[{_D}]{{4}}[{_SEP}]?[{_D}]{{4}}($|[^{_D}])"
-# Every match of PHONE_RE2 contains this; the cheap test skips the replacement for most text.
-PHONE_HINT_RE2 = "[1１][3-9３-９]"
+# Every match of PHONE_RE2 contains a full-width one, or an ASCII one followed by a digit 3-9
+# (ASCII or full-width). Tested as two conditions: a search for the full-width one, and a
+# pattern that starts with an ASCII character. A single pattern with a class of both,
+# [1１][3-9３-９], took five times their CPU (2.1 CPU-s on 5.4 M messages at scale m).
+PHONE_HINT_FULLWIDTH = "１"
+PHONE_HINT_RE2 = "1[3-9３-９]"
 
 
 def mask_sql(expr: str) -> str:
-    """A DuckDB expression masking phone numbers inside the text expression `expr`."""
+    """A DuckDB expression masking phone numbers inside the text expression `expr`.
+
+    The replacements run only on a text that holds a number: the cheap hint first (a quarter
+    of the simulated messages pass it, an amount such as 15元 is enough), then the number's
+    own pattern. A replacement of a text without a match would give the text back unchanged,
+    so the gates change the cost, never the result."""
     once = f"regexp_replace({expr}, '{PHONE_RE2}', '{PHONE_REPLACEMENT}', 'g')"
     twice = f"regexp_replace({once}, '{PHONE_RE2}', '{PHONE_REPLACEMENT}', 'g')"
-    return f"(case when regexp_matches({expr}, '{PHONE_HINT_RE2}') then {twice} else {expr} end)"
+    hint = (
+        f"(contains({expr}, '{PHONE_HINT_FULLWIDTH}') "
+        f"or regexp_matches({expr}, '{PHONE_HINT_RE2}'))"
+    )
+    return (
+        f"(case when {hint} and regexp_matches({expr}, '{PHONE_RE2}') then {twice} else {expr} end)"
+    )
 
 
 def mask_text(text: str | None) -> str | None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
@@ -38,6 +40,24 @@ def configure(con: duckdb.DuckDBPyConnection) -> None:
         con.execute("set memory_limit = $limit", {"limit": limit})
     except duckdb.Error as exc:
         raise UserError(f"{MEMORY_LIMIT_ENV}={limit!r} is not a DuckDB memory size") from exc
+
+
+@contextmanager
+def any_row_order(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """Let DuckDB write the statements inside in any row order (the connection's setting is
+    restored after).
+
+    Staging needs insertion order (a file's row numbers come from rowids), so `configure`
+    keeps it; a table whose rows form a set (the marts, core, the published segments; a table
+    that has to be sorted says ORDER BY) does not. Without it DuckDB runs a large insert on
+    every thread and no longer holds whole intermediate results in memory to restore the order.
+    """
+    (kept,) = con.execute("select current_setting('preserve_insertion_order')").fetchone()
+    con.execute("set preserve_insertion_order = false")
+    try:
+        yield
+    finally:
+        con.execute(f"set preserve_insertion_order = {'true' if kept else 'false'}")
 
 
 def pending_table(source: str) -> str:

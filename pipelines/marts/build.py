@@ -22,6 +22,7 @@ import duckdb
 from pipelines import engines, sqlfiles
 from pipelines.ingest import changes
 from pipelines.ingest.receipts import overlay
+from pipelines.ingest.warehouse import any_row_order
 from pipelines.marts import daily, lineage, temp
 from pipelines.marts import state as mart_state
 from pipelines.marts.rewrite import scoped_insert
@@ -167,19 +168,17 @@ def run_build(
     # A mart is a set of rows (or sorted by its own ORDER BY): insertion order means nothing
     # to it, and preserving it makes DuckDB hold whole intermediate results in memory. At scale
     # l the flags ran out of the pipeline's 5 GB budget with it, and fit without it.
-    (preserved,) = con.execute("select current_setting('preserve_insertion_order')").fetchone()
-    con.execute("set preserve_insertion_order = false")
-    temp.drop_all(con)
-    con.execute("begin transaction")
-    try:
-        _run_plan(con, build, spark=spark)
-        con.execute("commit")
-    except BaseException:
-        con.execute("rollback")
-        raise
-    finally:
+    with any_row_order(con):
         temp.drop_all(con)
-        con.execute(f"set preserve_insertion_order = {'true' if preserved else 'false'}")
+        con.execute("begin transaction")
+        try:
+            _run_plan(con, build, spark=spark)
+            con.execute("commit")
+        except BaseException:
+            con.execute("rollback")
+            raise
+        finally:
+            temp.drop_all(con)
     return build
 
 

@@ -46,6 +46,7 @@ import duckdb
 
 from pipelines.ingest import changes
 from pipelines.ingest.validate import lit, q
+from pipelines.ingest.warehouse import any_row_order
 
 # The published tables kept as segments: the date column that picks a row's slice, and the
 # order a segment holds the rows in (None: as the warehouse has them). The two tables the
@@ -307,13 +308,16 @@ def write(
     con.execute(f"attach {lit(str(tmp))} as __segment_out")
     try:
         con.execute(f"create schema __segment_out.{SEGMENT_SCHEMA}")
-        for schema, table, col in tables:
-            order = SEGMENTED[(schema, table)][1]
-            con.execute(
-                f"create table __segment_out.{inner_name(schema, table)} as "
-                f"from {q(catalog)}.{q(schema)}.{q(table)} where {_slice_filter(col, seg.key)}"
-                + (f" order by {order}" if order else "")
-            )
+        # a table that readers want sorted says ORDER BY; the others are written in any order,
+        # on every thread (half the wall time of an order-keeping copy, a tenth less CPU)
+        with any_row_order(con):
+            for schema, table, col in tables:
+                order = SEGMENTED[(schema, table)][1]
+                con.execute(
+                    f"create table __segment_out.{inner_name(schema, table)} as "
+                    f"from {q(catalog)}.{q(schema)}.{q(table)} where {_slice_filter(col, seg.key)}"
+                    + (f" order by {order}" if order else "")
+                )
         con.execute("checkpoint __segment_out")
     finally:
         con.execute("detach __segment_out")

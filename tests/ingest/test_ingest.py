@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import os
 
+import duckdb
 import pytest
 
 from pipelines.contract import REASON_CODES, SOURCES
 from pipelines.ingest import files
-from pipelines.ingest.mask import mask_text
+from pipelines.ingest.mask import mask_sql, mask_text
 from pipelines.ingest.validate import TYPE_REASON
 from tests.fixtures.ingest.helpers import ledger, load, put, put_parquet, query, table_snapshot
 
@@ -38,6 +39,29 @@ def test_mask_text():
     # not a mobile number: part of a longer run of digits, or starting 12
     assert mask_text("order 2024013812345678") == "order 2024013812345678"
     assert mask_text("12812345678") == "12812345678"
+
+
+# Each spelling reaches the replacement through one branch of mask_sql's cheap test: a
+# full-width 1 (found by search), or an ASCII 1 followed by an ASCII or full-width 3-9.
+@pytest.mark.parametrize(
+    ("text", "masked"),
+    [
+        ("call 13812345678 now", "call 138****5678 now"),
+        ("１３８１２３４５６７８", "１３８****５６７８"),
+        ("1３８12345678", "1３８****5678"),  # ASCII 1, full-width 3 and 8
+        ("１3812345678", "１38****5678"),  # full-width 1, ASCII 38
+        ("13812345678,13912345678", "138****5678,139****5678"),
+        ("分12期 15元 2025-01-13", "分12期 15元 2025-01-13"),  # passes the cheap test, no number
+        ("order 2024013812345678", "order 2024013812345678"),
+        ("12812345678", "12812345678"),
+        ("", ""),
+        (None, None),
+    ],
+)
+def test_mask_sql_masks_what_mask_text_masks(text, masked):
+    con = duckdb.connect()
+    assert con.execute(f"select {mask_sql('$t::varchar')}", {"t": text}).fetchone()[0] == masked
+    assert mask_text(text) == masked
 
 
 def test_encoding_detection(tmp_path):
