@@ -21,23 +21,47 @@ table whose shape changed or that has no parts; it takes the rest from `parts`, 
 `parts` and empties the log in one transaction. A publish killed before that commit leaves both
 as they were, so the next one finds the same dates again. The schema is private: it is never
 published.
+
+The mart build reads the same notes for the two tables the receipts overlay starts from, but
+not at the same moments: a publish can run without a build (the `serve_db` asset materialized
+alone) and a build without a publish (a failed publish step). So the notes of those tables
+(FOR_BUILD) also go to a queue of the build's own, `changes.for_build` (same columns), which
+the overlay empties in the build's transaction once it has read it
+(pipelines.ingest.receipts.overlay).
 """
 
 from __future__ import annotations
 
+import os
 from datetime import date
 
 import duckdb
 
+# Set (to anything but '' or '0') to check every fingerprint kept incrementally against a full
+# rehash and fail on a difference: the publish's per-date parts (a writer of a large table that
+# does not note its dates here is caught) and the marts' per-day fingerprint of
+# core.sms_messages (pipelines.marts.state). The test suite sets it.
+VERIFY_ENV = "NUDGESCOPE_VERIFY_PUBLISH"
+
+
+def verifying() -> bool:
+    """Whether incremental fingerprints are checked against a full rehash (VERIFY_ENV)."""
+    return os.environ.get(VERIFY_ENV, "") not in ("", "0")
+
+
 SCHEMA = "changes"
 DATES = f"{SCHEMA}.dates"
 PARTS = f"{SCHEMA}.parts"
+FOR_BUILD = f"{SCHEMA}.for_build"
+# the tables whose notes the mart build reads (its receipts overlay's inputs)
+BUILD_INPUTS = ("core.sms_logs", "core.sms_receipts")
 _VERSION = f"duckdb {duckdb.__version__}: "  # prefixed to a saved shape
 
 
 def ensure(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(f"create schema if not exists {SCHEMA}")
     con.execute(f"create table if not exists {DATES} (tbl VARCHAR, d DATE, whole BOOLEAN)")
+    con.execute(f"create table if not exists {FOR_BUILD} (tbl VARCHAR, d DATE, whole BOOLEAN)")
     con.execute(
         f"create table if not exists {PARTS} "
         "(tbl VARCHAR, shape VARCHAR, d DATE, rows BIGINT, digest VARCHAR)"
@@ -52,12 +76,36 @@ def record(con: duckdb.DuckDBPyConnection, table: str, dates_query: str, params=
         f"insert into {DATES} select distinct $t, d, false from ({dates_query}) as _x(d)",
         {**(params or {}), "t": table},
     )
+    if table in BUILD_INPUTS:
+        con.execute(
+            f"insert into {FOR_BUILD} select distinct $t, d, false from ({dates_query}) as _x(d)",
+            {**(params or {}), "t": table},
+        )
 
 
 def record_whole(con: duckdb.DuckDBPyConnection, table: str) -> None:
     """Note that every date of `table` may have changed (a rebuild in full)."""
     ensure(con)
     con.execute(f"insert into {DATES} values ($t, null, true)", {"t": table})
+    if table in BUILD_INPUTS:
+        con.execute(f"insert into {FOR_BUILD} values ($t, null, true)", {"t": table})
+
+
+def for_build(con: duckdb.DuckDBPyConnection, table: str) -> tuple[bool, set[date | None]]:
+    """(whole, the dates noted) of `table` (one of BUILD_INPUTS) since the build's queue was
+    last emptied."""
+    assert table in BUILD_INPUTS, table
+    ensure(con)
+    rows = con.execute(
+        f"select distinct d, whole from {FOR_BUILD} where tbl = $t", {"t": table}
+    ).fetchall()
+    return any(whole for _, whole in rows), {d for d, whole in rows if not whole}
+
+
+def empty_for_build(con: duckdb.DuckDBPyConnection) -> None:
+    """Empty the build's queue (by the build, inside its transaction, after reading it)."""
+    ensure(con)
+    con.execute(f"delete from {FOR_BUILD}")
 
 
 def pending(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[bool, set[date | None]]]:

@@ -198,6 +198,10 @@ class BuildPlan:
     # the per-date SMS marts that read core (daily.FILES): full, or the local dates recomputed
     daily_plans: dict[str, daily.DailyPlan] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)  # per file, duckdb only
+    # what the receipts overlay did, and the epoch days of core.sms_messages fingerprinted
+    # again (None: every day)
+    overlay_refresh: overlay.Refresh | None = None
+    message_days: int | None = None
 
 
 def build_plan(
@@ -221,8 +225,8 @@ def build_plan(
 def _run_plan(con: duckdb.DuckDBPyConnection, build: BuildPlan, *, spark: Any = None) -> None:
     """The body of build_marts, inside the caller's transaction."""
     params = {"marts/run_context": build.settings.as_params()}
-    overlay.refresh(con)  # core.sms_messages: the log with its gateway receipts
-    mart_state.snapshot(con)
+    build.overlay_refresh = overlay.refresh(con)  # core.sms_messages: the log with receipts
+    build.message_days = mart_state.snapshot(con)
     daily.snapshot(con)
     if build.incremental and build.engine == "duckdb":
         build.flags = mart_state.plan_flags(

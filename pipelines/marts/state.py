@@ -10,8 +10,13 @@ The marts remember, in the private schema `mart_build` (never published: publish
 - `mart_build.sms_days` — per *epoch day* (`(epoch_ms(sent_at) + 8 h) // 1 day`, a cheap
   stand-in for the local date that never needs the time-zone library) the number of
   `core.sms_messages` rows and the sum of a 64-bit hash of every column the flags read
-  (`content` only where the promotion rule reads it). A day whose pair differs holds an
-  inserted, replaced or deleted message.
+  (`content` only where the promotion rule reads it), `h`, and of what only the gateway
+  reconciliation reads, `h_gw`. A day whose figures differ holds an inserted, replaced or
+  deleted message. Only the receipts overlay writes `core.sms_messages`, at the start of a
+  build: after an incremental refresh the build hashes again only the days it touched
+  (`overlay.MESSAGE_EDAYS`) and takes the others from this table, which the previous build
+  saved in the same transaction as its messages. With changes.VERIFY_ENV set (the test suite)
+  that is checked against a full rehash.
 - `mart_build.flag_users` — per user the per-user inputs of the flags: the first opt-out
   time, `marketing_consent`, and the count and hash sum of the user's `sms_preferences` rows.
 - `mart_build.flag_bills` — per bill the per-bill inputs of the flags (settlement and due
@@ -54,6 +59,8 @@ from dataclasses import dataclass
 import duckdb
 
 from pipelines import sqlfiles
+from pipelines.ingest import changes
+from pipelines.ingest.receipts import overlay
 from pipelines.marts import temp
 from pipelines.marts.rewrite import created_query, scoped_insert
 
@@ -76,6 +83,7 @@ def in_flags_scope(alias: str = "") -> str:
 SERVICE_PURPOSES = "('bill_notice', 'due_reminder', 'overdue_collection')"
 EPOCH_DAY = "((epoch_ms({ts}) + 28800000) // 86400000)"
 
+SMS_DAYS_COLUMNS = "eday, n, h, h_gw"
 SMS_DAYS_SQL = f"""
 select
     {EPOCH_DAY.format(ts="sent_at")} as eday,
@@ -88,6 +96,7 @@ select
     -- what mart.sms_gateway_reconciliation reads besides the above (pipelines.marts.daily)
     sum(hash(receipts, segments, billed_segments, log_delivery_status)::hugeint) as h_gw
 from core.sms_messages
+{{where}}
 group by 1
 """
 
@@ -174,12 +183,83 @@ group by 1
 """
 
 
-def snapshot(con: duckdb.DuckDBPyConnection) -> None:
-    """Compute the current fingerprints of core into temp tables (before the build)."""
-    temp.create(con, "_sms_days_now", SMS_DAYS_SQL)
+def snapshot(con: duckdb.DuckDBPyConnection) -> int | None:
+    """Compute the current fingerprints of core into temp tables (before the build, after the
+    receipts overlay). Returns how many epoch days of `core.sms_messages` were hashed again
+    (None: all of them)."""
+    touched = _sms_days(con)
     temp.create(con, "_flag_users_now", FLAG_USERS_SQL)
     temp.create(con, "_flag_bills_now", FLAG_BILLS_SQL)
     temp.create(con, "_orders_days_now", ORDERS_DAYS_SQL)
+    return touched
+
+
+def _sms_days(con: duckdb.DuckDBPyConnection) -> int | None:
+    """Temp `_sms_days_now`: the saved days of `sms_days` the overlay did not touch, and the
+    ones it touched hashed again; every day hashed when the overlay refreshed in full or no
+    state with `h_gw` was saved. Returns the number of days hashed (None: all)."""
+    saved = con.execute(
+        f"""select count(*) = {len(SMS_DAYS_COLUMNS.split(", "))} from duckdb_columns()
+        where database_name = current_database() and schema_name = '{SCHEMA}'
+            and table_name = 'sms_days'
+            and list_contains(string_split('{SMS_DAYS_COLUMNS}', ', '), column_name)"""
+    ).fetchone()[0]
+    if not (saved and temp.exists(con, overlay.MESSAGE_EDAYS)):
+        temp.create(con, "_sms_days_now", SMS_DAYS_SQL.format(where=""))
+        return None
+    touched = sorted(
+        r[0]
+        for r in con.execute(f"select distinct eday from {overlay.MESSAGE_EDAYS}").fetchall()
+        if r[0] is not None
+    )
+    (null_day,) = con.execute(
+        f"select count(*) > 0 from {overlay.MESSAGE_EDAYS} where eday is null"
+    ).fetchone()
+    conds, params = [], {}
+    if touched:
+        # the range lets DuckDB skip other days' row groups by their min/max
+        conds.append(
+            f"""(sent_at >= $lo and sent_at < $hi
+            and {EPOCH_DAY.format(ts="sent_at")} in (select unnest($days::bigint[])))"""
+        )
+        params = overlay.day_bounds(touched)
+    if null_day:
+        conds.append("sent_at is null")
+    where = "where " + (" or ".join(conds) or "false")
+    temp.create(
+        con,
+        "_sms_days_now",
+        f"""select {SMS_DAYS_COLUMNS} from {SCHEMA}.sms_days as s
+        where not exists (
+            select 1 from {overlay.MESSAGE_EDAYS} as t where t.eday is not distinct from s.eday
+        )
+        union all
+        {SMS_DAYS_SQL.format(where=where)}""",
+        params,
+    )
+    if changes.verifying():
+        _verify_sms_days(con)
+    return len(touched) + null_day
+
+
+def _verify_sms_days(con: duckdb.DuckDBPyConnection) -> None:
+    """Fail when the kept fingerprint differs from a full rehash (changes.VERIFY_ENV): a writer
+    of core.sms_messages other than the overlay, or a day the overlay did not report."""
+    differ = con.execute(
+        f"""select distinct eday from (
+            (select {SMS_DAYS_COLUMNS} from _sms_days_now
+                except all {SMS_DAYS_SQL.format(where="")})
+            union all
+            ({SMS_DAYS_SQL.format(where="")}
+                except all select {SMS_DAYS_COLUMNS} from _sms_days_now)
+        ) order by 1 nulls first limit 5"""
+    ).fetchall()
+    if differ:
+        raise RuntimeError(
+            "the per-day fingerprint of core.sms_messages kept from the last build differs "
+            f"from a full rehash on epoch days {[r[0] for r in differ]}: core.sms_messages "
+            "was written outside the receipts overlay, or the overlay did not report a day"
+        )
 
 
 def _changed_keys(
@@ -517,7 +597,7 @@ def save(con: duckdb.DuckDBPyConnection, fingerprint: str) -> None:
         [fingerprint],
     )
     con.execute(
-        f"create or replace table {SCHEMA}.sms_days as select eday, n, h from _sms_days_now"
+        f"create or replace table {SCHEMA}.sms_days as select {SMS_DAYS_COLUMNS} from _sms_days_now"
     )
     con.execute(f"create or replace table {SCHEMA}.flag_users as select * from _flag_users_now")
     con.execute(f"create or replace table {SCHEMA}.flag_bills as select * from _flag_bills_now")

@@ -16,6 +16,8 @@ import duckdb
 
 # name -> what it holds, in the order the build creates them
 TEMP_TABLES: dict[str, str] = {
+    # left by the receipts overlay's incremental refresh (pipelines.ingest.receipts.overlay)
+    "_ov_message_edays": "epoch days of the core.sms_messages rows the overlay deleted or inserted",
     # the change set of core (state.snapshot, state.plan_flags)
     "_sms_days_now": "per epoch day of core.sms_messages: rows, Σ hash of what the flags read"
     " (h) and of what only the gateway reconciliation reads (h_gw)",

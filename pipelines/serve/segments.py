@@ -178,11 +178,6 @@ def to_compact(slices: list[str] | set[str]) -> list[str]:
 Days = dict[date | None, tuple[int, int]]  # per date: rows, sum of row hashes
 Parts = dict[str, tuple[str, Days]]  # per 'schema.table': (columns with types, Days)
 
-# Set (to anything but '' or '0') to check every publish's per-date fingerprints against a
-# full rehash and fail on a difference: the test suite does, so a writer of a large table that
-# does not note its dates in the change log (pipelines.ingest.changes) is caught.
-VERIFY_ENV = "NUDGESCOPE_VERIFY_PUBLISH"
-
 
 def _days(con, catalog: str, schema: str, table: str, col: str, dates=None) -> Days:
     """Rows and Σ hash(row) per date of `col`: all dates, or only `dates`."""
@@ -222,7 +217,7 @@ def fingerprint_days(con: duckdb.DuckDBPyConnection, catalog: str, tables: Table
     the last publish saved (pipelines.ingest.changes)."""
     log = changes.pending(con)
     saved = changes.saved_parts(con)
-    verify = os.environ.get(VERIFY_ENV, "") not in ("", "0")
+    verify = changes.verifying()
     parts: Parts = {}
     for schema, table, col in tables:
         name = f"{schema}.{table}"

@@ -199,11 +199,12 @@ def test_sequence_of_changes_equals_full_rebuild(steps):
 
     # a replaced partition: a message moves to another day (sent_at changed), another is
     # re-delivered with new content, one is withdrawn
-    w.con.execute(
-        "update core.sms_logs set sent_at = '2024-03-15 13:00:00+08' where message_id = 'd3'"
+    w.change(
+        "sms_logs",
+        "update core.sms_logs set sent_at = '2024-03-15 13:00:00+08' where message_id = 'd3'",
     )
-    w.con.execute("update core.sms_logs set content = '红包' where message_id = 's2'")
-    w.con.execute("delete from core.sms_logs where message_id = 'c1'")
+    w.change("sms_logs", "update core.sms_logs set content = '红包' where message_id = 's2'")
+    w.change("sms_logs", "delete from core.sms_logs where message_id = 'c1'")
     plan = step()
     assert not plan.flags.full
     assert w.rows(
@@ -488,12 +489,12 @@ def test_gateway_receipts_update_only_the_messages_they_touch():
         ("gateway", "g1", "delivered", True),
         ("gateway", "g1", "delivered", True),
     ]
-    w.con.execute("delete from core.sms_receipts where receipt_id in ('r5', 'r6')")
-    w.con.execute("delete from core.sms_logs where message_id = 'nobody'")
+    w.change("sms_receipts", "delete from core.sms_receipts where receipt_id in ('r5', 'r6')")
+    w.change("sms_logs", "delete from core.sms_logs where message_id = 'nobody'")
     plan = run_build(w.con)
     _assert_equals_full_rebuild(w)
     # the receipt withdrawn: g1 is what the log says again, the retry is gone
-    w.con.execute("delete from core.sms_receipts where receipt_id in ('r1', 'r2', 'r4')")
+    w.change("sms_receipts", "delete from core.sms_receipts where receipt_id in ('r1', 'r2', 'r4')")
     plan = run_build(w.con)
     _assert_equals_full_rebuild(w)
     assert not plan.flags.full and plan.flags.scope_dates == 2
@@ -596,7 +597,7 @@ def test_gateway_reconciliation_and_daily_delivery_update_by_local_date():
     assert step() == (("2024-03-27", None), ())
     assert _recon(w, "2024-03-27") == [("tencent", 0, 1, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0)]
     assert _recon(w, None) == [("aliyun", 0, 1, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0)]
-    w.con.execute("delete from core.sms_receipts where receipt_id = 'r3'")  # withdrawn
+    w.change("sms_receipts", "delete from core.sms_receipts where receipt_id = 'r3'")  # withdrawn
     assert step() == ((None,), ())
     assert _recon(w, None) == []
 
@@ -628,8 +629,8 @@ def test_gateway_reconciliation_and_daily_delivery_update_by_local_date():
     assert _recon(w, "2024-03-31") == [("aliyun", 0, 1, 1, 0, 0, 0, 1, 1, 0, 0, 0, 0)]
 
     # a withdrawn file (a2 of 03-29 gone) and a re-delivered one (a3 now 4 segments)
-    w.con.execute("delete from core.sms_logs where message_id = 'a2'")
-    w.con.execute("update core.sms_logs set segments = 4 where message_id = 'a3'")
+    w.change("sms_logs", "delete from core.sms_logs where message_id = 'a2'")
+    w.change("sms_logs", "update core.sms_logs set segments = 4 where message_id = 'a3'")
     assert step() == (("2024-03-29", "2024-03-30"), ("2024-03-29", "2024-03-30"))
     assert _recon(w, "2024-03-29") == _delivery(w, "2024-03-29") == []
     # 03-30: n0 and n1 (aliyun, 1 segment each, no receipt of their own), a3 (tencent, 4)
@@ -673,3 +674,80 @@ def test_an_epoch_day_is_the_local_date_since_1992_and_covers_it_before():
             ).fetchall()
         ]
         assert local in dates and len(dates) == n_dates, (instant, local, dates)
+
+
+def test_only_the_days_that_can_have_changed_are_fingerprinted_again():
+    """The receipts overlay hashes again only the days of the log and of the receipts that the
+    change log names (the log: the epoch days of the rows of the noted `_dt`, now and as of the
+    last build), the marts only the days of core.sms_messages the overlay rewrote; the other
+    days' figures are kept from the last build. The suite's verify mode (tests/conftest.py)
+    compares every kept fingerprint with a full rehash, so a missed day fails the build."""
+    w = _base()
+
+    def days(plan) -> tuple:
+        refresh = plan.overlay_refresh
+        return refresh.log_days, refresh.receipt_days, plan.message_days
+
+    assert days(run_build(w.con)) == (None, None, None)  # the first build hashes every day
+    assert days(run_build(w.con)) == (0, 0, 0)  # nothing noted, nothing rewritten
+    # file dt=2024-03-20: two messages sent that day
+    _sms(w, "f1", "u5", "2024-03-20 09:00:00+08", _dt="2024-03-20")
+    _sms(w, "f2", "u5", "2024-03-20 10:00:00+08", _dt="2024-03-20")
+    assert days(run_build(w.con)) == (1, 0, 1)
+    # the file is delivered again with f1 sent on 03-21: the log's rows of dt 03-20 are on
+    # 03-20 (f2) and 03-21 (f1), its messages were on 03-20: two days, both rewritten
+    w.change(
+        "sms_logs",
+        "update core.sms_logs set sent_at = '2024-03-21 09:00:00+08' where message_id = 'f1'",
+        "2024-03-20",
+    )
+    plan = run_build(w.con)
+    assert days(plan) == (2, 0, 2)
+    _assert_equals_full_rebuild(w)
+    # f2 arrives again in file dt=2024-03-22, unchanged: the merge notes both files' dates
+    w.change(
+        "sms_logs",
+        "update core.sms_logs set _dt = '2024-03-22' where message_id = 'f2'",
+        "2024-03-20",
+        "2024-03-22",
+    )
+    assert days(run_build(w.con)) == (2, 0, 1)  # 03-20 and 03-21 hashed, f2's day rewritten
+    # a receipt for f2 in the receipts file dt=2024-03-22: one export day; f2's message again
+    w.add(
+        "sms_receipts",
+        receipt_id="r1",
+        provider="aliyun",
+        receipt_format="aliyun_sms_report",
+        gateway_id="f2",
+        status="failed",
+        reported_at="2024-03-20 10:00:30+08",
+        _dt="2024-03-22",
+    )
+    plan = run_build(w.con)
+    assert days(plan) == (0, 1, 1)
+    _assert_equals_full_rebuild(w)
+    # file dt=2024-03-27 with one message, then delivered again with it sent a day later:
+    # nothing of that file is left on 03-27, which only the message as of the last build names
+    _sms(w, "f3", "u5", "2024-03-27 09:00:00+08", _dt="2024-03-27")
+    assert days(run_build(w.con)) == (1, 0, 1)
+    w.change(
+        "sms_logs",
+        "update core.sms_logs set sent_at = '2024-03-28 09:00:00+08' where message_id = 'f3'",
+        "2024-03-27",
+    )
+    assert days(run_build(w.con)) == (2, 0, 2)
+    # a write to the log that nobody noted: the kept fingerprint misses it, and the verify
+    # mode stops the build (which rolls back)
+    w.con.execute("update core.sms_logs set content = '提醒' where message_id = 'f2'")
+    with pytest.raises(RuntimeError, match="not noted in the change log"):
+        run_build(w.con)
+    w.noted("sms_logs", "2024-03-22")
+    assert days(run_build(w.con)) == (1, 0, 1)
+    # a message written into core.sms_messages behind the overlay's back is not among the
+    # days it rewrote: the marts' verify stops the build
+    w.con.execute(
+        "insert into core.sms_messages (message_id, user_id, sent_at, origin) "
+        "values ('zz', 'u5', '2024-03-25 09:00:00+08', 'log')"
+    )
+    with pytest.raises(RuntimeError, match="written outside the receipts overlay"):
+        run_build(w.con)

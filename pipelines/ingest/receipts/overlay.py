@@ -4,10 +4,22 @@ Runs at the start of every mart build, after the core merges of `sms_logs` and
 `sms_receipts` (inside the build's transaction, before the incremental flags look for what
 changed): the marts read `core.sms_messages` instead of `core.sms_logs`.
 
-Both tables are updated in place. What changed is found from core itself, as the marts do:
-per epoch day of `sent_at`, the rows and Σ hash of every `core.sms_logs` column
+Both tables are updated in place. What changed is found by fingerprints: per epoch day of
+`sent_at`, the rows and Σ hash of every `core.sms_logs` column
 (`mart_build.overlay_log_days`), and per export day (`_dt`) the same of `core.sms_receipts`
-(`mart_build.overlay_receipt_days`). Then:
+(`mart_build.overlay_receipt_days`), compared with the ones saved by the last refresh. Only the
+days that can have changed are hashed again; the others are taken from the saved state:
+
+- the core merge notes the `_dt` of every row it inserts or removes (pipelines.ingest.changes,
+  the build's queue `changes.for_build`, emptied here once read). Receipts: the noted export
+  days. Log: the epoch days of the log rows of the noted `_dt` (their new values) and of the
+  messages of those `_dt` that came from a log row (`origin = 'log'`: the log row's values as of
+  the last refresh, so a row that moved to another day or file is found on its old day too);
+- without a trusted queue (the first refresh of this code, a missing state) or with a note of
+  a whole table, every day is hashed, as before. With changes.VERIFY_ENV set (the test suite)
+  the fingerprints kept are checked against a full rehash.
+
+Then:
 
 - receipts whose match may change (R): the receipts of changed export days (new and old
   copies), the receipts naming a log row of a changed day by gateway id or caller's id (the
@@ -22,10 +34,17 @@ per epoch day of `sent_at`, the rows and Σ hash of every `core.sms_logs` column
 
 So both equal a full rebuild (the incremental tests compare them with one). The first build,
 or a warehouse without the state, builds in full.
+
+An incremental refresh leaves the temp table `_ov_message_edays` on the build's connection:
+the epoch days of `sent_at` of every `core.sms_messages` row it deleted or inserted (NULL for
+a row without a time). Those are the only days of the table that can differ from the end of
+the previous build, so the marts fingerprint only them (pipelines.marts.state). A full
+refresh drops it: every day may have changed.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
 import duckdb
@@ -39,11 +58,16 @@ MATCHES, MESSAGES = "core/sms_receipt_matches", "core/sms_messages"
 STATE_SCHEMA = "mart_build"  # private (never published), next to the marts' own state
 STATE = f"{STATE_SCHEMA}.overlay_log_days"
 RECEIPT_STATE = f"{STATE_SCHEMA}.overlay_receipt_days"
+MESSAGE_EDAYS = "_ov_message_edays"  # kept for the build (the module docstring)
+# Exists once a refresh has saved the state and emptied the build's queue in one transaction:
+# from then on the queue holds every note written since the state was saved.
+QUEUE_MARK = f"{STATE_SCHEMA}.overlay_queue_read"
+LOG, RECEIPTS_TABLE = "core.sms_logs", "core.sms_receipts"
 SHANGHAI_OFFSET_S = 8 * 3600  # the local day of a send is its Asia/Shanghai day (no DST)
 EPOCH_DAY = f"((epoch_ms(sent_at) + {SHANGHAI_OFFSET_S * 1000}) // 86400000)"
 
+# Per epoch day of sent_at: rows and Σ hash of every column of the log ({where}: the rows)
 LOG_DAYS_SQL = f"""
-create or replace temp table _ov_log_days as
 select
     {EPOCH_DAY} as eday,
     count(*) as n,
@@ -52,12 +76,12 @@ select
         delivery_status, delivered_at, provider, err_code, segments, out_id, _dt, _file, _row
     )::hugeint) as h
 from core.sms_logs
+{{where}}
 group by 1
 """
 
-
+# Per export day: rows and Σ hash of every column of the receipts ({where}: the rows)
 RECEIPT_DAYS_SQL = """
-create or replace temp table _ov_receipt_days as
 select
     _dt,
     count(*) as n,
@@ -66,6 +90,7 @@ select
         reported_at, segments, _file, _row
     )::hugeint) as h
 from core.sms_receipts
+{where}
 group by 1
 """
 
@@ -80,19 +105,30 @@ def _exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
     )
 
 
-def refresh(con: duckdb.DuckDBPyConnection) -> bool:
+@dataclass
+class Refresh:
+    """What a refresh did: `full` (core.sms_messages rebuilt whole), and how many days of
+    the log (epoch days) and of the receipts (export days) it hashed again (None: all)."""
+
+    full: bool
+    log_days: int | None = None
+    receipt_days: int | None = None
+
+
+def refresh(con: duckdb.DuckDBPyConnection) -> Refresh:
     """Bring both tables up to date with core.sms_logs and core.sms_receipts (an empty
     receipts table is created when the warehouse has none: every message then keeps the
-    log's values). Returns True when core.sms_messages was rebuilt in full."""
+    log's values)."""
     con.execute(core_table_ddl(RECEIPTS))
-    con.execute(LOG_DAYS_SQL)
-    con.execute(RECEIPT_DAYS_SQL)
     full = not (
         _exists(con, STATE_SCHEMA, "overlay_log_days")
         and _exists(con, STATE_SCHEMA, "overlay_receipt_days")
         and _exists(con, "core", "sms_messages")
         and _exists(con, "core", "sms_receipt_matches")
     )
+    trusted = not full and _exists(con, STATE_SCHEMA, QUEUE_MARK.split(".")[1])
+    done = Refresh(full, _log_days(con, trusted), _receipt_days(con, trusted))
+    con.execute(f"drop table if exists {MESSAGE_EDAYS}")
     if full:
         for name in (MATCHES, MESSAGES):
             sqlfiles.run(con, name)
@@ -102,13 +138,111 @@ def refresh(con: duckdb.DuckDBPyConnection) -> bool:
     con.execute(f"create schema if not exists {STATE_SCHEMA}")
     con.execute(f"create or replace table {STATE} as select * from _ov_log_days")
     con.execute(f"create or replace table {RECEIPT_STATE} as select * from _ov_receipt_days")
+    changes.empty_for_build(con)
+    con.execute(f"create table if not exists {QUEUE_MARK} (since TIMESTAMP WITH TIME ZONE)")
     for table in TEMP_TABLES:
         con.execute(f"drop table if exists {table}")
-    return full
+    return done
+
+
+def _in_dates(dates: set[date | None]) -> tuple[str, dict]:
+    """A condition that `_dt` is one of `dates` (NULL matching a None), and its parameters."""
+    known = sorted(d for d in dates if d is not None)
+    conds, params = [], {}
+    if known:  # the range lets DuckDB skip other dates' row groups by their min/max
+        conds.append("(_dt between $dt_lo and $dt_hi and list_contains($dts, _dt))")
+        params = {"dt_lo": known[0], "dt_hi": known[-1], "dts": known}
+    if None in dates:
+        conds.append("_dt is null")
+    return "(" + (" or ".join(conds) or "false") + ")", params
+
+
+def _log_days(con: duckdb.DuckDBPyConnection, trusted: bool) -> int | None:
+    """Temp `_ov_log_days` (module docstring); returns the epoch days hashed (None: all)."""
+    whole, noted = changes.for_build(con, LOG)
+    if not trusted or whole:
+        con.execute(f"create or replace temp table _ov_log_days as {LOG_DAYS_SQL.format(where='')}")
+        return None
+    in_dates, params = _in_dates(noted)
+    # the epoch days of the log rows of the noted files' dates: now, and as of the last refresh
+    con.execute(
+        f"""create or replace temp table _ov_log_edays as
+        select {EPOCH_DAY} as eday from core.sms_logs where {in_dates}
+        union
+        select {EPOCH_DAY} from core.sms_messages where origin = 'log' and {in_dates}""",
+        params,
+    )
+    edays = sorted(
+        r[0] for r in con.execute("select eday from _ov_log_edays").fetchall() if r[0] is not None
+    )
+    (null_day,) = con.execute("select count(*) from _ov_log_edays where eday is null").fetchone()
+    conds, params = [], {}
+    if edays:
+        conds.append(
+            f"(sent_at >= $lo and sent_at < $hi and {EPOCH_DAY} in (select unnest($days)))"
+        )
+        params = day_bounds(edays)
+    if null_day:
+        conds.append("sent_at is null")
+    where = "where " + (" or ".join(conds) or "false")
+    con.execute(
+        f"""create or replace temp table _ov_log_days as
+        select * from {STATE} as s
+        where not exists (
+            select 1 from _ov_log_edays as e where e.eday is not distinct from s.eday
+        )
+        union all
+        {LOG_DAYS_SQL.format(where=where)}""",
+        params,
+    )
+    if changes.verifying():
+        _verify(con, "_ov_log_days", LOG_DAYS_SQL.format(where=""), "eday")
+    return len(edays) + bool(null_day)
+
+
+def _receipt_days(con: duckdb.DuckDBPyConnection, trusted: bool) -> int | None:
+    """Temp `_ov_receipt_days` (module docstring); returns the export days hashed (None: all)."""
+    whole, noted = changes.for_build(con, RECEIPTS_TABLE)
+    if not trusted or whole:
+        con.execute(
+            f"create or replace temp table _ov_receipt_days as {RECEIPT_DAYS_SQL.format(where='')}"
+        )
+        return None
+    in_dates, params = _in_dates(noted)
+    con.execute(
+        f"""create or replace temp table _ov_receipt_days as
+        select * from {RECEIPT_STATE}
+        where not coalesce({in_dates}, false)
+        union all
+        {RECEIPT_DAYS_SQL.format(where="where " + in_dates)}""",
+        params,
+    )
+    if changes.verifying():
+        _verify(con, "_ov_receipt_days", RECEIPT_DAYS_SQL.format(where=""), "_dt")
+    return len(noted)
+
+
+def _verify(con: duckdb.DuckDBPyConnection, kept: str, full_sql: str, key: str) -> None:
+    """Fail when the fingerprint `kept` (a temp table) differs from a full rehash
+    (changes.VERIFY_ENV): a writer of the log or the receipts that did not note its dates."""
+    differ = con.execute(
+        f"""select distinct {key} from (
+            (select * from {kept} except all {full_sql})
+            union all
+            ({full_sql} except all select * from {kept})
+        ) order by 1 nulls first limit 5"""
+    ).fetchall()
+    if differ:
+        raise RuntimeError(
+            f"the receipts overlay's fingerprint {kept} kept from the last refresh differs from "
+            f"a full rehash on {key} {[r[0] for r in differ]}: a write to the table that was "
+            "not noted in the change log (pipelines.ingest.changes)"
+        )
 
 
 TEMP_TABLES = (
     "_ov_log_days",
+    "_ov_log_edays",
     "_ov_receipt_days",
     "_ov_changed_logs",
     "_ov_changed_receipts",
@@ -151,7 +285,7 @@ def _changed_receipt_days(con: duckdb.DuckDBPyConnection) -> tuple[list[date], b
     return sorted(r[0] for r in rows if r[0] is not None), any(r[0] is None for r in rows)
 
 
-def _day_bounds(days: list[int]) -> dict[str, object]:
+def day_bounds(days: list[int]) -> dict[str, object]:
     """The exact `sent_at` range of the epoch days `days` (in EPOCH_DAY's sense): a filter
     DuckDB pushes into the scan, skipping the row groups of other days by their min/max. The
     per-row day test stays, so days between the first and the last are not selected."""
@@ -173,6 +307,7 @@ def _rows_matching(table: str, lookups: list[tuple[str, str, str]]) -> str:
 
 
 def _update(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(f"create temp table {MESSAGE_EDAYS} (eday BIGINT)")
     # log rows of changed days: their ids and caller's ids, new and old
     log_days = _changed_log_days(con)
     if log_days:
@@ -184,7 +319,7 @@ def _update(con: duckdb.DuckDBPyConnection) -> None:
             select message_id, out_id from core.sms_messages
             where origin = 'log' and sent_at >= $lo and sent_at < $hi
                 and {EPOCH_DAY} in (select unnest($days))""",
-            _day_bounds(log_days),
+            day_bounds(log_days),
         )
     else:
         con.execute(
@@ -322,9 +457,10 @@ def _update(con: duckdb.DuckDBPyConnection) -> None:
             "core.sms_messages",
             [("message_id", "_ov_ids", "message_id"), ("retry_of", "_ov_ids", "message_id")],
         )
-        + " returning _dt"
+        + f" returning _dt, {EPOCH_DAY} as eday"
     ).fetchall()
     old_dates = list({r[0] for r in removed})
+    old_edays = list({r[1] for r in removed})
     con.execute(
         """create or replace temp table _ov_logs as
         select * from core.sms_logs semi join _ov_ids using (message_id)"""
@@ -336,6 +472,13 @@ def _update(con: duckdb.DuckDBPyConnection) -> None:
     )
     con.execute(f"create or replace temp table _ov_new_messages as {_messages_sql()}")
     con.execute("insert into core.sms_messages select * from _ov_new_messages")
+    con.execute(
+        f"""insert into {MESSAGE_EDAYS}
+        select unnest($old::bigint[])
+        union
+        select {EPOCH_DAY} from _ov_new_messages""",
+        {"old": old_edays},
+    )
     changes.record(
         con,
         "core.sms_messages",
