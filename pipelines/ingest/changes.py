@@ -49,6 +49,21 @@ def verifying() -> bool:
     return os.environ.get(VERIFY_ENV, "") not in ("", "0")
 
 
+def differing_keys(con: duckdb.DuckDBPyConnection, kept: str, full: str, key: str) -> list:
+    """The values of column `key` (at most five) on which the rows of query `kept` (a
+    fingerprint kept incrementally) and query `full` (the same from a full rehash) differ."""
+    return [
+        r[0]
+        for r in con.execute(
+            f"""select distinct {key} from (
+                ({kept} except all {full})
+                union all
+                ({full} except all {kept})
+            ) order by 1 nulls first limit 5"""
+        ).fetchall()
+    ]
+
+
 SCHEMA = "changes"
 DATES = f"{SCHEMA}.dates"
 PARTS = f"{SCHEMA}.parts"

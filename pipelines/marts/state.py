@@ -245,20 +245,14 @@ def _sms_days(con: duckdb.DuckDBPyConnection) -> int | None:
 def _verify_sms_days(con: duckdb.DuckDBPyConnection) -> None:
     """Fail when the kept fingerprint differs from a full rehash (changes.VERIFY_ENV): a writer
     of core.sms_messages other than the overlay, or a day the overlay did not report."""
-    differ = con.execute(
-        f"""select distinct eday from (
-            (select {SMS_DAYS_COLUMNS} from _sms_days_now
-                except all {SMS_DAYS_SQL.format(where="")})
-            union all
-            ({SMS_DAYS_SQL.format(where="")}
-                except all select {SMS_DAYS_COLUMNS} from _sms_days_now)
-        ) order by 1 nulls first limit 5"""
-    ).fetchall()
+    differ = changes.differing_keys(
+        con, f"select {SMS_DAYS_COLUMNS} from _sms_days_now", SMS_DAYS_SQL.format(where=""), "eday"
+    )
     if differ:
         raise RuntimeError(
             "the per-day fingerprint of core.sms_messages kept from the last build differs "
-            f"from a full rehash on epoch days {[r[0] for r in differ]}: core.sms_messages "
-            "was written outside the receipts overlay, or the overlay did not report a day"
+            f"from a full rehash on epoch days {differ}: core.sms_messages was written outside "
+            "the receipts overlay, or the overlay did not report a day"
         )
 
 

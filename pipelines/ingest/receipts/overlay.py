@@ -225,18 +225,12 @@ def _receipt_days(con: duckdb.DuckDBPyConnection, trusted: bool) -> int | None:
 def _verify(con: duckdb.DuckDBPyConnection, kept: str, full_sql: str, key: str) -> None:
     """Fail when the fingerprint `kept` (a temp table) differs from a full rehash
     (changes.VERIFY_ENV): a writer of the log or the receipts that did not note its dates."""
-    differ = con.execute(
-        f"""select distinct {key} from (
-            (select * from {kept} except all {full_sql})
-            union all
-            ({full_sql} except all select * from {kept})
-        ) order by 1 nulls first limit 5"""
-    ).fetchall()
+    differ = changes.differing_keys(con, f"select * from {kept}", full_sql, key)
     if differ:
         raise RuntimeError(
             f"the receipts overlay's fingerprint {kept} kept from the last refresh differs from "
-            f"a full rehash on {key} {[r[0] for r in differ]}: a write to the table that was "
-            "not noted in the change log (pipelines.ingest.changes)"
+            f"a full rehash on {key} {differ}: a write to the table that was not noted in the "
+            "change log (pipelines.ingest.changes)"
         )
 
 
