@@ -25,7 +25,7 @@ published.
 The mart build reads the same notes for the two tables the receipts overlay starts from, but
 not at the same moments: a publish can run without a build (the `serve_db` asset materialized
 alone) and a build without a publish (a failed publish step). So the notes of those tables
-(FOR_BUILD) also go to a queue of the build's own, `changes.for_build` (same columns), which
+(BUILD_INPUTS) also go to a queue of the build's own, `changes.for_build` (same columns), which
 the overlay empties in the build's transaction once it has read it
 (pipelines.ingest.receipts.overlay).
 """

@@ -48,9 +48,10 @@ def any_row_order(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
     restored after).
 
     Staging needs insertion order (a file's row numbers come from rowids), so `configure`
-    keeps it; a table whose rows form a set (the marts, core, the published segments; a table
-    that has to be sorted says ORDER BY) does not. Without it DuckDB runs a large insert on
-    every thread and no longer holds whole intermediate results in memory to restore the order.
+    keeps it; a table whose rows form a set does not (the marts build and the published
+    segments use this; a table that has to be sorted says ORDER BY). Without it DuckDB runs a
+    large insert on every thread and no longer holds whole intermediate results in memory to
+    restore the order.
     """
     (kept,) = con.execute("select current_setting('preserve_insertion_order')").fetchone()
     con.execute("set preserve_insertion_order = false")

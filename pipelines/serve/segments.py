@@ -304,7 +304,7 @@ def write(
     try:
         con.execute(f"create schema __segment_out.{SEGMENT_SCHEMA}")
         # a table that readers want sorted says ORDER BY; the others are written in any order,
-        # on every thread (half the wall time of an order-keeping copy, a tenth less CPU)
+        # on every thread (at m about 40 % less wall time for those tables, a tenth less CPU)
         with any_row_order(con):
             for schema, table, col in tables:
                 order = SEGMENTED[(schema, table)][1]
