@@ -393,6 +393,12 @@ def display_frame(
             out[c_] = series.map(fmt.date)
         elif kind == "pct":
             out[c_] = pd.to_numeric(series, errors="coerce") * 100
+        elif kind in (None, "text") and (
+            pd.api.types.is_object_dtype(series) or pd.api.types.is_string_dtype(series)
+        ):
+            # an empty text cell (a marketing message's bill id) as the dash every other
+            # missing value on the pages shows, not Streamlit's grey English "None"
+            out[c_] = series.map(lambda v: fmt.MISSING if fmt.is_missing(v) else v)
         config[c_] = _column_config(kind or "text", col(c_))
     return out, config
 

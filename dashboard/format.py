@@ -87,24 +87,28 @@ def color_map(kind: str, values) -> dict[str, str]:
     return out
 
 
-def _missing(v: object) -> bool:
+MISSING = "—"  # how every page shows a value that is not there
+
+
+def is_missing(v: object) -> bool:
+    """None, NaN, NaT or NA."""
     return v is None or (isinstance(v, float) and pd.isna(v)) or v is pd.NaT or v is pd.NA
 
 
 def num(v: object, digits: int = 0) -> str:
     """12,345 / 17.9 — thousands separated, `digits` decimals."""
-    return "—" if _missing(v) else f"{float(v):,.{digits}f}"
+    return MISSING if is_missing(v) else f"{float(v):,.{digits}f}"
 
 
 def pct(v: object, digits: int = 1) -> str:
     """A share as a percentage: 0.9345 -> 93.5%."""
-    return "—" if _missing(v) else f"{float(v) * 100:.{digits}f}%"
+    return MISSING if is_missing(v) else f"{float(v) * 100:.{digits}f}%"
 
 
 def pp(v: object, digits: int = 1) -> str:
     """A difference of two shares in percentage points: 0.0125 -> +1.3 pp (zero: no sign)."""
-    if _missing(v):
-        return "—"
+    if is_missing(v):
+        return MISSING
     x = round(float(v) * 100, digits)
     unit = t("unit_pp")
     return (
@@ -113,20 +117,20 @@ def pp(v: object, digits: int = 1) -> str:
 
 
 def yuan(v: object, digits: int = 0) -> str:
-    return "—" if _missing(v) else f"¥{float(v):,.{digits}f}"
+    return MISSING if is_missing(v) else f"¥{float(v):,.{digits}f}"
 
 
 def signed(v: object, digits: int = 0) -> str:
     """+1,234 / -12.5 (zero: no sign)."""
-    if _missing(v):
-        return "—"
+    if is_missing(v):
+        return MISSING
     x = round(float(v), digits)
     return f"{0:.{digits}f}" if x == 0 else f"{x:+,.{digits}f}"
 
 
 def too_few(denominator: object, minimum: int) -> bool:
     """A rate on fewer than `minimum` cases is not shown as a number."""
-    return _missing(denominator) or float(denominator) < minimum
+    return is_missing(denominator) or float(denominator) < minimum
 
 
 def hide_small(df: pd.DataFrame, minimum: int, value: str = "value") -> pd.DataFrame:
@@ -141,28 +145,28 @@ def hide_small(df: pd.DataFrame, minimum: int, value: str = "value") -> pd.DataF
 
 def rate(value: object, denominator: object, minimum: int, digits: int = 1) -> str:
     """A rate as a percentage, or "too few (n = 12)" when its denominator is below `minimum`."""
-    if not _missing(denominator) and too_few(denominator, minimum):
+    if not is_missing(denominator) and too_few(denominator, minimum):
         return t("too_few")
     return pct(value, digits)
 
 
 def date(d: object) -> str:
     """2026-03-09 (ISO in both languages: unambiguous, sorts)."""
-    return "—" if _missing(d) else pd.Timestamp(d).strftime("%Y-%m-%d")
+    return MISSING if is_missing(d) else pd.Timestamp(d).strftime("%Y-%m-%d")
 
 
 def month(d: object) -> str:
     """2026年3月 / Mar 2026."""
-    if _missing(d):
-        return "—"
+    if is_missing(d):
+        return MISSING
     ts = pd.Timestamp(d)
     return f"{ts.year}年{ts.month}月" if lang() == "zh" else ts.strftime("%b %Y")
 
 
 def local_time(ts: object, with_zone: bool = True) -> str:
     """An instant as Asia/Shanghai wall time, 2026-04-01 02:05, with the zone named."""
-    if _missing(ts):
-        return "—"
+    if is_missing(ts):
+        return MISSING
     stamp = pd.Timestamp(ts)
     if stamp.tzinfo is None:
         stamp = stamp.tz_localize("UTC")
@@ -187,7 +191,7 @@ def month_tick() -> str:
 
 
 def as_date(v: object) -> dt.date | None:
-    return None if _missing(v) else pd.Timestamp(v).date()
+    return None if is_missing(v) else pd.Timestamp(v).date()
 
 
 # How each metric's value reads: a share (pct), a count (int), a yuan amount, or a ratio.
@@ -225,7 +229,7 @@ def metric_value(metric: str, v: object) -> str:
 def metric_delta(metric: str, v: object) -> str | None:
     """A change of a metric between two periods: pp for shares, else in its own unit;
     None for no change (no arrow for a zero)."""
-    if _missing(v):
+    if is_missing(v):
         return None
     kind = metric_kind(metric)
     digits = {"pct": 1, "int": 0, "yuan": 0, "dec1": 1, "dec2": 2}[kind]

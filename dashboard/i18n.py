@@ -133,6 +133,10 @@ L: dict[str, tuple[str, str]] = {
     "inc_users": ("受影响用户", "Users affected"),
     "inc_templates": ("模板", "Templates"),
     "inc_provider": ("通道", "Provider"),
+    # an incident about all providers has messages of several: each with its count (the
+    # incident's stored `provider`, the most frequent one, could be one of a tie)
+    "inc_providers": ("各通道短信数：{which}", "Messages by provider: {which}"),
+    "inc_subject_all": ("全部通道", "all providers"),
     "inc_hours": ("涉及小时数", "Hours"),
     "inc_sent": ("发送时间（北京时间）", "Sent (Beijing time)"),
     "inc_hour": ("小时（北京时间）", "Hour (Beijing time)"),
@@ -702,6 +706,13 @@ L: dict[str, tuple[str, str]] = {
     "gw_no_receipts": (
         "所选范围内没有网关回执（sms_receipts 未加载）。",
         "No gateway receipts in the selected range (sms_receipts not loaded).",
+    ),
+    "gw_receipts_through": (
+        "回执已加载至 {day}：之后各日的短信尚无回执，暂不计入本节"
+        "（否则会被误读为“无回执”或网关问题减少）。",
+        "Receipts are loaded through {day}: the days after it are left out of this section "
+        "until their receipts arrive (their messages would read as “no receipt” and the "
+        "gateway-side problems as falling to zero).",
     ),
     "gw_log_messages": ("发送日志短信", "Messages in the log"),
     "gw_receipts": ("网关回执", "Receipts"),

@@ -45,6 +45,14 @@ group by all
 order by messages desc, template_code
 """
 
+PROVIDERS_SQL = """
+select provider, count(*) as messages
+from alerts.incident_messages
+where incident_id = $incident_id
+group by all
+order by messages desc, provider
+"""
+
 MESSAGES_SQL = """
 select strftime(timezone('Asia/Shanghai', sent_at), '%Y-%m-%d %H:%M:%S') as sent,
        message_id, user_id, template_code, provider
@@ -84,6 +92,11 @@ def hourly(incident_id: int) -> pd.DataFrame:
 
 def templates(incident_id: int) -> pd.DataFrame:
     return query(TEMPLATES_SQL, {"incident_id": incident_id})
+
+
+def providers(incident_id: int) -> pd.DataFrame:
+    """The providers of an incident's messages, most messages first."""
+    return query(PROVIDERS_SQL, {"incident_id": incident_id})
 
 
 def messages(incident_id: int, limit: int = 1000) -> pd.DataFrame:

@@ -10,6 +10,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import charts, data
+from dashboard import format as fmt
 from dashboard.i18n import code, t
 
 RECONCILIATION_SQL = """
@@ -47,13 +48,27 @@ def reconciliation(f: data.Filters) -> pd.DataFrame:
     return data.query(RECONCILIATION_SQL, f.params())
 
 
+def receipts_through() -> object | None:
+    """The latest day whose receipts file is loaded (None: no receipts loaded)."""
+    fresh = data.freshness()
+    latest = fresh.loc[fresh["source"] == "sms_receipts", "latest_dt"]
+    return None if latest.empty or pd.isna(latest.iloc[0]) else latest.iloc[0]
+
+
 def section(f: data.Filters) -> None:
-    """The gateway section of the SMS health page."""
+    """The gateway section of the SMS health page. Days after the last receipts file are
+    left out: their messages have no receipt yet, which would read as gateway problems."""
     st.subheader(t("gw_title"))
     df = reconciliation(f)
+    through = receipts_through()
+    cut = through is not None and not df.empty and df["local_date"].max() > pd.Timestamp(through)
+    if cut:
+        df = df[df["local_date"] <= pd.Timestamp(through)]
     if df.empty or int(df["receipts"].sum()) == 0:
         st.info(t("gw_no_receipts"))
         return
+    if cut:
+        st.caption(t("gw_receipts_through", day=fmt.date(through)))
     cols = st.columns(len(HEADLINES))
     for col, name in zip(cols, HEADLINES, strict=True):
         col.metric(t(f"gw_{name}"), f"{int(df[name].sum()):,}")

@@ -41,6 +41,7 @@ if inc.empty:
 inc = inc.copy()
 inc["kind_label"] = inc["kind"].map(lambda k: t(f"inc_kind_{k}"))
 inc["status_label"] = inc["status"].map(lambda s: t(f"inc_status_{s}"))
+inc["subject"] = inc["subject"].map(lambda s: t("inc_subject_all") if s == "all" else s)
 inc["first_local"] = _local(inc["first_seen"])
 inc["last_local"] = _local(inc["last_seen"])
 # a short incident still shows as a bar: at least 1/150 of the time axis (10 minutes at least)
@@ -54,14 +55,14 @@ st.subheader(t("inc_list"))
 shown = inc[
     [
         "incident_id", "status_label", "kind_label", "subject", "first_local", "last_local",
-        "messages", "users", "templates", "provider",
+        "messages", "users", "templates",
     ]
 ].rename(
     columns={
         "incident_id": "#", "status_label": t("inc_status"), "kind_label": t("inc_kind"),
         "subject": t("inc_subject"), "first_local": t("inc_first_seen"),
         "last_local": t("inc_last_seen"), "messages": t("inc_messages"),
-        "users": t("inc_users"), "templates": t("inc_templates"), "provider": t("inc_provider"),
+        "users": t("inc_users"), "templates": t("inc_templates"),
     }
 )  # fmt: skip
 charts.table(shown, "incidents_list")
@@ -87,16 +88,26 @@ labels = {
 }
 picked = st.selectbox(t("inc_pick"), choices, format_func=labels.get, key="incident_pick")
 row = inc.loc[inc["incident_id"] == picked].iloc[0]
-d1, d2, d3, d4 = st.columns(4)
+d1, d2, d3 = st.columns(3)
 d1.metric(t("inc_messages"), int(row["messages"]))
 d2.metric(t("inc_users"), int(row["users"]))
 d3.metric(t("inc_hours"), int(row["hours"]))
-d4.metric(t("inc_provider"), row["provider"] or "—")
+# every provider with its messages (an incident about all providers has several; the one
+# stored with the incident, the most frequent, could be one of a tie)
+sent_by = alerts_data.providers(int(picked))
 st.caption(
     t(
         "inc_window",
         first=row["first_local"].strftime("%Y-%m-%d %H:%M"),
         last=row["last_local"].strftime("%Y-%m-%d %H:%M"),
+    )
+    + " · "
+    + t(
+        "inc_providers",
+        which=" · ".join(
+            f"{p} {n:,}" for p, n in zip(sent_by["provider"], sent_by["messages"], strict=True)
+        )
+        or "—",
     )
 )
 if not row["notify"]:

@@ -150,6 +150,8 @@ def _incidents_page_shows_the_open_storm(serve, data):
     shown = {m.label: m.value for m in at.metric}
     assert shown["Open incidents"] == "1" and shown["Messages"] == "12"
     assert shown["Users affected"] == "6" and shown["Hours"] == "1"
+    # every provider of the incident's messages, with its count
+    assert "Messages by provider: aliyun 12" in " ".join(c.value for c in at.caption)
     tables = [t.value for t in at.dataframe]
     listing = tables[0]
     assert listing["#"].tolist() == [1] and listing["Messages"].tolist() == [12]

@@ -191,3 +191,18 @@ def test_delivery_and_spend_inputs(serve):
     # band E (U05: M10-M13, all delivered)
     dl = data.delivery(data.Filters(f.start, f.end, band="E"))
     assert (int(dl["messages"].sum()), int(dl["delivered"].sum())) == (4, 4)
+
+
+def test_a_table_shows_a_missing_text_as_the_dash_and_downloads_it_empty():
+    import pandas as pd
+
+    from dashboard import charts
+
+    # a marketing message has no bill; a count of 0 is a value, not a missing one
+    df = pd.DataFrame({"bill_id": ["b1", None], "purpose": ["due_reminder", "marketing"],
+                       "segments": [1, 0]})  # fmt: skip
+    shown, _ = charts.display_frame(df)
+    assert shown["bill_id"].tolist() == ["b1", "—"]
+    assert shown["segments"].tolist() == [1, 0]
+    # the CSV download is the frame as it is: the empty cell stays empty
+    assert df.to_csv(index=False).splitlines()[2] == ",marketing,0"

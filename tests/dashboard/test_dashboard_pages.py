@@ -427,6 +427,34 @@ def test_sms_health_page(app):
     assert (m["Duplicate"][0], m["Quiet hours"][0]) == ("0", "1")
 
 
+def test_the_gateway_section_stops_at_the_last_receipts_file(tmp_path, monkeypatch):
+    """Receipts loaded through 2026-03-05 only: the 03-06 row (5 messages, no problem) is left
+    out of the section instead of reading as a day the gateways had no problems, and the
+    caption says where the receipts end. Of the fixture's two rows only aliyun's 03-05 stays:
+    11 receipts, 2 sends the log does not know, 1 contradiction."""
+    import duckdb
+
+    path = build(tmp_path / "serve.duckdb")
+    con = duckdb.connect(str(path))
+    con.execute(
+        "insert into ingest.file_ledger (source, dt, path, status, loaded_at, run_id) values "
+        "('sms_receipts', date '2026-03-05', 'sms_receipts/dt=2026-03-05/r.jsonl', 'loaded', "
+        "timestamptz '2026-04-01 02:00:00+08:00', 'run-fixture')"
+    )
+    con.close()
+    monkeypatch.setenv("NUDGESCOPE_SERVE", str(path))
+    monkeypatch.setenv("NUDGESCOPE_MIN_DENOMINATOR", "1")
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.session_state["lang"] = "en"
+    at = open_page(at, "sms_health")
+    m = metrics(at)
+    assert m["Receipts"][0] == "11"
+    assert (m["Sends the log does not know"][0], m["Receipt contradicts the log"][0]) == ("2", "1")
+    assert table_with(at, "Provider")["Provider"].tolist() == ["Aliyun"]
+    captions = " ".join(c.value for c in at.caption)
+    assert "Receipts are loaded through 2026-03-05" in captions
+
+
 def test_data_status_page(app):
     at = open_page(app, "data_status")
     m = metrics(at)
