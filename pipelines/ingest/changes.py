@@ -64,6 +64,22 @@ def differing_keys(con: duckdb.DuckDBPyConnection, kept: str, full: str, key: st
     ]
 
 
+def in_dates(column: str, dates, key: str = "d") -> tuple[str, dict]:
+    """A condition that `column` (a date) is one of `dates` (None matches NULL) and its
+    parameters ($<key>_lo, $<key>_hi, $<key>_days). The range lets DuckDB skip the row groups
+    of other dates by their min/max; the list test keeps the dates between them out."""
+    known = sorted(d for d in dates if d is not None)
+    conds, params = [], {}
+    if known:
+        conds.append(
+            f"({column} between ${key}_lo and ${key}_hi and list_contains(${key}_days, {column}))"
+        )
+        params = {f"{key}_lo": known[0], f"{key}_hi": known[-1], f"{key}_days": known}
+    if None in dates:
+        conds.append(f"{column} is null")
+    return "(" + (" or ".join(conds) or "false") + ")", params
+
+
 SCHEMA = "changes"
 DATES = f"{SCHEMA}.dates"
 PARTS = f"{SCHEMA}.parts"

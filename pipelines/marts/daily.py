@@ -37,9 +37,9 @@ An epoch day `(epoch_ms(sent_at) + 8 h) // 1 day` is the local date for every ti
 the date before, itself and the one after. Full rebuild when the flags are rebuilt in full
 (first build, settings or SQL changed, missing state, no incremental), when this module's
 state is missing, when the table is missing, or when the dates cover more than half of the
-days. State in `mart_build`: `gateway_days` (per epoch day: n, h, h_gw of `sms_messages`),
-`log_days` (per epoch day: n, h of `sms_logs`) and `unmatched_receipts` (per local date and
-provider: count).
+days. State in `mart_build`: the flags' `sms_days` (per epoch day: n, h, h_gw of
+`sms_messages`, pipelines.marts.state), `log_days` (per epoch day: n, h of `sms_logs`) and
+`unmatched_receipts` (per local date and provider: count).
 """
 
 from __future__ import annotations
@@ -66,7 +66,7 @@ PLAN_READS: dict[str, tuple[str, ...]] = {
 }
 
 SCHEMA = mart_state.SCHEMA
-STATE_TABLES = ("gateway_days", "log_days", "unmatched_receipts")
+STATE_TABLES = ("log_days", "unmatched_receipts")
 # 1992-01-01 as an epoch day: from then on an epoch day is exactly the local date
 MODERN_EDAY = 8035
 EPOCH_DAY = mart_state.EPOCH_DAY  # the epoch day of a time, as the flags state counts it
@@ -120,10 +120,8 @@ def snapshot(con: duckdb.DuckDBPyConnection) -> None:
 def save(con: duckdb.DuckDBPyConnection) -> None:
     """Record what this build reflected (inside the build's transaction, at the end)."""
     con.execute(f"create schema if not exists {SCHEMA}")
-    con.execute(
-        f"""create or replace table {SCHEMA}.gateway_days as
-        select eday, n, h, h_gw from _sms_days_now"""
-    )
+    # kept by older code; the flags' sms_days (with h_gw) holds the same figures
+    con.execute(f"drop table if exists {SCHEMA}.gateway_days")
     con.execute(f"create or replace table {SCHEMA}.log_days as select * from _log_days_now")
     con.execute(
         f"create or replace table {SCHEMA}.unmatched_receipts as select * from _unmatched_now"
@@ -170,11 +168,11 @@ def plan(con: duckdb.DuckDBPyConnection, name: str, *, flags_full: bool) -> Dail
             and list_contains($needed, schema_name || '.' || table_name)""",
         {"needed": needed},
     ).fetchone()
-    if found < len(needed):
+    if found < len(needed) or not mart_state.sms_days_saved(con):
         return DailyPlan(True, reason="no state of a previous build, or no table")
     scope = _SCOPE[name]
     if name == RECONCILIATION:
-        edays = _changed_edays(con, "_sms_days_now", "gateway_days", "n, h, h_gw")
+        edays = _changed_edays(con, "_sms_days_now", "sms_days", "n, h, h_gw")
     else:
         edays = _changed_edays(con, "_log_days_now", "log_days", "n, h")
     temp.create(con, "_daily_changed_edays", edays)

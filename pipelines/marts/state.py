@@ -194,38 +194,26 @@ def snapshot(con: duckdb.DuckDBPyConnection) -> int | None:
     return touched
 
 
+def sms_days_saved(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether the last build saved `sms_days` with `h_gw` (older code saved it without)."""
+    return bool(
+        con.execute(
+            f"""select count(*) from duckdb_columns()
+            where database_name = current_database() and schema_name = '{SCHEMA}'
+                and table_name = 'sms_days' and column_name = 'h_gw'"""
+        ).fetchone()[0]
+    )
+
+
 def _sms_days(con: duckdb.DuckDBPyConnection) -> int | None:
     """Temp `_sms_days_now`: the saved days of `sms_days` the overlay did not touch, and the
     ones it touched hashed again; every day hashed when the overlay refreshed in full or no
     state with `h_gw` was saved. Returns the number of days hashed (None: all)."""
-    saved = con.execute(
-        f"""select count(*) = {len(SMS_DAYS_COLUMNS.split(", "))} from duckdb_columns()
-        where database_name = current_database() and schema_name = '{SCHEMA}'
-            and table_name = 'sms_days'
-            and list_contains(string_split('{SMS_DAYS_COLUMNS}', ', '), column_name)"""
-    ).fetchone()[0]
-    if not (saved and temp.exists(con, overlay.MESSAGE_EDAYS)):
+    if not (sms_days_saved(con) and temp.exists(con, overlay.MESSAGE_EDAYS)):
         temp.create(con, "_sms_days_now", SMS_DAYS_SQL.format(where=""))
         return None
-    touched = sorted(
-        r[0]
-        for r in con.execute(f"select distinct eday from {overlay.MESSAGE_EDAYS}").fetchall()
-        if r[0] is not None
-    )
-    (null_day,) = con.execute(
-        f"select count(*) > 0 from {overlay.MESSAGE_EDAYS} where eday is null"
-    ).fetchone()
-    conds, params = [], {}
-    if touched:
-        # the range lets DuckDB skip other days' row groups by their min/max
-        conds.append(
-            f"""(sent_at >= $lo and sent_at < $hi
-            and {EPOCH_DAY.format(ts="sent_at")} in (select unnest($days::bigint[])))"""
-        )
-        params = overlay.day_bounds(touched)
-    if null_day:
-        conds.append("sent_at is null")
-    where = "where " + (" or ".join(conds) or "false")
+    touched = {r[0] for r in con.execute(f"select eday from {overlay.MESSAGE_EDAYS}").fetchall()}
+    where, params = overlay.in_edays(touched)
     temp.create(
         con,
         "_sms_days_now",
@@ -234,12 +222,12 @@ def _sms_days(con: duckdb.DuckDBPyConnection) -> int | None:
             select 1 from {overlay.MESSAGE_EDAYS} as t where t.eday is not distinct from s.eday
         )
         union all
-        {SMS_DAYS_SQL.format(where=where)}""",
+        {SMS_DAYS_SQL.format(where="where " + where)}""",
         params,
     )
     if changes.verifying():
         _verify_sms_days(con)
-    return len(touched) + null_day
+    return len(touched)
 
 
 def _verify_sms_days(con: duckdb.DuckDBPyConnection) -> None:

@@ -183,16 +183,10 @@ def _days(con, catalog: str, schema: str, table: str, col: str, dates=None) -> D
     """Rows and Σ hash(row) per date of `col`: all dates, or only `dates`."""
     where, params = "", {}
     if dates is not None:
-        known = sorted(d for d in dates if d is not None)
-        conds = []
-        if known:  # the range lets zone maps skip other dates' row groups
-            conds.append(f"({q(col)} between $lo and $hi and list_contains($days, {q(col)}))")
-            params = {"lo": known[0], "hi": known[-1], "days": known}
-        if None in dates:
-            conds.append(f"{q(col)} is null")
-        if not conds:
+        if not dates:
             return {}
-        where = "where " + " or ".join(conds)
+        cond, params = changes.in_dates(q(col), dates)
+        where = f"where {cond}"
     rows = con.execute(
         f"""select {q(col)}, count(*), sum(hash(__row)::hugeint)::varchar
         from {q(catalog)}.{q(schema)}.{q(table)} as __row {where}

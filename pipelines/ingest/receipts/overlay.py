@@ -61,7 +61,7 @@ RECEIPT_STATE = f"{STATE_SCHEMA}.overlay_receipt_days"
 MESSAGE_EDAYS = "_ov_message_edays"  # kept for the build (the module docstring)
 # Exists once a refresh has saved the state and emptied the build's queue in one transaction:
 # from then on the queue holds every note written since the state was saved.
-QUEUE_MARK = f"{STATE_SCHEMA}.overlay_queue_read"
+QUEUE_MARK_TABLE = "overlay_queue_read"  # a marker: its existence is the fact
 LOG, RECEIPTS_TABLE = "core.sms_logs", "core.sms_receipts"
 SHANGHAI_OFFSET_S = 8 * 3600  # the local day of a send is its Asia/Shanghai day (no DST)
 EPOCH_DAY = f"((epoch_ms(sent_at) + {SHANGHAI_OFFSET_S * 1000}) // 86400000)"
@@ -126,7 +126,7 @@ def refresh(con: duckdb.DuckDBPyConnection) -> Refresh:
         and _exists(con, "core", "sms_messages")
         and _exists(con, "core", "sms_receipt_matches")
     )
-    trusted = not full and _exists(con, STATE_SCHEMA, QUEUE_MARK.split(".")[1])
+    trusted = not full and _exists(con, STATE_SCHEMA, QUEUE_MARK_TABLE)
     done = Refresh(full, _log_days(con, trusted), _receipt_days(con, trusted))
     con.execute(f"drop table if exists {MESSAGE_EDAYS}")
     if full:
@@ -139,21 +139,25 @@ def refresh(con: duckdb.DuckDBPyConnection) -> Refresh:
     con.execute(f"create or replace table {STATE} as select * from _ov_log_days")
     con.execute(f"create or replace table {RECEIPT_STATE} as select * from _ov_receipt_days")
     changes.empty_for_build(con)
-    con.execute(f"create table if not exists {QUEUE_MARK} (since TIMESTAMP WITH TIME ZONE)")
+    con.execute(f"create table if not exists {STATE_SCHEMA}.{QUEUE_MARK_TABLE} (marker BOOLEAN)")
     for table in TEMP_TABLES:
         con.execute(f"drop table if exists {table}")
     return done
 
 
-def _in_dates(dates: set[date | None]) -> tuple[str, dict]:
-    """A condition that `_dt` is one of `dates` (NULL matching a None), and its parameters."""
-    known = sorted(d for d in dates if d is not None)
+def in_edays(edays) -> tuple[str, dict]:
+    """A condition that a row's `sent_at` falls on one of the epoch days `edays` (None: no
+    `sent_at`), and its parameters ($lo, $hi, $days): the exact `sent_at` range of the days
+    first (DuckDB skips other row groups by their min/max), the day test next."""
+    known = sorted(e for e in edays if e is not None)
     conds, params = [], {}
-    if known:  # the range lets DuckDB skip other dates' row groups by their min/max
-        conds.append("(_dt between $dt_lo and $dt_hi and list_contains($dts, _dt))")
-        params = {"dt_lo": known[0], "dt_hi": known[-1], "dts": known}
-    if None in dates:
-        conds.append("_dt is null")
+    if known:
+        conds.append(
+            f"(sent_at >= $lo and sent_at < $hi and {EPOCH_DAY} in (select unnest($days)))"
+        )
+        params = _day_bounds(known)
+    if None in edays:
+        conds.append("sent_at is null")
     return "(" + (" or ".join(conds) or "false") + ")", params
 
 
@@ -163,7 +167,7 @@ def _log_days(con: duckdb.DuckDBPyConnection, trusted: bool) -> int | None:
     if not trusted or whole:
         con.execute(f"create or replace temp table _ov_log_days as {LOG_DAYS_SQL.format(where='')}")
         return None
-    in_dates, params = _in_dates(noted)
+    in_dates, params = changes.in_dates("_dt", noted)
     # the epoch days of the log rows of the noted files' dates: now, and as of the last refresh
     con.execute(
         f"""create or replace temp table _ov_log_edays as
@@ -172,19 +176,8 @@ def _log_days(con: duckdb.DuckDBPyConnection, trusted: bool) -> int | None:
         select {EPOCH_DAY} from core.sms_messages where origin = 'log' and {in_dates}""",
         params,
     )
-    edays = sorted(
-        r[0] for r in con.execute("select eday from _ov_log_edays").fetchall() if r[0] is not None
-    )
-    (null_day,) = con.execute("select count(*) from _ov_log_edays where eday is null").fetchone()
-    conds, params = [], {}
-    if edays:
-        conds.append(
-            f"(sent_at >= $lo and sent_at < $hi and {EPOCH_DAY} in (select unnest($days)))"
-        )
-        params = day_bounds(edays)
-    if null_day:
-        conds.append("sent_at is null")
-    where = "where " + (" or ".join(conds) or "false")
+    edays = {r[0] for r in con.execute("select eday from _ov_log_edays").fetchall()}
+    where, params = in_edays(edays)
     con.execute(
         f"""create or replace temp table _ov_log_days as
         select * from {STATE} as s
@@ -192,12 +185,12 @@ def _log_days(con: duckdb.DuckDBPyConnection, trusted: bool) -> int | None:
             select 1 from _ov_log_edays as e where e.eday is not distinct from s.eday
         )
         union all
-        {LOG_DAYS_SQL.format(where=where)}""",
+        {LOG_DAYS_SQL.format(where="where " + where)}""",
         params,
     )
     if changes.verifying():
         _verify(con, "_ov_log_days", LOG_DAYS_SQL.format(where=""), "eday")
-    return len(edays) + bool(null_day)
+    return len(edays)
 
 
 def _receipt_days(con: duckdb.DuckDBPyConnection, trusted: bool) -> int | None:
@@ -208,7 +201,7 @@ def _receipt_days(con: duckdb.DuckDBPyConnection, trusted: bool) -> int | None:
             f"create or replace temp table _ov_receipt_days as {RECEIPT_DAYS_SQL.format(where='')}"
         )
         return None
-    in_dates, params = _in_dates(noted)
+    in_dates, params = changes.in_dates("_dt", noted)
     con.execute(
         f"""create or replace temp table _ov_receipt_days as
         select * from {RECEIPT_STATE}
@@ -266,9 +259,9 @@ def _changed_log_days(con: duckdb.DuckDBPyConnection) -> list[int]:
     return sorted(r[0] for r in rows if r[0] is not None)
 
 
-def _changed_receipt_days(con: duckdb.DuckDBPyConnection) -> tuple[list[date], bool]:
-    """Export days (`_dt`) whose receipts differ from the state, and whether the receipts
-    without an export day changed."""
+def _changed_receipt_days(con: duckdb.DuckDBPyConnection) -> set[date | None]:
+    """Export days (`_dt`) whose receipts differ from the state (None: the receipts without
+    an export day changed)."""
     rows = con.execute(
         f"""select coalesce(a._dt, b._dt) as _dt
         from _ov_receipt_days as a
@@ -276,10 +269,10 @@ def _changed_receipt_days(con: duckdb.DuckDBPyConnection) -> tuple[list[date], b
             on b._dt is not distinct from a._dt
         where a.n is distinct from b.n or a.h is distinct from b.h"""
     ).fetchall()
-    return sorted(r[0] for r in rows if r[0] is not None), any(r[0] is None for r in rows)
+    return {r[0] for r in rows}
 
 
-def day_bounds(days: list[int]) -> dict[str, object]:
+def _day_bounds(days: list[int]) -> dict[str, object]:
     """The exact `sent_at` range of the epoch days `days` (in EPOCH_DAY's sense): a filter
     DuckDB pushes into the scan, skipping the row groups of other days by their min/max. The
     per-row day test stays, so days between the first and the last are not selected."""
@@ -303,42 +296,22 @@ def _rows_matching(table: str, lookups: list[tuple[str, str, str]]) -> str:
 def _update(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(f"create temp table {MESSAGE_EDAYS} (eday BIGINT)")
     # log rows of changed days: their ids and caller's ids, new and old
-    log_days = _changed_log_days(con)
-    if log_days:
-        con.execute(
-            f"""create or replace temp table _ov_changed_logs as
-            select message_id, out_id from core.sms_logs
-            where sent_at >= $lo and sent_at < $hi and {EPOCH_DAY} in (select unnest($days))
-            union
-            select message_id, out_id from core.sms_messages
-            where origin = 'log' and sent_at >= $lo and sent_at < $hi
-                and {EPOCH_DAY} in (select unnest($days))""",
-            day_bounds(log_days),
-        )
-    else:
-        con.execute(
-            "create or replace temp table _ov_changed_logs as "
-            "select message_id, out_id from core.sms_logs limit 0"
-        )
-    # receipts of changed export days, new and old
-    receipt_days, null_day = _changed_receipt_days(con)
-    # the range lets DuckDB skip other days' row groups; NULL days in a branch of their own
-    where = []
-    if receipt_days:
-        where.append("(_dt between $lo and $hi and list_contains($days, _dt))")
-    if null_day:
-        where.append("_dt is null")
-    cond = " or ".join(where) or "false"
-    params = (
-        {"lo": receipt_days[0], "hi": receipt_days[-1], "days": receipt_days}
-        if receipt_days
-        else {}
+    # the days' range lets DuckDB skip other days' row groups by their min/max
+    where, params = in_edays(_changed_log_days(con))
+    con.execute(
+        f"""create or replace temp table _ov_changed_logs as
+        select message_id, out_id from core.sms_logs where {where}
+        union
+        select message_id, out_id from core.sms_messages where origin = 'log' and {where}""",
+        params,
     )
+    # receipts of changed export days, new and old
+    where, params = changes.in_dates("_dt", _changed_receipt_days(con))
     con.execute(
         f"""create or replace temp table _ov_changed_receipts as
-        select receipt_id, gateway_id, out_id from core.sms_receipts where {cond}
+        select receipt_id, gateway_id, out_id from core.sms_receipts where {where}
         union
-        select receipt_id, gateway_id, out_id from core.sms_receipt_matches where {cond}""",
+        select receipt_id, gateway_id, out_id from core.sms_receipt_matches where {where}""",
         params,
     )
     # R: those receipts, the receipts naming a changed log row, and every receipt sharing a
