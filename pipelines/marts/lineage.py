@@ -27,6 +27,7 @@ import sqlglot
 from sqlglot import exp
 
 from pipelines import sqlfiles
+from pipelines.marts import parse_cache
 
 
 class LineageError(ValueError):
@@ -178,5 +179,34 @@ def _cycle(waiting: Mapping[str, set[str]]) -> list[str]:
 
 
 def read_files(layer: str = "marts") -> list[MartFile]:
-    """Every file of sql/<layer>, parsed."""
-    return [parse_file(name) for name in sqlfiles.names(layer)]
+    """Every file of sql/<layer>, parsed (or as parsed by an earlier process from the same
+    texts with the same code: `parse_cache`)."""
+    names = sqlfiles.names(layer)
+    entry = parse_cache.key("lineage", *(f"{n}\n{sqlfiles.load(n)}" for n in names))
+    cached = parse_cache.get(entry)
+    if cached is not None:
+        try:
+            return [
+                MartFile(d["name"], d["kind"], d["writes"], frozenset(d["reads"])) for d in cached
+            ]
+        except (KeyError, TypeError):
+            pass  # an entry of another shape: parse
+    files = [parse_file(name) for name in names]
+    parse_cache.put(
+        entry,
+        [
+            {"name": f.name, "kind": f.kind, "writes": f.writes, "reads": sorted(f.reads)}
+            for f in files
+        ],
+    )
+    return files
+
+
+@cache
+def file_table(name: str) -> str:
+    """The table sql/<name>.sql writes (schema-qualified), from its layer's lineage."""
+    layer = name.partition("/")[0]
+    for f in read_files(layer):
+        if f.name == name and f.kind != "schema":
+            return f.writes
+    raise LineageError(f"{name}: not a file of sql/{layer} that writes a table")

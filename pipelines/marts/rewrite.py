@@ -22,6 +22,7 @@ the incremental build must not silently run something else than the full one.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from functools import cache
@@ -29,6 +30,7 @@ from functools import cache
 from sqlglot import exp
 
 from pipelines import sqlfiles
+from pipelines.marts import parse_cache
 from pipelines.marts.lineage import LineageError, qualified, statement
 
 _AS = re.compile(r"\s+as\s", re.IGNORECASE)
@@ -74,7 +76,17 @@ def scoped_insert(
 
 @cache
 def _file_scoped_insert(name: str, replace: tuple[tuple[str, str], ...], where: str | None) -> str:
-    return _scoped_insert(name, dict(replace), where, None)
+    # the same text, replacements and filter with the same code give the same SQL: kept on
+    # disk between processes (parse_cache), so a run does not parse the file again
+    entry = parse_cache.key(
+        "scoped_insert", name, sqlfiles.load(name), json.dumps(replace), json.dumps(where)
+    )
+    cached = parse_cache.get(entry)
+    if isinstance(cached, str):
+        return cached
+    sql = _scoped_insert(name, dict(replace), where, None)
+    parse_cache.put(entry, sql)
+    return sql
 
 
 def _scoped_insert(

@@ -62,7 +62,8 @@ from pipelines import sqlfiles
 from pipelines.ingest import changes
 from pipelines.ingest.receipts import overlay
 from pipelines.marts import temp
-from pipelines.marts.rewrite import created_query, scoped_insert
+from pipelines.marts.lineage import file_table
+from pipelines.marts.rewrite import scoped_insert
 
 SCHEMA = "mart_build"
 FLAGS_FILE = "marts/sms_message_flags"
@@ -505,7 +506,7 @@ def scope_is_empty(con: duckdb.DuckDBPyConnection, name: str) -> bool:
 
 def update_scoped_file(con: duckdb.DuckDBPyConnection, name: str) -> None:
     """Replace the rows of its scope of a SCOPED_FILES table (after update_flags)."""
-    table, _ = created_query(name)
+    table = file_table(name)
     where = _SCOPE_WHERE[SCOPED_FILES[name]]
     if scope_is_empty(con, name):
         return

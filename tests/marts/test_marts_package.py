@@ -5,6 +5,8 @@ one place, and the one experiment fan-out (mart_int.user_scopes) with hand-worke
 from __future__ import annotations
 
 import datetime as dt
+import json
+import os
 
 import duckdb
 import pytest
@@ -19,6 +21,7 @@ from pipelines.marts import (
     LineageError,
     RewriteError,
     build_order,
+    parse_cache,
     parse_file,
     run_build,
     scoped_insert,
@@ -239,6 +242,93 @@ def test_the_real_scoped_files_read_their_temp_input():
     days = scoped_file_sql("marts/sms_user_days")
     assert days.startswith("insert into mart_int.sms_user_days by name")
     assert "flags_in_scope" in days and "mart.sms_message_flags" not in days
+
+
+# --------------------------------------------------------------------------- parse cache
+
+
+@pytest.fixture
+def parse_cache_dir(tmp_path, monkeypatch):
+    from pipelines.marts import rewrite
+
+    folder = tmp_path / "parse-cache"
+    monkeypatch.setenv(parse_cache.CACHE_ENV, str(folder))
+    rewrite._file_scoped_insert.cache_clear()  # the per-process memo would hide the disk
+    yield folder
+    rewrite._file_scoped_insert.cache_clear()
+
+
+def _entries(folder, kind):
+    return sorted(p.name for p in folder.glob(f"{kind}-*.json"))
+
+
+def test_a_second_process_reads_the_lineage_and_rewrites_without_parsing(
+    parse_cache_dir, monkeypatch
+):
+    from pipelines.marts import lineage, rewrite
+
+    files = lineage.read_files("marts")
+    days_sql = scoped_insert("marts/sms_user_days", {"mart.sms_message_flags": "f"})
+    assert len(_entries(parse_cache_dir, "lineage")) == 1
+    assert len(_entries(parse_cache_dir, "scoped_insert")) == 1
+
+    # as a new process: nothing parsed in memory, and parsing would fail the test
+    rewrite._file_scoped_insert.cache_clear()
+
+    def no_parsing(*_args, **_kwargs):
+        raise AssertionError("parsed although the cache holds the result")
+
+    monkeypatch.setattr(lineage, "parse_file", no_parsing)
+    monkeypatch.setattr(rewrite, "_scoped_insert", no_parsing)
+    again = lineage.read_files("marts")
+    assert again == files
+    assert {f.name for f in again} == {f.name for f in BUILD_ORDER}
+    user_cycle = next(f for f in again if f.name == "marts/user_cycle")
+    assert (user_cycle.kind, user_cycle.writes) == ("create", "mart.user_cycle")
+    assert {"mart.bill_state", "core.opt_outs"} <= user_cycle.reads
+    assert lineage.file_table("marts/sms_user_days") == "mart_int.sms_user_days"
+    assert scoped_insert("marts/sms_user_days", {"mart.sms_message_flags": "f"}) == days_sql
+    assert days_sql.startswith("insert into mart_int.sms_user_days by name")
+
+
+def test_another_text_argument_or_code_is_another_entry(monkeypatch):
+    key = parse_cache.key
+    assert key("lineage", "a") == key("lineage", "a")
+    assert key("lineage", "a") != key("lineage", "a ")  # one more byte of SQL
+    assert key("lineage", "ab", "c") != key("lineage", "a", "bc")  # parts keep their bounds
+    assert key("lineage", "a") != key("scoped_insert", "a")
+    before = key("lineage", "a")
+    monkeypatch.setattr(parse_cache, "_code_digest", lambda: "other rules")
+    assert key("lineage", "a") != before
+
+
+def test_a_damaged_or_unwritable_cache_costs_only_the_parse(parse_cache_dir, monkeypatch):
+    from pipelines.marts import lineage
+
+    files = lineage.read_files("marts")
+    (entry,) = parse_cache_dir.glob("lineage-*.json")
+    entry.write_text('[{"name": "marts/x"}]')  # another shape: parsed again, entry rewritten
+    assert lineage.read_files("marts") == files
+    assert json.loads(entry.read_text())[0]["name"] == files[0].name
+    entry.write_text("{not json")
+    assert lineage.read_files("marts") == files
+
+    blocked = parse_cache_dir / "a-file"
+    blocked.write_text("")
+    monkeypatch.setenv(parse_cache.CACHE_ENV, str(blocked / "below-a-file"))
+    assert lineage.read_files("marts") == files  # nothing written, nothing raised
+    monkeypatch.setenv(parse_cache.CACHE_ENV, "off")
+    assert parse_cache.folder() is None
+    assert lineage.read_files("marts") == files
+
+
+def test_the_cache_keeps_its_newest_entries(parse_cache_dir, monkeypatch):
+    monkeypatch.setattr(parse_cache, "KEEP", 3)
+    for i in range(5):
+        parse_cache.put(f"t-{i}.json", i)
+        os.utime(parse_cache_dir / f"t-{i}.json", (i, i))  # written in this order
+    assert _entries(parse_cache_dir, "t") == ["t-2.json", "t-3.json", "t-4.json"]
+    assert parse_cache.get("t-4.json") == 4 and parse_cache.get("t-0.json") is None
 
 
 # --------------------------------------------------------------------------- temp tables
