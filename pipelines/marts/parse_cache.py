@@ -79,7 +79,8 @@ def get(entry: str) -> Any | None:
 
 
 def put(entry: str, value: Any) -> None:
-    """Store `value` (JSON) under `entry`; a folder that cannot be written is not an error."""
+    """Store `value` (JSON) under `entry`. A folder that cannot be written, a full disk or a
+    process that may not write files (the SQL sandbox's workers) is not an error."""
     where = folder()
     if where is None:
         return

@@ -7,6 +7,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import subprocess
+import sys
 
 import duckdb
 import pytest
@@ -320,6 +322,25 @@ def test_a_damaged_or_unwritable_cache_costs_only_the_parse(parse_cache_dir, mon
     monkeypatch.setenv(parse_cache.CACHE_ENV, "off")
     assert parse_cache.folder() is None
     assert lineage.read_files("marts") == files
+
+
+def test_a_process_that_may_not_write_files_still_imports_the_marts(tmp_path):
+    # the SQL sandbox's workers run with RLIMIT_FSIZE 0: every write fails there (EFBIG;
+    # Python ignores SIGXFSZ), and importing the marts must not
+    folder = tmp_path / "cold"
+    code = (
+        "import resource\n"
+        "resource.setrlimit(resource.RLIMIT_FSIZE, (0, 0))\n"
+        "from pipelines.marts import BUILD_ORDER\n"
+        "print(len(BUILD_ORDER))\n"
+    )
+    env = {**os.environ, parse_cache.CACHE_ENV: str(folder)}
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert int(done.stdout) == len(BUILD_ORDER)
+    assert not folder.exists() or not any(folder.iterdir())
 
 
 def test_the_cache_keeps_its_newest_entries(parse_cache_dir, monkeypatch):
