@@ -8,7 +8,7 @@ metric settings. The results depend only on the files' text and the code that de
 This module keeps each result in a file named by a digest of exactly those inputs:
 - the text of the SQL file(s);
 - the arguments of the derivation;
-- the source of the modules that derive it (lineage.py and rewrite.py);
+- the source of the modules that derive it (lineage.py, rewrite.py and this one);
 - sqlglot's version.
 So a changed file, a changed rule or another sqlglot misses the cache and is parsed again; a
 hit gives what parsing would give.
