@@ -14,9 +14,10 @@ So a changed file, a changed rule or another sqlglot misses the cache and is par
 hit gives what parsing would give.
 
 Where: `$NUDGESCOPE_PARSE_CACHE` (a folder; `off` disables the cache), else
-`$XDG_CACHE_HOME/nudgescope/sql-parse` (`~/.cache/…`). A folder that cannot be read or written
-costs only the parse: every error here is a miss. Entries are written to a temporary name
-and renamed, so a reader never sees half an entry. The folder keeps the newest `KEEP` entries.
+`$XDG_CACHE_HOME/nudgescope/sql-parse` (`~/.cache/…`; no cache without a home folder). A
+folder that cannot be read or written costs only the parse: every error here is a miss.
+Entries are written to a temporary name and renamed, so a reader never sees half an entry.
+The folder keeps the newest `KEEP` entries.
 """
 
 from __future__ import annotations
@@ -45,7 +46,12 @@ def folder() -> Path | None:
         return None
     if chosen:
         return Path(chosen)
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    base = os.environ.get("XDG_CACHE_HOME")
+    if not base:
+        home = os.path.expanduser("~")
+        if home == "~":  # no home folder known: no cache, rather than one under the cwd
+            return None
+        base = os.path.join(home, ".cache")
     return Path(base) / "nudgescope" / "sql-parse"
 
 

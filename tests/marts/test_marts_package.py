@@ -321,6 +321,13 @@ def test_a_damaged_or_unwritable_cache_costs_only_the_parse(parse_cache_dir, mon
     assert lineage.read_files("marts") == files  # nothing written, nothing raised
     monkeypatch.setenv(parse_cache.CACHE_ENV, "off")
     assert parse_cache.folder() is None
+    monkeypatch.delenv(parse_cache.CACHE_ENV)
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+    monkeypatch.setattr(os.path, "expanduser", lambda path: path)  # no home folder known
+    assert parse_cache.folder() is None
+    monkeypatch.setenv("XDG_CACHE_HOME", str(parse_cache_dir / "xdg"))
+    assert parse_cache.folder() == parse_cache_dir / "xdg" / "nudgescope" / "sql-parse"
+    monkeypatch.setenv(parse_cache.CACHE_ENV, "off")
     assert lineage.read_files("marts") == files
 
 
