@@ -9,6 +9,8 @@ incrementally where a file allows it.
   (`sms_gateway_reconciliation`, `sms_daily_delivery`);
 - `lineage` — what each file writes and reads (parsed SQL) and the build order;
 - `rewrite` — a file run over scoped input: table references swapped on the parsed SQL;
+- `parse_cache` — what `lineage` and `rewrite` derive from a file, kept on disk between
+  processes (keyed by the text, the arguments and the deriving code);
 - `temp` — every temp table of a build, created and dropped in one place.
 
 The names below are the package's public API; import them from `pipelines.marts`.
