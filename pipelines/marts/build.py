@@ -117,8 +117,6 @@ HELPER_TABLES: tuple[str, ...] = tuple(
     table for table in BUILT_TABLES if table.startswith(f"{HELPER_SCHEMA}.")
 )
 
-# file -> the table it creates ("mart.sms_daily_flags")
-FILE_TABLES: dict[str, str] = {f.name: f.table for f in BUILD_ORDER if f.table}
 
 # The tables the spec (metrics.md) names; the rest are helpers and dashboard extras.
 SPEC_TABLES: tuple[str, ...] = (
@@ -292,7 +290,7 @@ _AGG_STATE = ("agg_user_scopes", "agg_bills")
 def _agg_state_exists(con: duckdb.DuckDBPyConnection) -> bool:
     schema = mart_state.SCHEMA
     return all(temp.table_exists(con, schema, table) for table in _AGG_STATE) and all(
-        temp.table_exists(con, *FILE_TABLES[name].split(".")) for name in AGG_FILES
+        temp.table_exists(con, *lineage.file_table(name).split(".")) for name in AGG_FILES
     )
 
 
@@ -395,7 +393,7 @@ def _update_aggregate(con: duckdb.DuckDBPyConnection, name: str) -> None:
     """Replace the rows of D of an AGG_FILES table (after _plan_aggregates)."""
     if temp.count(con, "agg_scope_dates") == 0:
         return
-    table = FILE_TABLES[name]
+    table = lineage.file_table(name)
     in_dates = "local_date in (select local_date from agg_scope_dates)"
     if not temp.exists(con, "agg_flags_dates"):
         temp.create(

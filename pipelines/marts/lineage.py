@@ -204,9 +204,9 @@ def read_files(layer: str = "marts") -> list[MartFile]:
 
 @cache
 def file_table(name: str) -> str:
-    """The table sql/<name>.sql writes (schema-qualified), from its layer's lineage."""
+    """The table sql/<name>.sql creates (schema-qualified), from its layer's lineage."""
     layer = name.partition("/")[0]
     for f in read_files(layer):
-        if f.name == name and f.kind != "schema":
-            return f.writes
-    raise LineageError(f"{name}: not a file of sql/{layer} that writes a table")
+        if f.name == name and f.table:
+            return f.table
+    raise LineageError(f"{name}: not a file of sql/{layer} that creates a table")
