@@ -9,7 +9,7 @@ import streamlit as st
 
 from dashboard import charts, data
 from dashboard.data import alerts as alerts_data
-from dashboard.i18n import t
+from dashboard.i18n import code, col, t
 
 f: data.Filters = st.session_state["filters"]
 st.title(t("page_incidents"))
@@ -41,7 +41,10 @@ if inc.empty:
 inc = inc.copy()
 inc["kind_label"] = inc["kind"].map(lambda k: t(f"inc_kind_{k}"))
 inc["status_label"] = inc["status"].map(lambda s: t(f"inc_status_{s}"))
-inc["subject"] = inc["subject"].map(lambda s: t("inc_subject_all") if s == "all" else s)
+# a provider subject reads as the gateway section names it (阿里云 on a Chinese page)
+inc["subject"] = inc["subject"].map(
+    lambda s: t("inc_subject_all") if s == "all" else code("provider", s)
+)
 inc["first_local"] = _local(inc["first_seen"])
 inc["last_local"] = _local(inc["last_seen"])
 # a short incident still shows as a bar: at least 1/150 of the time axis (10 minutes at least)
@@ -105,7 +108,8 @@ st.caption(
     + t(
         "inc_providers",
         which=" · ".join(
-            f"{p} {n:,}" for p, n in zip(sent_by["provider"], sent_by["messages"], strict=True)
+            f"{code('provider', p)} {n:,}"
+            for p, n in zip(sent_by["provider"], sent_by["messages"], strict=True)
         )
         or "—",
     )
@@ -126,13 +130,15 @@ else:
     charts.show(fig, hourly, "incident_hourly")
     st.markdown(f"**{t('inc_templates')}**")
     names = {
-        "template_code": t("inc_templates"), "messages": t("inc_messages"),
+        "template_code": col("template_code"), "messages": t("inc_messages"),
         "users": t("inc_users"), "sent": t("inc_sent"), "message_id": "message_id",
         "user_id": "user_id", "provider": t("inc_provider"),
     }  # fmt: skip
     charts.table(alerts_data.templates(int(picked)).rename(columns=names), "incident_templates")
     st.markdown(f"**{t('inc_messages_behind')}**")
-    charts.table(alerts_data.messages(int(picked)).rename(columns=names), "incident_messages")
+    behind = alerts_data.messages(int(picked))
+    behind["provider"] = behind["provider"].map(lambda v: code("provider", v))
+    charts.table(behind.rename(columns=names), "incident_messages")
 
 st.subheader(t("inc_notifications"))
 log = alerts_data.notifications()

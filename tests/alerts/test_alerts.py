@@ -151,13 +151,18 @@ def _incidents_page_shows_the_open_storm(serve, data):
     assert shown["Open incidents"] == "1" and shown["Messages"] == "12"
     assert shown["Users affected"] == "6" and shown["Hours"] == "1"
     # every provider of the incident's messages, with its count
-    assert "Messages by provider: aliyun 12" in " ".join(c.value for c in at.caption)
+    assert "Messages by provider: Aliyun 12" in " ".join(c.value for c in at.caption)
     tables = [t.value for t in at.dataframe]
     listing = tables[0]
     assert listing["#"].tolist() == [1] and listing["Messages"].tolist() == [12]
     assert listing["Status"].tolist() == ["open"]
     assert len(tables[-2]) == 12  # the messages behind it
-    assert set(tables[-2]["Templates"]) == {"T_DUE"}
+    # one template per message: the column says "Template", the list of them "Templates"
+    assert set(tables[-2]["Template"]) == {"T_DUE"}
+    assert "Templates" in listing.columns
+    # provider codes read as the gateway section names them
+    assert listing["Subject"].tolist() == ["Aliyun"]
+    assert set(tables[-2]["Provider"]) == {"Aliyun"}
     # the app keeps the published file open between its runs (a process of its own when
     # served); this test runs the pipeline next in the same process, which opens that file
     # with another configuration, so the app's hold goes first
