@@ -7,33 +7,88 @@
 -- without a receipt keeps the log's values. The marts read this table, not core.sms_logs.
 create or replace table core.sms_messages as
 with
-matches as (
-    select *
+-- Only the columns used below are read: this query runs over every message of the warehouse
+-- on a full build, and what a CTE materialises it holds in memory (`logs`, read twice, is
+-- inlined for that reason: holding every log row with its content spilled to disk).
+matches as not materialized (
+    select
+        receipt_id,
+        message_id,
+        log_message_id,
+        status,
+        reported_at,
+        sent_at,
+        segments,
+        provider,
+        err_code,
+        _dt,
+        _file,
+        _row
     from core.sms_receipt_matches
     where message_id is not null
 ),
 
-deciding as (
-    select *
+-- the messages with more than one receipt: only theirs need ordering and counting; a message
+-- with one receipt (nearly all) is decided by that receipt
+multi as (
+    select message_id
     from matches
-    qualify row_number() over (
-        partition by message_id
-        order by status = 'pending', reported_at desc nulls last, receipt_id desc
-    ) = 1
+    group by message_id
+    having count(*) > 1
 ),
 
+-- per message with a receipt: the deciding receipt (the latest by receipt time; a pending one
+-- only when the message has no other) with its log row, the number of receipts, the first
+-- send time and the billed segments
 per_message as (
     select
         message_id,
-        any_value(log_message_id) as log_message_id,
-        count(*) as receipts,
-        min(coalesce(sent_at, reported_at)) as first_sent_at,
-        max(segments) as billed_segments
+        log_message_id,
+        1::bigint as receipts,
+        coalesce(sent_at, reported_at) as first_sent_at,
+        segments as billed_segments,
+        status,
+        reported_at,
+        provider,
+        err_code,
+        _dt,
+        _file,
+        _row
     from matches
-    group by message_id
+    anti join multi using (message_id)
+    union all
+    select
+        message_id,
+        log_message_id,
+        receipts,
+        first_sent_at,
+        billed_segments,
+        status,
+        reported_at,
+        provider,
+        err_code,
+        _dt,
+        _file,
+        _row
+    from (
+        select
+            matches.*,
+            count(*) over per_id as receipts,
+            min(coalesce(matches.sent_at, matches.reported_at)) over per_id as first_sent_at,
+            max(matches.segments) over per_id as billed_segments,
+            row_number() over (
+                partition by matches.message_id
+                order by matches.status = 'pending', matches.reported_at desc nulls last,
+                    matches.receipt_id desc
+            ) as receipt_rank
+        from matches
+        semi join multi using (message_id)
+        window per_id as (partition by matches.message_id)
+    )
+    where receipt_rank = 1
 ),
 
-logs as (
+logs as not materialized (
     select * from core.sms_logs
 ),
 
@@ -42,18 +97,20 @@ logs as (
 log_deciding as (
     select
         logs.*,
-        deciding.status as receipt_status,
-        deciding.reported_at as receipt_reported_at,
-        deciding.provider as receipt_provider,
-        deciding.err_code as receipt_err_code,
+        per_message.status as receipt_status,
+        per_message.reported_at as receipt_reported_at,
+        per_message.provider as receipt_provider,
+        per_message.err_code as receipt_err_code,
+        per_message.receipts,
+        per_message.billed_segments,
         coalesce(
-            deciding.message_id is not null
-            and (deciding.status <> 'pending' or logs.delivery_status = 'pending'),
+            per_message.message_id is not null
+            and (per_message.status <> 'pending' or logs.delivery_status = 'pending'),
             false
         ) as uses_receipt
     from logs
-    left join deciding
-        on deciding.message_id = logs.message_id
+    left join per_message
+        on per_message.message_id = logs.message_id
 ),
 
 log_messages as (
@@ -79,15 +136,13 @@ log_messages as (
         logs.out_id,
         'log' as origin,
         cast(null as varchar) as retry_of,
-        coalesce(per_message.receipts, 0) as receipts,
-        per_message.billed_segments,
+        coalesce(logs.receipts, 0) as receipts,
+        logs.billed_segments,
         logs.delivery_status as log_delivery_status,
         logs._dt,
         logs._file,
         logs._row
     from log_deciding as logs
-    left join per_message
-        on per_message.message_id = logs.message_id
 ),
 
 gateway_sends as (
@@ -99,10 +154,11 @@ gateway_sends as (
         logs.bill_id,
         logs.content,
         coalesce(per_message.first_sent_at, logs.sent_at) as sent_at,
-        deciding.status as delivery_status,
-        case when deciding.status = 'delivered' then deciding.reported_at end as delivered_at,
-        deciding.provider,
-        deciding.err_code,
+        per_message.status as delivery_status,
+        case when per_message.status = 'delivered' then per_message.reported_at end
+            as delivered_at,
+        per_message.provider,
+        per_message.err_code,
         coalesce(per_message.billed_segments, logs.segments) as segments,
         logs.out_id,
         'gateway' as origin,
@@ -110,12 +166,10 @@ gateway_sends as (
         per_message.receipts,
         per_message.billed_segments,
         cast(null as varchar) as log_delivery_status,
-        deciding._dt,
-        deciding._file,
-        deciding._row
+        per_message._dt,
+        per_message._file,
+        per_message._row
     from per_message
-    inner join deciding
-        on deciding.message_id = per_message.message_id
     inner join logs
         on logs.message_id = per_message.log_message_id
     where per_message.message_id <> per_message.log_message_id

@@ -6,7 +6,7 @@
 -- none: 'gw-' || md5(log row id | send time in epoch ms), its digits spelled g-p). Phone numbers are never here.
 create or replace table core.sms_receipt_matches as
 with
-receipts as (
+receipts as not materialized (
     select
         receipt_id,
         provider,
@@ -24,7 +24,7 @@ receipts as (
     from core.sms_receipts
 ),
 
-logs as (
+logs as not materialized (
     select
         message_id,
         out_id,
