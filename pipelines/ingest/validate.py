@@ -60,24 +60,38 @@ def _in_list(values) -> str:
     return "(" + ", ".join(lit(v) for v in values) + ")"
 
 
+def ts_cases(v: str) -> list[tuple[str, str]]:
+    """The contract's spellings of a timestamp in the text `v`, as (condition, TIMESTAMPTZ value)
+    pairs, the usual one (no offset: Beijing time) first. The patterns exclude each other."""
+    with_offset = (
+        f"regexp_replace(regexp_replace(replace({v}, 'T', ' '), 'Z$', '+00:00'), "
+        r"'([+-]\d{2})(\d{2})$', '\1:\2')"
+    )
+    return [
+        (
+            f"regexp_full_match({v}, '{TS_NAIVE}')",
+            f"timezone('{TIMEZONE}', try_cast(replace({v}, 'T', ' ') as timestamp))",
+        ),
+        (
+            f"regexp_full_match({v}, '{TS_COLON_OFFSET}')",
+            f"try_cast(replace({v}, 'T', ' ') as timestamptz)",
+        ),
+        (f"regexp_full_match({v}, '{TS_OFFSET}')", f"try_cast({with_offset} as timestamptz)"),
+    ]
+
+
+def case_expr(cases: list[tuple[str, str]]) -> str:
+    """`case when c1 then v1 … end` (NULL when no condition holds)."""
+    return "case " + " ".join(f"when {c} then {x}" for c, x in cases) + " end"
+
+
 def typed_expr(f: Field, v: str) -> str:
     """The typed value of field `f` from its trimmed text `v`; NULL when absent or unparsable."""
     t = f.type
     if t == C.ID:
         return f"case when length({v}) <= {C.ID_MAX_LEN} then {v} end"
     if t == C.TS:
-        with_offset = (
-            f"regexp_replace(regexp_replace(replace({v}, 'T', ' '), 'Z$', '+00:00'), "
-            r"'([+-]\d{2})(\d{2})$', '\1:\2')"
-        )
-        return (
-            f"case when regexp_full_match({v}, '{TS_NAIVE}') "
-            f"then timezone('{TIMEZONE}', try_cast(replace({v}, 'T', ' ') as timestamp)) "
-            f"when regexp_full_match({v}, '{TS_COLON_OFFSET}') "
-            f"then try_cast(replace({v}, 'T', ' ') as timestamptz) "
-            f"when regexp_full_match({v}, '{TS_OFFSET}') "
-            f"then try_cast({with_offset} as timestamptz) end"
-        )
+        return case_expr(ts_cases(v))
     if t == C.DATE:
         pattern = r"\d{4}-\d{2}-\d{2}"
         return f"case when regexp_full_match({v}, '{pattern}') then try_cast({v} as date) end"
