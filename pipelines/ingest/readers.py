@@ -38,6 +38,7 @@ from pipelines.contract import PHONE_COLUMNS, REASON_CODES, SOURCES
 from pipelines.ingest.files import LandingFile, open_exact, transcode_to_utf8
 from pipelines.ingest.mask import mask_sql, mask_text
 from pipelines.ingest.validate import lit, q
+from pipelines.ingest.warehouse import insert_rows
 
 # hive_partitioning off: the dt=… folder must not turn into a column of the data.
 # The columns are given explicitly (positional names c0, c1, …), so DuckDB does not sniff.
@@ -428,14 +429,15 @@ def read_files(
         "create or replace temp table raw_files "
         "(_src VARCHAR, _dt DATE, _file VARCHAR, _header INTEGER)"
     )
-    if good:
-        con.executemany(
-            "insert into raw_files values (?, ?, ?, ?)",
-            [
-                (fr.read_path, fr.file.dt, fr.file.path, int(fr.file.format in ("csv", "csv.gz")))
-                for fr in good
-            ],
-        )
+    insert_rows(
+        con,
+        "raw_files",
+        ["VARCHAR", "DATE", "VARCHAR", "INTEGER"],
+        [
+            (fr.read_path, fr.file.dt, fr.file.path, int(fr.file.format in ("csv", "csv.gz")))
+            for fr in good
+        ],
+    )
     # Inserts keep the files' row order (preserve_insertion_order), so a file's rows are one
     # contiguous, ordered run of rowids: the 1-based row number is the offset within that run.
     con.execute(

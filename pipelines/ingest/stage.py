@@ -30,11 +30,44 @@ from pipelines.ingest.readers import (
     temp_dir,
 )
 from pipelines.ingest.validate import q, validation_sql
-from pipelines.ingest.warehouse import ensure, file_filter, pending_table, pk_cols
+from pipelines.ingest.warehouse import ensure, file_filter, insert_rows, pending_table, pk_cols
 
 # A batch is read, validated and committed together; bounded so memory stays bounded.
 BATCH_BYTES = 512 << 20
 BATCH_FILES = 400
+# the batch's ledger rows and the files' stat, kept in temp tables: (column, type)
+NEW_FILES_COLUMNS = (
+    ("path", "VARCHAR"),
+    ("dt", "DATE"),
+    ("size", "BIGINT"),
+    ("content_hash", "VARCHAR"),
+    ("format", "VARCHAR"),
+    ("encoding", "VARCHAR"),
+    ("dropped_columns", "VARCHAR[]"),
+    ("status", "VARCHAR"),
+    ("error", "VARCHAR"),
+)
+STAT_COLUMNS = (
+    ("path", "VARCHAR"),
+    ("size", "BIGINT"),
+    ("mtime_ns", "BIGINT"),
+    ("content_hash", "VARCHAR"),
+)
+
+
+def _fill_temp(
+    con: duckdb.DuckDBPyConnection,
+    name: str,
+    columns: tuple[tuple[str, str], ...],
+    rows: list[tuple],
+) -> None:
+    """(Re)create temp table `name` with `columns` and insert `rows` in one statement."""
+    con.execute(
+        f"create or replace temp table {name} (" + ", ".join(f"{c} {t}" for c, t in columns) + ")"
+    )
+    insert_rows(con, name, [t for _, t in columns], rows)
+
+
 GZ_FACTOR = 6  # a csv.gz byte is worth about this many bytes of text
 
 Progress = Callable[[int, int], None]
@@ -172,11 +205,7 @@ def _tmp_base(con: duckdb.DuckDBPyConnection) -> Path | None:
 def _write_stat(con: duckdb.DuckDBPyConnection, rows: list[tuple]) -> None:
     con.execute("begin")
     try:
-        con.execute(
-            "create or replace temp table new_stat "
-            "(path VARCHAR, size BIGINT, mtime_ns BIGINT, content_hash VARCHAR)"
-        )
-        con.executemany("insert into new_stat values (?, ?, ?, ?)", rows)
+        _fill_temp(con, "new_stat", STAT_COLUMNS, rows)
         sqlfiles.run(con, "ingest/delete_file_stat", {"paths": [r[0] for r in rows]})
         sqlfiles.run(con, "ingest/insert_file_stat")
         con.execute("commit")
@@ -260,19 +289,9 @@ def _stage_batch(
                 f"insert into {pending} select {keys}, _file from checked where reason_code is null"
             )
             sqlfiles.run(con, "ingest/insert_quarantine", {"source": source, "run_id": run_id})
-            con.execute(
-                "create or replace temp table new_files (path VARCHAR, dt DATE, size BIGINT, "
-                "content_hash VARCHAR, format VARCHAR, encoding VARCHAR, "
-                "dropped_columns VARCHAR[], status VARCHAR, error VARCHAR)"
-            )
-            con.executemany("insert into new_files values (?, ?, ?, ?, ?, ?, ?, ?, ?)", new_files)
+            _fill_temp(con, "new_files", NEW_FILES_COLUMNS, new_files)
             sqlfiles.run(con, "ingest/insert_ledger", {"source": source, "run_id": run_id})
-            con.execute(
-                "create or replace temp table new_stat "
-                "(path VARCHAR, size BIGINT, mtime_ns BIGINT, content_hash VARCHAR)"
-            )
-            if stats:
-                con.executemany("insert into new_stat values (?, ?, ?, ?)", stats)
+            _fill_temp(con, "new_stat", STAT_COLUMNS, stats)
             sqlfiles.run(con, "ingest/insert_file_stat")
         counts = con.execute(
             "select count(*), count(*) filter (where reason_code is not null) from checked"

@@ -172,3 +172,19 @@ def _pending_files(con: duckdb.DuckDBPyConnection) -> None:
             con.execute(
                 f"alter table {pending_table(source)} add column if not exists _file VARCHAR"
             )
+
+
+def insert_rows(
+    con: duckdb.DuckDBPyConnection, table: str, types: list[str], rows: list[tuple]
+) -> None:
+    """Insert the Python tuples `rows` (one value per column of `table`, of the DuckDB `types`)
+    in one statement: a list parameter per column, unnested side by side. `executemany` runs
+    the statement once per row, about 0.7 ms each: 3.9 CPU-s for the 2,657 files' ledger, stat
+    and read lists of a full run at scale m."""
+    if not rows:
+        return
+    columns = [list(c) for c in zip(*rows, strict=True)]
+    if len(columns) != len(types):
+        raise ValueError(f"{table}: {len(types)} types for {len(columns)} columns")
+    unnested = ", ".join(f"unnest(${i + 1}::{t}[])" for i, t in enumerate(types))
+    con.execute(f"insert into {table} select {unnested}", columns)

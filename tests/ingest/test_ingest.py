@@ -827,3 +827,28 @@ def test_checks_look_at_their_scope(wh, landing):
         assert checks.core_scope(con, "users") == ["users/dt=2025-03-03/u.csv"]
     finally:
         con.close()
+
+
+def test_insert_rows_puts_python_rows_in_one_statement():
+    """Ledger and stat rows go into their temp tables by one statement of list parameters:
+    every value, NULL and list arrives in its own row and column."""
+    import datetime as dt
+
+    from pipelines.ingest.warehouse import insert_rows
+
+    con = duckdb.connect()
+    con.execute("create temp table t (p VARCHAR, d DATE, n BIGINT, l VARCHAR[])")
+    rows = [
+        ("a.csv", dt.date(2026, 11, 27), 1_700_000_000_000_000_000, ["x", "y"]),
+        ("b.csv", None, 0, []),
+        (None, dt.date(2026, 1, 1), None, None),
+    ]
+    insert_rows(con, "t", ["VARCHAR", "DATE", "BIGINT", "VARCHAR[]"], rows)
+    insert_rows(con, "t", ["VARCHAR", "DATE", "BIGINT", "VARCHAR[]"], [])  # nothing to do
+    assert con.execute("select * from t order by n nulls last").fetchall() == [
+        ("b.csv", None, 0, []),
+        ("a.csv", dt.date(2026, 11, 27), 1_700_000_000_000_000_000, ["x", "y"]),
+        (None, dt.date(2026, 1, 1), None, None),
+    ]
+    with pytest.raises(ValueError):
+        insert_rows(con, "t", ["VARCHAR"], rows)

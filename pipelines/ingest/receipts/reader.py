@@ -41,6 +41,7 @@ from pipelines.ingest.receipts.formats import (
     recognise,
 )
 from pipelines.ingest.validate import lit, q
+from pipelines.ingest.warehouse import insert_rows
 
 _RAW_COLUMNS = ", ".join(f"{q(f)} VARCHAR" for f in RAW_FIELDS)
 _RAW_TABLE = (
@@ -281,8 +282,7 @@ def _read_json(con: duckdb.DuckDBPyConnection, chunk: list[FileRead]) -> dict[st
         for src, fr in by_src.items()
         if outcomes[fr.file.path].fmt is not None
     ]
-    if ok:
-        con.executemany("insert into rc_files values (?, ?, ?)", ok)
+    insert_rows(con, "rc_files", ["VARCHAR", "DATE", "VARCHAR"], ok)
     parts = []
     for fmt in FORMATS:
         srcs = files_of(fmt)
