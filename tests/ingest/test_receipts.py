@@ -596,3 +596,72 @@ def test_json_files_read_together_keep_their_own_rows_and_errors(wh, _isolated_d
     assert query(
         wh, "select path, row_number, reason_code from ingest.quarantine order by all"
     ) == [(p + "c_multi.json", 3, "missing_required")]
+
+
+def test_record_numbers_follow_each_file_at_scale(tmp_path):
+    """A record's number is its offset in its file's run of rowids (the reader relies on
+    order-preserving inserts, not a sort). Files large enough for DuckDB to split them over
+    row groups and threads, several documents per file and several formats in one chunk:
+    every record must keep the number its position in the file gives (written into its id)."""
+    import duckdb
+
+    from pipelines.ingest import files as landing_files
+    from pipelines.ingest.readers import FileRead
+    from pipelines.ingest.receipts import reader
+    from pipelines.ingest.warehouse import configure
+
+    landing = tmp_path / "landing"
+    n_report, n_pull, n_extra, n_callback = 200_000, 150_000, 7, 130_000
+
+    def report(i: int) -> str:
+        return f'{{"biz_id": "A-{i}", "success": true, "report_time": "2026-11-28 10:00:00"}}'
+
+    def pull(i: int) -> str:
+        return f'{{"SerialNo": "B-{i}", "ReportStatus": "SUCCESS", "SessionContext": "o{i}"}}'
+
+    def callback(i: int) -> str:
+        return f'{{"sid": "C-{i}", "report_status": "FAIL", "errmsg": "E"}}'
+
+    def envelope(lo: int, hi: int) -> str:
+        items = ",\n".join(pull(i) for i in range(lo, hi))
+        return f'{{"Response": {{"PullSmsSendStatusSet": [{items}], "RequestId": "r"}}}}'
+
+    day = "2026-11-28"
+    put(landing, "sms_receipts", day, "a.jsonl", "\n".join(report(i) for i in range(n_report)))
+    # two documents: the second one's records go on counting after the first one's
+    put(
+        landing,
+        "sms_receipts",
+        day,
+        "b.json",
+        envelope(0, n_pull) + "\n" + envelope(n_pull, n_pull + n_extra),
+    )
+    put(
+        landing,
+        "sms_receipts",
+        day,
+        "c.json",
+        "[" + ",\n".join(callback(i) for i in range(n_callback)) + "]",
+    )
+    found = landing_files.scan(landing, ("sms_receipts",))
+    reads = [FileRead(f, "utf-8", "x") for f in found.files]
+    con = duckdb.connect()
+    configure(con)
+    con.execute("set threads = 4")
+    formats = reader.read_files(con, reads, tmp_path)
+    assert sorted(formats.values()) == [
+        "aliyun_sms_report",
+        "tencent_callback",
+        "tencent_pull_status",
+    ]
+    got = con.execute(
+        """select _file, count(*),
+            count(*) filter (where _row <> cast(split_part(gateway_id, '-', 2) as bigint) + 1)
+        from raw group by _file order by _file"""
+    ).fetchall()
+    p = f"sms_receipts/dt={day}/"
+    assert got == [
+        (p + "a.jsonl", n_report, 0),
+        (p + "b.json", n_pull + n_extra, 0),
+        (p + "c.json", n_callback, 0),
+    ]
