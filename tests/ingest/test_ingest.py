@@ -852,3 +852,37 @@ def test_insert_rows_puts_python_rows_in_one_statement():
     ]
     with pytest.raises(ValueError):
         insert_rows(con, "t", ["VARCHAR"], rows)
+
+
+def test_trimmed_sql_is_trim_for_every_code_point():
+    """The validation's trim only runs where a value can start or end with a space; for every
+    Unicode code point, alone, before, after and around text (ASCII and not), both forms give
+    exactly nullif(trim(x), '')."""
+    from pipelines.ingest.validate import trimmed_sql
+
+    con = duckdb.connect()
+    con.execute(
+        """create table cps as select chr(cp::integer) as c from range(1, 1114112) as r(cp)
+        where cp not between 55296 and 57343"""
+    )
+    con.execute(
+        """create table vals as
+        select unnest([c, c || 'a', 'a' || c, c || 'ab' || c, c || '月付', '月付' || c,
+            c || c, ' ' || c || ' ']) as x
+        from cps
+        union all select unnest([null, '', ' ', '  ', '　', 'a b', ' a', 'a '])"""
+    )
+    total = con.execute("select count(*) from vals").fetchone()[0]
+    assert total > 8 * 1_100_000
+    for long_text in (False, True):
+        differ = con.execute(
+            f"select count(*), min(x) from vals "
+            f"where {trimmed_sql('x', long_text=long_text)} is distinct from nullif(trim(x), '')"
+        ).fetchone()
+        assert differ == (0, None), (long_text, differ)
+    # and the spaces it must remove are there: U+0020, U+00A0, U+3000 at either end
+    got = con.execute(
+        f"select {trimmed_sql('$v')}, {trimmed_sql('$v', long_text=True)}",
+        {"v": "\u3000 \u00a0月付 a\u3000"},
+    ).fetchone()
+    assert got == ("月付 a", "月付 a")

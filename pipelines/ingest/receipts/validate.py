@@ -23,7 +23,14 @@ from pipelines.ingest.receipts.formats import (
     TWILIO_FAILED,
     TWILIO_PENDING,
 )
-from pipelines.ingest.validate import case_expr, checked_and_shown, lit, q, ts_cases
+from pipelines.ingest.validate import (
+    case_expr,
+    checked_and_shown,
+    lit,
+    q,
+    trimmed_sql,
+    ts_cases,
+)
 
 UNIX_SECONDS = r"\d{1,12}"
 RFC_2822 = r"[A-Za-z]{3}, \d{1,2} [A-Za-z]{3} \d{4} \d{2}:\d{2}:\d{2} [+-]\d{4}"
@@ -81,7 +88,7 @@ def validation_sql() -> str:
     def v(name: str) -> str:
         return q("v__" + name)
 
-    trimmed = ",\n        ".join(f"nullif(trim({q(f)}), '') as {v(f)}" for f in RAW_FIELDS)
+    trimmed = ",\n        ".join(f"{trimmed_sql(q(f))} as {v(f)}" for f in RAW_FIELDS)
     raws = ", ".join(f"{q(f)} as {q('r__' + f)}" for f in RAW_FIELDS)
     raw_json = (
         "json_object(" + ", ".join(f"{lit(f)}, {q('r__' + f)}" for f in RAW_FIELDS) + ")::varchar"
