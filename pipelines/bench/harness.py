@@ -356,6 +356,10 @@ def run_peers(
     """
     if not PEERS_DIR.is_dir():
         return {"skipped": f"no peers folder at {PEERS_DIR}"}
+    import duckdb
+
+    from pipelines.bench import peer_compare
+
     if fmt != "csv":
         return {"skipped": f"the notebooks read CSV only; this data set is {fmt}"}
     out: dict = {}
@@ -389,6 +393,10 @@ def run_peers(
             out[name]["compare_tail"] = (check.stdout + check.stderr)[-2000:]
             if check.returncode and not out[name]["disagreeing_checks"]:
                 out[name]["compare_failed"] = True  # it stopped before reporting a check
+            try:  # the expected difference: the sends only the gateways know
+                out[name]["log_only"] = peer_compare.log_only(serve, dest)
+            except (duckdb.Error, OSError) as exc:
+                out[name]["log_only"] = {"error": str(exc).splitlines()[0][:300]}
     return out
 
 

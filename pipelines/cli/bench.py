@@ -201,6 +201,15 @@ def table(report: dict):
         elif agrees is False:
             bad = ", ".join(fig.get("disagreeing_checks") or [])
             figure = f"[red]disagrees with the published numbers on: {bad}[/red] " + figure
+            log_only = fig.get("log_only") or {}
+            if log_only.get("agrees"):
+                # the notebooks read no receipts: say what the difference is made of
+                figure += (
+                    f" · on the log's own messages every daily count agrees "
+                    f"({log_only['days']} days); the published numbers also count the "
+                    f"{log_only['gateway_only_messages']:,} sends only the gateways know, "
+                    "which the notebook cannot see (it reads no receipts)"
+                )
         t.add_row(
             label,
             _s(fig.get("wall_s")),

@@ -190,3 +190,111 @@ def test_the_peers_comparison_reads_a_published_file_with_segments(tmp_path, cap
     with pytest.raises(duckdb.CatalogException):
         plain.execute("select count(*) from s.core.t")
     plain.close()
+
+
+def test_log_only_reconciles_the_notebooks_daily_counts(tmp_path):
+    """The notebooks read no receipts: their daily counts are compared with the published
+    messages of the log alone, and the sends only a gateway knew are counted apart."""
+    import duckdb
+
+    from pipelines.bench.peer_compare import log_only
+
+    serve = tmp_path / "serve.duckdb"
+    con = duckdb.connect(str(serve))
+    flags = (
+        "is_duplicate",
+        "is_quiet_hours",
+        "is_after_opt_out",
+        "is_over_daily_cap",
+        "is_marketing_in_service",
+        "is_marketing_without_consent",
+    )
+    con.execute(
+        "create schema mart; create table mart.sms_message_flags (message_id VARCHAR, "
+        "local_date DATE, purpose VARCHAR, origin VARCHAR, "
+        + ", ".join(f"{f} BOOLEAN" for f in flags)
+        + ")"
+    )
+
+    def row(mid, day, purpose, origin, *on):
+        return (mid, day, purpose, origin, *[f in on for f in flags])
+
+    con.executemany(
+        "insert into mart.sms_message_flags values (" + ", ".join(["?"] * 10) + ")",
+        [
+            # 11-01: two sent (the verification code is not counted), one at night
+            row("m1", "2026-11-01", "due_reminder", "log"),
+            row("m2", "2026-11-01", "marketing", "log", "is_quiet_hours"),
+            row("m3", "2026-11-01", "verification", "log"),
+            # 11-02: one sent by the log; its retry only the gateway knew (a duplicate)
+            row("m4", "2026-11-02", "due_reminder", "log"),
+            row("gw-1", "2026-11-02", "due_reminder", "gateway", "is_duplicate"),
+        ],
+    )
+    con.close()
+    header = "period,sms_sent,sms_duplicate,sms_quiet_hours,sms_after_opt_out,"
+    header += "sms_over_daily_cap,sms_marketing_in_service,sms_marketing_without_consent\n"
+    peer = tmp_path / "peer"
+    peer.mkdir()
+    (peer / "sms_daily.csv").write_text(
+        header + "2026-11-01,2,0,1,0,0,0,0\n2026-11-02,1,0,0,0,0,0,0\n", encoding="utf-8"
+    )
+    assert log_only(serve, peer) == {
+        "days": 2,
+        "differing_day_counts": 0,
+        "agrees": True,
+        "gateway_only_messages": 1,
+    }
+    # the notebook counting the gateway's retry (2 sent, 1 duplicate on 11-02) differs twice
+    (peer / "sms_daily.csv").write_text(
+        header + "2026-11-01,2,0,1,0,0,0,0\n2026-11-02,2,1,0,0,0,0,0\n", encoding="utf-8"
+    )
+    got = log_only(serve, peer)
+    assert (got["differing_day_counts"], got["agrees"]) == (2, False)
+    # a day only one side has counts as differing in every count
+    (peer / "sms_daily.csv").write_text(header + "2026-11-01,2,0,1,0,0,0,0\n", encoding="utf-8")
+    assert log_only(serve, peer)["differing_day_counts"] == 7
+
+
+def test_the_table_says_what_a_disagreement_with_the_notebook_is_made_of():
+    """A notebook that disagrees only because it cannot see the gateway-only sends is
+    reported with that explanation, not as a bare disagreement."""
+    from rich.console import Console
+
+    from pipelines.cli.bench import table
+
+    report = {
+        "scale": "m",
+        "machine": {
+            "cores": 2,
+            "memory_bytes": 24 << 30,
+            "duckdb": "2.0.0",
+            "load_average_at_start": [1.0, 1.0, 1.0],
+        },
+        "dataset": {"users": 50_000, "months": 6, "format": "csv"},
+        "steps": {
+            "peers": {
+                "polars": {
+                    "wall_s": 10.0,
+                    "cpu_s": 18.0,
+                    "peak_rss_bytes": 2 << 30,
+                    "exit_code": 0,
+                    "agrees_with_published": False,
+                    "disagreeing_checks": ["mart.metrics sms_sent"],
+                    "log_only": {
+                        "days": 181,
+                        "differing_day_counts": 0,
+                        "agrees": True,
+                        "gateway_only_messages": 4847,
+                    },
+                }
+            }
+        },
+        "verdicts": [],
+    }
+    console = Console(width=400, record=True)
+    console.print(table(report))
+    text = " ".join(console.export_text().split())
+    assert "disagrees with the published numbers on: mart.metrics sms_sent" in text
+    assert "on the log's own messages every daily count agrees (181 days)" in text
+    assert "4,847 sends only the gateways know" in text
