@@ -886,3 +886,35 @@ def test_trimmed_sql_is_trim_for_every_code_point():
         {"v": "\u3000 \u00a0月付 a\u3000"},
     ).fetchone()
     assert got == ("月付 a", "月付 a")
+
+
+def test_timestamp_spellings_hand_worked():
+    """Every spelling of the contract's timestamps (no offset: Beijing time), with and without
+    the offset marker the validation tests first, against hand-worked UTC instants."""
+    import datetime as dt
+
+    from pipelines.contract import TS, Field
+    from pipelines.ingest.validate import typed_expr
+
+    expr = typed_expr(Field("t", TS), "$v")
+    utc = dt.UTC
+    cases = {
+        "2025-01-01 08:00:00": dt.datetime(2025, 1, 1, 0, 0, tzinfo=utc),  # Beijing
+        "2025-01-01T08:00:00.5": dt.datetime(2025, 1, 1, 0, 0, 0, 500000, tzinfo=utc),
+        "2025-01-01 08:00:00+08:00": dt.datetime(2025, 1, 1, 0, 0, tzinfo=utc),
+        "2025-01-01T00:00:00Z": dt.datetime(2025, 1, 1, 0, 0, tzinfo=utc),
+        "2025-01-01 00:00:00-05:00": dt.datetime(2025, 1, 1, 5, 0, tzinfo=utc),
+        "2025-01-01 13:30:00+0530": dt.datetime(2025, 1, 1, 8, 0, tzinfo=utc),
+        "2025-01-01 00:00:00.25-0100": dt.datetime(2025, 1, 1, 1, 0, 0, 250000, tzinfo=utc),
+        # broken: no time, a marker but no valid offset, a bad month, a sign inside the date
+        "2025-01-01": None,
+        "2025-01-01 00:00:00+8": None,
+        "2025-01-01 00:00:00 Z": None,
+        "2025-13-01 00:00:00": None,
+        "+2025-01-01 00:00:00": None,
+        "2025-01-01 00:00:00Z+08:00": None,
+    }
+    con = duckdb.connect()
+    con.execute("set TimeZone = 'UTC'")
+    got = {v: con.execute(f"select {expr}", {"v": v}).fetchone()[0] for v in cases}
+    assert got == cases

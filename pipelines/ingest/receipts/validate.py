@@ -23,14 +23,7 @@ from pipelines.ingest.receipts.formats import (
     TWILIO_FAILED,
     TWILIO_PENDING,
 )
-from pipelines.ingest.validate import (
-    case_expr,
-    checked_and_shown,
-    lit,
-    q,
-    trimmed_sql,
-    ts_cases,
-)
+from pipelines.ingest.validate import checked_and_shown, lit, q, trimmed_sql, ts_expr
 
 UNIX_SECONDS = r"\d{1,12}"
 RFC_2822 = r"[A-Za-z]{3}, \d{1,2} [A-Za-z]{3} \d{4} \d{2}:\d{2}:\d{2} [+-]\d{4}"
@@ -43,20 +36,20 @@ def _in(values) -> str:
 def time_expr(v: str) -> str:
     """TIMESTAMPTZ from a receipt's time text; NULL when absent or unparsable.
 
-    The spellings exclude each other (digits alone, a weekday's name first, or a date with
-    dashes), so their order changes only the cost: the contract's usual one (the most common
-    in every gateway's files but Tencent's pull and Twilio's) is tried first."""
-    usual, *others = ts_cases(v)
-    return case_expr(
-        [
-            usual,
-            (f"regexp_full_match({v}, '{UNIX_SECONDS}')", f"to_timestamp(try_cast({v} as bigint))"),
+    Besides the contract's spellings (`ts_expr`): UNIX seconds (digits alone, no offset
+    marker) and RFC 2822 (a weekday's name first, always an offset such as `+0000`). The
+    spellings exclude each other, so their order changes only the cost."""
+    return ts_expr(
+        v,
+        plain=[
+            (f"regexp_full_match({v}, '{UNIX_SECONDS}')", f"to_timestamp(try_cast({v} as bigint))")
+        ],
+        marked=[
             (
                 f"regexp_full_match({v}, '{RFC_2822}')",
                 f"try_strptime({v}, '%a, %d %b %Y %H:%M:%S %z')",
-            ),
-            *others,
-        ]
+            )
+        ],
     )
 
 
