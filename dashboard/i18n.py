@@ -140,6 +140,7 @@ L: dict[str, tuple[str, str]] = {
     "inc_hours": ("涉及小时数", "Hours"),
     "inc_sent": ("发送时间（北京时间）", "Sent (Beijing time)"),
     "inc_hour": ("小时（北京时间）", "Hour (Beijing time)"),
+    "inc_span": ("首次至最近出现（北京时间）", "First to last seen (Beijing time)"),
     "inc_hourly": ("每小时短信数", "Messages per hour"),
     "inc_window": ("{first} 至 {last}（北京时间）", "{first} to {last} (Beijing time)"),
     "inc_history_note": (

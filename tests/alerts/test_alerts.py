@@ -163,6 +163,21 @@ def _incidents_page_shows_the_open_storm(serve, data):
     # provider codes read as the gateway section names them
     assert listing["Subject"].tolist() == ["Aliyun"]
     assert set(tables[-2]["Provider"]) == {"Aliyun"}
+    # the timeline's dates read in the page's language: Mar 9 / 3月9日
+    import json
+
+    def timeline_axis(app) -> dict:
+        specs = [json.loads(el.proto.spec) for el in app.get("plotly_chart")]
+        spec = next(s for s in specs if s["layout"]["title"]["text"] == "Incident timeline"
+                    or s["layout"]["title"]["text"] == "事件时间线")  # fmt: skip
+        return spec["layout"]["xaxis"]
+
+    axis = timeline_axis(at)
+    assert axis["tickformat"] == "%b %-d"
+    assert axis["title"]["text"] == "First to last seen (Beijing time)"
+    at.session_state["lang"] = "zh"
+    at.run()
+    assert timeline_axis(at)["tickformat"] == "%-m月%-d日"
     # the app keeps the published file open between its runs (a process of its own when
     # served); this test runs the pipeline next in the same process, which opens that file
     # with another configuration, so the app's hold goes first
