@@ -356,12 +356,12 @@ def run_peers(
     """
     if not PEERS_DIR.is_dir():
         return {"skipped": f"no peers folder at {PEERS_DIR}"}
+    if fmt != "csv":
+        return {"skipped": f"the notebooks read CSV only; this data set is {fmt}"}
     import duckdb
 
     from pipelines.bench import peer_compare
 
-    if fmt != "csv":
-        return {"skipped": f"the notebooks read CSV only; this data set is {fmt}"}
     out: dict = {}
     for name in only:
         script = PEERS_DIR / PEERS[name]

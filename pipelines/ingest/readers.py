@@ -38,7 +38,7 @@ from pipelines.contract import PHONE_COLUMNS, REASON_CODES, SOURCES
 from pipelines.ingest.files import LandingFile, open_exact, transcode_to_utf8
 from pipelines.ingest.mask import mask_sql, mask_text
 from pipelines.ingest.validate import lit, q
-from pipelines.ingest.warehouse import insert_rows
+from pipelines.ingest.warehouse import fill_temp
 
 # hive_partitioning off: the dt=… folder must not turn into a column of the data.
 # The columns are given explicitly (positional names c0, c1, …), so DuckDB does not sniff.
@@ -425,14 +425,10 @@ def read_files(
         if fr.error is not None:
             fr.dropped = []  # nothing of a file that did not load is kept, not even its header
     good = [fr for fr in reads if fr.error is None]
-    con.execute(
-        "create or replace temp table raw_files "
-        "(_src VARCHAR, _dt DATE, _file VARCHAR, _header INTEGER)"
-    )
-    insert_rows(
+    fill_temp(
         con,
         "raw_files",
-        ["VARCHAR", "DATE", "VARCHAR", "INTEGER"],
+        (("_src", "VARCHAR"), ("_dt", "DATE"), ("_file", "VARCHAR"), ("_header", "INTEGER")),
         [
             (fr.read_path, fr.file.dt, fr.file.path, int(fr.file.format in ("csv", "csv.gz")))
             for fr in good

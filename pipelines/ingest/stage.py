@@ -30,7 +30,7 @@ from pipelines.ingest.readers import (
     temp_dir,
 )
 from pipelines.ingest.validate import q, validation_sql
-from pipelines.ingest.warehouse import ensure, file_filter, insert_rows, pending_table, pk_cols
+from pipelines.ingest.warehouse import ensure, file_filter, fill_temp, pending_table, pk_cols
 
 # A batch is read, validated and committed together; bounded so memory stays bounded.
 BATCH_BYTES = 512 << 20
@@ -53,20 +53,6 @@ STAT_COLUMNS = (
     ("mtime_ns", "BIGINT"),
     ("content_hash", "VARCHAR"),
 )
-
-
-def _fill_temp(
-    con: duckdb.DuckDBPyConnection,
-    name: str,
-    columns: tuple[tuple[str, str], ...],
-    rows: list[tuple],
-) -> None:
-    """(Re)create temp table `name` with `columns` and insert `rows` in one statement."""
-    con.execute(
-        f"create or replace temp table {name} (" + ", ".join(f"{c} {t}" for c, t in columns) + ")"
-    )
-    insert_rows(con, name, [t for _, t in columns], rows)
-
 
 GZ_FACTOR = 6  # a csv.gz byte is worth about this many bytes of text
 
@@ -205,7 +191,7 @@ def _tmp_base(con: duckdb.DuckDBPyConnection) -> Path | None:
 def _write_stat(con: duckdb.DuckDBPyConnection, rows: list[tuple]) -> None:
     con.execute("begin")
     try:
-        _fill_temp(con, "new_stat", STAT_COLUMNS, rows)
+        fill_temp(con, "new_stat", STAT_COLUMNS, rows)
         sqlfiles.run(con, "ingest/delete_file_stat", {"paths": [r[0] for r in rows]})
         sqlfiles.run(con, "ingest/insert_file_stat")
         con.execute("commit")
@@ -289,9 +275,9 @@ def _stage_batch(
                 f"insert into {pending} select {keys}, _file from checked where reason_code is null"
             )
             sqlfiles.run(con, "ingest/insert_quarantine", {"source": source, "run_id": run_id})
-            _fill_temp(con, "new_files", NEW_FILES_COLUMNS, new_files)
+            fill_temp(con, "new_files", NEW_FILES_COLUMNS, new_files)
             sqlfiles.run(con, "ingest/insert_ledger", {"source": source, "run_id": run_id})
-            _fill_temp(con, "new_stat", STAT_COLUMNS, stats)
+            fill_temp(con, "new_stat", STAT_COLUMNS, stats)
             sqlfiles.run(con, "ingest/insert_file_stat")
         counts = con.execute(
             "select count(*), count(*) filter (where reason_code is not null) from checked"

@@ -174,17 +174,25 @@ def _pending_files(con: duckdb.DuckDBPyConnection) -> None:
             )
 
 
-def insert_rows(
-    con: duckdb.DuckDBPyConnection, table: str, types: list[str], rows: list[tuple]
+def fill_temp(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    columns: tuple[tuple[str, str], ...],
+    rows: list[tuple],
 ) -> None:
-    """Insert the Python tuples `rows` (one value per column of `table`, of the DuckDB `types`)
-    in one statement: a list parameter per column, unnested side by side. `executemany` runs
-    the statement once per row, about 0.7 ms each: 3.9 CPU-s for the 2,657 files' ledger, stat
-    and read lists of a full run at scale m."""
+    """(Re)create the temp table `table` with `columns` ((name, DuckDB type) pairs) and insert
+    the Python tuples `rows` in one statement: a list parameter per column, unnested side by
+    side. `executemany` runs its statement once per row, about 0.7 ms each: 3.9 CPU-s for the
+    2,657 files' ledger, stat and read lists of a full run at scale m."""
+    con.execute(
+        f"create or replace temp table {table} ("
+        + ", ".join(f"{name} {typ}" for name, typ in columns)
+        + ")"
+    )
     if not rows:
         return
-    columns = [list(c) for c in zip(*rows, strict=True)]
-    if len(columns) != len(types):
-        raise ValueError(f"{table}: {len(types)} types for {len(columns)} columns")
-    unnested = ", ".join(f"unnest(${i + 1}::{t}[])" for i, t in enumerate(types))
-    con.execute(f"insert into {table} select {unnested}", columns)
+    values = [list(c) for c in zip(*rows, strict=True)]
+    if len(values) != len(columns):
+        raise ValueError(f"{table}: {len(columns)} columns, rows of {len(values)} values")
+    unnested = ", ".join(f"unnest(${i + 1}::{typ}[])" for i, (_, typ) in enumerate(columns))
+    con.execute(f"insert into {table} select {unnested}", values)

@@ -829,29 +829,32 @@ def test_checks_look_at_their_scope(wh, landing):
         con.close()
 
 
-def test_insert_rows_puts_python_rows_in_one_statement():
+def test_fill_temp_puts_python_rows_in_one_statement():
     """Ledger and stat rows go into their temp tables by one statement of list parameters:
     every value, NULL and list arrives in its own row and column."""
     import datetime as dt
 
-    from pipelines.ingest.warehouse import insert_rows
+    from pipelines.ingest.warehouse import fill_temp
 
     con = duckdb.connect()
-    con.execute("create temp table t (p VARCHAR, d DATE, n BIGINT, l VARCHAR[])")
+    columns = (("p", "VARCHAR"), ("d", "DATE"), ("n", "BIGINT"), ("l", "VARCHAR[]"))
     rows = [
         ("a.csv", dt.date(2026, 11, 27), 1_700_000_000_000_000_000, ["x", "y"]),
         ("b.csv", None, 0, []),
         (None, dt.date(2026, 1, 1), None, None),
     ]
-    insert_rows(con, "t", ["VARCHAR", "DATE", "BIGINT", "VARCHAR[]"], rows)
-    insert_rows(con, "t", ["VARCHAR", "DATE", "BIGINT", "VARCHAR[]"], [])  # nothing to do
+    fill_temp(con, "t", columns, rows)
     assert con.execute("select * from t order by n nulls last").fetchall() == [
         ("b.csv", None, 0, []),
         ("a.csv", dt.date(2026, 11, 27), 1_700_000_000_000_000_000, ["x", "y"]),
         (None, dt.date(2026, 1, 1), None, None),
     ]
+    # filled again: the table is created anew, empty when there are no rows
+    fill_temp(con, "t", columns, [])
+    assert con.execute("select count(*) from t").fetchone() == (0,)
+    assert [r[0] for r in con.execute("describe t").fetchall()] == ["p", "d", "n", "l"]
     with pytest.raises(ValueError):
-        insert_rows(con, "t", ["VARCHAR"], rows)
+        fill_temp(con, "t", columns[:1], rows)
 
 
 def test_trimmed_sql_is_trim_for_every_code_point():

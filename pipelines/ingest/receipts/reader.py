@@ -41,7 +41,7 @@ from pipelines.ingest.receipts.formats import (
     recognise,
 )
 from pipelines.ingest.validate import lit, q
-from pipelines.ingest.warehouse import insert_rows
+from pipelines.ingest.warehouse import fill_temp
 
 _RAW_COLUMNS = ", ".join(f"{q(f)} VARCHAR" for f in RAW_FIELDS)
 _RAW_TABLE = (
@@ -279,13 +279,12 @@ def _read_json(con: duckdb.DuckDBPyConnection, chunk: list[FileRead]) -> dict[st
         else:
             out.dropped = sorted(k - fields)
 
-    con.execute("create or replace temp table rc_files (_src VARCHAR, _dt DATE, _file VARCHAR)")
     ok = [
         (src, fr.file.dt, fr.file.path)
         for src, fr in by_src.items()
         if outcomes[fr.file.path].fmt is not None
     ]
-    insert_rows(con, "rc_files", ["VARCHAR", "DATE", "VARCHAR"], ok)
+    fill_temp(con, "rc_files", (("_src", "VARCHAR"), ("_dt", "DATE"), ("_file", "VARCHAR")), ok)
     parts = []
     for fmt in FORMATS:
         srcs = files_of(fmt)
