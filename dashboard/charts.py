@@ -85,12 +85,24 @@ def _whole_ticks(fig: go.Figure, top: float, horizontal: bool = False) -> None:
         (fig.update_xaxes if horizontal else fig.update_yaxes)(dtick=1, tick0=0)
 
 
-def time_axis(fig: go.Figure, grain: str, title: str | None = None) -> go.Figure:
-    """An x axis of days or months, labelled for the language."""
+def time_axis(
+    fig: go.Figure, grain: str, title: str | None = None, hover_time: bool = False
+) -> go.Figure:
+    """An x axis of days or months, its ticks and hover labels in the page's language;
+    `hover_time`: the hover label also shows the clock time (a bar from one time to another)."""
     if grain == "month":
-        fig.update_xaxes(dtick="M1", tickformat=fmt.month_tick(), title=title or t("month"))
+        fig.update_xaxes(
+            dtick="M1",
+            tickformat=fmt.month_tick(),
+            hoverformat=fmt.month_hover(),
+            title=title or t("month"),
+        )
     else:
-        fig.update_xaxes(tickformat=fmt.day_tick(), title=title or t("day"))
+        fig.update_xaxes(
+            tickformat=fmt.day_tick(),
+            hoverformat=fmt.day_hover(with_time=hover_time),
+            title=title or t("day"),
+        )
     return fig
 
 
@@ -272,9 +284,17 @@ def small_multiples(
         if p.y_format == "int" and top is not None and top <= 10:
             fig.update_yaxes(dtick=1, tick0=0, rangemode="tozero", row=r + 1, col=c + 1)
         if grain == "month":
-            fig.update_xaxes(tickformat=fmt.month_tick(), dtick="M1", row=r + 1, col=c + 1)
+            fig.update_xaxes(
+                tickformat=fmt.month_tick(),
+                hoverformat=fmt.month_hover(),
+                dtick="M1",
+                row=r + 1,
+                col=c + 1,
+            )
         elif grain == "day":
-            fig.update_xaxes(tickformat=fmt.day_tick(), row=r + 1, col=c + 1)
+            fig.update_xaxes(
+                tickformat=fmt.day_tick(), hoverformat=fmt.day_hover(), row=r + 1, col=c + 1
+            )
     for a in fig.layout.annotations:
         a.update(font={"size": 13}, x=a.x, xanchor="center")
     for i in empty:  # an empty panel says why, rather than showing a bare axis

@@ -190,6 +190,18 @@ def month_tick() -> str:
     return "%Y年%-m月" if lang() == "zh" else "%b %Y"
 
 
+def day_hover(with_time: bool = False) -> str:
+    """Plotly hover format of a date on a daily axis: 2026年3月9日 / Mar 9, 2026 (Plotly's own
+    would name the month in English on a Chinese page); `with_time` adds the clock time."""
+    day = "%Y年%-m月%-d日" if lang() == "zh" else "%b %-d, %Y"
+    return f"{day} %H:%M" if with_time else day
+
+
+def month_hover() -> str:
+    """Plotly hover format of a date on a monthly axis: 2026年3月 / Mar 2026."""
+    return month_tick()
+
+
 def as_date(v: object) -> dt.date | None:
     return None if is_missing(v) else pd.Timestamp(v).date()
 

@@ -80,7 +80,8 @@ fig = px.timeline(
     color_discrete_map={t("inc_status_open"): "#d62728", t("inc_status_resolved"): "#7f7f7f"},
 )  # fmt: skip
 charts.style(fig, t("inc_timeline"))
-charts.time_axis(fig, "day", title=t("inc_span"))  # 4月6日 on a Chinese page, not Apr 6
+# 4月6日 on a Chinese page, not Apr 6; the hover shows first and last seen to the minute
+charts.time_axis(fig, "day", title=t("inc_span"), hover_time=True)
 fig.update_yaxes(autorange="reversed")
 charts.show(fig, inc.drop(columns=["bar_end"]), "incidents_timeline")
 

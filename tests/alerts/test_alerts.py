@@ -174,10 +174,12 @@ def _incidents_page_shows_the_open_storm(serve, data):
 
     axis = timeline_axis(at)
     assert axis["tickformat"] == "%b %-d"
+    assert axis["hoverformat"] == "%b %-d, %Y %H:%M"  # first and last seen to the minute
     assert axis["title"]["text"] == "First to last seen (Beijing time)"
     at.session_state["lang"] = "zh"
     at.run()
     assert timeline_axis(at)["tickformat"] == "%-m月%-d日"
+    assert timeline_axis(at)["hoverformat"] == "%Y年%-m月%-d日 %H:%M"  # not Plotly's "Apr"
     # the app keeps the published file open between its runs (a process of its own when
     # served); this test runs the pipeline next in the same process, which opens that file
     # with another configuration, so the app's hold goes first

@@ -800,3 +800,36 @@ def test_a_small_multiple_whose_values_are_all_hidden_says_too_few():
     notes = [a for a in fig.layout.annotations if a.text == t("too_few")]
     # one note, in the second panel (b), none in the first
     assert [(n.xref, n.yref) for n in notes] == [("x2 domain", "y2 domain")]
+
+
+def test_chinese_date_axes_name_no_english_month_in_their_hover(fixture_db, monkeypatch):
+    """Plotly labels a date it shows on hover with its own English month names ("Apr 6,
+    2025") unless the axis says otherwise: every chart of dates on a Chinese page does."""
+    import re
+
+    monkeypatch.setenv("NUDGESCOPE_SERVE", str(fixture_db))
+    monkeypatch.setenv("NUDGESCOPE_MIN_DENOMINATOR", "1")
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.session_state["lang"] = "zh"
+    is_date = re.compile(r"^\d{4}-\d{2}-\d{2}")
+    english = re.compile(r"%[bBaA]")
+    checked, wrong = 0, []
+    for page in SCANNED:
+        open_page(at, page)
+        for el in at.get("plotly_chart"):
+            spec = json.loads(el.proto.spec)
+            layout = spec["layout"]
+            for trace in spec["data"]:
+                xs = [v for v in (trace.get("x") or []) if isinstance(v, str)]
+                if not (xs and is_date.match(xs[0])):
+                    continue
+                axis = layout.get("xaxis" + trace.get("xaxis", "x")[1:], {})
+                template = trace.get("hovertemplate") or ""
+                if "%{x|" in template and "%{x}" not in template:
+                    continue  # the trace formats its own dates
+                checked += 1
+                hover = axis.get("hoverformat", "")
+                if not hover or english.search(hover) or english.search(axis.get("tickformat", "")):
+                    wrong.append((page, layout.get("title", {}).get("text"), hover))
+    assert checked >= 8  # the daily and monthly charts of the scanned pages
+    assert sorted(set(wrong)) == []
