@@ -22,7 +22,7 @@ import duckdb
 from pipelines import engines, sqlfiles
 from pipelines.ingest import changes
 from pipelines.ingest.receipts import overlay
-from pipelines.ingest.warehouse import any_row_order
+from pipelines.ingest.warehouse import any_row_order, late_rows
 from pipelines.marts import daily, lineage, temp
 from pipelines.marts import state as mart_state
 from pipelines.marts.rewrite import scoped_insert
@@ -297,7 +297,7 @@ def _agg_state_exists(con: duckdb.DuckDBPyConnection) -> bool:
 def _flags_scope_rows(con: duckdb.DuckDBPyConnection, name: str) -> None:
     """The flags rows of the flags' scope (S, U or P), before or after the scoped update."""
     temp.create(
-        con, name, f"select * from mart.sms_message_flags where {mart_state.in_flags_scope()}"
+        con, name, late_rows("mart.sms_message_flags", f"where {mart_state.in_flags_scope()}")
     )
 
 

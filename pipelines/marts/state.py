@@ -61,6 +61,7 @@ import duckdb
 from pipelines import sqlfiles
 from pipelines.ingest import changes
 from pipelines.ingest.receipts import overlay
+from pipelines.ingest.warehouse import late_rows
 from pipelines.marts import temp
 from pipelines.marts.lineage import file_table
 from pipelines.marts.rewrite import scoped_insert
@@ -432,12 +433,12 @@ def update_flags(con: duckdb.DuckDBPyConnection) -> None:
     )
     if temp.count(con, "flags_scope_users"):
         con.execute(
-            f"""insert into flags_input
-            select logs.*
-            from core.sms_messages as logs
-            semi join flags_scope_users as users
-                on users.user_id = logs.user_id
-            where not {in_dates}"""
+            "insert into flags_input "
+            + late_rows(
+                "core.sms_messages",
+                f"""semi join flags_scope_users as users on users.user_id = t.user_id
+                where not {in_dates}""",
+            )
         )
     if temp.count(con, "flags_scope_pairs"):
         # the days of P's users (and the days before them the window reaches) that neither
@@ -454,15 +455,16 @@ def update_flags(con: duckdb.DuckDBPyConnection) -> None:
         )
         lo, hi = _sent_at_bounds(con, "_pair_read_dates")
         con.execute(
-            f"""insert into flags_input
-            select logs.*
-            from core.sms_messages as logs
-            semi join _pair_read_edays as days
-                on days.user_id = logs.user_id
-                and days.eday = {EPOCH_DAY.format(ts="logs.sent_at")}
-            anti join flags_scope_users as users
-                on users.user_id = logs.user_id
-            where logs.sent_at >= $lo and logs.sent_at < $hi and not {in_dates}""",
+            "insert into flags_input "
+            + late_rows(
+                "core.sms_messages",
+                f"""semi join _pair_read_edays as days
+                    on days.user_id = t.user_id
+                    and days.eday = {EPOCH_DAY.format(ts="t.sent_at")}
+                anti join flags_scope_users as users
+                    on users.user_id = t.user_id
+                where t.sent_at >= $lo and t.sent_at < $hi and not {in_dates}""",
+            ),
             {"lo": lo, "hi": hi},
         )
     con.execute(f"delete from mart.sms_message_flags where {in_flags_scope()}")
@@ -513,7 +515,9 @@ def update_scoped_file(con: duckdb.DuckDBPyConnection, name: str) -> None:
     if SCOPED_FILES[name] == "dates_users" and temp.exists(con, "_agg_flags_new"):
         # the build kept the flags rows of S or U right after their update: the same rows
         source = "select * from _agg_flags_new"
-    else:
+    elif SCOPED_FILES[name] == "dates_users":  # users' rows lie all over the table
+        source = late_rows("mart.sms_message_flags", f"where {where}")
+    else:  # a few dates: a scan skips the other dates' row groups by their min/max
         source = f"select * from mart.sms_message_flags where {where}"
     temp.create(con, "flags_in_scope", source)
     con.execute(f"delete from {table} where {where}")

@@ -52,6 +52,7 @@ import duckdb
 from pipelines import sqlfiles
 from pipelines.contract import RECEIPTS
 from pipelines.ingest import changes
+from pipelines.ingest.warehouse import late_rows
 from pipelines.schema import core_table_ddl
 
 MATCHES, MESSAGES = "core/sms_receipt_matches", "core/sms_messages"
@@ -372,8 +373,8 @@ def _update(con: duckdb.DuckDBPyConnection) -> None:
         where log_message_id in (select message_id from touched)"""
     )
     con.execute(
-        """create or replace temp table _ov_receipts as
-        select * from core.sms_receipts semi join _ov_scope using (receipt_id)"""
+        "create or replace temp table _ov_receipts as "
+        + late_rows("core.sms_receipts", "semi join _ov_scope as s on s.receipt_id = t.receipt_id")
     )
     con.execute(
         "create or replace temp table _ov_match_logs as select * from core.sms_logs where "
@@ -383,8 +384,10 @@ def _update(con: duckdb.DuckDBPyConnection) -> None:
         )
     )
     con.execute(
-        """create or replace temp table _ov_old_matches as
-        select * from core.sms_receipt_matches semi join _ov_scope using (receipt_id)"""
+        "create or replace temp table _ov_old_matches as "
+        + late_rows(
+            "core.sms_receipt_matches", "semi join _ov_scope as s on s.receipt_id = t.receipt_id"
+        )
     )
     con.execute(f"create or replace temp table _ov_new_matches as {_matches_sql()}")
     con.execute(
@@ -429,13 +432,15 @@ def _update(con: duckdb.DuckDBPyConnection) -> None:
     old_dates = list({r[0] for r in removed})
     old_edays = list({r[1] for r in removed})
     con.execute(
-        """create or replace temp table _ov_logs as
-        select * from core.sms_logs semi join _ov_ids using (message_id)"""
+        "create or replace temp table _ov_logs as "
+        + late_rows("core.sms_logs", "semi join _ov_ids as x on x.message_id = t.message_id")
     )
     con.execute(
-        """create or replace temp table _ov_matches as
-        select * from core.sms_receipt_matches
-        where log_message_id in (select message_id from _ov_ids)"""
+        "create or replace temp table _ov_matches as "
+        + late_rows(
+            "core.sms_receipt_matches",
+            "semi join _ov_ids as x on x.message_id = t.log_message_id",
+        )
     )
     con.execute(f"create or replace temp table _ov_new_messages as {_messages_sql()}")
     con.execute("insert into core.sms_messages select * from _ov_new_messages")
