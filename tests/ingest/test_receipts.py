@@ -665,3 +665,76 @@ def test_record_numbers_follow_each_file_at_scale(tmp_path):
         (p + "b.json", n_pull + n_extra, 0),
         (p + "c.json", n_callback, 0),
     ]
+
+
+# R by its definition (pipelines.ingest.receipts.overlay._update), each level looked up in
+# full: the production query skips the second lookups of what the first level covered
+PLAIN_SCOPE = """
+with first as (
+    select receipt_id, gateway_id, out_id from _ov_changed_receipts
+    union select receipt_id, gateway_id, out_id from core.sms_receipts
+        where gateway_id in (select message_id from _ov_changed_logs)
+    union select receipt_id, gateway_id, out_id from core.sms_receipts
+        where out_id in (select out_id from _ov_changed_logs)
+    union select receipt_id, gateway_id, out_id from core.sms_receipt_matches
+        where log_message_id in (select message_id from _ov_changed_logs)
+),
+touched as (
+    select message_id, out_id from core.sms_logs
+        where message_id in (select gateway_id from first)
+        or out_id in (select out_id from first)
+        or message_id in (
+            select log_message_id from core.sms_receipt_matches
+            where receipt_id in (select receipt_id from first)
+        )
+    union select message_id, out_id from _ov_changed_logs
+)
+select receipt_id from first
+union select receipt_id from core.sms_receipts
+    where out_id in (select out_id from first union select out_id from touched)
+    or gateway_id in (select message_id from touched)
+union select receipt_id from core.sms_receipt_matches
+    where log_message_id in (select message_id from touched)
+"""
+
+
+def test_the_overlay_scope_is_its_definition(built):
+    """For every changed log row and every changed receipt alone, every pair of log rows and
+    every pair of a log row and a receipt: the receipts whose match the overlay recomputes."""
+    from itertools import combinations, product
+
+    from pipelines.ingest.receipts.overlay import SCOPE_SQL
+
+    con = connect(built)
+    try:
+
+        def ids(sql: str) -> list[str]:
+            return [r[0] for r in con.execute(sql).fetchall()]
+
+        logs = ids("select message_id from core.sms_logs")
+        receipts = ids("select receipt_id from core.sms_receipts")
+        cases = [(lg, ()) for lg in combinations(logs, 1)] + [((), (r,)) for r in receipts]
+        cases += [(lg, ()) for lg in combinations(logs, 2)]
+        cases += [((lg,), (r,)) for lg, r in product(logs, receipts)]
+        sizes = set()
+        for changed_logs, changed_receipts in cases:
+            con.execute(
+                "create or replace temp table _ov_changed_logs as select message_id, out_id "
+                "from core.sms_logs where list_contains($ids, message_id)",
+                {"ids": list(changed_logs)},
+            )
+            con.execute(
+                "create or replace temp table _ov_changed_receipts as "
+                "select receipt_id, gateway_id, out_id from core.sms_receipts "
+                "where list_contains($ids, receipt_id)",
+                {"ids": list(changed_receipts)},
+            )
+            con.execute(SCOPE_SQL)
+            got = {r[0] for r in con.execute("select receipt_id from _ov_scope").fetchall()}
+            want = {r[0] for r in con.execute(PLAIN_SCOPE).fetchall()}
+            assert got == want, (changed_logs, changed_receipts)
+            sizes.add(len(want))
+    finally:
+        con.close()
+    assert len(logs) == 7 and len(receipts) > 10
+    assert len(sizes) > 3  # scopes of many sizes, not one trivial answer

@@ -294,6 +294,70 @@ def _rows_matching(table: str, lookups: list[tuple[str, str, str]]) -> str:
     return f"rowid in (\n            {branches}\n        )"
 
 
+# R, from the changed receipts (_ov_changed_receipts) and log rows (_ov_changed_logs): those
+# receipts, the receipts naming a changed log row, and every receipt sharing a caller's id
+# with them (see _update). A temp table `_ov_scope` of receipt ids.
+SCOPE_SQL = """create or replace temp table _ov_scope as
+with first as (
+    select receipt_id, gateway_id, out_id from _ov_changed_receipts
+    union
+    select r.receipt_id, r.gateway_id, r.out_id from core.sms_receipts as r
+    semi join _ov_changed_logs as c on c.message_id = r.gateway_id
+    union
+    select r.receipt_id, r.gateway_id, r.out_id from core.sms_receipts as r
+    semi join _ov_changed_logs as c on c.out_id = r.out_id
+    union
+    select receipt_id, gateway_id, out_id from core.sms_receipt_matches
+    where log_message_id in (select message_id from _ov_changed_logs)
+),
+-- the log rows those receipts name or matched, and the changed ones
+touched as (
+    select l.message_id, l.out_id from core.sms_logs as l
+    semi join first as f on f.gateway_id = l.message_id
+    union
+    select l.message_id, l.out_id from core.sms_logs as l
+    semi join first as f on f.out_id = l.out_id
+    union
+    select l.message_id, l.out_id from core.sms_logs as l
+    semi join (
+        select m.log_message_id from core.sms_receipt_matches as m
+        semi join first as f on f.receipt_id = m.receipt_id
+    ) as m on m.log_message_id = l.message_id
+    union
+    select message_id, out_id from _ov_changed_logs
+),
+-- the caller's ids of those receipts and rows: a row's receipts decide together
+out_ids as (
+    select out_id from first where out_id is not null
+    union
+    select out_id from touched where out_id is not null
+),
+-- `first` holds every receipt naming a changed log row by either id and every
+-- receipt matched to one: only the other rows and caller's ids are looked up again
+-- (none, on a day of new sends: the big tables are then not scanned a second time)
+new_out_ids as (
+    select out_id from out_ids
+    except
+    select out_id from _ov_changed_logs
+),
+new_touched as (
+    select message_id from touched
+    except
+    select message_id from _ov_changed_logs
+)
+select receipt_id from first
+union
+select r.receipt_id from core.sms_receipts as r
+semi join new_out_ids as o on o.out_id = r.out_id
+union
+select r.receipt_id from core.sms_receipts as r
+semi join new_touched as t on t.message_id = r.gateway_id
+union
+-- every receipt matched to a touched row
+select m.receipt_id from core.sms_receipt_matches as m
+semi join new_touched as t on t.message_id = m.log_message_id"""
+
+
 def _update(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(f"create temp table {MESSAGE_EDAYS} (eday BIGINT)")
     # log rows of changed days: their ids and caller's ids, new and old
@@ -324,54 +388,7 @@ def _update(con: duckdb.DuckDBPyConnection) -> None:
     # would, and each big table is scanned once per lookup. Each lookup is a semi join of its
     # own (the build side is the few ids): `a in (…) or b in (…)` over a big table evaluated
     # both lookups for every row, at about twice the CPU.
-    con.execute(
-        """create or replace temp table _ov_scope as
-        with first as (
-            select receipt_id, gateway_id, out_id from _ov_changed_receipts
-            union
-            select r.receipt_id, r.gateway_id, r.out_id from core.sms_receipts as r
-            semi join _ov_changed_logs as c on c.message_id = r.gateway_id
-            union
-            select r.receipt_id, r.gateway_id, r.out_id from core.sms_receipts as r
-            semi join _ov_changed_logs as c on c.out_id = r.out_id
-            union
-            select receipt_id, gateway_id, out_id from core.sms_receipt_matches
-            where log_message_id in (select message_id from _ov_changed_logs)
-        ),
-        -- the log rows those receipts name or matched, and the changed ones
-        touched as (
-            select l.message_id, l.out_id from core.sms_logs as l
-            semi join first as f on f.gateway_id = l.message_id
-            union
-            select l.message_id, l.out_id from core.sms_logs as l
-            semi join first as f on f.out_id = l.out_id
-            union
-            select l.message_id, l.out_id from core.sms_logs as l
-            semi join (
-                select m.log_message_id from core.sms_receipt_matches as m
-                semi join first as f on f.receipt_id = m.receipt_id
-            ) as m on m.log_message_id = l.message_id
-            union
-            select message_id, out_id from _ov_changed_logs
-        ),
-        -- the caller's ids of those receipts and rows: a row's receipts decide together
-        out_ids as (
-            select out_id from first where out_id is not null
-            union
-            select out_id from touched where out_id is not null
-        )
-        select receipt_id from first
-        union
-        select r.receipt_id from core.sms_receipts as r
-        semi join out_ids as o on o.out_id = r.out_id
-        union
-        select r.receipt_id from core.sms_receipts as r
-        semi join touched as t on t.message_id = r.gateway_id
-        union
-        -- every receipt matched to a touched row
-        select receipt_id from core.sms_receipt_matches
-        where log_message_id in (select message_id from touched)"""
-    )
+    con.execute(SCOPE_SQL)
     con.execute(
         "create or replace temp table _ov_receipts as "
         + late_rows("core.sms_receipts", "semi join _ov_scope as s on s.receipt_id = t.receipt_id")
