@@ -738,3 +738,46 @@ def test_the_overlay_scope_is_its_definition(built):
         con.close()
     assert len(logs) == 7 and len(receipts) > 10
     assert len(sizes) > 3  # scopes of many sizes, not one trivial answer
+
+
+def test_published_receipts_are_the_receipt_columns_of_the_matches(built, tmp_path):
+    """Publish gives readers core.sms_receipts as a view over the published matches (every
+    receipt with all its columns) while the matches are current, and as its own table when a
+    receipts change has not been through a build yet. Readers see the same rows either way."""
+    from pipelines.ingest import changes
+    from pipelines.serve.publish import publish
+    from pipelines.serve.segments import open_published
+
+    serve = tmp_path / "serve.duckdb"
+    rows_sql = "select * from core.sms_receipts order by receipt_id"
+
+    def published() -> tuple[list, bool, list]:
+        pub = open_published(serve)
+        try:
+            is_view = pub.execute(
+                "select count(*) > 0 from duckdb_views() "
+                "where schema_name = 'core' and view_name = 'sms_receipts'"
+            ).fetchone()[0]
+            copies = pub.execute(
+                "select database_name from duckdb_tables() "
+                "where table_name in ('sms_receipts', 'core__sms_receipts')"
+            ).fetchall()
+            return pub.execute(rows_sql).fetchall(), is_view, copies
+        finally:
+            pub.close()
+
+    con = connect(built)
+    try:
+        want = con.execute(rows_sql).fetchall()
+        publish(con, serve, "r1")
+        rows, is_view, copies = published()
+        assert rows == want and len(want) > 10
+        assert is_view and copies == []  # no second copy of the receipts anywhere
+        # a receipts change the build has not read: the matches may be behind
+        changes.record(con, "core.sms_receipts", "select date '2026-11-26'")
+        publish(con, serve, "r2")
+        rows, is_view, copies = published()
+        assert rows == want
+        assert copies  # the receipts' own rows, in the segments
+    finally:
+        con.close()
