@@ -8,6 +8,7 @@ import plotly.express as px
 import streamlit as st
 
 from dashboard import charts, data
+from dashboard import format as fmt
 from dashboard.data import alerts as alerts_data
 from dashboard.i18n import code, col, t
 
@@ -71,19 +72,30 @@ shown = inc[
 charts.table(shown, "incidents_list")
 
 st.subheader(t("inc_timeline"))
+inc["first_text"] = inc["first_seen"].map(lambda v: fmt.local_time(v, with_zone=False))
+inc["last_text"] = inc["last_seen"].map(lambda v: fmt.local_time(v, with_zone=False))
 fig = px.timeline(
     inc, x_start="first_local", x_end="bar_end", y="kind_label", color="status_label",
-    hover_data={"incident_id": True, "subject": True, "messages": True, "users": True,
-                "bar_end": False, "first_local": True, "last_local": True},
-    labels={"kind_label": t("inc_kind"), "status_label": t("inc_status"),
-            "first_local": t("inc_first_seen"), "last_local": t("inc_last_seen")},
+    custom_data=["incident_id", "subject", "messages", "users", "first_text", "last_text"],
+    labels={"kind_label": t("inc_kind"), "status_label": t("inc_status")},
     color_discrete_map={t("inc_status_open"): "#d62728", t("inc_status_resolved"): "#7f7f7f"},
 )  # fmt: skip
+# the hover in the page's words (px names the data frame's columns), times to the minute
+fig.update_traces(
+    hovertemplate=(
+        "#%{customdata[0]} · %{y}<br>"
+        f"{t('inc_subject')}: %{{customdata[1]}}<br>"
+        f"{t('inc_first_seen')}: %{{customdata[4]}}<br>"
+        f"{t('inc_last_seen')}: %{{customdata[5]}}<br>"
+        f"{t('inc_messages')}: %{{customdata[2]:,d}} · {t('inc_users')}: %{{customdata[3]:,d}}"
+        "<extra>%{fullData.name}</extra>"
+    )
+)
 charts.style(fig, t("inc_timeline"))
-# 4月6日 on a Chinese page, not Apr 6; the hover shows first and last seen to the minute
+# 4月6日 on a Chinese page, not Apr 6
 charts.time_axis(fig, "day", title=t("inc_span"), hover_time=True)
 fig.update_yaxes(autorange="reversed")
-charts.show(fig, inc.drop(columns=["bar_end"]), "incidents_timeline")
+charts.show(fig, inc.drop(columns=["bar_end", "first_text", "last_text"]), "incidents_timeline")
 
 st.subheader(t("inc_detail"))
 choices = inc["incident_id"].tolist()

@@ -166,11 +166,20 @@ def _incidents_page_shows_the_open_storm(serve, data):
     # the timeline's dates read in the page's language: Mar 9 / 3月9日
     import json
 
-    def timeline_axis(app) -> dict:
+    def timeline(app) -> dict:
         specs = [json.loads(el.proto.spec) for el in app.get("plotly_chart")]
-        spec = next(s for s in specs if s["layout"]["title"]["text"] == "Incident timeline"
+        return next(s for s in specs if s["layout"]["title"]["text"] == "Incident timeline"
                     or s["layout"]["title"]["text"] == "事件时间线")  # fmt: skip
-        return spec["layout"]["xaxis"]
+
+    def timeline_axis(app) -> dict:
+        return timeline(app)["layout"]["xaxis"]
+
+    # the hover names its fields in the page's words, never the data frame's columns
+    hover = timeline(at)["data"][0]["hovertemplate"]
+    assert "Subject: %{customdata[1]}" in hover and "Users affected" in hover
+    assert "incident_id" not in hover and "users=" not in hover
+    # first and last duplicate of the storm (the docstring), Beijing time
+    assert timeline(at)["data"][0]["customdata"][0][4:] == ["2025-03-02 20:02", "2025-03-02 20:04"]
 
     axis = timeline_axis(at)
     assert axis["tickformat"] == "%b %-d"
@@ -180,6 +189,7 @@ def _incidents_page_shows_the_open_storm(serve, data):
     at.run()
     assert timeline_axis(at)["tickformat"] == "%-m月%-d日"
     assert timeline_axis(at)["hoverformat"] == "%Y年%-m月%-d日 %H:%M"  # not Plotly's "Apr"
+    assert "对象: %{customdata[1]}" in timeline(at)["data"][0]["hovertemplate"]
     # the app keeps the published file open between its runs (a process of its own when
     # served); this test runs the pipeline next in the same process, which opens that file
     # with another configuration, so the app's hold goes first
