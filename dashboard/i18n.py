@@ -313,10 +313,11 @@ L: dict[str, tuple[str, str]] = {
     ),
     "hover_frontier": (
         "%{text}：每期 %{x:.2f} 条短信，按时还款 %{y:.1%}，投诉率 %{customdata[1]:.1%}"
-        "（%{customdata[0]} 期）",
+        "（%{customdata[0]:,} 期）",
         "%{text}: %{x:.2f} SMS per cycle, %{y:.1%} on time, complaint rate "
-        "%{customdata[1]:.1%} (n=%{customdata[0]})",
+        "%{customdata[1]:.1%} (n=%{customdata[0]:,})",
     ),
+    "colon": ("：", ": "),  # a label and its value in a chart's hover
     "rule_duplicates": ("去重（10 分钟窗口）", "Suppress duplicates (10-minute window)"),
     "rule_quiet_hours": (
         "免打扰时段（22:00–08:00）不发送",

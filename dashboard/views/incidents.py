@@ -81,13 +81,14 @@ fig = px.timeline(
     color_discrete_map={t("inc_status_open"): "#d62728", t("inc_status_resolved"): "#7f7f7f"},
 )  # fmt: skip
 # the hover in the page's words (px names the data frame's columns), times to the minute
+c = t("colon")
 fig.update_traces(
     hovertemplate=(
         "#%{customdata[0]} · %{y}<br>"
-        f"{t('inc_subject')}: %{{customdata[1]}}<br>"
-        f"{t('inc_first_seen')}: %{{customdata[4]}}<br>"
-        f"{t('inc_last_seen')}: %{{customdata[5]}}<br>"
-        f"{t('inc_messages')}: %{{customdata[2]:,d}} · {t('inc_users')}: %{{customdata[3]:,d}}"
+        f"{t('inc_subject')}{c}%{{customdata[1]}}<br>"
+        f"{t('inc_first_seen')}{c}%{{customdata[4]}}<br>"
+        f"{t('inc_last_seen')}{c}%{{customdata[5]}}<br>"
+        f"{t('inc_messages')}{c}%{{customdata[2]:,d}} · {t('inc_users')}{c}%{{customdata[3]:,d}}"
         "<extra>%{fullData.name}</extra>"
     )
 )

@@ -377,7 +377,12 @@ for band, g in cv.groupby("score_band", sort=False):
                 "arrayminus": (g["rate"] - g["ci_low"]).tolist(),
             },
             customdata=g[["n"]],
-            hovertemplate="%{x}: %{y:.1%} (n=%{customdata[0]})<extra></extra>",
+            # which line, and what its axes mean: six lines share the chart
+            hovertemplate=(
+                f"%{{fullData.name}}<br>{t('reminders')}{t('colon')}%{{x}}<br>"
+                f"{t(f'o_{outcome}')}{t('colon')}%{{y:.1%}} (n=%{{customdata[0]:,}})"
+                "<extra></extra>"
+            ),
         )
     )
 fig.update_xaxes(title=t("reminders"), type="category", categoryorder="array",

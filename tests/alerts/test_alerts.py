@@ -189,7 +189,7 @@ def _incidents_page_shows_the_open_storm(serve, data):
     at.run()
     assert timeline_axis(at)["tickformat"] == "%-m月%-d日"
     assert timeline_axis(at)["hoverformat"] == "%Y年%-m月%-d日 %H:%M"  # not Plotly's "Apr"
-    assert "对象: %{customdata[1]}" in timeline(at)["data"][0]["hovertemplate"]
+    assert "对象：%{customdata[1]}" in timeline(at)["data"][0]["hovertemplate"]
     # the app keeps the published file open between its runs (a process of its own when
     # served); this test runs the pipeline next in the same process, which opens that file
     # with another configuration, so the app's hold goes first

@@ -286,6 +286,10 @@ def test_tradeoffs_charts_curve_arms_frontier(app):
     curve = next(s for title, s in figs.items() if title.startswith("Outcome vs pre-due"))
     assert trace(curve, "All")["y"] == [0.6, 0.7, 0.8, 0.85, 0.86, 0.86]
     assert trace(curve, "All")["x"] == ["0", "1", "2", "3", "4", "5+"]
+    # six lines share the chart: the hover names the line and both axes
+    assert trace(curve, "All")["hovertemplate"].startswith(
+        "%{fullData.name}<br>Pre-due reminders: %{x}<br>On time: %{y:.1%}"
+    )
     arms = figs["Arms vs control: difference with 95% CI"]
     arm = trace(arms, "EXP-REMIND-01 · 2 reminders")  # the arm by its label
     # bills due Jan-Mar: control U01 U03 U05 U07 on time 10/12 (U05 late in Feb and Mar),
