@@ -78,14 +78,17 @@ class Measured:
 
 
 def measure(
-    argv: list[str], env: dict[str, str] | None = None, log: Path | None = None
+    argv: list[str],
+    env: dict[str, str] | None = None,
+    log: Path | None = None,
+    cwd: Path | None = None,
 ) -> Measured:
     """Run argv as a child process; wall time from outside, peak RSS and CPU from wait4."""
     full_env = {**os.environ, **(env or {})}
     err = open(log, "w+b") if log else tempfile.TemporaryFile()  # noqa: SIM115
     try:
         t0 = time.perf_counter()
-        proc = subprocess.Popen(argv, env=full_env, stdout=err, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(argv, env=full_env, stdout=err, stderr=subprocess.STDOUT, cwd=cwd)
         _, status, ru = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - t0
         proc.returncode = os.waitstatus_to_exitcode(status)

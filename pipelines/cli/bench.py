@@ -51,6 +51,15 @@ def register(subparsers) -> None:
         "--regenerate", action="store_true", help="simulate the data again even if it exists"
     )
     p.add_argument(
+        "--against",
+        metavar="REV",
+        default=None,
+        help="instead of the steps: a full run and one more day of this checkout against git "
+        "revision REV, in alternating rounds on the same data (writes "
+        "data/bench/against-<scale>-<timestamp>.json)",
+    )
+    p.add_argument("--rounds", type=int, default=2, help="rounds of --against (default 2: ABBA)")
+    p.add_argument(
         "--markdown",
         type=Path,
         metavar="JSON",
@@ -76,6 +85,26 @@ def main(args: argparse.Namespace) -> int:
     if args.repeat < 1:
         raise UserError("--repeat must be at least 1")
     console = Console(stderr=True)
+    if args.against is not None:
+        from pipelines.bench import against
+
+        report = against.run_against(
+            Options(
+                scale=args.scale,
+                users=args.users,
+                months=args.months,
+                seed=args.seed,
+                fmt=args.fmt,
+                regenerate=args.regenerate,
+            ),
+            args.against,
+            args.rounds,
+            say=lambda msg: console.print(msg, highlight=False),
+        )
+        Console().print(against.table(report))
+        console.print(f"figures written to {report['written_to']}", highlight=False)
+        failed = [r for r in report["runs"] if r["full_run"]["exit_code"] or r["day"]["exit_code"]]
+        return 1 if failed else 0
     report = run_bench(
         Options(
             scale=args.scale,

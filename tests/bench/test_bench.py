@@ -293,3 +293,46 @@ def test_the_table_says_what_a_disagreement_with_the_notebook_is_made_of():
     assert "disagrees with the published numbers on: mart.metrics sms_sent" in text
     assert "on the log's own messages every daily count agrees (181 days)" in text
     assert "4,847 sends only the gateways know" in text
+
+
+def test_against_runs_both_codes_in_alternating_rounds(_isolated_data_dir):
+    """--against HEAD: the same code twice, so every run succeeds on both sides and the rounds
+    alternate their order (ABBA); the worktree is gone afterwards."""
+    import subprocess
+
+    from pipelines.settings import REPO_ROOT
+
+    code = main(
+        ["bench", "--scale", "s", "--users", "20", "--months", "1", "--against", "HEAD"]
+        + ["--rounds", "2"]
+    )
+    assert code == 0
+    bench = _isolated_data_dir / "bench"
+    (written,) = bench.glob("against-s-*.json")
+    report = json.loads(written.read_text(encoding="utf-8"))
+    assert [(r["round"], r["code"]) for r in report["runs"]] == [
+        (1, "HEAD"), (1, "this checkout"), (2, "this checkout"), (2, "HEAD")
+    ]  # fmt: skip
+    head = subprocess.run(
+        ["git", "-C", str(REPO_ROOT), "rev-parse", "HEAD"], capture_output=True, text=True
+    ).stdout.strip()
+    assert report["rev_commit"] == head == report["this_commit"]
+    for run in report["runs"]:
+        for step in ("full_run", "day"):
+            assert run[step]["exit_code"] == 0, run[step].get("stderr_tail")
+            assert run[step]["cpu_s"] > 0 and run[step]["wall_s"] > 0
+        assert run["day_rows"] > 0
+    medians = report["medians"]["day_cpu_s"]
+    assert medians["rev"] > 0 and medians["this"] > 0 and medians["this_vs_rev"] > 0
+    assert not list((bench / "code").iterdir())  # the worktree was removed
+    worktrees = subprocess.run(
+        ["git", "-C", str(REPO_ROOT), "worktree", "list"], capture_output=True, text=True
+    ).stdout
+    assert str(bench) not in worktrees
+
+
+def test_against_an_unknown_revision_is_a_clear_error(_isolated_data_dir, capsys):
+    code = main(["bench", "--scale", "s", "--users", "20", "--months", "1",
+                 "--against", "no-such-rev-xyz"])  # fmt: skip
+    assert code != 0
+    assert "no-such-rev-xyz" in capsys.readouterr().err

@@ -1,0 +1,179 @@
+"""`nudgescope bench --against REV`: this code against another revision, rounds alternating.
+
+On a shared machine the speed drifts by 5-10 % between runs a few minutes apart, as much as
+a good change saves. Comparing one bench run with another taken earlier then says more about
+the machine than about the code. Here both codes run in the same session, on the same data
+set, in alternating order (ABBA: REV, this code; then this code, REV; ...), so a drift hits
+both alike, and each round gives a pair measured minutes apart.
+
+One measurement is what the bench's `full_run` and `incremental_run` are: `nudgescope run` as
+its own process on an empty data folder whose `landing/` hard-links the data set, then one
+more day of every source (`pipelines.bench.extra_day`) and `nudgescope run` again. REV runs
+from a detached git worktree under `data/bench/code/`, with this checkout's Python
+environment (a revision that needs other packages cannot be compared this way), removed
+afterwards. The figures go to `data/bench/against-<scale>-<timestamp>.json`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import shutil
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+from pipelines.bench.extra_day import add_day
+from pipelines.bench.harness import (
+    Options,
+    bench_root,
+    data_env,
+    dataset_params,
+    ensure_dataset,
+    fresh_data_dir,
+    machine,
+    measure,
+)
+from pipelines.errors import UserError
+from pipelines.settings import REPO_ROOT, paths
+
+THIS = "this checkout"
+
+
+def _git(*args: str) -> str:
+    out = subprocess.run(
+        ["git", "-C", str(REPO_ROOT), *args], capture_output=True, text=True, check=False
+    )
+    if out.returncode != 0:
+        raise UserError(f"git {' '.join(args)}: {out.stderr.strip() or 'failed'}")
+    return out.stdout.strip()
+
+
+def worktree(rev: str) -> tuple[str, Path]:
+    """(the full commit id of `rev`, a detached worktree of it under data/bench/code/)."""
+    sha = _git("rev-parse", "--verify", f"{rev}^{{commit}}")
+    tree = paths().bench / "code" / sha[:12]
+    if tree.exists():
+        _git("worktree", "remove", "--force", str(tree))
+    tree.parent.mkdir(parents=True, exist_ok=True)
+    _git("worktree", "add", "--detach", str(tree), sha)
+    return sha, tree
+
+
+def run_code(tree: Path, data_dir: Path, log: Path) -> dict:
+    """`nudgescope run` of the code in `tree` on `data_dir`, as its own process."""
+    env = {**data_env(data_dir), "PYTHONPATH": str(tree)}
+    m = measure(
+        [sys.executable, "-m", "pipelines.cli", "run", "--data-dir", str(data_dir)],
+        env=env,
+        log=log,
+        cwd=tree,  # `python -m` puts the working folder first on the import path
+    )
+    out = m.as_dict()
+    if m.exit_code:
+        out["stderr_tail"] = m.stderr_tail
+    return out
+
+
+def _median(rows: list[dict], code: str, step: str, key: str) -> float | None:
+    values = [r[step][key] for r in rows if r["code"] == code and not r[step]["exit_code"]]
+    return round(statistics.median(values), 3) if values else None
+
+
+def run_against(opts: Options, rev: str, rounds: int, say=print) -> dict:
+    if rounds < 1:
+        raise UserError("--rounds must be at least 1")
+    params = dataset_params(opts.scale, opts.users, opts.months, opts.seed, opts.fmt)
+    root = bench_root(opts.scale)
+    ensure_dataset(root, params, opts.regenerate, say)
+    landing = root / "landing"
+    sha, tree = worktree(rev)
+    codes = {rev: tree, THIS: REPO_ROOT}
+    started = dt.datetime.now(dt.UTC)
+    rows: list[dict] = []
+    try:
+        for n in range(rounds):
+            order = [rev, THIS] if n % 2 == 0 else [THIS, rev]
+            for code in order:
+                work = root / "work" / ("against-rev" if code == rev else "against-this")
+                fresh_data_dir(work, landing)
+                say(f"round {n + 1}/{rounds}: {code}: a full run, then one more day ...")
+                full = run_code(codes[code], work, root / "against-full.log")
+                added = add_day(work / "landing")
+                day = run_code(codes[code], work, root / "against-day.log")
+                rows.append({"round": n + 1, "code": code, "full_run": full, "day": day,
+                             "day_rows": added["rows"]})  # fmt: skip
+                shutil.rmtree(work)
+    finally:
+        _git("worktree", "remove", "--force", str(tree))
+    summary = {}
+    for step in ("full_run", "day"):
+        for key in ("cpu_s", "wall_s"):
+            old, new = _median(rows, rev, step, key), _median(rows, THIS, step, key)
+            summary[f"{step}_{key}"] = {
+                "rev": old,
+                "this": new,
+                "this_vs_rev": round(new / old, 3) if old and new else None,
+            }
+    report = {
+        "scale": opts.scale,
+        "dataset": params,
+        "started_at": started.isoformat(timespec="seconds"),
+        "rev": rev,
+        "rev_commit": sha,
+        "this_commit": _git("rev-parse", "HEAD"),
+        "this_dirty": bool(_git("status", "--porcelain", "--untracked-files=no")),
+        "rounds": rounds,
+        "machine": machine(),
+        "runs": rows,
+        "medians": summary,
+    }
+    out = paths().bench / f"against-{opts.scale}-{started.strftime('%Y%m%dT%H%M%SZ')}.json"
+    out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    report["written_to"] = str(out)
+    return report
+
+
+def table(report: dict):
+    """The runs and the medians as a rich table."""
+    from rich.table import Table
+
+    rev = report["rev"]
+    tab = Table(
+        title=f"nudgescope bench --against {rev} ({report['rev_commit'][:10]}): "
+        f"{report['rounds']} rounds, alternating",
+        caption="CPU = user + system seconds of the run's process (all threads)",
+    )
+    for col in ("round", "code", "full run: wall", "CPU", "+1 day: wall", "CPU"):
+        tab.add_column(col, justify="left" if col == "code" else "right")
+    for r in report["runs"]:
+        tab.add_row(
+            str(r["round"]),
+            r["code"],
+            f"{r['full_run']['wall_s']:.1f} s",
+            f"{r['full_run']['cpu_s']:.1f} s" + (" (failed)" if r["full_run"]["exit_code"] else ""),
+            f"{r['day']['wall_s']:.1f} s",
+            f"{r['day']['cpu_s']:.1f} s" + (" (failed)" if r["day"]["exit_code"] else ""),
+        )
+    med = report["medians"]
+
+    def cell(step: str, key: str, who: str) -> str:
+        v = med[f"{step}_{key}"][who]
+        return "—" if v is None else f"{v:.1f} s"
+
+    for who, label in (("rev", f"median {rev}"), ("this", f"median {THIS}")):
+        tab.add_row(
+            "", label, cell("full_run", "wall_s", who), cell("full_run", "cpu_s", who),
+            cell("day", "wall_s", who), cell("day", "cpu_s", who),
+        )  # fmt: skip
+
+    def ratio(step: str, key: str) -> str:
+        v = med[f"{step}_{key}"]["this_vs_rev"]
+        return "—" if v is None else f"{v:.3f}x"
+
+    tab.add_row(
+        "", f"{THIS} / {rev}", ratio("full_run", "wall_s"), ratio("full_run", "cpu_s"),
+        ratio("day", "wall_s"), ratio("day", "cpu_s"),
+    )  # fmt: skip
+    return tab
