@@ -85,40 +85,27 @@ def main(args: argparse.Namespace) -> int:
     if args.repeat < 1:
         raise UserError("--repeat must be at least 1")
     console = Console(stderr=True)
+    options = Options(
+        scale=args.scale,
+        users=args.users,
+        months=args.months,
+        seed=args.seed,
+        fmt=args.fmt,
+        repeat=args.repeat,
+        steps=steps,
+        profile=args.profile,
+        regenerate=args.regenerate,
+    )
+    say = lambda msg: console.print(msg, highlight=False)  # noqa: E731
     if args.against is not None:
         from pipelines.bench import against
 
-        report = against.run_against(
-            Options(
-                scale=args.scale,
-                users=args.users,
-                months=args.months,
-                seed=args.seed,
-                fmt=args.fmt,
-                regenerate=args.regenerate,
-            ),
-            args.against,
-            args.rounds,
-            say=lambda msg: console.print(msg, highlight=False),
-        )
+        report = against.run_against(options, args.against, args.rounds, say=say)
         Console().print(against.table(report))
         console.print(f"figures written to {report['written_to']}", highlight=False)
         failed = [r for r in report["runs"] if r["full_run"]["exit_code"] or r["day"]["exit_code"]]
         return 1 if failed else 0
-    report = run_bench(
-        Options(
-            scale=args.scale,
-            users=args.users,
-            months=args.months,
-            seed=args.seed,
-            fmt=args.fmt,
-            repeat=args.repeat,
-            steps=steps,
-            profile=args.profile,
-            regenerate=args.regenerate,
-        ),
-        say=lambda msg: console.print(msg, highlight=False),
-    )
+    report = run_bench(options, say=say)
     Console().print(table(report))
     console.print(f"figures written to {report['written_to']}", highlight=False)
     failed = [n for n, s in report["steps"].items() if s.get("exit_code")]
