@@ -94,7 +94,7 @@ def time_axis(
         fig.update_xaxes(
             dtick="M1",
             tickformat=fmt.month_tick(),
-            hoverformat=fmt.month_hover(),
+            hoverformat=fmt.month_tick(),  # a month reads the same on hover
             title=title or t("month"),
         )
     else:
@@ -286,7 +286,7 @@ def small_multiples(
         if grain == "month":
             fig.update_xaxes(
                 tickformat=fmt.month_tick(),
-                hoverformat=fmt.month_hover(),
+                hoverformat=fmt.month_tick(),  # a month reads the same on hover
                 dtick="M1",
                 row=r + 1,
                 col=c + 1,

@@ -197,11 +197,6 @@ def day_hover(with_time: bool = False) -> str:
     return f"{day} %H:%M" if with_time else day
 
 
-def month_hover() -> str:
-    """Plotly hover format of a date on a monthly axis: 2026年3月 / Mar 2026."""
-    return month_tick()
-
-
 def as_date(v: object) -> dt.date | None:
     return None if is_missing(v) else pd.Timestamp(v).date()
 
