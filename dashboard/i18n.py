@@ -317,7 +317,12 @@ L: dict[str, tuple[str, str]] = {
         "%{text}: %{x:.2f} SMS per cycle, %{y:.1%} on time, complaint rate "
         "%{customdata[1]:.1%} (n=%{customdata[0]:,})",
     ),
-    "colon": ("：", ": "),  # a label and its value in a chart's hover
+    "colon": ("：", ": "),
+    "partial_left_out": (
+        "{month}未完整（已过 {days}/{total} 天）：不计入比率；柱状图中该月只含已过的天数。",
+        "{month} is partial ({days} of {total} days): left out of the rates; its bars count "
+        "only those days.",
+    ),  # a label and its value in a chart's hover
     "rule_duplicates": ("去重（10 分钟窗口）", "Suppress duplicates (10-minute window)"),
     "rule_quiet_hours": (
         "免打扰时段（22:00–08:00）不发送",

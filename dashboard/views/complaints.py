@@ -38,6 +38,13 @@ else:
             fig.update_traces(hovertemplate="%{x|%Y-%m}: %{y:,d}")
             charts.show(fig, part.drop(columns="label"), key)
 
+# a month still running is no trend point: its rates stop at the latest complete month (as
+# the overview's trends do), and the caption says what its bars hold
+meta = data.meta() or {}
+as_of = fmt.as_date(meta.get("as_of")) or f.end
+complete = data.latest_complete_month(f.end, as_of)
+partial_end = min(f.end, as_of)
+
 RATES = [
     "complaints_per_10k_active",
     "sms_complaints_per_100k_sms",
@@ -46,7 +53,8 @@ RATES = [
     "complaint_resolution_hours_p50",
 ]
 rates = data.metrics(RATES, f)
-rates = fmt.hide_small(rates[rates["segment"] == "all"], data.min_denominator())
+rates = rates[(rates["segment"] == "all") & (pd.to_datetime(rates["period"]).dt.date <= complete)]
+rates = fmt.hide_small(rates, data.min_denominator())
 if not rates.empty:
     panels = [
         charts.Panel(m, t(f"m_{m}"), fmt.metric_unit(m), fmt.metric_kind(m), fmt.metric_color(m))
@@ -57,6 +65,16 @@ if not rates.empty:
     )
     charts.show(fig, rates[COLS], "complaints_rates")
     st.caption(t("rates_scope"))
+if partial_end > data.month_end(complete):
+    start = data.month_end(complete) + pd.Timedelta(days=1)
+    st.caption(
+        t(
+            "partial_left_out",
+            month=fmt.month(start),
+            days=(partial_end - start).days + 1,
+            total=(data.month_end(start) - start).days + 1,
+        )
+    )
     st.caption(t("too_few_chart_note", min=data.min_denominator()))
 
 st.subheader(t("resolution_title"))

@@ -198,6 +198,29 @@ def test_first_day_of_a_month_headlines_the_previous_complete_month(tmp_path, mo
     assert trace(spec, "On-time rate")["y"] == [1.0, 0.875, 0.75]
 
 
+def test_complaint_rates_leave_out_the_month_still_running(tmp_path, monkeypatch):
+    """Published on 2026-04-01, April has one day of opt-outs (1, against 2 in March): a rate
+    chart would read it as a fall. The rates stop at March and a caption says why."""
+    path = _first_of_april(build(tmp_path / "serve.duckdb"))
+    monkeypatch.setenv("NUDGESCOPE_SERVE", str(path))
+    monkeypatch.setenv("NUDGESCOPE_MIN_DENOMINATOR", "1")
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.session_state["lang"] = "en"
+    open_page(at, "complaints")
+    spec = next(s for title, s in figures(at).items() if title.startswith("Complaint and opt-out"))
+    opt_outs = trace(spec, "Opt-outs")
+    assert opt_outs["x"][-1].startswith("2026-03") and opt_outs["y"][-1] == 2
+    assert (
+        "Apr 2026 is partial (1 of 30 days): left out of the rates; its bars count only "
+        "those days." in [c.value for c in at.caption]
+    )
+    at.session_state["lang"] = "zh"
+    at.run()
+    assert "2026年4月未完整（已过 1/30 天）：不计入比率；柱状图中该月只含已过的天数。" in [
+        c.value for c in at.caption
+    ]
+
+
 def test_overview_band_filter_changes_figures(app):
     at = open_page(app, "overview")
     at.sidebar.selectbox(key="band").set_value("E").run()
