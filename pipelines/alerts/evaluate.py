@@ -13,13 +13,16 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from datetime import time as dtime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import duckdb
 
 from pipelines import sqlfiles
 from pipelines.alerts import notify
 from pipelines.alerts.settings import AlertSettings
+from pipelines.settings import TIMEZONE
 
 SETUP = (
     "alerts/schema",
@@ -116,6 +119,20 @@ def evaluate(
     return result
 
 
+def _date_bounds(con: duckdb.DuckDBPyConnection) -> tuple[dict, dict]:
+    """The range of the dates in alert_dates (local days, Asia/Shanghai), as dates and as the
+    `sent_at` range they cover: filters DuckDB checks against each row group's min/max, so a
+    day's evaluation reads the recent row groups of the flags and the log, not all of them
+    (0.75 + 0.5 CPU-s at m). The exact date tests stay."""
+    first, last = con.execute("select min(local_date), max(local_date) from alert_dates").fetchone()
+    zone = ZoneInfo(TIMEZONE)
+    sent = {
+        "sent_from": datetime.combine(first, dtime(0), zone),
+        "sent_before": datetime.combine(last + timedelta(days=1), dtime(0), zone),
+    }
+    return {"first_date": first, "last_date": last}, sent
+
+
 def _evaluate(con, run_id, settings: AlertSettings, now, result: AlertResult) -> None:
     since, first_load = sqlfiles.run(con, "alerts/watermark").fetchone()
     sqlfiles.run(con, "alerts/window", {"since": since})
@@ -126,8 +143,9 @@ def _evaluate(con, run_id, settings: AlertSettings, now, result: AlertResult) ->
     sqlfiles.run(con, "alerts/create_hits")
     if result.window_dates:
         sqlfiles.run(con, "alerts/dates")
-        sqlfiles.run(con, "alerts/flagged")
-        sqlfiles.run(con, "alerts/provider_hours")
+        dates, sent = _date_bounds(con)
+        sqlfiles.run(con, "alerts/flagged", dates)
+        sqlfiles.run(con, "alerts/provider_hours", sent)
         for name in RULES:
             sqlfiles.run(con, name, _used(name, params))
     sources = sorted(settings.stale_hours)

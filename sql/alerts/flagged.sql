@@ -1,5 +1,6 @@
 -- The flagged or failed messages of those dates (from mart.sms_message_flags, with the
--- provider from core.sms_logs); in_window marks the dates the run loaded.
+-- provider from core.sms_logs); in_window marks the dates the run loaded. $first_date /
+-- $last_date bound those dates, so DuckDB skips the other dates' row groups by their min/max.
 create or replace temp table alert_flagged as
 with
 flags as (
@@ -18,7 +19,8 @@ flags as (
         is_marketing_in_service
     from mart.sms_message_flags
     where
-        local_date in (select local_date from alert_dates)
+        local_date between $first_date and $last_date
+        and local_date in (select local_date from alert_dates)
         and (
             is_duplicate
             or is_quiet_hours
@@ -27,6 +29,17 @@ flags as (
             or is_marketing_in_service
             or delivery_status = 'failed'
         )
+),
+
+-- the log rows of those messages, found by their ids first: a join of the whole log would read
+-- the provider of all its rows (a message's send time may be its first receipt's, so the log
+-- row's date need not be the flags' date)
+logs as (
+    select message_id, provider from core.sms_logs
+    where rowid in (
+        select l.rowid from core.sms_logs as l
+        semi join flags on flags.message_id = l.message_id
+    )
 )
 
 select
@@ -34,5 +47,5 @@ select
     coalesce(sms.provider, 'unknown') as provider,
     flags.local_date in (select local_date from alert_window) as in_window
 from flags
-left join core.sms_logs as sms
+left join logs as sms
     on sms.message_id = flags.message_id

@@ -1,5 +1,7 @@
 -- Delivered and failed messages per provider and clock hour over those dates, straight from
 -- core.sms_logs (one scan, no join); pending ones have no receipt yet and count in neither.
+-- $sent_from / $sent_before bound those dates' send times: DuckDB skips the log's row groups
+-- outside them by their min/max (the date test below stays exact).
 create or replace temp table alert_provider_hours as
 with
 sms as (
@@ -9,6 +11,7 @@ sms as (
         delivery_status,
         cast(sent_at at time zone 'Asia/Shanghai' as date) as local_date
     from core.sms_logs
+    where sent_at >= $sent_from and sent_at < $sent_before
 )
 
 select

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -379,11 +379,15 @@ def test_opt_out_night_batch_and_stale_source_rules(_isolated_data_dir, monkeypa
         con.close()
 
 
-def test_delivery_drop_against_the_trailing_week(_isolated_data_dir):
+@pytest.mark.parametrize("base_hour, drop_hour", [("10:00", "10:00"), ("00:00", "23:59")])
+def test_delivery_drop_against_the_trailing_week(_isolated_data_dir, base_hour, drop_hour):
     """60 users each get one reminder at 10:00 on 1 and 2 March, provider aliyun. On 1 March
     all 60 are delivered (the baseline: rate 1.0 over 60 receipts); on 2 March the first 30
     fail: rate 0.5 < 0.8 x 1.0 → one delivery_drop incident with the 30 failed messages of
-    30 users. 1 March itself has no baseline (fewer than 50 receipts before it): no hit."""
+    30 users. 1 March itself has no baseline (fewer than 50 receipts before it): no hit.
+    Again at the edges of the local days: the baseline at 00:00 on 1 March (16:00 UTC the day
+    before) and the drop at 23:59 on 2 March; the log is read by a send-time range, which must
+    hold both."""
     from pipelines.alerts import evaluate
     from pipelines.ingest.warehouse import connect
     from pipelines.marts import run_build
@@ -395,9 +399,9 @@ def test_delivery_drop_against_the_trailing_week(_isolated_data_dir):
         f"v{i},2025-01-01 09:00:00,5000,a,1\n" for i in range(60)
     )
     put(landing, "users", "2025-03-01", "u.csv", users)
-    for day, failed in (("2025-03-01", 0), ("2025-03-02", 30)):
+    for day, failed, hour in (("2025-03-01", 0, base_hour), ("2025-03-02", 30, drop_hour)):
         rows = [
-            f"{day}-{i},v{i},T_DUE,due_reminder,b{i},您的账单即将到期,{day} 10:00:{i:02d},"
+            f"{day}-{i},v{i},T_DUE,due_reminder,b{i},您的账单即将到期,{day} {hour}:{i:02d},"
             f"{'failed' if i < failed else 'delivered'},,aliyun,\n"
             for i in range(60)
         ]
@@ -414,5 +418,28 @@ def test_delivery_drop_against_the_trailing_week(_isolated_data_dir):
         ).fetchall()
     finally:
         con.close()
-    assert result.opened == [1] and result.resolved == []
-    assert got == [("delivery_drop", "aliyun", "open", 30, 30, "2025-03-02 10:00:00+08")]
+    drop = ("delivery_drop", "aliyun", "open", 30, 30, f"2025-03-02 {drop_hour}:00+08")
+    if base_hour == "10:00":
+        assert result.opened == [1] and result.resolved == []
+        assert got == [drop]
+    else:  # night sends: the night-batch rule opens its own incidents beside the drop
+        assert drop in got and {g[0] for g in got} == {"delivery_drop", "night_batch"}
+
+
+def test_the_alert_dates_bound_send_times_in_local_days():
+    """1 and 2 March in Asia/Shanghai (UTC+8) run from 28 February 16:00 UTC up to 2 March
+    16:00 UTC: the range the log is read by."""
+    import duckdb
+
+    from pipelines.alerts.evaluate import _date_bounds
+
+    con = duckdb.connect()
+    con.execute(
+        "create temp table alert_dates as "
+        "select * from (values (date '2025-03-02'), (date '2025-03-01')) as t(local_date)"
+    )
+    dates, sent = _date_bounds(con)
+    utc = ZoneInfo("UTC")
+    assert dates == {"first_date": date(2025, 3, 1), "last_date": date(2025, 3, 2)}
+    assert sent["sent_from"] == datetime(2025, 2, 28, 16, 0, tzinfo=utc)
+    assert sent["sent_before"] == datetime(2025, 3, 2, 16, 0, tzinfo=utc)
