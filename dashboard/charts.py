@@ -37,20 +37,59 @@ px.defaults.color_discrete_sequence = list(fmt.PALETTE)
 CONFIG = {"displaylogo": False, "displayModeBar": False}
 
 
+# The width a chart gets on a page of the wide layout at a common screen (1400-1600 px): the
+# main column, or one of `columns` side by side. Only the legend's rows are estimated from it.
+PAGE_WIDTH_PX = 860
+LEGEND_ROW_PX = 20
+
+
+def legend_rows(names: Sequence[str], width_px: float) -> int:
+    """How many rows a horizontal legend of `names` takes in `width_px` (Plotly wraps it): each
+    entry is its symbol and gap (about 40 px) and its text (13 px per CJK character, 7.5 per
+    other one, at the font size of `style`), packed left to right."""
+    rows, used = 1, 0.0
+    for name in names:
+        text = sum(13.0 if ord(ch) > 0x2E7F else 7.5 for ch in str(name))
+        entry = 40.0 + text
+        if used and used + entry > width_px:
+            rows, used = rows + 1, 0.0
+        used += entry
+    return rows
+
+
+def _legend_names(fig: go.Figure) -> list[str]:
+    seen: list[str] = []
+    for trace in fig.data:
+        if trace.showlegend is not False and trace.name and trace.name not in seen:
+            seen.append(trace.name)
+    return seen
+
+
 def style(
-    fig: go.Figure, title: str, y_pct: bool = False, height: int = 380, legend: bool = True
+    fig: go.Figure,
+    title: str,
+    y_pct: bool = False,
+    height: int = 380,
+    legend: bool = True,
+    columns: int = 1,
 ) -> go.Figure:
-    """The one look: title top left, legend in one row under the title (never over an axis
-    title), CJK-capable font. `y_pct`: the y axis shows shares as %. A lone unnamed series
-    gets no legend (Plotly would label it "trace 0"): the title names it."""
+    """The one look: title top left, legend under the title (never over an axis title), CJK-
+    capable font. `y_pct`: the y axis shows shares as %. A lone unnamed series gets no legend
+    (Plotly would label it "trace 0"): the title names it. `columns`: the chart is one of that
+    many side by side; a legend that wraps to more rows in that width gets the room for them
+    above the plot, so it never runs into the title."""
     if len(fig.data) == 1 and not fig.data[0].name:
         legend = False
+    extra = 0
+    if legend:
+        width = PAGE_WIDTH_PX / max(1, columns) - 40  # the plot's margins and axis labels
+        extra = (legend_rows(_legend_names(fig), width) - 1) * LEGEND_ROW_PX
     fig.update_layout(
         template="plotly_white",
         colorway=list(fmt.PALETTE),
         font={"family": FONT, "size": 13},
         title={"text": title, "x": 0.0, "y": 0.98, "yanchor": "top", "font": {"size": 15}},
-        margin={"l": 10, "r": 10, "t": 80 if legend else 50, "b": 10},
+        margin={"l": 10, "r": 10, "t": (80 + extra) if legend else 50, "b": 10},
         legend={
             "orientation": "h",
             "x": 0.0,
@@ -66,6 +105,14 @@ def style(
     if y_pct:
         fig.update_yaxes(tickformat=PCT)
     return fig
+
+
+def align_tops(figs: Sequence[go.Figure]) -> None:
+    """Charts shown side by side: give each the largest top margin of them (a legend of more
+    rows takes more), so their plots have the same height and their axes line up."""
+    top = max((fig.layout.margin.t or 0) for fig in figs) if figs else 0
+    for fig in figs:
+        fig.update_layout(margin={"t": top})
 
 
 def axis_title(name: str, unit: str | None) -> str:
@@ -159,10 +206,11 @@ def bar(
     orientation: str = "v",
     y_pct: bool = False,
     labels: Mapping[str, str] | None = None,
+    columns: int = 1,
 ) -> go.Figure:
     """Bars; `y_title` names the value axis with its unit (the horizontal one when
     orientation is "h"). (`y_pct` and `labels`: the older way to say y_format="pct" and the
-    axis titles.)"""
+    axis titles.) `columns`: shown as one of that many charts side by side (see `style`)."""
     y_format = "pct" if y_pct else y_format
     labels = dict(labels or {})
     value_col, category_col = (x, y) if orientation == "h" else (y, x)
@@ -178,7 +226,7 @@ def bar(
         color_discrete_map=dict(colors or {}),
     )
     fig.update_traces(hovertemplate=None)  # px's names the data frame's columns
-    style(fig, title, legend=color is not None)
+    style(fig, title, legend=color is not None, columns=columns)
     value_axis = fig.update_xaxes if orientation == "h" else fig.update_yaxes
     value_axis(tickformat=TICKS.get(y_format, y_format))
     if y_format == "int" and len(df):

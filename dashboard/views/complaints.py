@@ -19,24 +19,27 @@ monthly = data.complaints_monthly(f)
 if monthly.empty:
     st.info(t("empty"))
 else:
-    left, right = st.columns(2)
-    for col_, dim, kind, key in (
-        (left, "category", "category", "complaints_by_category"),
-        (right, "source", "complaint_source", "complaints_by_source"),
+    figures = []
+    for dim, kind, key in (
+        ("category", "category", "complaints_by_category"),
+        ("source", "complaint_source", "complaints_by_source"),
     ):
         part = monthly.groupby(["month", dim], as_index=False)["complaints"].sum()
         part["label"] = part[dim].map(lambda v, k=kind: code(k, v))
         order = [c for c in codes(kind) if c in set(part[dim])]
         order += sorted(set(part[dim]) - set(order))
         title = t("by_category") if dim == "category" else t("by_source")
+        fig = charts.bar(
+            part, "month", "complaints", f"{t('m_complaints')} · {title}",
+            y_title=t("complaints_axis"),
+            color="label", colors=fmt.color_map(kind, order), grain="month", columns=2,
+        )  # fmt: skip
+        fig.update_traces(hovertemplate="%{x|%Y-%m}: %{y:,d}")
+        figures.append((fig, part.drop(columns="label"), key))
+    charts.align_tops([fig for fig, _, _ in figures])  # side by side: the same plot height
+    for col_, (fig, part, key) in zip(st.columns(2), figures, strict=True):
         with col_:
-            fig = charts.bar(
-                part, "month", "complaints", f"{t('m_complaints')} · {title}",
-                y_title=t("complaints_axis"),
-                color="label", colors=fmt.color_map(kind, order), grain="month",
-            )  # fmt: skip
-            fig.update_traces(hovertemplate="%{x|%Y-%m}: %{y:,d}")
-            charts.show(fig, part.drop(columns="label"), key)
+            charts.show(fig, part, key)
 
 # a month still running is no trend point: its rates stop at the latest complete month (as
 # the overview's trends do), and the caption says what its bars hold

@@ -829,6 +829,36 @@ def test_a_small_multiple_whose_values_are_all_hidden_says_too_few():
     assert [(n.xref, n.yref) for n in notes] == [("x2 domain", "y2 domain")]
 
 
+def test_a_legend_that_wraps_gets_room_above_the_plot_and_side_by_side_charts_line_up():
+    """The complaint categories' legend (English) in half the page: entries of 40 px plus
+    7.5 px per character in 860 / 2 - 40 = 390 px. Collection conduct 175 + Credit report
+    137.5 + Fees 70 = 382.5 fill row 1; Other 77.5 + Refund 85 + Duplicate SMS 137.5 = 300
+    row 2 (SMS at night's 130 would make 430); SMS at night 130 + Too many SMS 130 = 260 row
+    3 (Marketing SMS's 137.5 would make 397.5); Marketing SMS row 4. Three more rows than
+    one: a top margin of 80 + 3 x 20 = 140 px, where one row of sources keeps 80. Full
+    width (820 px), the same names take two rows: 100 px."""
+    import plotly.graph_objects as go
+
+    from dashboard import charts
+
+    names = [
+        "Collection conduct", "Credit report", "Fees", "Other", "Refund", "Duplicate SMS",
+        "SMS at night", "Too many SMS", "Marketing SMS",
+    ]  # fmt: skip
+    assert charts.legend_rows(names, 390) == 4
+    assert charts.legend_rows(["催收行为", "征信"], 100) == 2  # 40 + 4 x 13 = 92, then 66
+
+    def figure(labels, columns):
+        fig = go.Figure([go.Bar(x=[1], y=[1], name=n) for n in labels])
+        return charts.style(fig, "T", columns=columns)
+
+    categories, sources = figure(names, 2), figure(["In-app", "Heimao", "Hotline"], 2)
+    assert (categories.layout.margin.t, sources.layout.margin.t) == (140, 80)
+    assert figure(names, 1).layout.margin.t == 100
+    charts.align_tops([categories, sources])
+    assert (categories.layout.margin.t, sources.layout.margin.t) == (140, 140)
+
+
 def test_chinese_date_axes_name_no_english_month_in_their_hover(fixture_db, monkeypatch):
     """Plotly labels a date it shows on hover with its own English month names ("Apr 6,
     2025") unless the axis says otherwise: every chart of dates on a Chinese page does."""
