@@ -396,28 +396,32 @@ def _update_aggregate(con: duckdb.DuckDBPyConnection, name: str) -> None:
     table = lineage.file_table(name)
     in_dates = "local_date in (select local_date from agg_scope_dates)"
     if not temp.exists(con, "agg_flags_dates"):
+        # the dates' range first: a scan skips the other dates' row groups by their min/max
+        first, last = con.execute(
+            "select min(local_date), max(local_date) from agg_scope_dates"
+        ).fetchone()
         temp.create(
             con,
             "agg_flags_dates",
-            f"select * from mart.sms_message_flags where {in_dates}",
+            "select * from mart.sms_message_flags "
+            f"where local_date between $first and $last and {in_dates}",
+            {"first": first, "last": last},
         )
     source = "agg_flags_dates"
     if name in AGG_BILL_FILES:
         source = "agg_flags_bills"
         if not temp.exists(con, source):
-            temp.create(
-                con,
-                source,
-                f"""select * from agg_flags_dates
-                union all
-                select f.*
-                from mart.sms_message_flags as f
-                semi join (
+            # the other pre-due reminders of their bills, found by bill and purpose first
+            others = late_rows(
+                "mart.sms_message_flags",
+                f"""semi join (
                     select distinct bill_id from agg_flags_dates where bill_id is not null
                 ) as b
                     on b.bill_id = f.bill_id
                 where f.purpose in {PRE_DUE_PURPOSES} and not coalesce(f.{in_dates}, false)""",
+                alias="f",
             )
+            temp.create(con, source, f"select * from agg_flags_dates union all {others}")
     con.execute(f"delete from {table} where {in_dates}")
     con.execute(_aggregate_sql(name, source))
 

@@ -300,32 +300,39 @@ def plan_flags(con: duckdb.DuckDBPyConnection, fingerprint: str, window_minutes:
         "bill_id",
         ("due_date", "amount_due", "rep_n", "rep_h"),
     )
-    # P: the users' days of those messages (a user of U is recomputed whole already)
+    # P: the users' days of those messages (a user of U is recomputed whole already); the
+    # messages are found by their bill and purpose first (late_rows)
+    messages = late_rows(
+        "core.sms_messages",
+        """semi join _changed_bills as bills on bills.bill_id = t.bill_id
+        where t.purpose in ('due_reminder', 'overdue_collection')""",
+    )
     temp.create(
         con,
         "flags_scope_pairs",
-        """select distinct
+        f"""select distinct
             logs.user_id,
             cast(logs.sent_at at time zone 'Asia/Shanghai' as date) as local_date
-        from core.sms_messages as logs
-        semi join _changed_bills as bills
-            on bills.bill_id = logs.bill_id
+        from ({messages}) as logs
         anti join flags_scope_users as users
-            on users.user_id = logs.user_id
-        where logs.purpose in ('due_reminder', 'overdue_collection')""",
+            on users.user_id = logs.user_id""",
     )
-    # the true local dates of the changed rows: new ones from core, old ones from the flags
+    # the true local dates of the changed rows: new ones from core, old ones from the flags;
+    # the days' send-time range first, so DuckDB skips the other days' row groups
+    edays = con.execute("select eday from _changed_edays where eday is not null").fetchall()
+    on_days, params = overlay.in_edays([e for (e,) in edays])
     temp.create(
         con,
         "_changed_dates",
         f"""
         select distinct cast(sent_at at time zone 'Asia/Shanghai' as date) as local_date
         from core.sms_messages
-        where {EPOCH_DAY.format(ts="sent_at")} in (select eday from _changed_edays)
+        where {on_days}
         union
         select distinct local_date
         from mart.sms_message_flags
-        where {EPOCH_DAY.format(ts="sent_at")} in (select eday from _changed_edays)""",
+        where {on_days}""",
+        params,
     )
     reach = max(0, math.ceil(window_minutes / 1440))
     # S: changed dates and the days after them that the duplicate window reaches
@@ -512,14 +519,21 @@ def update_scoped_file(con: duckdb.DuckDBPyConnection, name: str) -> None:
     where = _SCOPE_WHERE[SCOPED_FILES[name]]
     if scope_is_empty(con, name):
         return
+    params = None
     if SCOPED_FILES[name] == "dates_users" and temp.exists(con, "_agg_flags_new"):
         # the build kept the flags rows of S or U right after their update: the same rows
         source = "select * from _agg_flags_new"
     elif SCOPED_FILES[name] == "dates_users":  # users' rows lie all over the table
         source = late_rows("mart.sms_message_flags", f"where {where}")
-    else:  # a few dates: a scan skips the other dates' row groups by their min/max
-        source = f"select * from mart.sms_message_flags where {where}"
-    temp.create(con, "flags_in_scope", source)
+    else:  # a few dates: their range first (a constant filter of the scan), then the rows
+        first, last = con.execute(
+            "select min(local_date), max(local_date) from conv_scope_dates"
+        ).fetchone()
+        source = late_rows(
+            "mart.sms_message_flags", f"where local_date between $first and $last and ({where})"
+        )
+        params = {"first": first, "last": last}
+    temp.create(con, "flags_in_scope", source, params)
     con.execute(f"delete from {table} where {where}")
     con.execute(scoped_file_sql(name))
 

@@ -19,37 +19,29 @@ settings as (
     from mart.run_context
 ),
 
-messages as (
+-- every hour's counts, from the four columns they need: the messages' other columns are read
+-- for the anomalous hours only (a CTE of every message with all of them was held whole)
+hours as (
     select
-        message_id,
-        user_id,
-        template_code,
-        sent_at,
-        is_duplicate,
-        origin,
-        date_diff('day', date '2000-01-01', local_date) * 24 + local_hour as hour_index
+        local_date,
+        date_diff('day', date '2000-01-01', local_date) * 24 + local_hour as hour_index,
+        count(*) as messages,
+        sum(case when is_duplicate then 1 else 0 end) as duplicate_messages
     from mart.sms_message_flags
     where purpose <> 'verification'
+    group by local_date, local_hour
 ),
 
 totals as (
     select
-        count(*) as messages,
-        sum(case when is_duplicate then 1 else 0 end) as duplicate_messages
-    from messages
-),
-
-hours as (
-    select
-        hour_index,
-        count(*) as messages,
-        sum(case when is_duplicate then 1 else 0 end) as duplicate_messages
-    from messages
-    group by hour_index
+        sum(messages) as messages,
+        sum(duplicate_messages) as duplicate_messages
+    from hours
 ),
 
 anomalous as (
     select
+        hours.local_date,
         hours.hour_index,
         hours.hour_index - row_number() over (order by hours.hour_index) as island
     from hours
@@ -68,7 +60,19 @@ incident_messages as (
     select
         anomalous.island,
         messages.*
-    from messages
+    from (
+        select
+            user_id,
+            template_code,
+            sent_at,
+            is_duplicate,
+            origin,
+            date_diff('day', date '2000-01-01', local_date) * 24 + local_hour as hour_index
+        from mart.sms_message_flags
+        where
+            purpose <> 'verification'
+            and local_date in (select local_date from anomalous)
+    ) as messages
     inner join anomalous
         on anomalous.hour_index = messages.hour_index
 ),

@@ -734,8 +734,33 @@ def test_the_overlay_scope_is_its_definition(built):
             want = {r[0] for r in con.execute(PLAIN_SCOPE).fetchall()}
             assert got == want, (changed_logs, changed_receipts)
             sizes.add(len(want))
+        # A receipt that names no log row and matched none, sharing only a caller's id with a
+        # changed receipt: the second level's lookup by caller's id is the one way to it (on
+        # the files above, every receipt sharing a caller's id is also reached another way).
+        # Receipt 'orphan' with out_id o-a (the log row 100^0's) and gateway id 'nowhere'; the
+        # changed receipt is one of 100^0's own (o-a as well).
+        con.execute("begin transaction")
+        con.execute(
+            "insert into core.sms_receipts by name "
+            "select * replace ('orphan' as receipt_id, 'nowhere' as gateway_id) "
+            "from core.sms_receipts where out_id = 'o-a' limit 1"
+        )
+        con.execute(
+            "create or replace temp table _ov_changed_receipts as "
+            "select receipt_id, gateway_id, out_id from core.sms_receipts "
+            "where out_id = 'o-a' and receipt_id <> 'orphan' limit 1"
+        )
+        con.execute(
+            "create or replace temp table _ov_changed_logs as "
+            "select message_id, out_id from core.sms_logs limit 0"
+        )
+        con.execute(SCOPE_SQL)
+        got = {r[0] for r in con.execute("select receipt_id from _ov_scope").fetchall()}
+        want = {r[0] for r in con.execute(PLAIN_SCOPE).fetchall()}
+        con.execute("rollback")
     finally:
         con.close()
+    assert "orphan" in want and got == want
     assert len(logs) == 7 and len(receipts) > 10
     assert len(sizes) > 3  # scopes of many sizes, not one trivial answer
 
