@@ -1,14 +1,15 @@
 """Publishing: the readers' database, built fresh from the warehouse and swapped in atomically.
 
-Readers open `serve.duckdb` read-only, one query at a time. The large message-level tables are
-published as immutable segments, about a month of rows each (`pipelines.serve.segments`): a
-publish first writes the segments whose content is new (a new day: a third of the latest
-month), then creates a new, empty database file next to `serve.duckdb` under a temporary name,
-copies into it table by table the other tables readers get (core.*, mart.*, the ledger and the
-quarantine), lists the segments and makes each large table a view over them, adds the `meta`
-row, checkpoints it, fsyncs it and `os.replace`s it over the old file. A reader sees either the
-previous publish or this one, never a mix, and a run killed at any moment leaves the previous
-file and its segments untouched (the stray temporary files are removed by the next publish).
+Readers open `serve.duckdb` read-only, one query at a time. The large message-level tables (and
+the bills and repayments: `segments.SEGMENTED`) are published as immutable segments, about a
+month of rows each (`pipelines.serve.segments`): a publish first writes the segments whose
+content is new (a new day: a third of the latest month), then creates a new, empty database
+file next to `serve.duckdb` under a temporary name, copies into it table by table the other
+tables readers get (core.*, mart.*, the ledger and the quarantine), lists the segments and
+makes each segmented table a view over them, adds the `meta` row, checkpoints it, fsyncs it and
+`os.replace`s it over the old file. A reader sees either the previous publish or this one,
+never a mix, and a run killed at any moment leaves the previous file and its segments untouched
+(the stray temporary files are removed by the next publish).
 
 The file is written from the tables' current rows only, never copied byte for byte from the
 warehouse: the warehouse's free blocks still hold what was deleted or replaced there (a
