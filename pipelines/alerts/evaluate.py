@@ -121,9 +121,9 @@ def evaluate(
 
 def _date_bounds(con: duckdb.DuckDBPyConnection) -> tuple[dict, dict]:
     """The range of the dates in alert_dates (local days, Asia/Shanghai), as dates and as the
-    `sent_at` range they cover: filters DuckDB checks against each row group's min/max, so a
-    day's evaluation reads the recent row groups of the flags and the log, not all of them
-    (0.75 + 0.5 CPU-s at m). The exact date tests stay."""
+    `sent_at` range they cover: constant filters of the scans, which DuckDB checks against each
+    row group's min/max and applies before it reads the other columns. The provider hours read
+    the log's recent row groups only (0.75 → 0.1 CPU-s at m). The exact date tests stay."""
     first, last = con.execute("select min(local_date), max(local_date) from alert_dates").fetchone()
     zone = ZoneInfo(TIMEZONE)
     sent = {

@@ -29,17 +29,6 @@ flags as (
             or is_marketing_in_service
             or delivery_status = 'failed'
         )
-),
-
--- the log rows of those messages, found by their ids first: a join of the whole log would read
--- the provider of all its rows (a message's send time may be its first receipt's, so the log
--- row's date need not be the flags' date)
-logs as (
-    select message_id, provider from core.sms_logs
-    where rowid in (
-        select l.rowid from core.sms_logs as l
-        semi join flags on flags.message_id = l.message_id
-    )
 )
 
 select
@@ -47,5 +36,5 @@ select
     coalesce(sms.provider, 'unknown') as provider,
     flags.local_date in (select local_date from alert_window) as in_window
 from flags
-left join logs as sms
+left join core.sms_logs as sms
     on sms.message_id = flags.message_id
