@@ -4,7 +4,8 @@ On a shared machine the speed drifts by 5-10 % between runs a few minutes apart,
 a good change saves. Comparing one bench run with another taken earlier then says more about
 the machine than about the code. Here both codes run in the same session, on the same data
 set, in alternating order (ABBA: REV, this code; then this code, REV; ...), so a drift hits
-both alike, and each round gives a pair measured minutes apart.
+both alike, and each round gives a pair measured minutes apart. With `--days N` each round
+adds N days to both codes' folders, alternating day by day: pairs of days a minute apart.
 
 One measurement is what the bench's `full_run` and `incremental_run` are: `nudgescope run` as
 its own process on an empty data folder whose `landing/` hard-links the data set, then one
@@ -77,13 +78,24 @@ def run_code(tree: Path, data_dir: Path, log: Path) -> dict:
 
 
 def _median(rows: list[dict], code: str, step: str, key: str) -> float | None:
-    values = [r[step][key] for r in rows if r["code"] == code and not r[step]["exit_code"]]
+    """The median of `key` over the successful runs of `step` by `code` (every day of "day")."""
+    if step == "day":
+        runs = [d for r in rows if r["code"] == code for d in r.get("days", [r["day"]])]
+    else:
+        runs = [r[step] for r in rows if r["code"] == code]
+    values = [run[key] for run in runs if not run["exit_code"]]
     return round(statistics.median(values), 3) if values else None
 
 
-def run_against(opts: Options, rev: str, rounds: int, say=print) -> dict:
+def run_against(opts: Options, rev: str, rounds: int, say=print, days: int = 1) -> dict:
+    """Each round: a full run of each code on its own data folder, then `days` more days, one
+    at a time, the two codes alternating day by day (ABBA again), so each day's pair is
+    measured about a minute apart. A day costs a tenth of a full run, and its figures drift
+    as much: more days per round give more pairs for the same full runs."""
     if rounds < 1:
         raise UserError("--rounds must be at least 1")
+    if days < 1:
+        raise UserError("--days must be at least 1")
     params = dataset_params(opts.scale, opts.users, opts.months, opts.seed, opts.fmt)
     root = bench_root(opts.scale)
     ensure_dataset(root, params, opts.regenerate, say)
@@ -92,21 +104,38 @@ def run_against(opts: Options, rev: str, rounds: int, say=print) -> dict:
     codes = {rev: tree, THIS: REPO_ROOT}
     started = dt.datetime.now(dt.UTC)
     rows: list[dict] = []
+    seq = 0  # the order the runs ran in, across codes
     try:
         for n in range(rounds):
             order = [rev, THIS] if n % 2 == 0 else [THIS, rev]
+            work = {
+                code: root / "work" / ("against-rev" if code == rev else "against-this")
+                for code in order
+            }
+            row = {}
             for code in order:
-                work = root / "work" / ("against-rev" if code == rev else "against-this")
-                fresh_data_dir(work, landing)
-                say(f"round {n + 1}/{rounds}: {code}: a full run, then one more day ...")
-                full = run_code(codes[code], work, root / "against-full.log")
-                added = add_day(work / "landing")
-                day = run_code(codes[code], work, root / "against-day.log")
-                rows.append({"round": n + 1, "code": code, "full_run": full, "day": day,
-                             "day_rows": added["rows"]})  # fmt: skip
-                shutil.rmtree(work)
+                fresh_data_dir(work[code], landing)
+                say(f"round {n + 1}/{rounds}: {code}: a full run ...")
+                full = run_code(codes[code], work[code], root / "against-full.log")
+                seq += 1
+                row[code] = {"round": n + 1, "code": code, "full_run": {**full, "seq": seq}}
+                row[code]["days"] = []
+            for k in range(days):
+                for code in order if k % 2 == 0 else order[::-1]:
+                    say(f"round {n + 1}/{rounds}: {code}: day {k + 1}/{days} ...")
+                    added = add_day(work[code] / "landing")
+                    day = run_code(codes[code], work[code], root / "against-day.log")
+                    seq += 1
+                    row[code]["days"].append({**day, "rows": added["rows"], "seq": seq})
+            for code in order:
+                r = row[code]
+                rows.append({**r, "day": r["days"][0], "day_rows": r["days"][0]["rows"]})
+                shutil.rmtree(work[code])
     finally:
         _git("worktree", "remove", "--force", str(tree))
+        for code in codes:
+            shutil.rmtree(root / "work" / ("against-rev" if code == rev else "against-this"),
+                          ignore_errors=True)  # fmt: skip
     summary = {}
     for step in ("full_run", "day"):
         for key in ("cpu_s", "wall_s"):
@@ -125,6 +154,7 @@ def run_against(opts: Options, rev: str, rounds: int, say=print) -> dict:
         "this_commit": _git("rev-parse", "HEAD"),
         "this_dirty": bool(_git("status", "--porcelain", "--untracked-files=no")),
         "rounds": rounds,
+        "days": days,
         "machine": machine(),
         "runs": rows,
         "medians": summary,
@@ -145,16 +175,24 @@ def table(report: dict):
         f"{report['rounds']} rounds, alternating",
         caption="CPU = user + system seconds of the run's process (all threads)",
     )
-    for col in ("round", "code", "full run: wall", "CPU", "+1 day: wall", "CPU"):
+    n_days = report.get("days", 1)
+    day_head = "+1 day: wall" if n_days == 1 else f"+1 day ({n_days} days, each): wall"
+    for col in ("round", "code", "full run: wall", "CPU", day_head, "CPU"):
         tab.add_column(col, justify="left" if col == "code" else "right")
+
+    def each(days: list[dict], key: str) -> str:
+        text = " ".join(f"{d[key]:.1f}" for d in days) + " s"
+        return text + (" (failed)" if any(d["exit_code"] for d in days) else "")
+
     for r in report["runs"]:
+        days = r.get("days", [r["day"]])
         tab.add_row(
             str(r["round"]),
             r["code"],
             f"{r['full_run']['wall_s']:.1f} s",
             f"{r['full_run']['cpu_s']:.1f} s" + (" (failed)" if r["full_run"]["exit_code"] else ""),
-            f"{r['day']['wall_s']:.1f} s",
-            f"{r['day']['cpu_s']:.1f} s" + (" (failed)" if r["day"]["exit_code"] else ""),
+            each(days, "wall_s"),
+            each(days, "cpu_s"),
         )
     med = report["medians"]
 

@@ -60,6 +60,13 @@ def register(subparsers) -> None:
     )
     p.add_argument("--rounds", type=int, default=2, help="rounds of --against (default 2: ABBA)")
     p.add_argument(
+        "--days",
+        type=int,
+        default=1,
+        help="days of --against added after each round's full runs, the two codes alternating "
+        "day by day (default 1)",
+    )
+    p.add_argument(
         "--markdown",
         type=Path,
         metavar="JSON",
@@ -100,7 +107,7 @@ def main(args: argparse.Namespace) -> int:
     if args.against is not None:
         from pipelines.bench import against
 
-        report = against.run_against(options, args.against, args.rounds, say=say)
+        report = against.run_against(options, args.against, args.rounds, say=say, days=args.days)
         Console().print(against.table(report))
         console.print(f"figures written to {report['written_to']}", highlight=False)
         failed = [r for r in report["runs"] if r["full_run"]["exit_code"] or r["day"]["exit_code"]]

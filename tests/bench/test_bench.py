@@ -297,14 +297,15 @@ def test_the_table_says_what_a_disagreement_with_the_notebook_is_made_of():
 
 def test_against_runs_both_codes_in_alternating_rounds(_isolated_data_dir):
     """--against HEAD: the same code twice, so every run succeeds on both sides and the rounds
-    alternate their order (ABBA); the worktree is gone afterwards."""
+    alternate their order (ABBA), and so do the two days of each round; the worktree is gone
+    afterwards."""
     import subprocess
 
     from pipelines.settings import REPO_ROOT
 
     code = main(
         ["bench", "--scale", "s", "--users", "20", "--months", "1", "--against", "HEAD"]
-        + ["--rounds", "2"]
+        + ["--rounds", "2", "--days", "2"]
     )
     assert code == 0
     bench = _isolated_data_dir / "bench"
@@ -321,7 +322,19 @@ def test_against_runs_both_codes_in_alternating_rounds(_isolated_data_dir):
         for step in ("full_run", "day"):
             assert run[step]["exit_code"] == 0, run[step].get("stderr_tail")
             assert run[step]["cpu_s"] > 0 and run[step]["wall_s"] > 0
-        assert run["day_rows"] > 0
+        assert run["day_rows"] > 0 and len(run["days"]) == 2
+        assert all(d["exit_code"] == 0 and d["rows"] > 0 for d in run["days"])
+    # the order things ran in: round 1 HEAD's full run, then this checkout's; its days HEAD,
+    # this, this, HEAD; round 2 the other way round
+    ran = sorted(
+        (step["seq"], r["code"][0], name)
+        for r in report["runs"]
+        for name, step in [("full", r["full_run"])] + [("day", d) for d in r["days"]]
+    )
+    assert [(code, name) for _, code, name in ran] == [
+        ("H", "full"), ("t", "full"), ("H", "day"), ("t", "day"), ("t", "day"), ("H", "day"),
+        ("t", "full"), ("H", "full"), ("t", "day"), ("H", "day"), ("H", "day"), ("t", "day"),
+    ]  # fmt: skip
     medians = report["medians"]["day_cpu_s"]
     assert medians["rev"] > 0 and medians["this"] > 0 and medians["this_vs_rev"] > 0
     assert not list((bench / "code").iterdir())  # the worktree was removed
