@@ -318,6 +318,12 @@ L: dict[str, tuple[str, str]] = {
         "%{customdata[1]:.1%} (n=%{customdata[0]:,})",
     ),
     "colon": ("：", ": "),
+    "due_month_running": (
+        "{month}尚未结束：其按时还款率只计 {as_of} 之前到期的账单"
+        "（本月 {total} 天中的前 {days} 天）。",
+        "{month} is still running: its on-time rate counts only the bills due before {as_of} "
+        "(the first {days} of its {total} days).",
+    ),
     "partial_left_out": (
         "{month}未完整（已过 {days}/{total} 天）：不计入比率；柱状图中该月只含已过的天数。",
         "{month} is partial ({days} of {total} days): left out of the rates; its bars count "

@@ -4,6 +4,7 @@ Rates of different magnitudes (on time ~90 %, DPD ~1-5 %) are on panels of their
 
 from __future__ import annotations
 
+import pandas as pd
 import streamlit as st
 
 from dashboard import charts, data
@@ -43,6 +44,24 @@ else:
         series="label", series_colors=colors, panel_height=280,
     )  # fmt: skip
     charts.show(fig, rates[COLS], "repayment_rates")
+    # a due month still running is drawn too (its bills due so far are a fair sample, and an
+    # early warning), but its point stands on fewer bills: the caption says which
+    meta = data.meta() or {}
+    as_of = fmt.as_date(meta.get("as_of"))
+    on_time = rates[rates["metric"] == "on_time_rate"]
+    if as_of is not None and not on_time.empty:
+        last = pd.Timestamp(on_time["period"].max()).date()
+        # the bills due before as_of: the month's first days (none on its first day)
+        if last == as_of.replace(day=1) and as_of > last:
+            st.caption(
+                t(
+                    "due_month_running",
+                    month=fmt.month(last),
+                    as_of=fmt.date(as_of),
+                    days=(as_of - last).days,
+                    total=(data.month_end(last) - last).days + 1,
+                )
+            )
 
 # By score band: on time and 30+ DPD, each on its own panel, one line per band
 banded = data.metrics(["on_time_rate", "dpd30_rate"], f, segments=BANDS)

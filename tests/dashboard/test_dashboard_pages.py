@@ -221,6 +221,61 @@ def test_complaint_rates_leave_out_the_month_still_running(tmp_path, monkeypatch
     ]
 
 
+def test_the_due_month_still_running_is_named_on_the_repayment_page(tmp_path, monkeypatch):
+    """Published on 2026-04-04: April's on-time rate counts the bills due 1-3 April (due before
+    as_of, metrics.md), 1 of 4. The point is drawn, and a caption says it stands on the
+    month's first 3 of 30 days."""
+    import duckdb
+
+    path = build(tmp_path / "serve.duckdb")
+    con = duckdb.connect(str(path))
+    con.execute("update main.meta set as_of = date '2026-04-04', data_version = 'april-4'")
+    con.execute(
+        "insert into mart.metrics values ('on_time_rate', 'month', '2026-04-01', 'all', 0.25, 1, 4)"
+    )
+    con.close()
+    monkeypatch.setenv("NUDGESCOPE_SERVE", str(path))
+    monkeypatch.setenv("NUDGESCOPE_MIN_DENOMINATOR", "1")
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.session_state["lang"] = "en"
+    open_page(at, "repayment")
+    spec = figures(at)["On-time and past-due rates by due month"]
+    on_time = trace(spec, "On-time rate")
+    assert on_time["x"][-1].startswith("2026-04") and on_time["y"][-1] == 0.25
+    assert (
+        "Apr 2026 is still running: its on-time rate counts only the bills due before "
+        "2026-04-04 (the first 3 of its 30 days)." in [c.value for c in at.caption]
+    )
+    at.session_state["lang"] = "zh"
+    at.run()
+    zh = "2026年4月尚未结束：其按时还款率只计 2026-04-04 之前到期的账单（本月 30 天中的前 3 天）。"
+    assert zh in [c.value for c in at.caption]
+
+
+def test_the_running_due_month_caption_follows_as_of(app, tmp_path, monkeypatch):
+    """The fixture (as_of 2026-03-31): March's on-time point counts the bills due before the
+    31st, the first 30 of 31 days, and says so. Published on 2026-04-01 with no April bills
+    due yet: March is complete, its point is the last, and no caption names a running
+    month."""
+    import duckdb
+
+    at = open_page(app, "repayment")
+    running = [c.value for c in at.caption if "still running" in c.value]
+    assert running == [
+        "Mar 2026 is still running: its on-time rate counts only the bills due before "
+        "2026-03-31 (the first 30 of its 31 days)."
+    ]
+    path = build(tmp_path / "serve.duckdb")
+    con = duckdb.connect(str(path))
+    con.execute("update main.meta set as_of = date '2026-04-01', data_version = 'april-1b'")
+    con.close()
+    monkeypatch.setenv("NUDGESCOPE_SERVE", str(path))
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.session_state["lang"] = "en"
+    open_page(at, "repayment")
+    assert not [c.value for c in at.caption if "still running" in c.value]
+
+
 def test_overview_band_filter_changes_figures(app):
     at = open_page(app, "overview")
     at.sidebar.selectbox(key="band").set_value("E").run()
