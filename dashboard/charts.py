@@ -132,11 +132,8 @@ def _whole_ticks(fig: go.Figure, top: float, horizontal: bool = False) -> None:
         (fig.update_xaxes if horizontal else fig.update_yaxes)(dtick=1, tick0=0)
 
 
-def time_axis(
-    fig: go.Figure, grain: str, title: str | None = None, hover_time: bool = False
-) -> go.Figure:
-    """An x axis of days or months, its ticks and hover labels in the page's language;
-    `hover_time`: the hover label also shows the clock time (a bar from one time to another)."""
+def time_axis(fig: go.Figure, grain: str, title: str | None = None) -> go.Figure:
+    """An x axis of days or months, its ticks and hover labels in the page's language."""
     if grain == "month":
         fig.update_xaxes(
             dtick="M1",
@@ -147,7 +144,7 @@ def time_axis(
     else:
         fig.update_xaxes(
             tickformat=fmt.day_tick(),
-            hoverformat=fmt.day_hover(with_time=hover_time),
+            hoverformat=fmt.day_hover(),
             title=title or t("day"),
         )
     return fig
@@ -420,8 +417,9 @@ def _column_config(kind: str, label: str):
         return cc.NumberColumn(label, format=f"%.{kind[-1]}f")
     if kind == "yuan":  # "yen": the ¥ sign with separators, whole units
         return cc.NumberColumn(label, format="yen")
-    if kind == "yuan2":  # small sums (SMS spend of a provider or a day): fen shown
-        return cc.NumberColumn(label, format="¥%.2f")
+    if kind == "yuan2":  # sums that may be small (SMS spend): fen shown, "92,611.32"; the
+        # header names the unit (a printf format had no thousands separator)
+        return cc.NumberColumn(label, format="accounting")
     return cc.Column(label)
 
 

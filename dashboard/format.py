@@ -190,11 +190,10 @@ def month_tick() -> str:
     return "%Y年%-m月" if lang() == "zh" else "%b %Y"
 
 
-def day_hover(with_time: bool = False) -> str:
+def day_hover() -> str:
     """Plotly hover format of a date on a daily axis: 2026年3月9日 / Mar 9, 2026 (Plotly's own
-    would name the month in English on a Chinese page); `with_time` adds the clock time."""
-    day = "%Y年%-m月%-d日" if lang() == "zh" else "%b %-d, %Y"
-    return f"{day} %H:%M" if with_time else day
+    would name the month in English on a Chinese page)."""
+    return "%Y年%-m月%-d日" if lang() == "zh" else "%b %-d, %Y"
 
 
 def as_date(v: object) -> dt.date | None:

@@ -29,7 +29,7 @@ status = alerts_data.notification_status()
 n_open = int((inc["status"] == "open").sum()) if not inc.empty else 0
 c1, c2, c3, c4 = st.columns(4)
 c1.metric(t("inc_open"), n_open)
-c2.metric(t("inc_in_range"), len(inc))
+c2.metric(t("inc_in_range"), fmt.num(len(inc)))
 c3.metric(t("inc_pending"), status.get("pending", 0))
 c4.metric(t("inc_failed"), status.get("failed", 0))
 if status.get("pending") or status.get("failed"):
@@ -93,8 +93,8 @@ fig.update_traces(
     )
 )
 charts.style(fig, t("inc_timeline"))
-# 4月6日 on a Chinese page, not Apr 6
-charts.time_axis(fig, "day", title=t("inc_span"), hover_time=True)
+# 4月6日 on a Chinese page, not Apr 6 (the hover gives the times itself, above)
+charts.time_axis(fig, "day", title=t("inc_span"))
 fig.update_yaxes(autorange="reversed")
 charts.show(fig, inc.drop(columns=["bar_end", "first_text", "last_text"]), "incidents_timeline")
 
@@ -107,9 +107,9 @@ labels = {
 picked = st.selectbox(t("inc_pick"), choices, format_func=labels.get, key="incident_pick")
 row = inc.loc[inc["incident_id"] == picked].iloc[0]
 d1, d2, d3 = st.columns(3)
-d1.metric(t("inc_messages"), int(row["messages"]))
-d2.metric(t("inc_users"), int(row["users"]))
-d3.metric(t("inc_hours"), int(row["hours"]))
+d1.metric(t("inc_messages"), fmt.num(row["messages"]))
+d2.metric(t("inc_users"), fmt.num(row["users"]))
+d3.metric(t("inc_hours"), fmt.num(row["hours"]))
 # every provider with its messages (an incident about all providers has several; the one
 # stored with the incident, the most frequent, could be one of a tie)
 sent_by = alerts_data.providers(int(picked))

@@ -45,14 +45,16 @@ else:
     )  # fmt: skip
     charts.show(fig, rates[COLS], "repayment_rates")
     # a due month still running is drawn too (its bills due so far are a fair sample, and an
-    # early warning), but its point stands on fewer bills: the caption says which
+    # early warning), but its point stands on fewer bills: the caption says which. "Running"
+    # as the overview says "complete": a month is complete on its last day (and its point
+    # then misses only the bills due that day)
     meta = data.meta() or {}
     as_of = fmt.as_date(meta.get("as_of"))
     on_time = rates[rates["metric"] == "on_time_rate"]
     if as_of is not None and not on_time.empty:
         last = pd.Timestamp(on_time["period"].max()).date()
-        # the bills due before as_of: the month's first days (none on its first day)
-        if last == as_of.replace(day=1) and as_of > last:
+        # bills due before as_of: the month's first days (none on its first day)
+        if last > data.latest_complete_month(as_of, as_of) and as_of > last:
             st.caption(
                 t(
                     "due_month_running",

@@ -1,6 +1,8 @@
 -- The flagged or failed messages of those dates (from mart.sms_message_flags, with the
 -- provider from core.sms_logs); in_window marks the dates the run loaded. $first_date /
--- $last_date bound those dates, so DuckDB skips the other dates' row groups by their min/max.
+-- $last_date bound those dates (a constant filter of the flags' scan). A send the log does
+-- not know (a gateway's own retry, origin 'gateway') has the provider of its receipts, as in
+-- the flags: 'unknown' put every gateway's retries under one subject the log has no name for.
 create or replace temp table alert_flagged as
 with
 flags as (
@@ -16,7 +18,8 @@ flags as (
         is_quiet_hours,
         is_after_opt_out,
         is_over_daily_cap,
-        is_marketing_in_service
+        is_marketing_in_service,
+        provider as receipt_provider
     from mart.sms_message_flags
     where
         local_date between $first_date and $last_date
@@ -32,8 +35,8 @@ flags as (
 )
 
 select
-    flags.*,
-    coalesce(sms.provider, 'unknown') as provider,
+    flags.* exclude (receipt_provider),
+    coalesce(sms.provider, flags.receipt_provider, 'unknown') as provider,
     flags.local_date in (select local_date from alert_window) as in_window
 from flags
 left join core.sms_logs as sms

@@ -183,12 +183,13 @@ def _incidents_page_shows_the_open_storm(serve, data):
 
     axis = timeline_axis(at)
     assert axis["tickformat"] == "%b %-d"
-    assert axis["hoverformat"] == "%b %-d, %Y %H:%M"  # first and last seen to the minute
+    # the axis's own hover is a day (the template gives first and last seen to the minute)
+    assert axis["hoverformat"] == "%b %-d, %Y"
     assert axis["title"]["text"] == "First to last seen (Beijing time)"
     at.session_state["lang"] = "zh"
     at.run()
     assert timeline_axis(at)["tickformat"] == "%-m月%-d日"
-    assert timeline_axis(at)["hoverformat"] == "%Y年%-m月%-d日 %H:%M"  # not Plotly's "Apr"
+    assert timeline_axis(at)["hoverformat"] == "%Y年%-m月%-d日"  # not Plotly's "Apr"
     assert "对象：%{customdata[1]}" in timeline(at)["data"][0]["hovertemplate"]
     # the app keeps the published file open between its runs (a process of its own when
     # served); this test runs the pipeline next in the same process, which opens that file
@@ -443,3 +444,46 @@ def test_the_alert_dates_bound_send_times_in_local_days():
     assert dates == {"first_date": date(2025, 3, 1), "last_date": date(2025, 3, 2)}
     assert sent["sent_from"] == datetime(2025, 2, 28, 16, 0, tzinfo=utc)
     assert sent["sent_before"] == datetime(2025, 3, 2, 16, 0, tzinfo=utc)
+
+
+def test_a_gateways_own_retries_carry_its_name_not_unknown():
+    """Three flagged duplicates on 1 March: m1 is in the log (provider aliyun; its receipts'
+    provider, tencent, is not asked), g1 and g2 are gateway retries the log does not know,
+    with the providers of their receipts (aliyun, tencent). The rules group by provider: the
+    retries are each their gateway's, not one 'unknown' subject. A message with neither
+    name (g3) stays 'unknown'."""
+    import duckdb
+
+    from pipelines import sqlfiles
+
+    con = duckdb.connect()
+    con.execute("create schema mart")
+    con.execute("create schema core")
+    con.execute(
+        """create table mart.sms_message_flags as select * from (values
+            ('m1', 'tencent'), ('g1', 'aliyun'), ('g2', 'tencent'), ('g3', null)
+        ) as t(message_id, provider)"""
+    )
+    con.execute(
+        """alter table mart.sms_message_flags add column user_id VARCHAR default 'u1';
+        alter table mart.sms_message_flags add column purpose VARCHAR default 'due_reminder';
+        alter table mart.sms_message_flags add column template_code VARCHAR default 'T';
+        alter table mart.sms_message_flags add column sent_at TIMESTAMPTZ
+            default timestamptz '2025-03-01 10:00:00+08';
+        alter table mart.sms_message_flags add column local_date DATE default date '2025-03-01';
+        alter table mart.sms_message_flags add column delivery_status VARCHAR default 'delivered';
+        alter table mart.sms_message_flags add column is_duplicate BOOLEAN default true;
+        alter table mart.sms_message_flags add column is_quiet_hours BOOLEAN default false;
+        alter table mart.sms_message_flags add column is_after_opt_out BOOLEAN default false;
+        alter table mart.sms_message_flags add column is_over_daily_cap BOOLEAN default false;
+        alter table mart.sms_message_flags
+            add column is_marketing_in_service BOOLEAN default false;"""
+    )
+    con.execute("create table core.sms_logs as select 'm1' as message_id, 'aliyun' as provider")
+    con.execute("create temp table alert_window as select date '2025-03-01' as local_date")
+    con.execute("create temp table alert_dates as select date '2025-03-01' as local_date")
+    sqlfiles.run(
+        con, "alerts/flagged", {"first_date": date(2025, 3, 1), "last_date": date(2025, 3, 1)}
+    )
+    got = con.execute("select message_id, provider from alert_flagged order by 1").fetchall()
+    assert got == [("g1", "aliyun"), ("g2", "tencent"), ("g3", "unknown"), ("m1", "aliyun")]

@@ -149,31 +149,48 @@ def test_overview_rates_on_too_few_cases_are_not_shown(app, monkeypatch):
     assert helps["On-time rate"] == "Mar 2026: 6 / 8: fewer than 30 cases, no rate shown."
 
 
-def _first_of_april(path):
-    """The fixture as published on 2026-04-01: one day of April in the metrics."""
+def _published_on(path, as_of: str, rows=()):
+    """The fixture at `path` as published on `as_of`, with more month rows of mart.metrics
+    (metric, period, value, numerator, denominator; segment all)."""
     import duckdb
 
     con = duckdb.connect(str(path))
-    con.execute("update main.meta set as_of = date '2026-04-01', data_version = 'april-1'")
-    con.executemany(
-        "insert into mart.metrics values (?, 'month', '2026-04-01', 'all', ?, ?, ?)",
-        [
-            ("on_time_rate", 0.25, 1, 4),  # one day of bills: 1 of 4 on time
-            ("sms_per_active_account", 0.5, 2, 4),
-            ("opt_outs", 1.0, 1.0, None),
-        ],
+    con.execute(
+        "update main.meta set as_of = cast($d as date), data_version = 'as-of-' || $d",
+        {"d": as_of},
     )
+    if rows:
+        con.executemany(
+            "insert into mart.metrics values (?, 'month', ?, 'all', ?, ?, ?)", list(rows)
+        )
     con.close()
     return path
 
 
-def test_first_day_of_a_month_headlines_the_previous_complete_month(tmp_path, monkeypatch):
-    path = _first_of_april(build(tmp_path / "serve.duckdb"))
+def _first_of_april(path):
+    """The fixture as published on 2026-04-01: one day of April in the metrics."""
+    return _published_on(
+        path,
+        "2026-04-01",
+        [
+            ("on_time_rate", "2026-04-01", 0.25, 1, 4),  # one day of bills: 1 of 4 on time
+            ("sms_per_active_account", "2026-04-01", 0.5, 2, 4),
+            ("opt_outs", "2026-04-01", 1.0, 1.0, None),
+        ],
+    )
+
+
+def _open(path, monkeypatch, page: str) -> AppTest:
+    """The app on the published file `path`, in English, on `page` (rates of any size shown)."""
     monkeypatch.setenv("NUDGESCOPE_SERVE", str(path))
     monkeypatch.setenv("NUDGESCOPE_MIN_DENOMINATOR", "1")
     at = AppTest.from_file(APP, default_timeout=60)
     at.session_state["lang"] = "en"
-    open_page(at, "overview")
+    return open_page(at, page)
+
+
+def test_first_day_of_a_month_headlines_the_previous_complete_month(tmp_path, monkeypatch):
+    at = _open(_first_of_april(build(tmp_path / "serve.duckdb")), monkeypatch, "overview")
     assert at.sidebar.date_input(key="date_range").value[1] == dt.date(2026, 4, 1)
     captions = [c.value for c in at.caption]
     # March is the latest complete month (its last day <= as_of); April has one day
@@ -201,12 +218,7 @@ def test_first_day_of_a_month_headlines_the_previous_complete_month(tmp_path, mo
 def test_complaint_rates_leave_out_the_month_still_running(tmp_path, monkeypatch):
     """Published on 2026-04-01, April has one day of opt-outs (1, against 2 in March): a rate
     chart would read it as a fall. The rates stop at March and a caption says why."""
-    path = _first_of_april(build(tmp_path / "serve.duckdb"))
-    monkeypatch.setenv("NUDGESCOPE_SERVE", str(path))
-    monkeypatch.setenv("NUDGESCOPE_MIN_DENOMINATOR", "1")
-    at = AppTest.from_file(APP, default_timeout=60)
-    at.session_state["lang"] = "en"
-    open_page(at, "complaints")
+    at = _open(_first_of_april(build(tmp_path / "serve.duckdb")), monkeypatch, "complaints")
     spec = next(s for title, s in figures(at).items() if title.startswith("Complaint and opt-out"))
     opt_outs = trace(spec, "Opt-outs")
     assert opt_outs["x"][-1].startswith("2026-03") and opt_outs["y"][-1] == 2
@@ -225,20 +237,10 @@ def test_the_due_month_still_running_is_named_on_the_repayment_page(tmp_path, mo
     """Published on 2026-04-04: April's on-time rate counts the bills due 1-3 April (due before
     as_of, metrics.md), 1 of 4. The point is drawn, and a caption says it stands on the
     month's first 3 of 30 days."""
-    import duckdb
-
-    path = build(tmp_path / "serve.duckdb")
-    con = duckdb.connect(str(path))
-    con.execute("update main.meta set as_of = date '2026-04-04', data_version = 'april-4'")
-    con.execute(
-        "insert into mart.metrics values ('on_time_rate', 'month', '2026-04-01', 'all', 0.25, 1, 4)"
+    path = _published_on(
+        build(tmp_path / "serve.duckdb"), "2026-04-04", [("on_time_rate", "2026-04-01", 0.25, 1, 4)]
     )
-    con.close()
-    monkeypatch.setenv("NUDGESCOPE_SERVE", str(path))
-    monkeypatch.setenv("NUDGESCOPE_MIN_DENOMINATOR", "1")
-    at = AppTest.from_file(APP, default_timeout=60)
-    at.session_state["lang"] = "en"
-    open_page(at, "repayment")
+    at = _open(path, monkeypatch, "repayment")
     spec = figures(at)["On-time and past-due rates by due month"]
     on_time = trace(spec, "On-time rate")
     assert on_time["x"][-1].startswith("2026-04") and on_time["y"][-1] == 0.25
@@ -252,28 +254,21 @@ def test_the_due_month_still_running_is_named_on_the_repayment_page(tmp_path, mo
     assert zh in [c.value for c in at.caption]
 
 
-def test_the_running_due_month_caption_follows_as_of(app, tmp_path, monkeypatch):
-    """The fixture (as_of 2026-03-31): March's on-time point counts the bills due before the
-    31st, the first 30 of 31 days, and says so. Published on 2026-04-01 with no April bills
-    due yet: March is complete, its point is the last, and no caption names a running
-    month."""
-    import duckdb
+def test_the_running_due_month_caption_follows_as_of(tmp_path, monkeypatch):
+    """The fixture (as_of 2026-03-31): March ends that day, so it is complete, as the
+    overview calls it, and no caption names a running month. Published a day earlier, on
+    2026-03-30: March's on-time point counts the bills due before the 30th, the first 29 of
+    its 31 days, and says so."""
 
-    at = open_page(app, "repayment")
-    running = [c.value for c in at.caption if "still running" in c.value]
-    assert running == [
+    def running(at) -> list[str]:
+        return [c.value for c in at.caption if "still running" in c.value]
+
+    assert running(_open(build(tmp_path / "a.duckdb"), monkeypatch, "repayment")) == []
+    at = _open(_published_on(build(tmp_path / "b.duckdb"), "2026-03-30"), monkeypatch, "repayment")
+    assert running(at) == [
         "Mar 2026 is still running: its on-time rate counts only the bills due before "
-        "2026-03-31 (the first 30 of its 31 days)."
+        "2026-03-30 (the first 29 of its 31 days)."
     ]
-    path = build(tmp_path / "serve.duckdb")
-    con = duckdb.connect(str(path))
-    con.execute("update main.meta set as_of = date '2026-04-01', data_version = 'april-1b'")
-    con.close()
-    monkeypatch.setenv("NUDGESCOPE_SERVE", str(path))
-    at = AppTest.from_file(APP, default_timeout=60)
-    at.session_state["lang"] = "en"
-    open_page(at, "repayment")
-    assert not [c.value for c in at.caption if "still running" in c.value]
 
 
 def test_overview_band_filter_changes_figures(app):
