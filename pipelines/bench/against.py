@@ -80,7 +80,7 @@ def run_code(tree: Path, data_dir: Path, log: Path) -> dict:
 def _median(rows: list[dict], code: str, step: str, key: str) -> float | None:
     """The median of `key` over the successful runs of `step` by `code` (every day of "day")."""
     if step == "day":
-        runs = [d for r in rows if r["code"] == code for d in r.get("days", [r["day"]])]
+        runs = [d for r in rows if r["code"] == code for d in r["days"]]
     else:
         runs = [r[step] for r in rows if r["code"] == code]
     values = [run[key] for run in runs if not run["exit_code"]]
@@ -102,24 +102,21 @@ def run_against(opts: Options, rev: str, rounds: int, say=print, days: int = 1) 
     landing = root / "landing"
     sha, tree = worktree(rev)
     codes = {rev: tree, THIS: REPO_ROOT}
+    work = {rev: root / "work" / "against-rev", THIS: root / "work" / "against-this"}
     started = dt.datetime.now(dt.UTC)
     rows: list[dict] = []
     seq = 0  # the order the runs ran in, across codes
     try:
         for n in range(rounds):
             order = [rev, THIS] if n % 2 == 0 else [THIS, rev]
-            work = {
-                code: root / "work" / ("against-rev" if code == rev else "against-this")
-                for code in order
-            }
             row = {}
             for code in order:
                 fresh_data_dir(work[code], landing)
                 say(f"round {n + 1}/{rounds}: {code}: a full run ...")
                 full = run_code(codes[code], work[code], root / "against-full.log")
                 seq += 1
-                row[code] = {"round": n + 1, "code": code, "full_run": {**full, "seq": seq}}
-                row[code]["days"] = []
+                row[code] = {"round": n + 1, "code": code, "full_run": {**full, "seq": seq},
+                             "days": []}  # fmt: skip
             for k in range(days):
                 for code in order if k % 2 == 0 else order[::-1]:
                     say(f"round {n + 1}/{rounds}: {code}: day {k + 1}/{days} ...")
@@ -127,15 +124,13 @@ def run_against(opts: Options, rev: str, rounds: int, say=print, days: int = 1) 
                     day = run_code(codes[code], work[code], root / "against-day.log")
                     seq += 1
                     row[code]["days"].append({**day, "rows": added["rows"], "seq": seq})
+            rows += [row[code] for code in order]
             for code in order:
-                r = row[code]
-                rows.append({**r, "day": r["days"][0], "day_rows": r["days"][0]["rows"]})
                 shutil.rmtree(work[code])
     finally:
         _git("worktree", "remove", "--force", str(tree))
-        for code in codes:
-            shutil.rmtree(root / "work" / ("against-rev" if code == rev else "against-this"),
-                          ignore_errors=True)  # fmt: skip
+        for folder in work.values():
+            shutil.rmtree(folder, ignore_errors=True)
     summary = {}
     for step in ("full_run", "day"):
         for key in ("cpu_s", "wall_s"):
@@ -185,7 +180,7 @@ def table(report: dict):
         return text + (" (failed)" if any(d["exit_code"] for d in days) else "")
 
     for r in report["runs"]:
-        days = r.get("days", [r["day"]])
+        days = r["days"]
         tab.add_row(
             str(r["round"]),
             r["code"],

@@ -110,7 +110,11 @@ def main(args: argparse.Namespace) -> int:
         report = against.run_against(options, args.against, args.rounds, say=say, days=args.days)
         Console().print(against.table(report))
         console.print(f"figures written to {report['written_to']}", highlight=False)
-        failed = [r for r in report["runs"] if r["full_run"]["exit_code"] or r["day"]["exit_code"]]
+        failed = [
+            r
+            for r in report["runs"]
+            if r["full_run"]["exit_code"] or any(d["exit_code"] for d in r["days"])
+        ]
         return 1 if failed else 0
     report = run_bench(options, say=say)
     Console().print(table(report))

@@ -396,16 +396,11 @@ def _update_aggregate(con: duckdb.DuckDBPyConnection, name: str) -> None:
     table = lineage.file_table(name)
     in_dates = "local_date in (select local_date from agg_scope_dates)"
     if not temp.exists(con, "agg_flags_dates"):
-        # the dates' range first: a scan skips the other dates' row groups by their min/max
-        first, last = con.execute(
-            "select min(local_date), max(local_date) from agg_scope_dates"
-        ).fetchone()
+        # one scan: the flags are not in date order, so a dates' range would skip nothing
         temp.create(
             con,
             "agg_flags_dates",
-            "select * from mart.sms_message_flags "
-            f"where local_date between $first and $last and {in_dates}",
-            {"first": first, "last": last},
+            f"select * from mart.sms_message_flags where {in_dates}",
         )
     source = "agg_flags_dates"
     if name in AGG_BILL_FILES:
