@@ -87,6 +87,20 @@ def _median(rows: list[dict], code: str, step: str, key: str) -> float | None:
     return round(statistics.median(values), 3) if values else None
 
 
+def schedule(rounds: int, days: int) -> list[tuple[int, int, str, int]]:
+    """The order of the runs: (round, code, "full" or "day", day number), code 0 being the
+    revision and 1 this checkout. Odd rounds start with the revision, even ones with this
+    code; within a round the full runs go in the round's order and the days alternate
+    (ABBA), so each code's k-th day is a neighbour of the other's."""
+    out = []
+    for n in range(1, rounds + 1):
+        order = [0, 1] if n % 2 else [1, 0]
+        out += [(n, code, "full", 0) for code in order]
+        for k in range(1, days + 1):
+            out += [(n, code, "day", k) for code in (order if k % 2 else order[::-1])]
+    return out
+
+
 def run_against(opts: Options, rev: str, rounds: int, say=print, days: int = 1) -> dict:
     """Each round: a full run of each code on its own data folder, then `days` more days, one
     at a time, the two codes alternating day by day (ABBA again), so each day's pair is
@@ -105,28 +119,28 @@ def run_against(opts: Options, rev: str, rounds: int, say=print, days: int = 1) 
     work = {rev: root / "work" / "against-rev", THIS: root / "work" / "against-this"}
     started = dt.datetime.now(dt.UTC)
     rows: list[dict] = []
-    seq = 0  # the order the runs ran in, across codes
+    names = [rev, THIS]
+    plan = schedule(rounds, days)
+    row: dict[str, dict] = {}
     try:
-        for n in range(rounds):
-            order = [rev, THIS] if n % 2 == 0 else [THIS, rev]
-            row = {}
-            for code in order:
+        for seq, (n, i, kind, k) in enumerate(plan, start=1):
+            code = names[i]
+            if kind == "full":
                 fresh_data_dir(work[code], landing)
-                say(f"round {n + 1}/{rounds}: {code}: a full run ...")
+                say(f"round {n}/{rounds}: {code}: a full run ...")
                 full = run_code(codes[code], work[code], root / "against-full.log")
-                seq += 1
-                row[code] = {"round": n + 1, "code": code, "full_run": {**full, "seq": seq},
+                row[code] = {"round": n, "code": code, "full_run": {**full, "seq": seq},
                              "days": []}  # fmt: skip
-            for k in range(days):
-                for code in order if k % 2 == 0 else order[::-1]:
-                    say(f"round {n + 1}/{rounds}: {code}: day {k + 1}/{days} ...")
-                    added = add_day(work[code] / "landing")
-                    day = run_code(codes[code], work[code], root / "against-day.log")
-                    seq += 1
-                    row[code]["days"].append({**day, "rows": added["rows"], "seq": seq})
-            rows += [row[code] for code in order]
-            for code in order:
-                shutil.rmtree(work[code])
+            else:
+                say(f"round {n}/{rounds}: {code}: day {k}/{days} ...")
+                added = add_day(work[code] / "landing")
+                day = run_code(codes[code], work[code], root / "against-day.log")
+                row[code]["days"].append({**day, "rows": added["rows"], "seq": seq})
+            if seq == len(plan) or plan[seq][0] != n:  # the round's last run
+                rows += sorted(row.values(), key=lambda r: r["full_run"]["seq"])
+                for name in row:
+                    shutil.rmtree(work[name])
+                row = {}
     finally:
         _git("worktree", "remove", "--force", str(tree))
         for folder in work.values():
