@@ -41,6 +41,7 @@ CONFIG = {"displaylogo": False, "displayModeBar": False}
 # main column, or one of `columns` side by side. Only the legend's rows are estimated from it.
 PAGE_WIDTH_PX = 860
 LEGEND_ROW_PX = 20
+PANEL_GAP = 0.12  # between small multiples side by side, a share of the figure's width
 
 
 def legend_rows(names: Sequence[str], width_px: float) -> int:
@@ -150,6 +151,35 @@ def time_axis(fig: go.Figure, grain: str, title: str | None = None) -> go.Figure
     return fig
 
 
+def month_range(values) -> list[pd.Timestamp] | None:
+    """An x range for points on the first of each month: half a month beyond the first and the
+    last point, so the first month's label does not run under the y axis's lowest tick (a "0"
+    beside "Apr 2025" read as one label) and the last one is not cut at the edge. None when
+    there are no dates."""
+    xs = pd.to_datetime(pd.Series(values), errors="coerce").dropna()
+    if xs.empty:
+        return None
+    half = pd.Timedelta(days=15)
+    return [xs.min() - half, xs.max() + half]
+
+
+# Width of a month's tick label at the axes' font, with the gap to the next one, in px: one
+# line (Mar 2026 / 2026年3月) or two (the month over the year).
+MONTH_LABEL_PX = {False: 70, True: 42}
+
+
+def month_ticks(months: int, width_px: float) -> dict:
+    """Tick settings of a monthly axis `width_px` wide showing `months` months: a label a
+    month on one line when they fit, else on two lines, else every k-th month on two lines.
+    Labels that do not fit are never tilted: plotly's tilted labels ran past the figure's
+    edge, and the last month lost its label."""
+    for two in (False, True):
+        if months * MONTH_LABEL_PX[two] <= width_px:
+            return {"dtick": "M1", "tickformat": fmt.month_tick(two), "tickangle": 0}
+    step = -(-months * MONTH_LABEL_PX[True] // max(width_px, 1))
+    return {"dtick": f"M{int(step)}", "tickformat": fmt.month_tick(True), "tickangle": 0}
+
+
 def monthly(fig: go.Figure) -> go.Figure:
     return time_axis(fig, "month")
 
@@ -185,6 +215,8 @@ def line(
         time_axis(fig, grain, x_title)
     elif x_title:
         fig.update_xaxes(title=x_title)
+    if grain == "month" and (span := month_range(df[x] if len(df) else [])) is not None:
+        fig.update_xaxes(range=span)
     return fig
 
 
@@ -275,8 +307,14 @@ def small_multiples(
         cols=cols,
         subplot_titles=[p.title for p in panels],
         vertical_spacing=min(0.6 / rows, 0.18) if rows > 1 else 0.1,
-        horizontal_spacing=0.12,
+        horizontal_spacing=PANEL_GAP,
     )
+    # a panel's plot area: the page less the figure's margins, less the gaps between panels
+    panel_px = (PAGE_WIDTH_PX - 20) * (1 - PANEL_GAP * (cols - 1)) / cols
+    # every panel spans the same months, so a month lines up from panel to panel (a panel
+    # whose metric lags, e.g. the next month's repeat rate, ends early)
+    span = month_range(df.loc[df[facet].isin([p.key for p in panels]), x])
+    months = 1 if span is None else round((span[1] - span[0]).days / 30.44)
     shown: set[str] = set()
     empty: list[int] = []  # panels whose every value is hidden (too few) or missing
     for i, p in enumerate(panels):
@@ -330,9 +368,9 @@ def small_multiples(
             fig.update_yaxes(dtick=1, tick0=0, rangemode="tozero", row=r + 1, col=c + 1)
         if grain == "month":
             fig.update_xaxes(
-                tickformat=fmt.month_tick(),
+                **month_ticks(months, panel_px),
                 hoverformat=fmt.month_tick(),  # a month reads the same on hover
-                dtick="M1",
+                range=span,
                 row=r + 1,
                 col=c + 1,
             )

@@ -185,8 +185,11 @@ def day_tick() -> str:
     return "%-m月%-d日" if lang() == "zh" else "%b %-d"
 
 
-def month_tick() -> str:
-    """Plotly tick format of a monthly axis: 2026年3月 / Mar 2026."""
+def month_tick(two_lines: bool = False) -> str:
+    """Plotly tick format of a monthly axis: 2026年3月 / Mar 2026; `two_lines`, for narrow
+    axes: the month over the year (3月 / 2026, Mar / 2026)."""
+    if two_lines:
+        return "%-m月\n%Y" if lang() == "zh" else "%b\n%Y"
     return "%Y年%-m月" if lang() == "zh" else "%b %Y"
 
 

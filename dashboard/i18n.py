@@ -324,6 +324,10 @@ L: dict[str, tuple[str, str]] = {
         "{month} is still running: its on-time rate counts only the bills due before {as_of} "
         "(the first {days} of its {total} days).",
     ),
+    "partial_left_out_monthly": (
+        "{month}未完整（已过 {days}/{total} 天）：不计入按月指标。",
+        "{month} is partial ({days} of {total} days): left out of the monthly figures.",
+    ),
     "partial_left_out": (
         "{month}未完整（已过 {days}/{total} 天）：不计入比率；柱状图中该月只含已过的天数。",
         "{month} is partial ({days} of {total} days): left out of the rates; its bars count "

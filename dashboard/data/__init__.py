@@ -29,6 +29,7 @@ from dashboard.data.scope import (
     min_denominator,
     month_end,
     options,
+    partial_month,
     price_per_segment,
 )
 from dashboard.data.sms import (
@@ -86,6 +87,7 @@ __all__ = [
     "non_permitted_marketing",
     "options",
     "page_run",
+    "partial_month",
     "price_per_segment",
     "quarantine_rows",
     "quarantine_summary",

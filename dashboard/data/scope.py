@@ -109,3 +109,24 @@ def latest_complete_month(end: dt.date, as_of: dt.date) -> dt.date:
     if month_end(last) <= as_of and month_end(last) <= end:
         return month_start(last)
     return month_start(month_start(last) - dt.timedelta(days=1))
+
+
+@dataclass(frozen=True)
+class PartialMonth:
+    """The month after the latest complete one, as far as a range reaches into it."""
+
+    start: dt.date  # its first day
+    days: int  # its days up to the range's end or as_of, whichever is first
+    total: int  # its days in all
+
+
+def partial_month(end: dt.date, as_of: dt.date) -> PartialMonth | None:
+    """The month still running (or cut by the range's `end`) after `latest_complete_month`, or
+    None when the range stops at a month's end. A monthly figure of it holds only those days:
+    a page leaves it out of its monthly trends and says so."""
+    complete_end = month_end(latest_complete_month(end, as_of))
+    last = min(end, as_of)
+    if last <= complete_end:
+        return None
+    start = complete_end + dt.timedelta(days=1)
+    return PartialMonth(start, (last - start).days + 1, (month_end(start) - start).days + 1)

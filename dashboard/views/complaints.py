@@ -46,7 +46,6 @@ else:
 meta = data.meta() or {}
 as_of = fmt.as_date(meta.get("as_of")) or f.end
 complete = data.latest_complete_month(f.end, as_of)
-partial_end = min(f.end, as_of)
 
 RATES = [
     "complaints_per_10k_active",
@@ -68,16 +67,11 @@ if not rates.empty:
     )
     charts.show(fig, rates[COLS], "complaints_rates")
     st.caption(t("rates_scope"))
-if partial_end > data.month_end(complete):
-    start = data.month_end(complete) + pd.Timedelta(days=1)
+if partial := data.partial_month(f.end, as_of):
     st.caption(
-        t(
-            "partial_left_out",
-            month=fmt.month(start),
-            days=(partial_end - start).days + 1,
-            total=(data.month_end(start) - start).days + 1,
-        )
-    )
+        t("partial_left_out", month=fmt.month(partial.start), days=partial.days,
+          total=partial.total)
+    )  # fmt: skip
     st.caption(t("too_few_chart_note", min=data.min_denominator()))
 
 st.subheader(t("resolution_title"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import streamlit as st
 
 from dashboard import charts, data
@@ -51,14 +52,26 @@ if not daily.empty:
     )  # fmt: skip
     charts.show(fig, daily[COLS], "conversion_take_rate")
 
+# a month still running is no trend point (as on the overview and the complaints page): three
+# days of July drew active users and orders falling to a tenth, DAU/MAU rising to 100 %
 MONTHLY = ["bnpl_active_users", "bnpl_orders", "bnpl_repeat_rate", "dau_mau_ratio"]
+as_of = fmt.as_date((data.meta() or {}).get("as_of")) or f.end
+complete = data.latest_complete_month(f.end, as_of)
 monthly = data.metrics(MONTHLY, f)
-monthly = fmt.hide_small(monthly[monthly["segment"] == "all"], MIN_N)
+monthly = monthly[
+    (monthly["segment"] == "all") & (pd.to_datetime(monthly["period"]).dt.date <= complete)
+]
+monthly = fmt.hide_small(monthly, MIN_N)
 if not monthly.empty:
     fig = charts.small_multiples(
         monthly, "period", "value", "metric", panels_of(MONTHLY), t("stickiness_title"),
     )  # fmt: skip
     charts.show(fig, monthly[COLS], "conversion_actives")
+if partial := data.partial_month(f.end, as_of):
+    st.caption(
+        t("partial_left_out_monthly", month=fmt.month(partial.start), days=partial.days,
+          total=partial.total)
+    )  # fmt: skip
 
 ret = data.retention(f)
 if ret.empty:

@@ -233,6 +233,46 @@ def test_complaint_rates_leave_out_the_month_still_running(tmp_path, monkeypatch
     ]
 
 
+def test_actives_and_stickiness_leave_out_the_month_still_running(tmp_path, monkeypatch):
+    """Published on 2026-04-01 with one day of April: 1 active user and DAU/MAU 100 %
+    (against 7 and 25 % in March) would read as a collapse and a jump. The monthly panels
+    stop at March (7 users, 25 %) and a caption says why, in both languages."""
+    path = _published_on(
+        build(tmp_path / "serve.duckdb"),
+        "2026-04-01",
+        [
+            ("bnpl_active_users", "2026-04-01", 1.0, 1.0, None),
+            ("dau_mau_ratio", "2026-04-01", 1.0, None, None),
+        ],
+    )
+    at = _open(path, monkeypatch, "conversion")
+    spec = figures(at)["Actives and stickiness (monthly)"]
+    for name, last in (("Pay-later active users", 7), ("DAU/MAU", 0.25)):
+        points = trace(spec, name)
+        assert points["x"][-1].startswith("2026-03") and points["y"][-1] == last
+    want = "Apr 2026 is partial (1 of 30 days): left out of the monthly figures."
+    assert want in [c.value for c in at.caption]
+    at.session_state["lang"] = "zh"
+    at.run()
+    assert "2026年4月未完整（已过 1/30 天）：不计入按月指标。" in [c.value for c in at.caption]
+
+
+def test_partial_month_is_the_month_after_the_latest_complete_one():
+    """(range end, as_of) -> the month left out of monthly trends, worked by hand."""
+    from dashboard.data import partial_month
+    from dashboard.data.scope import PartialMonth
+
+    d = dt.date
+    assert partial_month(d(2025, 7, 3), d(2025, 7, 3)) == PartialMonth(d(2025, 7, 1), 3, 31)
+    assert partial_month(d(2025, 6, 30), d(2025, 7, 3)) is None  # the range ends with June
+    assert partial_month(d(2025, 7, 31), d(2025, 7, 31)) is None  # July's last day: complete
+    # a range cut in mid-May, long published: May's first 15 days
+    assert partial_month(d(2025, 5, 15), d(2025, 7, 3)) == PartialMonth(d(2025, 5, 1), 15, 31)
+    # published on 30 March: March has 30 of 31 days
+    assert partial_month(d(2025, 3, 30), d(2025, 3, 30)) == PartialMonth(d(2025, 3, 1), 30, 31)
+    assert partial_month(d(2024, 2, 10), d(2024, 2, 10)) == PartialMonth(d(2024, 2, 1), 10, 29)
+
+
 def test_the_due_month_still_running_is_named_on_the_repayment_page(tmp_path, monkeypatch):
     """Published on 2026-04-04: April's on-time rate counts the bills due 1-3 April (due before
     as_of, metrics.md), 1 of 4. The point is drawn, and a caption says it stands on the
@@ -940,3 +980,44 @@ def test_chinese_date_axes_name_no_english_month_in_their_hover(fixture_db, monk
                     wrong.append((page, layout.get("title", {}).get("text"), hover))
     assert checked >= 8  # the daily and monthly charts of the scanned pages
     assert sorted(set(wrong)) == []
+
+
+def test_month_axes_keep_their_labels_level_and_off_the_y_axis(monkeypatch):
+    """A month's label is 70 px on one line, 42 px on two. Three panels side by side are
+    (860 - 20) x (1 - 2 x 0.12) / 3 = 212.8 px wide: three months fit on one line (210), four
+    on two (168), seven every second month (7 x 42 = 294 px: ceil(294 / 212.8) = 2); a whole
+    page width of twelve months (12 x 70 = 840 > 820, 12 x 42 = 504) fits on two lines. The
+    x range reaches half a month (15 days) beyond the first and the last month of all the
+    panels."""
+    import pandas as pd
+
+    from dashboard import charts
+
+    monkeypatch.setattr("dashboard.format.lang", lambda: "en")
+    one, two = "%b %Y", "%b\n%Y"
+    assert charts.month_ticks(3, 212.8) == {"dtick": "M1", "tickformat": one, "tickangle": 0}
+    assert charts.month_ticks(4, 212.8) == {"dtick": "M1", "tickformat": two, "tickangle": 0}
+    assert charts.month_ticks(7, 212.8) == {"dtick": "M2", "tickformat": two, "tickangle": 0}
+    assert charts.month_ticks(12, 820)["dtick"] == "M1"
+    assert charts.month_range(["2025-04-01", "2025-06-01", None]) == [
+        pd.Timestamp("2025-03-17"), pd.Timestamp("2025-06-16")
+    ]  # fmt: skip
+    assert charts.month_range([]) is None
+
+    # c lags a month (as the next month's repeat rate does): its panel spans the same months
+    months = pd.to_datetime([f"2025-{m:02d}-01" for m in range(1, 8)])
+    df = pd.DataFrame(
+        {
+            "period": list(months) * 2 + list(months[:6]),
+            "metric": ["a"] * 7 + ["b"] * 7 + ["c"] * 6,
+            "value": [0.1] * 20,
+        }
+    )
+    panels = [charts.Panel(k, k.upper(), "%") for k in "abc"]
+    fig = charts.small_multiples(df, "period", "value", "metric", panels, "T", cols=3)
+    axes = [fig.layout.xaxis, fig.layout.xaxis2, fig.layout.xaxis3]
+    assert [(a.dtick, a.tickformat, a.tickangle) for a in axes] == [("M2", two, 0)] * 3
+    for axis in axes:
+        assert [pd.Timestamp(v) for v in axis.range] == [
+            pd.Timestamp("2024-12-17"), pd.Timestamp("2025-07-16")
+        ]  # fmt: skip
