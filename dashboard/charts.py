@@ -180,6 +180,22 @@ def month_ticks(months: int, width_px: float) -> dict:
     return {"dtick": f"M{int(step)}", "tickformat": fmt.month_tick(True), "tickangle": 0}
 
 
+def _months_in(span: list[pd.Timestamp]) -> int:
+    """The months a month_range shows (it reaches half a month beyond each end)."""
+    return round((span[1] - span[0]).days / 30.44)
+
+
+def _fit_months(fig: go.Figure, values, width_px: float, pad: bool = False) -> None:
+    """A one-axis chart of months `width_px` wide: labels that fit (month_ticks), and with
+    `pad` the range of month_range (lines; bars have room either side already)."""
+    span = month_range(values)
+    if span is None:
+        return
+    fig.update_xaxes(**month_ticks(_months_in(span), width_px))
+    if pad:
+        fig.update_xaxes(range=span)
+
+
 def monthly(fig: go.Figure) -> go.Figure:
     return time_axis(fig, "month")
 
@@ -215,8 +231,8 @@ def line(
         time_axis(fig, grain, x_title)
     elif x_title:
         fig.update_xaxes(title=x_title)
-    if grain == "month" and (span := month_range(df[x] if len(df) else [])) is not None:
-        fig.update_xaxes(range=span)
+    if grain == "month":
+        _fit_months(fig, df[x] if len(df) else [], PAGE_WIDTH_PX - 80, pad=True)
     return fig
 
 
@@ -268,6 +284,8 @@ def bar(
         time_axis(fig, grain, x_title)
     elif x_title is not None:  # "" on purpose: no title (else px shows the column's name)
         (fig.update_yaxes if orientation == "h" else fig.update_xaxes)(title=x_title)
+    if grain == "month" and orientation == "v":  # (bars keep their own padding)
+        _fit_months(fig, df[x] if len(df) else [], PAGE_WIDTH_PX / max(1, columns) - 80)
     return fig
 
 
@@ -314,7 +332,7 @@ def small_multiples(
     # every panel spans the same months, so a month lines up from panel to panel (a panel
     # whose metric lags, e.g. the next month's repeat rate, ends early)
     span = month_range(df.loc[df[facet].isin([p.key for p in panels]), x])
-    months = 1 if span is None else round((span[1] - span[0]).days / 30.44)
+    months = 1 if span is None else _months_in(span)
     shown: set[str] = set()
     empty: list[int] = []  # panels whose every value is hidden (too few) or missing
     for i, p in enumerate(panels):

@@ -1021,3 +1021,16 @@ def test_month_axes_keep_their_labels_level_and_off_the_y_axis(monkeypatch):
         assert [pd.Timestamp(v) for v in axis.range] == [
             pd.Timestamp("2024-12-17"), pd.Timestamp("2025-07-16")
         ]  # fmt: skip
+    # one axis: a line across the page (860 - 80 = 780 px) of 12 months takes two-line labels
+    # (12 x 70 = 840 > 780 >= 504) and the padded range; bars in half the page (430 - 80 =
+    # 350 px) of 7 months: two lines too (490 > 350 >= 294), their range left to plotly; of 12
+    # months every second one (504 / 350: 2)
+    year = pd.DataFrame({"period": pd.date_range("2025-01-01", periods=12, freq="MS"), "v": 1})
+    line = charts.line(year, "period", "v", "T", grain="month").layout.xaxis
+    assert (line.dtick, line.tickformat, line.tickangle) == ("M1", two, 0)
+    assert [pd.Timestamp(v) for v in line.range] == [
+        pd.Timestamp("2024-12-17"), pd.Timestamp("2025-12-16")
+    ]  # fmt: skip
+    bars = charts.bar(year.head(7), "period", "v", "T", grain="month", columns=2).layout.xaxis
+    assert (bars.dtick, bars.tickformat, bars.range) == ("M1", two, None)
+    assert charts.bar(year, "period", "v", "T", grain="month", columns=2).layout.xaxis.dtick == "M2"
