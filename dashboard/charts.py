@@ -163,6 +163,21 @@ def month_range(values) -> list[pd.Timestamp] | None:
     return [xs.min() - half, xs.max() + half]
 
 
+DAY_LABEL_STANDOFF_PX = 6
+
+
+def day_range(values) -> list[pd.Timestamp] | None:
+    """An x range for daily points: a twentieth of the span (at least a day) beyond the first
+    and the last day, so the first day's label ("Apr 1") is not drawn beside the y axis's
+    lowest tick ("0Apr 1") and the last one is not cut at the edge. None when there are no
+    dates."""
+    xs = pd.to_datetime(pd.Series(values), errors="coerce").dropna()
+    if xs.empty:
+        return None
+    pad = max(pd.Timedelta(days=1), (xs.max() - xs.min()) / 20)
+    return [xs.min() - pad, xs.max() + pad]
+
+
 # Width of a month's tick label at the axes' font, with the gap to the next one, in px: one
 # line (Mar 2026 / 2026年3月) or two (the month over the year).
 MONTH_LABEL_PX = {False: 70, True: 42}
@@ -331,8 +346,10 @@ def small_multiples(
     panel_px = (PAGE_WIDTH_PX - 20) * (1 - PANEL_GAP * (cols - 1)) / cols
     # every panel spans the same months, so a month lines up from panel to panel (a panel
     # whose metric lags, e.g. the next month's repeat rate, ends early)
-    span = month_range(df.loc[df[facet].isin([p.key for p in panels]), x])
+    xs = df.loc[df[facet].isin([p.key for p in panels]), x]
+    span = month_range(xs) if grain == "month" else None
     months = 1 if span is None else _months_in(span)
+    days = day_range(xs) if grain == "day" else None
     shown: set[str] = set()
     empty: list[int] = []  # panels whose every value is hidden (too few) or missing
     for i, p in enumerate(panels):
@@ -394,7 +411,14 @@ def small_multiples(
             )
         elif grain == "day":
             fig.update_xaxes(
-                tickformat=fmt.day_tick(), hoverformat=fmt.day_hover(), row=r + 1, col=c + 1
+                tickformat=fmt.day_tick(),
+                hoverformat=fmt.day_hover(),
+                range=days,
+                # a little lower, so a first label just inside the plot does not share a line
+                # with the y axis's "0" (centred on the axis line)
+                ticklabelstandoff=DAY_LABEL_STANDOFF_PX,
+                row=r + 1,
+                col=c + 1,
             )
     for a in fig.layout.annotations:
         a.update(font={"size": 13}, x=a.x, xanchor="center")

@@ -1034,3 +1034,29 @@ def test_month_axes_keep_their_labels_level_and_off_the_y_axis(monkeypatch):
     bars = charts.bar(year.head(7), "period", "v", "T", grain="month", columns=2).layout.xaxis
     assert (bars.dtick, bars.tickformat, bars.range) == ("M1", two, None)
     assert charts.bar(year, "period", "v", "T", grain="month", columns=2).layout.xaxis.dtick == "M2"
+
+
+def test_day_axes_of_small_multiples_keep_their_first_label_off_the_y_axis():
+    """Daily panels reach a twentieth of their span beyond each end (at least a day), and
+    their labels stand 6 px lower: 1 April to 3 July is 93 days, so 4.65 days (4 days 15 h
+    36 min) either side; five days get a whole day."""
+    import pandas as pd
+
+    from dashboard import charts
+
+    def axis(days: int):
+        df = pd.DataFrame(
+            {"d": pd.date_range("2025-04-01", periods=days, freq="D"), "n": 1, "k": "a"}
+        )
+        fig = charts.small_multiples(df, "d", "n", "k", [charts.Panel("a", "A", "n", "int")],
+                                     "T", grain="day")  # fmt: skip
+        return fig.layout.xaxis
+
+    quarter = axis(94)
+    assert [pd.Timestamp(v) for v in quarter.range] == [
+        pd.Timestamp("2025-03-27 08:24"), pd.Timestamp("2025-07-07 15:36")
+    ]  # fmt: skip
+    assert quarter.ticklabelstandoff == 6
+    assert [pd.Timestamp(v) for v in axis(5).range] == [
+        pd.Timestamp("2025-03-31"), pd.Timestamp("2025-04-06")
+    ]  # fmt: skip
