@@ -151,30 +151,21 @@ def time_axis(fig: go.Figure, grain: str, title: str | None = None) -> go.Figure
     return fig
 
 
-def month_range(values) -> list[pd.Timestamp] | None:
-    """An x range for points on the first of each month: half a month beyond the first and the
-    last point, so the first month's label does not run under the y axis's lowest tick (a "0"
-    beside "Apr 2025" read as one label) and the last one is not cut at the edge. None when
-    there are no dates."""
-    xs = pd.to_datetime(pd.Series(values), errors="coerce").dropna()
-    if xs.empty:
-        return None
-    half = pd.Timedelta(days=15)
-    return [xs.min() - half, xs.max() + half]
-
-
 DAY_LABEL_STANDOFF_PX = 6
 
 
-def day_range(values) -> list[pd.Timestamp] | None:
-    """An x range for daily points: a twentieth of the span (at least a day) beyond the first
-    and the last day, so the first day's label ("Apr 1") is not drawn beside the y axis's
-    lowest tick ("0Apr 1") and the last one is not cut at the edge. None when there are no
-    dates."""
+def x_range(values, grain: str) -> list[pd.Timestamp] | None:
+    """An x range of dates reaching beyond the first and the last point, so the first label
+    does not sit beside the y axis's lowest tick ("0Apr 2025", "0Apr 1") and the last one is
+    not cut at the edge: half a month for points on the first of each month, a twentieth of
+    the span (at least a day) for days. None when there are no dates."""
     xs = pd.to_datetime(pd.Series(values), errors="coerce").dropna()
     if xs.empty:
         return None
-    pad = max(pd.Timedelta(days=1), (xs.max() - xs.min()) / 20)
+    if grain == "month":
+        pad = pd.Timedelta(days=15)
+    else:
+        pad = max(pd.Timedelta(days=1), (xs.max() - xs.min()) / 20)
     return [xs.min() - pad, xs.max() + pad]
 
 
@@ -196,14 +187,14 @@ def month_ticks(months: int, width_px: float) -> dict:
 
 
 def _months_in(span: list[pd.Timestamp]) -> int:
-    """The months a month_range shows (it reaches half a month beyond each end)."""
+    """The months a monthly x_range shows (it reaches half a month beyond each end)."""
     return round((span[1] - span[0]).days / 30.44)
 
 
 def _fit_months(fig: go.Figure, values, width_px: float, pad: bool = False) -> None:
     """A one-axis chart of months `width_px` wide: labels that fit (month_ticks), and with
-    `pad` the range of month_range (lines; bars have room either side already)."""
-    span = month_range(values)
+    `pad` the padded range (lines; bars have room either side already)."""
+    span = x_range(values, "month")
     if span is None:
         return
     fig.update_xaxes(**month_ticks(_months_in(span), width_px))
@@ -247,7 +238,7 @@ def line(
     elif x_title:
         fig.update_xaxes(title=x_title)
     if grain == "month":
-        _fit_months(fig, df[x] if len(df) else [], PAGE_WIDTH_PX - 80, pad=True)
+        _fit_months(fig, df[x], PAGE_WIDTH_PX - 80, pad=True)
     return fig
 
 
@@ -300,7 +291,7 @@ def bar(
     elif x_title is not None:  # "" on purpose: no title (else px shows the column's name)
         (fig.update_yaxes if orientation == "h" else fig.update_xaxes)(title=x_title)
     if grain == "month" and orientation == "v":  # (bars keep their own padding)
-        _fit_months(fig, df[x] if len(df) else [], PAGE_WIDTH_PX / max(1, columns) - 80)
+        _fit_months(fig, df[x], PAGE_WIDTH_PX / max(1, columns) - 80)
     return fig
 
 
@@ -344,12 +335,11 @@ def small_multiples(
     )
     # a panel's plot area: the page less the figure's margins, less the gaps between panels
     panel_px = (PAGE_WIDTH_PX - 20) * (1 - PANEL_GAP * (cols - 1)) / cols
-    # every panel spans the same months, so a month lines up from panel to panel (a panel
-    # whose metric lags, e.g. the next month's repeat rate, ends early)
-    xs = df.loc[df[facet].isin([p.key for p in panels]), x]
-    span = month_range(xs) if grain == "month" else None
-    months = 1 if span is None else _months_in(span)
-    days = day_range(xs) if grain == "day" else None
+    # every panel spans the same dates, so a month or a day lines up from panel to panel (a
+    # panel whose metric lags, e.g. the next month's repeat rate, ends early)
+    span = None
+    if grain in ("month", "day"):
+        span = x_range(df.loc[df[facet].isin([p.key for p in panels]), x], grain)
     shown: set[str] = set()
     empty: list[int] = []  # panels whose every value is hidden (too few) or missing
     for i, p in enumerate(panels):
@@ -403,7 +393,7 @@ def small_multiples(
             fig.update_yaxes(dtick=1, tick0=0, rangemode="tozero", row=r + 1, col=c + 1)
         if grain == "month":
             fig.update_xaxes(
-                **month_ticks(months, panel_px),
+                **month_ticks(_months_in(span) if span else 1, panel_px),
                 hoverformat=fmt.month_tick(),  # a month reads the same on hover
                 range=span,
                 row=r + 1,
@@ -413,7 +403,7 @@ def small_multiples(
             fig.update_xaxes(
                 tickformat=fmt.day_tick(),
                 hoverformat=fmt.day_hover(),
-                range=days,
+                range=span,
                 # a little lower, so a first label just inside the plot does not share a line
                 # with the y axis's "0" (centred on the axis line)
                 ticklabelstandoff=DAY_LABEL_STANDOFF_PX,

@@ -14,7 +14,6 @@ everywhere, in both languages:
 
 from __future__ import annotations
 
-import datetime as dt
 import zlib
 
 import pandas as pd
@@ -197,10 +196,6 @@ def day_hover() -> str:
     """Plotly hover format of a date on a daily axis: 2026年3月9日 / Mar 9, 2026 (Plotly's own
     would name the month in English on a Chinese page)."""
     return "%Y年%-m月%-d日" if lang() == "zh" else "%b %-d, %Y"
-
-
-def as_date(v: object) -> dt.date | None:
-    return None if is_missing(v) else pd.Timestamp(v).date()
 
 
 # How each metric's value reads: a share (pct), a count (int), a yuan amount, or a ratio.

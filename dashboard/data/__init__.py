@@ -31,6 +31,7 @@ from dashboard.data.scope import (
     options,
     partial_month,
     price_per_segment,
+    published_as_of,
 )
 from dashboard.data.sms import (
     complaint,
@@ -89,6 +90,7 @@ __all__ = [
     "page_run",
     "partial_month",
     "price_per_segment",
+    "published_as_of",
     "quarantine_rows",
     "quarantine_summary",
     "query",

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from dashboard.data.connection import query
+from dashboard.data.connection import meta, query
 
 # A rate whose denominator is below this is shown as "too few" (NUDGESCOPE_MIN_DENOMINATOR).
 DEFAULT_MIN_DENOMINATOR = 30
@@ -100,6 +100,13 @@ def month_start(d: dt.date) -> dt.date:
 
 def month_end(d: dt.date) -> dt.date:
     return (d.replace(day=28) + dt.timedelta(days=4)).replace(day=1) - dt.timedelta(days=1)
+
+
+def published_as_of(default: dt.date | None = None) -> dt.date | None:
+    """The published data's `as_of` (its last loaded day), or `default` when nothing is
+    published or the row has none."""
+    value = (meta() or {}).get("as_of")
+    return default if value is None or pd.isna(value) else pd.Timestamp(value).date()
 
 
 def latest_complete_month(end: dt.date, as_of: dt.date) -> dt.date:

@@ -43,8 +43,7 @@ else:
 
 # a month still running is no trend point: its rates stop at the latest complete month (as
 # the overview's trends do), and the caption says what its bars hold
-meta = data.meta() or {}
-as_of = fmt.as_date(meta.get("as_of")) or f.end
+as_of = data.published_as_of(f.end)
 complete = data.latest_complete_month(f.end, as_of)
 
 RATES = [

@@ -55,7 +55,7 @@ if not daily.empty:
 # a month still running is no trend point (as on the overview and the complaints page): three
 # days of July drew active users and orders falling to a tenth, DAU/MAU rising to 100 %
 MONTHLY = ["bnpl_active_users", "bnpl_orders", "bnpl_repeat_rate", "dau_mau_ratio"]
-as_of = fmt.as_date((data.meta() or {}).get("as_of")) or f.end
+as_of = data.published_as_of(f.end)
 complete = data.latest_complete_month(f.end, as_of)
 monthly = data.metrics(MONTHLY, f)
 monthly = monthly[

@@ -3,8 +3,6 @@ month to date (labelled partial) when the range reaches into one, and small tren
 
 from __future__ import annotations
 
-import datetime as dt
-
 import pandas as pd
 import streamlit as st
 
@@ -28,12 +26,10 @@ HEADLINES = [
 BANDED = {"on_time_rate", "dpd30_rate"}  # published per score band
 MIN_N = data.min_denominator()
 
-meta = data.meta() or {}
-as_of = fmt.as_date(meta.get("as_of")) or f.end
+as_of = data.published_as_of(f.end)
 headline = data.latest_complete_month(f.end, as_of)
 previous = (pd.Timestamp(headline) - pd.DateOffset(months=1)).date()
-partial_end = min(f.end, as_of)
-partial = partial_end > data.month_end(headline)  # the range reaches into an incomplete month
+partial = data.partial_month(f.end, as_of)  # the range reaches into an incomplete month
 
 names = [m for m, _ in HEADLINES]
 df = data.for_band(data.metrics(names, f, lookback_months=1), f.band)
@@ -114,14 +110,13 @@ for note in notes:
 st.caption(t("too_few_note", min=MIN_N))
 
 if partial:
-    month_start = data.month_end(headline) + dt.timedelta(days=1)
-    days = (partial_end - month_start).days + 1
-    total = data.month_end(month_start).day
-    st.subheader(t("partial_title", month=fmt.month(month_start), days=days, total=total))
+    st.subheader(
+        t("partial_title", month=fmt.month(partial.start), days=partial.days, total=partial.total)
+    )
     st.caption(t("partial_note"))
     cols = st.columns(4)
     for i, (metric, lower_better) in enumerate(HEADLINES):
-        series = df[(df["metric"] == metric) & (df["period"] == month_start)]
+        series = df[(df["metric"] == metric) & (df["period"] == partial.start)]
         card(cols[i % 4], metric, lower_better, series, compare=False)
 
 st.caption(t("overview_scope"))

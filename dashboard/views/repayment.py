@@ -48,8 +48,7 @@ else:
     # early warning), but its point stands on fewer bills: the caption says which. "Running"
     # as the overview says "complete": a month is complete on its last day (and its point
     # then misses only the bills due that day)
-    meta = data.meta() or {}
-    as_of = fmt.as_date(meta.get("as_of"))
+    as_of = data.published_as_of()
     on_time = rates[rates["metric"] == "on_time_rate"]
     if as_of is not None and not on_time.empty:
         last = pd.Timestamp(on_time["period"].max()).date()

@@ -18,6 +18,7 @@ afterwards. The figures go to `data/bench/against-<scale>-<timestamp>.json`.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
 import shutil
 import statistics
@@ -120,27 +121,27 @@ def run_against(opts: Options, rev: str, rounds: int, say=print, days: int = 1) 
     started = dt.datetime.now(dt.UTC)
     rows: list[dict] = []
     names = [rev, THIS]
-    plan = schedule(rounds, days)
-    row: dict[str, dict] = {}
+    seq = 0  # the order the runs ran in, across codes and rounds
     try:
-        for seq, (n, i, kind, k) in enumerate(plan, start=1):
-            code = names[i]
-            if kind == "full":
-                fresh_data_dir(work[code], landing)
-                say(f"round {n}/{rounds}: {code}: a full run ...")
-                full = run_code(codes[code], work[code], root / "against-full.log")
-                row[code] = {"round": n, "code": code, "full_run": {**full, "seq": seq},
-                             "days": []}  # fmt: skip
-            else:
+        for n, runs in itertools.groupby(schedule(rounds, days), key=lambda run: run[0]):
+            row: dict[str, dict] = {}
+            for _, i, kind, k in runs:
+                code = names[i]
+                seq += 1
+                if kind == "full":
+                    fresh_data_dir(work[code], landing)
+                    say(f"round {n}/{rounds}: {code}: a full run ...")
+                    full = run_code(codes[code], work[code], root / "against-full.log")
+                    row[code] = {"round": n, "code": code, "full_run": {**full, "seq": seq},
+                                 "days": []}  # fmt: skip
+                    continue
                 say(f"round {n}/{rounds}: {code}: day {k}/{days} ...")
                 added = add_day(work[code] / "landing")
                 day = run_code(codes[code], work[code], root / "against-day.log")
                 row[code]["days"].append({**day, "rows": added["rows"], "seq": seq})
-            if seq == len(plan) or plan[seq][0] != n:  # the round's last run
-                rows += sorted(row.values(), key=lambda r: r["full_run"]["seq"])
-                for name in row:
-                    shutil.rmtree(work[name])
-                row = {}
+            rows += row.values()  # in the order their full runs ran
+            for code in row:
+                shutil.rmtree(work[code])
     finally:
         _git("worktree", "remove", "--force", str(tree))
         for folder in work.values():

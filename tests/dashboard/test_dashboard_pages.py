@@ -189,6 +189,15 @@ def _open(path, monkeypatch, page: str) -> AppTest:
     return open_page(at, page)
 
 
+def _shows_caption_in_both(at: AppTest, en: str, zh: str) -> None:
+    """The page `at` (run in English) shows the caption `en`, and `zh` once switched to
+    Chinese."""
+    assert en in [c.value for c in at.caption]
+    at.session_state["lang"] = "zh"
+    at.run()
+    assert zh in [c.value for c in at.caption]
+
+
 def test_first_day_of_a_month_headlines_the_previous_complete_month(tmp_path, monkeypatch):
     at = _open(_first_of_april(build(tmp_path / "serve.duckdb")), monkeypatch, "overview")
     assert at.sidebar.date_input(key="date_range").value[1] == dt.date(2026, 4, 1)
@@ -222,15 +231,12 @@ def test_complaint_rates_leave_out_the_month_still_running(tmp_path, monkeypatch
     spec = next(s for title, s in figures(at).items() if title.startswith("Complaint and opt-out"))
     opt_outs = trace(spec, "Opt-outs")
     assert opt_outs["x"][-1].startswith("2026-03") and opt_outs["y"][-1] == 2
-    assert (
+    _shows_caption_in_both(
+        at,
         "Apr 2026 is partial (1 of 30 days): left out of the rates; its bars count only "
-        "those days." in [c.value for c in at.caption]
+        "those days.",
+        "2026年4月未完整（已过 1/30 天）：不计入比率；柱状图中该月只含已过的天数。",
     )
-    at.session_state["lang"] = "zh"
-    at.run()
-    assert "2026年4月未完整（已过 1/30 天）：不计入比率；柱状图中该月只含已过的天数。" in [
-        c.value for c in at.caption
-    ]
 
 
 def test_actives_and_stickiness_leave_out_the_month_still_running(tmp_path, monkeypatch):
@@ -250,11 +256,11 @@ def test_actives_and_stickiness_leave_out_the_month_still_running(tmp_path, monk
     for name, last in (("Pay-later active users", 7), ("DAU/MAU", 0.25)):
         points = trace(spec, name)
         assert points["x"][-1].startswith("2026-03") and points["y"][-1] == last
-    want = "Apr 2026 is partial (1 of 30 days): left out of the monthly figures."
-    assert want in [c.value for c in at.caption]
-    at.session_state["lang"] = "zh"
-    at.run()
-    assert "2026年4月未完整（已过 1/30 天）：不计入按月指标。" in [c.value for c in at.caption]
+    _shows_caption_in_both(
+        at,
+        "Apr 2026 is partial (1 of 30 days): left out of the monthly figures.",
+        "2026年4月未完整（已过 1/30 天）：不计入按月指标。",
+    )
 
 
 def test_partial_month_is_the_month_after_the_latest_complete_one():
@@ -284,14 +290,12 @@ def test_the_due_month_still_running_is_named_on_the_repayment_page(tmp_path, mo
     spec = figures(at)["On-time and past-due rates by due month"]
     on_time = trace(spec, "On-time rate")
     assert on_time["x"][-1].startswith("2026-04") and on_time["y"][-1] == 0.25
-    assert (
+    _shows_caption_in_both(
+        at,
         "Apr 2026 is still running: its on-time rate counts only the bills due before "
-        "2026-04-04 (the first 3 of its 30 days)." in [c.value for c in at.caption]
+        "2026-04-04 (the first 3 of its 30 days).",
+        "2026年4月尚未结束：其按时还款率只计 2026-04-04 之前到期的账单（本月 30 天中的前 3 天）。",
     )
-    at.session_state["lang"] = "zh"
-    at.run()
-    zh = "2026年4月尚未结束：其按时还款率只计 2026-04-04 之前到期的账单（本月 30 天中的前 3 天）。"
-    assert zh in [c.value for c in at.caption]
 
 
 def test_the_running_due_month_caption_follows_as_of(tmp_path, monkeypatch):
@@ -999,10 +1003,10 @@ def test_month_axes_keep_their_labels_level_and_off_the_y_axis(monkeypatch):
     assert charts.month_ticks(4, 212.8) == {"dtick": "M1", "tickformat": two, "tickangle": 0}
     assert charts.month_ticks(7, 212.8) == {"dtick": "M2", "tickformat": two, "tickangle": 0}
     assert charts.month_ticks(12, 820)["dtick"] == "M1"
-    assert charts.month_range(["2025-04-01", "2025-06-01", None]) == [
+    assert charts.x_range(["2025-04-01", "2025-06-01", None], "month") == [
         pd.Timestamp("2025-03-17"), pd.Timestamp("2025-06-16")
     ]  # fmt: skip
-    assert charts.month_range([]) is None
+    assert charts.x_range([], "month") is None
 
     # c lags a month (as the next month's repeat rate does): its panel spans the same months
     months = pd.to_datetime([f"2025-{m:02d}-01" for m in range(1, 8)])
