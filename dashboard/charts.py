@@ -133,6 +133,9 @@ def _whole_ticks(fig: go.Figure, top: float, horizontal: bool = False) -> None:
         (fig.update_xaxes if horizontal else fig.update_yaxes)(dtick=1, tick0=0)
 
 
+DAY_LABEL_STANDOFF_PX = 6  # how much lower the labels of a day axis stand
+
+
 def time_axis(fig: go.Figure, grain: str, title: str | None = None) -> go.Figure:
     """An x axis of days or months, its ticks and hover labels in the page's language."""
     if grain == "month":
@@ -147,11 +150,11 @@ def time_axis(fig: go.Figure, grain: str, title: str | None = None) -> go.Figure
             tickformat=fmt.day_tick(),
             hoverformat=fmt.day_hover(),
             title=title or t("day"),
+            # a little lower, so a first label at the plot's left edge does not share a line
+            # with the y axis's "0" (centred on the axis line): "0%Feb 23"
+            ticklabelstandoff=DAY_LABEL_STANDOFF_PX,
         )
     return fig
-
-
-DAY_LABEL_STANDOFF_PX = 6
 
 
 def x_range(values, grain: str) -> list[pd.Timestamp] | None:
@@ -404,9 +407,7 @@ def small_multiples(
                 tickformat=fmt.day_tick(),
                 hoverformat=fmt.day_hover(),
                 range=span,
-                # a little lower, so a first label just inside the plot does not share a line
-                # with the y axis's "0" (centred on the axis line)
-                ticklabelstandoff=DAY_LABEL_STANDOFF_PX,
+                ticklabelstandoff=DAY_LABEL_STANDOFF_PX,  # as time_axis's
                 row=r + 1,
                 col=c + 1,
             )

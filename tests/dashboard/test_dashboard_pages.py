@@ -1064,3 +1064,7 @@ def test_day_axes_of_small_multiples_keep_their_first_label_off_the_y_axis():
     assert [pd.Timestamp(v) for v in axis(5).range] == [
         pd.Timestamp("2025-03-31"), pd.Timestamp("2025-04-06")
     ]  # fmt: skip
+    # a one-axis daily line (the checkout conversion: "0%" beside "Feb 23") stands as low
+    line = charts.line(pd.DataFrame({"d": pd.date_range("2025-03-01", periods=30), "n": 1}),
+                       "d", "n", "T", grain="day")  # fmt: skip
+    assert line.layout.xaxis.ticklabelstandoff == 6
