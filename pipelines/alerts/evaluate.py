@@ -122,8 +122,9 @@ def evaluate(
 def _date_bounds(con: duckdb.DuckDBPyConnection) -> tuple[dict, dict]:
     """The range of the dates in alert_dates (local days, Asia/Shanghai), as dates and as the
     `sent_at` range they cover: constant filters of the scans, which DuckDB checks against each
-    row group's min/max and applies before it reads the other columns. The provider hours read
-    the log's recent row groups only (0.75 → 0.1 CPU-s at m). The exact date tests stay."""
+    row group's min/max and applies before it reads the other columns. The provider hours and
+    the flagged messages' providers read the log's recent row groups only (0.75 → 0.1 and
+    0.4-0.65 → 0.17 CPU-s at m). The exact date tests stay."""
     first, last = con.execute("select min(local_date), max(local_date) from alert_dates").fetchone()
     zone = ZoneInfo(TIMEZONE)
     sent = {
@@ -144,7 +145,7 @@ def _evaluate(con, run_id, settings: AlertSettings, now, result: AlertResult) ->
     if result.window_dates:
         sqlfiles.run(con, "alerts/dates")
         dates, sent = _date_bounds(con)
-        sqlfiles.run(con, "alerts/flagged", dates)
+        sqlfiles.run(con, "alerts/flagged", dates | sent)
         sqlfiles.run(con, "alerts/provider_hours", sent)
         for name in RULES:
             sqlfiles.run(con, name, _used(name, params))

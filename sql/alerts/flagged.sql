@@ -1,8 +1,12 @@
 -- The flagged or failed messages of those dates (from mart.sms_message_flags, with the
 -- provider from core.sms_logs); in_window marks the dates the run loaded. $first_date /
--- $last_date bound those dates (a constant filter of the flags' scan). A send the log does
--- not know (a gateway's own retry, origin 'gateway') has the provider of its receipts, as in
--- the flags: 'unknown' put every gateway's retries under one subject the log has no name for.
+-- $last_date bound those dates (a constant filter of the flags' scan), and $sent_from /
+-- $sent_before the send times they cover (the log's: a log row's send time is its flags row's,
+-- so its local date is one of those dates). DuckDB skips the log's row groups outside that
+-- range by their min/max, where a plain join by message id read all its ids (0.4-0.65 → 0.17
+-- CPU-s a day at m). A send the log does not know (a gateway's own retry, origin 'gateway')
+-- has the provider of its receipts, as in the flags: 'unknown' put every gateway's retries
+-- under one subject the log has no name for.
 create or replace temp table alert_flagged as
 with
 flags as (
@@ -39,5 +43,11 @@ select
     coalesce(sms.provider, flags.receipt_provider, 'unknown') as provider,
     flags.local_date in (select local_date from alert_window) as in_window
 from flags
-left join core.sms_logs as sms
+left join (
+    select
+        message_id,
+        provider
+    from core.sms_logs
+    where sent_at >= $sent_from and sent_at < $sent_before
+) as sms
     on sms.message_id = flags.message_id

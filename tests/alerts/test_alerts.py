@@ -447,30 +447,38 @@ def test_the_alert_dates_bound_send_times_in_local_days():
 
 
 def test_a_gateways_own_retries_carry_its_name_not_unknown():
-    """Three flagged duplicates on 1 March: m1 is in the log (provider aliyun; its receipts'
-    provider, tencent, is not asked), g1 and g2 are gateway retries the log does not know,
-    with the providers of their receipts (aliyun, tencent). The rules group by provider: the
-    retries are each their gateway's, not one 'unknown' subject. A message with neither
-    name (g3) stays 'unknown'."""
+    """Flagged duplicates on 1 and 2 March: m1 and m2 are in the log (provider aliyun; their
+    receipts' provider, tencent, is not asked), g1 and g2 are gateway retries the log does
+    not know, with the providers of their receipts (aliyun, tencent). The rules group by
+    provider: the retries are each their gateway's, not one 'unknown' subject. A message with
+    neither name (g3) stays 'unknown'. m1 is sent at 00:00 on 1 March local (16:00 UTC the day
+    before) and m2 at 23:59:59 on 2 March: the log is read by the send-time range of those
+    local days, which must hold both (a range of UTC days, or one ending a day early, would
+    give them tencent)."""
     import duckdb
 
     from pipelines import sqlfiles
+    from pipelines.alerts.evaluate import _date_bounds
 
     con = duckdb.connect()
     con.execute("create schema mart")
     con.execute("create schema core")
     con.execute(
         """create table mart.sms_message_flags as select * from (values
-            ('m1', 'tencent'), ('g1', 'aliyun'), ('g2', 'tencent'), ('g3', null)
-        ) as t(message_id, provider)"""
+            ('m1', 'tencent', timestamptz '2025-03-01 00:00:00+08'),
+            ('m2', 'tencent', timestamptz '2025-03-02 23:59:59+08'),
+            ('g1', 'aliyun', timestamptz '2025-03-01 10:00:00+08'),
+            ('g2', 'tencent', timestamptz '2025-03-01 10:00:00+08'),
+            ('g3', null, timestamptz '2025-03-01 10:00:00+08')
+        ) as t(message_id, provider, sent_at)"""
     )
     con.execute(
         """alter table mart.sms_message_flags add column user_id VARCHAR default 'u1';
         alter table mart.sms_message_flags add column purpose VARCHAR default 'due_reminder';
         alter table mart.sms_message_flags add column template_code VARCHAR default 'T';
-        alter table mart.sms_message_flags add column sent_at TIMESTAMPTZ
-            default timestamptz '2025-03-01 10:00:00+08';
-        alter table mart.sms_message_flags add column local_date DATE default date '2025-03-01';
+        alter table mart.sms_message_flags add column local_date DATE;
+        update mart.sms_message_flags
+            set local_date = cast(sent_at at time zone 'Asia/Shanghai' as date);
         alter table mart.sms_message_flags add column delivery_status VARCHAR default 'delivered';
         alter table mart.sms_message_flags add column is_duplicate BOOLEAN default true;
         alter table mart.sms_message_flags add column is_quiet_hours BOOLEAN default false;
@@ -479,11 +487,24 @@ def test_a_gateways_own_retries_carry_its_name_not_unknown():
         alter table mart.sms_message_flags
             add column is_marketing_in_service BOOLEAN default false;"""
     )
-    con.execute("create table core.sms_logs as select 'm1' as message_id, 'aliyun' as provider")
-    con.execute("create temp table alert_window as select date '2025-03-01' as local_date")
-    con.execute("create temp table alert_dates as select date '2025-03-01' as local_date")
-    sqlfiles.run(
-        con, "alerts/flagged", {"first_date": date(2025, 3, 1), "last_date": date(2025, 3, 1)}
+    con.execute(
+        """create table core.sms_logs as
+        select message_id, 'aliyun' as provider, sent_at
+        from mart.sms_message_flags
+        where message_id in ('m1', 'm2')"""
     )
+    con.execute(
+        "create temp table alert_window as "
+        "select * from (values (date '2025-03-01'), (date '2025-03-02')) as t(local_date)"
+    )
+    con.execute("create temp table alert_dates as from alert_window")
+    dates, sent = _date_bounds(con)
+    sqlfiles.run(con, "alerts/flagged", dates | sent)
     got = con.execute("select message_id, provider from alert_flagged order by 1").fetchall()
-    assert got == [("g1", "aliyun"), ("g2", "tencent"), ("g3", "unknown"), ("m1", "aliyun")]
+    assert got == [
+        ("g1", "aliyun"),
+        ("g2", "tencent"),
+        ("g3", "unknown"),
+        ("m1", "aliyun"),
+        ("m2", "aliyun"),
+    ]
