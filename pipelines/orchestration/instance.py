@@ -57,6 +57,10 @@ def _reuse_event_log_engines() -> None:
     read and write (`SqliteEventLogStorage._connect`, NullPool): a run at scale m stores about
     400 events through some 2,600 such connections, about 2 CPU-s of a new day's run. This keeps
     one pooled engine per shard file, the last `_ENGINES_KEPT` used (an evicted one is disposed).
+    `has_table`, which the storage asks on every stored asset or check event (does the index
+    shard have the asset-check and tag tables?), opened an engine of its own each time too:
+    about 0.4 CPU-s of a day's run at m (py-spy, 2026-11-27). It asks through the index shard's
+    pooled engine now; the answer is not cached, so a table a migration adds is seen.
 
     The same statements run in the same transactions under the same per-storage lock; only
     the connections are reused. Idle sqlite connections hold no lock, so the UI, the daemon and
@@ -68,9 +72,9 @@ def _reuse_event_log_engines() -> None:
     storage = sel.SqliteEventLogStorage
     if getattr(storage, "_nudgescope_engines", None) is not None:
         return  # done in this process
-    methods = ("_connect", "_initdb", "conn_string_for_shard")
-    if not all(callable(getattr(storage, m, None)) for m in methods) or not hasattr(
-        sel, "SQLITE_BUSY_TIMEOUT_SECONDS"
+    methods = ("_connect", "_initdb", "conn_string_for_shard", "has_table")
+    if not all(callable(getattr(storage, m, None)) for m in methods) or not all(
+        hasattr(sel, name) for name in ("SQLITE_BUSY_TIMEOUT_SECONDS", "INDEX_SHARD_NAME")
     ):
         return
     from collections import OrderedDict
@@ -106,7 +110,13 @@ def _reuse_event_log_engines() -> None:
             with engine.connect() as conn, conn.begin():
                 yield conn
 
+    def has_table(self, table_name: str) -> bool:
+        engine = engine_for(self.conn_string_for_shard(sel.INDEX_SHARD_NAME))
+        with engine.connect() as conn:
+            return bool(engine.dialect.has_table(conn, table_name))
+
     storage._connect = _connect
+    storage.has_table = has_table
     storage._nudgescope_engines = engines
 
 

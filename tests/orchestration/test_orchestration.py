@@ -341,15 +341,23 @@ def test_the_daily_full_checks_run_builds_nothing(_isolated_data_dir):
     assert query(data / "serve.duckdb", "select data_version from meta")[0][0] == version
 
 
-def test_the_instance_event_log_keeps_one_engine_per_file(_isolated_data_dir):
+def test_the_instance_event_log_keeps_one_engine_per_file(_isolated_data_dir, monkeypatch):
     """The persistent instance stores and reads a run's events through one pooled engine per
-    sqlite file (Dagster's own storage opened an engine per write), and keeps only a few."""
+    sqlite file (Dagster's own storage opened an engine per write, and per `has_table` check
+    of every asset or check event), and keeps only a few. Dagster's own engine factory is
+    made to fail: nothing of the run may need it."""
+    from dagster._core.storage.event_log.sqlite import sqlite_event_log as sel
     from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
 
     from pipelines.orchestration import instance as instance_module
 
     instance = instance_for(settings.paths())
     engines = SqliteEventLogStorage._nudgescope_engines
+
+    def no_new_engine(*args, **kwargs):
+        raise AssertionError("an sqlite engine opened outside the kept ones")
+
+    monkeypatch.setattr(sel, "create_engine", no_new_engine)
 
     @dg.asset
     def one() -> int:
@@ -367,6 +375,9 @@ def test_the_instance_event_log_keeps_one_engine_per_file(_isolated_data_dir):
     }
     assert instance.get_latest_materialization_event(dg.AssetKey("one")) is not None
     assert engines[shard[0]] is engine  # read back through the same engine
+    storage = instance.event_log_storage
+    assert storage.has_table("asset_check_executions")
+    assert not storage.has_table("no_such_table")
     assert len(engines) <= instance_module._ENGINES_KEPT
 
 
