@@ -28,10 +28,11 @@ inc = alerts_data.incidents(f.start, f.end)
 status = alerts_data.notification_status()
 n_open = int((inc["status"] == "open").sum()) if not inc.empty else 0
 c1, c2, c3, c4 = st.columns(4)
-c1.metric(t("inc_open"), n_open)
+# every count with thousands separators, as the incident detail's below
+c1.metric(t("inc_open"), fmt.num(n_open))
 c2.metric(t("inc_in_range"), fmt.num(len(inc)))
-c3.metric(t("inc_pending"), status.get("pending", 0))
-c4.metric(t("inc_failed"), status.get("failed", 0))
+c3.metric(t("inc_pending"), fmt.num(status.get("pending", 0)))
+c4.metric(t("inc_failed"), fmt.num(status.get("failed", 0)))
 if status.get("pending") or status.get("failed"):
     st.warning(t("inc_delivery_warning"))
 
