@@ -117,7 +117,11 @@ def align_tops(figs: Sequence[go.Figure]) -> None:
 
 
 def axis_title(name: str, unit: str | None) -> str:
-    """ "On-time rate (%)": every axis says what it counts and in which unit."""
+    """ "On-time rate (%)": every axis says what it counts and in which unit. A unit the name
+    already ends with is not said twice: "Flagged messages", not "Flagged messages
+    (messages)" (the Chinese name, 问题短信, still takes its unit: 问题短信（条）)."""
+    if unit and name.lower().split()[-1:] == [unit.lower()]:
+        unit = None
     return f"{name}（{unit}）" if unit and _zh() else (f"{name} ({unit})" if unit else name)
 
 
@@ -194,13 +198,49 @@ def _months_in(span: list[pd.Timestamp]) -> int:
     return round((span[1] - span[0]).days / 30.44)
 
 
-def _fit_months(fig: go.Figure, values, width_px: float, pad: bool = False) -> None:
-    """A one-axis chart of months `width_px` wide: labels that fit (month_ticks), and with
-    `pad` the padded range (lines; bars have room either side already)."""
-    span = x_range(values, "month")
+# Width of a day's tick label (Jun 29 / 6月29日) with the gap to the next one, in px, and the
+# steps a daily axis may take between labels, in days, before it labels months.
+DAY_LABEL_PX = 60
+DAY_STEPS = (1, 2, 7, 14)
+
+
+def day_ticks(values, width_px: float) -> dict:
+    """Tick settings of a daily axis `width_px` wide over the dates `values`: a label every 1,
+    2, 7 or 14 days counted from the first date (the first step whose labels fit), else the
+    first of every k-th month. Plotly's own weekly ticks fall on Sundays: a range that starts
+    on 1 March opened with a label "Feb 23", a day the data does not have."""
+    xs = pd.to_datetime(pd.Series(values), errors="coerce").dropna()
+    if xs.empty:
+        return {}
+    first = xs.min().normalize()
+    days = (xs.max().normalize() - first).days
+    for step in DAY_STEPS:
+        if (days // step + 1) * DAY_LABEL_PX <= width_px:
+            return {"tick0": first.strftime("%Y-%m-%d"), "dtick": step * 86_400_000}
+    every = -(-int((days / 30.44 + 1) * DAY_LABEL_PX) // max(int(width_px), 1))
+    return {"tick0": first.replace(day=1).strftime("%Y-%m-%d"), "dtick": f"M{every}"}
+
+
+def _fit_time_axis(fig: go.Figure, values, grain: str, width_px: float, pad: bool = False) -> None:
+    """A one-axis chart of days or months `width_px` wide: labels that fit (month_ticks,
+    day_ticks), and with `pad` the padded range (lines; bars have room either side already)."""
+    span = x_range(values, grain)
     if span is None:
         return
-    fig.update_xaxes(**month_ticks(_months_in(span), width_px))
+    if grain == "month":
+        fig.update_xaxes(**month_ticks(_months_in(span), width_px))
+    else:
+        ticks = day_ticks(values, width_px)
+        fig.update_xaxes(**ticks)
+        if isinstance(ticks["dtick"], int):
+            # no label for a day the data does not have: at most half a step before the first
+            # day (its label), and the range ends half a day before the next label's day
+            step = pd.Timedelta(milliseconds=ticks["dtick"])
+            first, last = pd.to_datetime(pd.Series(values), errors="coerce").agg(["min", "max"])
+            first, last = first.normalize(), last.normalize()
+            after = first + ((last - first) // step + 1) * step
+            end = min(last + step / 2, after - pd.Timedelta(hours=12))
+            span = [max(span[0], first - step / 2), min(span[1], end)]
     if pad:
         fig.update_xaxes(range=span)
 
@@ -240,8 +280,8 @@ def line(
         time_axis(fig, grain, x_title)
     elif x_title:
         fig.update_xaxes(title=x_title)
-    if grain == "month":
-        _fit_months(fig, df[x], PAGE_WIDTH_PX - 80, pad=True)
+    if grain in ("month", "day"):
+        _fit_time_axis(fig, df[x], grain, PAGE_WIDTH_PX - 80, pad=True)
     return fig
 
 
@@ -293,8 +333,8 @@ def bar(
         time_axis(fig, grain, x_title)
     elif x_title is not None:  # "" on purpose: no title (else px shows the column's name)
         (fig.update_yaxes if orientation == "h" else fig.update_xaxes)(title=x_title)
-    if grain == "month" and orientation == "v":  # (bars keep their own padding)
-        _fit_months(fig, df[x], PAGE_WIDTH_PX / max(1, columns) - 80)
+    if grain in ("month", "day") and orientation == "v":  # (bars keep their own padding)
+        _fit_time_axis(fig, df[x], grain, PAGE_WIDTH_PX / max(1, columns) - 80)
     return fig
 
 

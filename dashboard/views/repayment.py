@@ -44,6 +44,14 @@ else:
         series="label", series_colors=colors, panel_height=280,
     )  # fmt: skip
     charts.show(fig, rates[COLS], "repayment_rates")
+    # a DPD rate needs its days past due to pass before a month counts: its line stops
+    # earlier than the on-time rate's, which is no drop to nothing (the overview's note)
+    newest = rates.groupby("metric")["period"].max()
+    for metric in DPD:
+        if metric in newest and newest[metric] < newest.get("on_time_rate", newest[metric]):
+            st.caption(
+                t("latest_month_note", metric=t(f"m_{metric}"), month=fmt.month(newest[metric]))
+            )
     # a due month still running is drawn too (its bills due so far are a fair sample, and an
     # early warning), but its point stands on fewer bills: the caption says which. "Running"
     # as the overview says "complete": a month is complete on its last day (and its point

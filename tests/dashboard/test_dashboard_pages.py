@@ -437,6 +437,25 @@ def test_repayment_page(app):
     assert trace(rates, "On-time rate")["yaxis"] != trace(rates, "7+ DPD")["yaxis"]
     assert rates["layout"]["yaxis"]["title"]["text"] == "% of bills due"
     assert rates["layout"]["yaxis2"]["title"]["text"] == "% of matured bills"
+
+    # the fixture's on-time and 7+ rates reach March, 30+ February, 90+ December: the lines
+    # that stop early say why (7+ says nothing)
+    def lags(app) -> list[str]:
+        return [c.value for c in app.caption if "Feb 2026" in c.value or "Dec 2025" in c.value
+                or "2026年2月" in c.value or "2025年12月" in c.value]  # fmt: skip
+
+    assert lags(at) == [
+        "30+ DPD: latest month Feb 2026 (later bills have not yet matured)",
+        "90+ DPD: latest month Dec 2025 (later bills have not yet matured)",
+    ]
+    at.session_state["lang"] = "zh"
+    at.run()
+    assert lags(at) == [
+        "逾期 30 天+：最近可得月份为 2026年2月（更晚的账单尚未到期或未满观察期）",
+        "逾期 90 天+：最近可得月份为 2025年12月（更晚的账单尚未到期或未满观察期）",
+    ]
+    at.session_state["lang"] = "en"
+    at.run()
     vintage = figs["Vintage curves: 30+ DPD rate"]
     assert trace(vintage, "Jan 2026")["y"] == [0.0, 0.0625]  # 1 of 16 bills at month 1
     at.sidebar.selectbox(key="band").set_value("E").run()
@@ -1068,3 +1087,49 @@ def test_day_axes_of_small_multiples_keep_their_first_label_off_the_y_axis():
     line = charts.line(pd.DataFrame({"d": pd.date_range("2025-03-01", periods=30), "n": 1}),
                        "d", "n", "T", grain="day")  # fmt: skip
     assert line.layout.xaxis.ticklabelstandoff == 6
+
+
+def test_day_axes_label_only_days_the_data_has_from_its_first_one():
+    """A daily line across the page is 860 - 80 = 780 px wide; a day's label takes 60 px.
+    1 March to 30 June is 121 days: every 7 days would be 121 // 7 + 1 = 18 labels (1,080 px),
+    every 14 days 9 (540 px), so a label every 14 days from 1 March (Plotly's own Sunday ticks
+    opened with "Feb 23"), and the range reaches 121 / 20 = 6.05 days before the first day,
+    and after the last up to half a day before the next label (5 July: "Jul 5", a day the
+    data does not have, stood at the end). Ten days
+    take a label a day (600 px), and the range reaches half a day either side (a whole day
+    would show a label for the day before the first). A year from 15 January in half the page
+    (350 px) labels the first of every third month: (363 / 30.44 + 1) x 60 = 775 px,
+    ceil(775 / 350) = 3; counted from 1 January, a day the range does not reach."""
+    import pandas as pd
+
+    from dashboard import charts
+
+    spring = pd.DataFrame({"d": pd.date_range("2025-03-01", "2025-06-30"), "n": 1})
+    axis = charts.line(spring, "d", "n", "T", grain="day").layout.xaxis
+    assert (axis.tick0, axis.dtick) == ("2025-03-01", 14 * 86_400_000)
+    assert [pd.Timestamp(v) for v in axis.range] == [
+        pd.Timestamp("2025-02-22 22:48"), pd.Timestamp("2025-07-04 12:00")
+    ]  # fmt: skip
+    ten = pd.DataFrame({"d": pd.date_range("2025-06-01", periods=10), "n": 1})
+    axis = charts.line(ten, "d", "n", "T", grain="day").layout.xaxis
+    assert (axis.tick0, axis.dtick) == ("2025-06-01", 86_400_000)
+    assert [pd.Timestamp(v) for v in axis.range] == [
+        pd.Timestamp("2025-05-31 12:00"), pd.Timestamp("2025-06-10 12:00")
+    ]  # fmt: skip
+    year = pd.DataFrame({"d": pd.date_range("2025-01-15", "2026-01-13"), "n": 1})
+    bars = charts.bar(year, "d", "n", "T", grain="day", columns=2).layout.xaxis
+    assert (bars.tick0, bars.dtick, bars.range) == ("2025-01-01", "M3", None)
+    assert charts.day_ticks([], 780) == {}
+
+
+def test_an_axis_title_says_its_unit_once(monkeypatch):
+    """ "Flagged messages (messages)" read twice what it counts; a unit the name ends with is
+    left out, any other unit stays, and Chinese names (which end in no unit) keep theirs."""
+    from dashboard import charts
+
+    monkeypatch.setattr(charts, "_zh", lambda: False)
+    assert charts.axis_title("Flagged messages", "messages") == "Flagged messages"
+    assert charts.axis_title("Messages", "a day") == "Messages (a day)"
+    assert charts.axis_title("Opt-outs", None) == "Opt-outs"
+    monkeypatch.setattr(charts, "_zh", lambda: True)
+    assert charts.axis_title("问题短信", "条") == "问题短信（条）"
