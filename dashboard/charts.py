@@ -202,23 +202,42 @@ def _months_in(span: list[pd.Timestamp]) -> int:
 # steps a daily axis may take between labels, in days, before it labels months.
 DAY_LABEL_PX = 60
 DAY_STEPS = (1, 2, 7, 14)
+MONTH_START_LABEL_PX = 50  # the first of a month (Mar 1 / 3月1日) with its gap
 
 
 def day_ticks(values, width_px: float) -> dict:
-    """Tick settings of a daily axis `width_px` wide over the dates `values`: a label every 1,
-    2, 7 or 14 days counted from the first date (the first step whose labels fit), else the
-    first of every k-th month. Plotly's own weekly ticks fall on Sundays: a range that starts
-    on 1 March opened with a label "Feb 23", a day the data does not have."""
+    """Tick settings of a daily axis `width_px` wide over the dates `values`, and its range: a
+    label every 1, 2, 7 or 14 days counted from the first date (the first step whose labels
+    fit), else the first of every k-th month from the first month start of the data (k: as
+    many as the month starts' labels need to fit). The
+    range reaches a twentieth of the span beyond the data (x_range) but stops half a day
+    short of the label before the first date and of the one after the last: Plotly's own
+    ticks (weekly on Sundays, on a padded range) labelled 1 March to 30 June "Feb 23" to
+    "Jul 5", days the data does not have."""
     xs = pd.to_datetime(pd.Series(values), errors="coerce").dropna()
     if xs.empty:
         return {}
-    first = xs.min().normalize()
-    days = (xs.max().normalize() - first).days
-    for step in DAY_STEPS:
-        if (days // step + 1) * DAY_LABEL_PX <= width_px:
-            return {"tick0": first.strftime("%Y-%m-%d"), "dtick": step * 86_400_000}
-    every = -(-int((days / 30.44 + 1) * DAY_LABEL_PX) // max(int(width_px), 1))
-    return {"tick0": first.replace(day=1).strftime("%Y-%m-%d"), "dtick": f"M{every}"}
+    first, last = xs.min().normalize(), xs.max().normalize()
+    days = (last - first).days
+    step = next((s for s in DAY_STEPS if (days // s + 1) * DAY_LABEL_PX <= width_px), None)
+    if step is not None:
+        tick0, dtick = first, step * 86_400_000
+        before = first - pd.Timedelta(days=step)
+        after = first + pd.Timedelta(days=(days // step + 1) * step)
+    else:
+        tick0 = first if first.day == 1 else first + pd.offsets.MonthBegin(1)
+        starts = (last.year - tick0.year) * 12 + last.month - tick0.month + 1
+        every = max(1, -(-starts * MONTH_START_LABEL_PX // max(int(width_px), 1)))
+        months = pd.DateOffset(months=every)
+        dtick, before, after = f"M{every}", tick0 - months, tick0
+        while after <= last:
+            after += months
+    pad, half_day = x_range(xs, "day"), pd.Timedelta(hours=12)
+    return {
+        "tick0": tick0.strftime("%Y-%m-%d"),
+        "dtick": dtick,
+        "range": [max(pad[0], before + half_day), min(pad[1], after - half_day)],
+    }
 
 
 def _fit_time_axis(fig: go.Figure, values, grain: str, width_px: float, pad: bool = False) -> None:
@@ -228,21 +247,12 @@ def _fit_time_axis(fig: go.Figure, values, grain: str, width_px: float, pad: boo
     if span is None:
         return
     if grain == "month":
-        fig.update_xaxes(**month_ticks(_months_in(span), width_px))
+        axis = {**month_ticks(_months_in(span), width_px), "range": span}
     else:
-        ticks = day_ticks(values, width_px)
-        fig.update_xaxes(**ticks)
-        if isinstance(ticks["dtick"], int):
-            # no label for a day the data does not have: at most half a step before the first
-            # day (its label), and the range ends half a day before the next label's day
-            step = pd.Timedelta(milliseconds=ticks["dtick"])
-            first, last = pd.to_datetime(pd.Series(values), errors="coerce").agg(["min", "max"])
-            first, last = first.normalize(), last.normalize()
-            after = first + ((last - first) // step + 1) * step
-            end = min(last + step / 2, after - pd.Timedelta(hours=12))
-            span = [max(span[0], first - step / 2), min(span[1], end)]
-    if pad:
-        fig.update_xaxes(range=span)
+        axis = day_ticks(values, width_px)
+    if not pad:
+        axis.pop("range")
+    fig.update_xaxes(**axis)
 
 
 def monthly(fig: go.Figure) -> go.Figure:
@@ -380,9 +390,9 @@ def small_multiples(
     panel_px = (PAGE_WIDTH_PX - 20) * (1 - PANEL_GAP * (cols - 1)) / cols
     # every panel spans the same dates, so a month or a day lines up from panel to panel (a
     # panel whose metric lags, e.g. the next month's repeat rate, ends early)
-    span = None
-    if grain in ("month", "day"):
-        span = x_range(df.loc[df[facet].isin([p.key for p in panels]), x], grain)
+    shown_x = df.loc[df[facet].isin([p.key for p in panels]), x]
+    span = x_range(shown_x, "month") if grain == "month" else None
+    day_axis = day_ticks(shown_x, panel_px) if grain == "day" else {}
     shown: set[str] = set()
     empty: list[int] = []  # panels whose every value is hidden (too few) or missing
     for i, p in enumerate(panels):
@@ -444,9 +454,9 @@ def small_multiples(
             )
         elif grain == "day":
             fig.update_xaxes(
+                **day_axis,
                 tickformat=fmt.day_tick(),
                 hoverformat=fmt.day_hover(),
-                range=span,
                 ticklabelstandoff=DAY_LABEL_STANDOFF_PX,  # as time_axis's
                 row=r + 1,
                 col=c + 1,

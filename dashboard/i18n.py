@@ -167,6 +167,10 @@ L: dict[str, tuple[str, str]] = {
         "Period: {period} (the latest complete month), compared with {previous}",
     ),
     "metric_of_month": ("{metric}（{month}）", "{metric} ({month})"),
+    "latest_day_72h_note": (
+        "{metric}：最近可得日期为 {day}（之后发出的营销短信尚未满 72 小时观察期）",
+        "{metric}: latest day {day} (later marketing messages have not had their 72 hours yet)",
+    ),
     "latest_month_note": (
         "{metric}：最近可得月份为 {month}（更晚的账单尚未到期或未满观察期）",
         "{metric}: latest month {month} (later bills have not yet matured)",

@@ -51,6 +51,14 @@ if not daily.empty:
         f"{t('m_bnpl_take_rate')} · {t('m_marketing_sms_conversion_72h')}", grain="day",
     )  # fmt: skip
     charts.show(fig, daily[COLS], "conversion_take_rate")
+    # a day counts once its marketing messages have had 72 hours: the line stops that much
+    # before the take rate's, which is no gap in the data
+    newest = daily.groupby("metric")["period"].max()
+    lagging = "marketing_sms_conversion_72h"
+    if lagging in newest and newest[lagging] < newest.max():
+        st.caption(
+            t("latest_day_72h_note", metric=t(f"m_{lagging}"), day=fmt.date(newest[lagging]))
+        )
 
 # a month still running is no trend point (as on the overview and the complaints page): three
 # days of July drew active users and orders falling to a tenth, DAU/MAU rising to 100 %

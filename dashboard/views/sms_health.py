@@ -171,7 +171,7 @@ if not hw.empty:
     )
     # every cell and the colour bar in one unit: messages, or thousands (en) / 万 (zh)
     if int(pivot.to_numpy().max()) >= 10_000:
-        scale, unit = (10_000, "万条") if lang() == "zh" else (1_000, "thousand messages")
+        scale, unit = (10_000, "万条") if lang() == "zh" else (1_000, "thousands")
         shown, text_fmt, bar_fmt = pivot / scale, "{:,.1f}", ",.1f"
     else:
         unit, shown, text_fmt, bar_fmt = t("unit_messages"), pivot, "{:,.0f}", ",d"

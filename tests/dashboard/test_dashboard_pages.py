@@ -477,6 +477,13 @@ def test_conversion_page(app):
     assert heat["colorbar"]["tickformat"] == ".0%"
     captions = " ".join(c.value for c in at.caption)
     assert "Not applied: score band" in captions and "Not applied: experiment" in captions
+    # the take rate reaches 10 March, the 72-hour conversion 8 March: its line says why
+    _shows_caption_in_both(
+        at,
+        "Marketing-SMS conversion (72 h): latest day 2026-03-08 (later marketing messages "
+        "have not had their 72 hours yet)",
+        "营销短信 72 小时转化：最近可得日期为 2026-03-08（之后发出的营销短信尚未满 72 小时观察期）",
+    )
 
 
 def test_complaints_page_masks_narratives(app):
@@ -1060,9 +1067,12 @@ def test_month_axes_keep_their_labels_level_and_off_the_y_axis(monkeypatch):
 
 
 def test_day_axes_of_small_multiples_keep_their_first_label_off_the_y_axis():
-    """Daily panels reach a twentieth of their span beyond each end (at least a day), and
-    their labels stand 6 px lower: 1 April to 3 July is 93 days, so 4.65 days (4 days 15 h
-    36 min) either side; five days get a whole day."""
+    """Daily panels reach a twentieth of their span beyond each end (at least a day), but not
+    within half a day of a label outside the data, and their labels stand 6 px lower. One
+    panel is 840 px wide: 1 April to 3 July is 93 days, labelled every 7 days (14 labels of
+    60 px), so 4.65 days (4 days 15 h 36 min) before 1 April and up to 12:00 on 7 July (the
+    next label, 8 July, is outside the data); five days are labelled daily, so half a day
+    either side instead of a day."""
     import pandas as pd
 
     from dashboard import charts
@@ -1077,11 +1087,24 @@ def test_day_axes_of_small_multiples_keep_their_first_label_off_the_y_axis():
 
     quarter = axis(94)
     assert [pd.Timestamp(v) for v in quarter.range] == [
-        pd.Timestamp("2025-03-27 08:24"), pd.Timestamp("2025-07-07 15:36")
+        pd.Timestamp("2025-03-27 08:24"), pd.Timestamp("2025-07-07 12:00")
     ]  # fmt: skip
     assert quarter.ticklabelstandoff == 6
+    assert (quarter.tick0, quarter.dtick) == ("2025-04-01", 7 * 86_400_000)
+    # three panels side by side (212.8 px each) of 1 March to 30 June: fourteen-day labels
+    # would take 9 x 60 px, the four month starts take 4 x 50 = 200: the first of each month,
+    # and the range ends at 12:00 on 30 June, before the label of 1 July
+    spring = pd.DataFrame({"d": pd.date_range("2025-03-01", "2025-06-30"), "n": 1})
+    spring = pd.concat([spring.assign(k=k) for k in "abc"])
+    panels = [charts.Panel(k, k.upper(), "n", "int") for k in "abc"]
+    fig = charts.small_multiples(spring, "d", "n", "k", panels, "T", grain="day", cols=3)
+    for axis3 in (fig.layout.xaxis, fig.layout.xaxis2, fig.layout.xaxis3):
+        assert (axis3.tick0, axis3.dtick) == ("2025-03-01", "M1")
+        assert [pd.Timestamp(v) for v in axis3.range] == [
+            pd.Timestamp("2025-02-22 22:48"), pd.Timestamp("2025-06-30 12:00")
+        ]  # fmt: skip
     assert [pd.Timestamp(v) for v in axis(5).range] == [
-        pd.Timestamp("2025-03-31"), pd.Timestamp("2025-04-06")
+        pd.Timestamp("2025-03-31 12:00"), pd.Timestamp("2025-04-05 12:00")
     ]  # fmt: skip
     # a one-axis daily line (the checkout conversion: "0%" beside "Feb 23") stands as low
     line = charts.line(pd.DataFrame({"d": pd.date_range("2025-03-01", periods=30), "n": 1}),
@@ -1098,8 +1121,9 @@ def test_day_axes_label_only_days_the_data_has_from_its_first_one():
     data does not have, stood at the end). Ten days
     take a label a day (600 px), and the range reaches half a day either side (a whole day
     would show a label for the day before the first). A year from 15 January in half the page
-    (350 px) labels the first of every third month: (363 / 30.44 + 1) x 60 = 775 px,
-    ceil(775 / 350) = 3; counted from 1 January, a day the range does not reach."""
+    (350 px) labels the first of every second month: its 12 month starts (1 February 2025 to
+    1 January 2026) take 12 x 50 = 600 px, ceil(600 / 350) = 2, counted from 1 February
+    (1 January is before the data)."""
     import pandas as pd
 
     from dashboard import charts
@@ -1118,7 +1142,16 @@ def test_day_axes_label_only_days_the_data_has_from_its_first_one():
     ]  # fmt: skip
     year = pd.DataFrame({"d": pd.date_range("2025-01-15", "2026-01-13"), "n": 1})
     bars = charts.bar(year, "d", "n", "T", grain="day", columns=2).layout.xaxis
-    assert (bars.tick0, bars.dtick, bars.range) == ("2025-01-01", "M3", None)
+    assert (bars.tick0, bars.dtick, bars.range) == ("2025-02-01", "M2", None)
+    # the year as a line across the page: a month each (600 <= 780 px), its
+    # range a twentieth of 363 days (18.15) beyond the data, but from 12:00 on 1 January (the
+    # label before 1 February, outside the data) to 03:36 on 31 January 2026 (18.15 days
+    # after 13 January, before the next label, 1 February 2026)
+    axis = charts.line(year, "d", "n", "T", grain="day").layout.xaxis
+    assert (axis.tick0, axis.dtick) == ("2025-02-01", "M1")
+    assert [pd.Timestamp(v) for v in axis.range] == [
+        pd.Timestamp("2025-01-01 12:00"), pd.Timestamp("2026-01-31 03:36")
+    ]  # fmt: skip
     assert charts.day_ticks([], 780) == {}
 
 
