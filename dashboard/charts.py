@@ -209,11 +209,10 @@ def day_ticks(values, width_px: float) -> dict:
     """Tick settings of a daily axis `width_px` wide over the dates `values`, and its range: a
     label every 1, 2, 7 or 14 days counted from the first date (the first step whose labels
     fit), else the first of every k-th month from the first month start of the data (k: as
-    many as the month starts' labels need to fit). The
-    range reaches a twentieth of the span beyond the data (x_range) but stops half a day
-    short of the label before the first date and of the one after the last: Plotly's own
-    ticks (weekly on Sundays, on a padded range) labelled 1 March to 30 June "Feb 23" to
-    "Jul 5", days the data does not have."""
+    many as the month starts' labels need to fit). The range reaches a twentieth of the span
+    beyond the data (x_range) but stops half a day short of the label before the first date
+    and of the one after the last: Plotly's own ticks (weekly on Sundays, on a padded range)
+    labelled 1 March to 30 June "Feb 23" to "Jul 5", days the data does not have."""
     xs = pd.to_datetime(pd.Series(values), errors="coerce").dropna()
     if xs.empty:
         return {}
