@@ -15,9 +15,12 @@ from pipelines.orchestration.automation import (
 )
 from pipelines.orchestration.instance import relax_for_dagster_home
 from pipelines.orchestration.jobs import checks_job, compact_job, pipeline_job
+from pipelines.orchestration.process import fewer_gc_passes
 
 # runs launched by the daemon write their events from the process that loads this module
 relax_for_dagster_home()
+# and execute runs: fewer garbage-collector passes over Dagster's many small objects
+fewer_gc_passes()
 
 
 @dg.definitions

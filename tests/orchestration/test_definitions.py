@@ -110,3 +110,21 @@ def test_schedule_plans_like_the_sensor_and_checks_whole_tables(_isolated_data_d
             assert req.run_key.startswith("daily-2025-03-01-")
     assert daily_schedule.cron_schedule == "0 6 * * *"
     assert daily_schedule.execution_timezone == "Asia/Shanghai"
+
+
+def test_loading_the_code_location_raises_the_collectors_thresholds():
+    # a fresh interpreter, as a run worker or `nudgescope run` is: Python's defaults before,
+    # (50,000, 20, 100) after the definitions load; a threshold already set higher stays
+    script = (
+        "import gc; print(gc.get_threshold()); gc.set_threshold(700, 10, 500); "
+        "import pipelines.definitions; print(gc.get_threshold())"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
+    assert out.stdout.split("\n")[:2] == ["(700, 10, 10)", "(50000, 20, 500)"]
