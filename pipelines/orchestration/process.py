@@ -1,5 +1,6 @@
-"""Settings of the Python process that executes runs (`nudgescope run`, and the run workers the
-daemon launches): both load the code location, pipelines.orchestration.definitions.
+"""Settings of the Python processes that execute runs: `nudgescope run` (set as it starts, before
+Dagster is imported) and the run workers the daemon launches (set when they load the code
+location, pipelines.orchestration.definitions).
 
 Python's cyclic garbage collector runs a pass every 700 net allocations of container objects.
 A run allocates millions of them in Dagster (events, records, SQLAlchemy rows) while the data

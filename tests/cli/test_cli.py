@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import gc
 import importlib.util
 
 import duckdb
 import pytest
 
 from pipelines import cli, engines
+from pipelines.cli import run as run_command
 
 
 def test_every_subcommand_takes_data_dir():
@@ -52,3 +54,21 @@ def test_spark_engine_without_java_says_so(monkeypatch):
         pytest.skip("pyspark not installed: the extra's message is tested above")
     with pytest.raises(cli.UserError, match="Java"):
         engines.check_available("spark")
+
+
+def test_run_raises_the_collectors_thresholds_before_the_pipeline_starts(monkeypatch, tmp_path):
+    # Python's defaults going in; what the pipeline would see is recorded, and it stops there
+    seen = []
+
+    def pipeline(*args, **kwargs):
+        seen.append(gc.get_threshold())
+        raise cli.UserError("stop here")
+
+    monkeypatch.setattr(run_command, "run_pipeline", pipeline)
+    before = gc.get_threshold()
+    gc.set_threshold(700, 10, 10)
+    try:
+        assert cli.main(["run", "--data-dir", str(tmp_path)]) == 2
+    finally:
+        gc.set_threshold(*before)
+    assert seen == [(50000, 20, 100)]
