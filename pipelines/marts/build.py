@@ -23,7 +23,7 @@ from pipelines import engines, sqlfiles
 from pipelines.ingest import changes
 from pipelines.ingest.receipts import overlay
 from pipelines.ingest.warehouse import any_row_order, late_rows
-from pipelines.marts import daily, lineage, temp
+from pipelines.marts import daily, lineage, orders, temp
 from pipelines.marts import state as mart_state
 from pipelines.marts.rewrite import scoped_insert
 
@@ -193,7 +193,8 @@ class BuildPlan:
     # the dashboard's aggregates: full, or the local dates recomputed (AGG_FILES)
     aggregates_full: bool = True
     aggregate_dates: tuple = ()
-    # the per-date SMS marts that read core (daily.FILES): full, or the local dates recomputed
+    # the per-date marts that read core (daily.FILES, orders.FILE): full, or the local dates
+    # recomputed
     daily_plans: dict[str, daily.DailyPlan] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)  # per file, duckdb only
     # what the receipts overlay did, and the epoch days of core.sms_messages fingerprinted
@@ -251,13 +252,14 @@ def _run_plan(con: duckdb.DuckDBPyConnection, build: BuildPlan, *, spark: Any = 
                     changes.record(
                         con, "mart.sms_message_flags", "select local_date from _agg_changed"
                     )
-            elif name in daily.FILES:
-                plan = daily.plan(con, name, flags_full=build.flags.full)
+            elif name in DATED_FILES:
+                module = DATED_FILES[name]
+                plan = module.plan(con, name, flags_full=build.flags.full)
                 build.daily_plans[name] = plan
                 if plan.full:
                     sqlfiles.run(con, name, params.get(name))
                 else:
-                    daily.update(con, name)
+                    module.update(con, name)
             elif name in mart_state.SCOPED_FILES and not build.flags.full:
                 mart_state.update_scoped_file(con, name)
             elif name in AGG_FILES and agg_ready:
@@ -277,6 +279,9 @@ def _run_plan(con: duckdb.DuckDBPyConnection, build: BuildPlan, *, spark: Any = 
     daily.save(con)
     _save_agg_state(con)
 
+
+# the marts that read core and are updated by local date: the two SMS marts, the BNPL orders
+DATED_FILES = {**dict.fromkeys(daily.FILES, daily), orders.FILE: orders}
 
 # a reminder's rank runs over its bill's whole pre-due sequence: this file also reads every
 # flags row of the bills that have a message on a date of D

@@ -148,7 +148,7 @@ def _changed_edays(con: duckdb.DuckDBPyConnection, now: str, saved: str, cols: s
         where {differs}"""
 
 
-def _dates_of_edays(edays: str) -> str:
+def dates_of_edays(edays: str) -> str:
     """The local dates of the rows of the epoch days of the query `edays` (a query)."""
     return f"""select distinct cast(date '1970-01-01' + cast(e.eday + s.k as integer) as date)
             as local_date
@@ -179,7 +179,7 @@ def plan(con: duckdb.DuckDBPyConnection, name: str, *, flags_full: bool) -> Dail
     if con.execute("select count(*) from _daily_changed_edays where eday is null").fetchone()[0]:
         # a send without a time (never in core: sent_at is required; kept exact anyway)
         return DailyPlan(True, reason="messages without a send time changed")
-    temp.create(con, scope, _dates_of_edays("select eday from _daily_changed_edays"))
+    temp.create(con, scope, dates_of_edays("select eday from _daily_changed_edays"))
     if name == RECONCILIATION:
         if temp.exists(con, "_agg_changed"):
             # a gateway-only send whose is_duplicate (or any flag) changed

@@ -175,11 +175,16 @@ def build_fingerprint(settings_params: dict, names: list[str]) -> str:
     return digest.hexdigest()
 
 
+# per epoch day of core.orders: h for the conversion days (what sms_conversion_days reads),
+# h_bnpl for mart.bnpl_orders (every column it reads: pipelines.marts.orders)
 ORDERS_DAYS_SQL = f"""
 select
     {EPOCH_DAY.format(ts="created_at")} as eday,
     count(*) as n,
-    sum(hash(order_id, user_id, created_at, payment_method, status)::hugeint) as h
+    sum(hash(order_id, user_id, created_at, payment_method, status)::hugeint) as h,
+    sum(
+        hash(order_id, user_id, created_at, amount, payment_method, installments, status)::hugeint
+    ) as h_bnpl
 from core.orders
 group by 1
 """

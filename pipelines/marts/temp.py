@@ -24,7 +24,8 @@ TEMP_TABLES: dict[str, str] = {
     "_flag_users_now": "per user: first opt-out time and marketing consent",
     "_flag_bills_now": "per bill: due date, amount and its successful repayments (count, Σ hash)",
     "_changed_bills": "bills whose due date, amount or successful repayments changed",
-    "_orders_days_now": "per epoch day of core.orders: rows and Σ hash",
+    "_orders_days_now": "per epoch day of core.orders: rows, Σ hash of what the conversion"
+    " reads (h) and of what mart.bnpl_orders reads (h_bnpl)",
     "_changed_edays": "epoch days whose sms_logs fingerprint changed",
     "_changed_dates": "local dates of the changed messages (new and old)",
     "flags_scope_dates": "S: local dates the flags recompute",
@@ -61,6 +62,10 @@ TEMP_TABLES: dict[str, str] = {
     "recon_matches": "their receipts, and the unmatched receipts of those dates",
     "recon_flags": "the flags rows of the gateway-only sends of those dates",
     "delivery_logs": "the core.sms_logs rows sent on those dates",
+    # mart.bnpl_orders by local date (pipelines.marts.orders)
+    "_bnpl_changed_edays": "epoch days whose core.orders fingerprint (h_bnpl) changed",
+    "bnpl_scope_dates": "local dates mart.bnpl_orders recomputes",
+    "bnpl_orders_input": "the core.orders rows created on those dates",
 }
 
 

@@ -657,7 +657,7 @@ def test_an_epoch_day_is_the_local_date_since_1992_and_covers_it_before():
     before (Asia/Shanghai had summer time 1986-1991, when the local date can be the next)."""
     import duckdb
 
-    from pipelines.marts.daily import EPOCH_DAY, LOCAL_DATE, _dates_of_edays
+    from pipelines.marts.daily import EPOCH_DAY, LOCAL_DATE, dates_of_edays
 
     con = duckdb.connect()
     for instant, n_dates in (
@@ -670,7 +670,7 @@ def test_an_epoch_day_is_the_local_date_since_1992_and_covers_it_before():
         dates = [
             r[0]
             for r in con.execute(
-                _dates_of_edays(f"select {EPOCH_DAY.format(ts=ts)} as eday")
+                dates_of_edays(f"select {EPOCH_DAY.format(ts=ts)} as eday")
             ).fetchall()
         ]
         assert local in dates and len(dates) == n_dates, (instant, local, dates)
@@ -751,3 +751,54 @@ def test_only_the_days_that_can_have_changed_are_fingerprinted_again():
     )
     with pytest.raises(RuntimeError, match="written outside the receipts overlay"):
         run_build(w.con)
+
+
+BNPL = "marts/bnpl_orders"
+
+
+def _bnpl(w: Warehouse) -> list[tuple]:
+    return w.rows(
+        "select user_id, cast(local_date as varchar), amount, payment_method "
+        "from mart.bnpl_orders order by local_date, user_id"
+    )
+
+
+def test_bnpl_orders_update_by_local_date_of_their_orders():
+    """mart.bnpl_orders recomputes the local dates whose orders changed (pipelines.marts.orders):
+    each step equals a full rebuild, and recomputes exactly these dates."""
+    w = _base()  # u1's BNPL order on 03-03, u5's on 03-18
+    # card orders on eight more days: a step's dates stay under half of the days with orders
+    for day in range(5, 13):
+        w.add(
+            "orders",
+            user_id="u4",
+            created_at=f"2024-03-{day:02d} 12:00:00+08",
+            payment_method="card",
+        )
+    assert _dates(run_build(w.con), BNPL) == "full"  # no state yet
+    assert _dates(run_build(w.con), BNPL) == ()  # nothing changed
+    # a new BNPL order at 23:30 local (15:30 UTC): its local date
+    late = w.add("orders", user_id="u2", created_at="2024-03-20 15:30:00+00", payment_method="bnpl")
+    plan = run_build(w.con)
+    assert _dates(plan, BNPL) == ("2024-03-20",)
+    _assert_equals_full_rebuild(w)
+    # only the amount of u1's order changes: a column the conversion days do not read
+    w.con.execute("update core.orders set amount = 25 where user_id = 'u1'")
+    assert _dates(run_build(w.con), BNPL) == ("2024-03-03",)
+    # u5's order moves to 00:10 local on 03-25 (16:10 UTC on 03-24): both days
+    w.con.execute(
+        "update core.orders set created_at = '2024-03-24 16:10:00+00' where user_id = 'u5'"
+    )
+    assert _dates(run_build(w.con), BNPL) == ("2024-03-18", "2024-03-25")
+    # the late order is withdrawn, and a card order on 03-21 adds no row but is recomputed
+    w.con.execute("delete from core.orders where order_id = ?", [late])
+    w.add("orders", user_id="u3", created_at="2024-03-21 09:00:00+08", payment_method="card")
+    plan = run_build(w.con)
+    assert _dates(plan, BNPL) == ("2024-03-20", "2024-03-21")
+    _assert_equals_full_rebuild(w)
+    assert _bnpl(w) == [("u1", "2024-03-03", 25.0, "bnpl"), ("u5", "2024-03-25", 10.0, "bnpl")]
+    # state kept by code before this one (no h_bnpl): rebuilt in full once, then by date again
+    w.con.execute("alter table mart_build.orders_days drop column h_bnpl")
+    plan = run_build(w.con)
+    assert _dates(plan, BNPL) == "full" and "no state" in plan.daily_plans[BNPL].reason
+    assert _dates(run_build(w.con), BNPL) == ()
