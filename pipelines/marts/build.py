@@ -237,6 +237,8 @@ def _run_plan(con: duckdb.DuckDBPyConnection, build: BuildPlan, *, spark: Any = 
         changes.record_whole(con, "mart.sms_message_flags")
     if build.engine != "duckdb":
         engines.run_sql_files(con, build.names, engine=build.engine, params=params, spark=spark)
+        for name in DATED_TABLES:
+            changes.record_whole(con, DATED_TABLES[name])
     else:
         agg_ready = _agg_state_exists(con) and not build.flags.full
         agg_planned = False
@@ -257,7 +259,7 @@ def _run_plan(con: duckdb.DuckDBPyConnection, build: BuildPlan, *, spark: Any = 
                 plan = module.plan(con, name, flags_full=build.flags.full)
                 build.daily_plans[name] = plan
                 if plan.full:
-                    sqlfiles.run(con, name, params.get(name))
+                    _run_whole(con, name, params.get(name))
                 else:
                     module.update(con, name)
             elif name in mart_state.SCOPED_FILES and not build.flags.full:
@@ -267,11 +269,11 @@ def _run_plan(con: duckdb.DuckDBPyConnection, build: BuildPlan, *, spark: Any = 
                     agg_planned = True
                     build.aggregates_full, build.aggregate_dates = _plan_aggregates(con)
                 if build.aggregates_full:
-                    sqlfiles.run(con, name, params.get(name))
+                    _run_whole(con, name, params.get(name))
                 else:
                     _update_aggregate(con, name)
             else:
-                sqlfiles.run(con, name, params.get(name))
+                _run_whole(con, name, params.get(name))
             build.seconds[name] = time.perf_counter() - started
         if not agg_planned:
             build.aggregates_full = True
@@ -282,6 +284,19 @@ def _run_plan(con: duckdb.DuckDBPyConnection, build: BuildPlan, *, spark: Any = 
 
 # the marts that read core and are updated by local date: the two SMS marts, the BNPL orders
 DATED_FILES = {**dict.fromkeys(daily.FILES, daily), orders.FILE: orders}
+# Every table whose rows a build replaces by local date (the files above and the dashboard's
+# aggregates), by file: its writers note the dates they replace in the change log, or `whole`
+# when the file ran in full, so a publish can keep it in segments and rewrite only those
+# dates' (pipelines.ingest.changes, pipelines.serve.segments).
+DATED_TABLES = {name: lineage.file_table(name) for name in (*DATED_FILES, *AGG_FILES)}
+
+
+def _run_whole(con: duckdb.DuckDBPyConnection, name: str, params: Any) -> None:
+    """Run the file as it is (over all its input); note its table whole if it is dated."""
+    sqlfiles.run(con, name, params)
+    if name in DATED_TABLES:
+        changes.record_whole(con, DATED_TABLES[name])
+
 
 # a reminder's rank runs over its bill's whole pre-due sequence: this file also reads every
 # flags row of the bills that have a message on a date of D
@@ -424,6 +439,7 @@ def _update_aggregate(con: duckdb.DuckDBPyConnection, name: str) -> None:
             temp.create(con, source, f"select * from agg_flags_dates union all {others}")
     con.execute(f"delete from {table} where {in_dates}")
     con.execute(_aggregate_sql(name, source))
+    changes.record(con, table, "select local_date from agg_scope_dates")
 
 
 def _save_agg_state(con: duckdb.DuckDBPyConnection) -> None:

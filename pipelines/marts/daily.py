@@ -48,6 +48,7 @@ from dataclasses import dataclass
 
 import duckdb
 
+from pipelines.ingest import changes
 from pipelines.ingest.receipts import overlay
 from pipelines.marts import state as mart_state
 from pipelines.marts import temp
@@ -285,3 +286,4 @@ def update(con: duckdb.DuckDBPyConnection, name: str) -> None:
         replace = {"core.sms_logs": "delivery_logs"}
     con.execute(f"delete from {FILES[name]} where {_in_scope('local_date', scope)}")
     con.execute(scoped_insert(name, replace, _in_scope("q.local_date", scope)))
+    changes.record(con, FILES[name], f"select local_date from {scope}")

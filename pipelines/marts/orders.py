@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import duckdb
 
+from pipelines.ingest import changes
 from pipelines.marts import state as mart_state
 from pipelines.marts import temp
 from pipelines.marts.daily import LOCAL_DATE, DailyPlan, dates_of_edays
@@ -97,3 +98,4 @@ def update(con: duckdb.DuckDBPyConnection, name: str = FILE) -> None:
     con.execute(
         scoped_insert(FILE, {"core.orders": "bnpl_orders_input"}, f"q.local_date {in_scope}")
     )
+    changes.record(con, TABLE, f"select local_date from {SCOPE}")

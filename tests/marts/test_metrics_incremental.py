@@ -74,11 +74,11 @@ def _same(a: object, b: object) -> bool:
 
 
 # the tables the build writes that are published in segments: their change log must name
-# every date the build touched (pipelines.ingest.changes)
+# every date the build touched (pipelines.ingest.changes); every mart in segments is one
 LOGGED = [
     ("core", "sms_messages", "_dt"),
     ("core", "sms_receipt_matches", "_dt"),
-    ("mart", "sms_message_flags", "local_date"),
+    *((s, t, col) for (s, t), (col, _) in sorted(segments.SEGMENTED.items()) if s == "mart"),
 ]
 
 
