@@ -23,7 +23,7 @@ from pipelines import engines, sqlfiles
 from pipelines.ingest import changes
 from pipelines.ingest.receipts import overlay
 from pipelines.ingest.warehouse import any_row_order, late_rows
-from pipelines.marts import daily, lineage, orders, temp
+from pipelines.marts import by_date, daily, lineage, temp
 from pipelines.marts import state as mart_state
 from pipelines.marts.rewrite import scoped_insert
 
@@ -193,7 +193,7 @@ class BuildPlan:
     # the dashboard's aggregates: full, or the local dates recomputed (AGG_FILES)
     aggregates_full: bool = True
     aggregate_dates: tuple = ()
-    # the per-date marts that read core (daily.FILES, orders.FILE): full, or the local dates
+    # the per-date marts that read core (daily.FILES, by_date.FILES): full, or the local dates
     # recomputed
     daily_plans: dict[str, daily.DailyPlan] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)  # per file, duckdb only
@@ -227,6 +227,7 @@ def _run_plan(con: duckdb.DuckDBPyConnection, build: BuildPlan, *, spark: Any = 
     build.overlay_refresh = overlay.refresh(con)  # core.sms_messages: the log with receipts
     build.message_days = mart_state.snapshot(con)
     daily.snapshot(con)
+    by_date.snapshot(con)
     if build.incremental and build.engine == "duckdb":
         build.flags = mart_state.plan_flags(
             con, build.fingerprint, build.settings.duplicate_window_minutes
@@ -279,11 +280,13 @@ def _run_plan(con: duckdb.DuckDBPyConnection, build: BuildPlan, *, spark: Any = 
             build.aggregates_full = True
     mart_state.save(con, build.fingerprint)
     daily.save(con)
+    by_date.save(con)
     _save_agg_state(con)
 
 
 # the marts that read core and are updated by local date: the two SMS marts, the BNPL orders
-DATED_FILES = {**dict.fromkeys(daily.FILES, daily), orders.FILE: orders}
+# and the checkout sessions' days
+DATED_FILES = {**dict.fromkeys(daily.FILES, daily), **dict.fromkeys(by_date.FILES, by_date)}
 # Every table whose rows a build replaces by local date (the files above and the dashboard's
 # aggregates), by file: its writers note the dates they replace in the change log, or `whole`
 # when the file ran in full, so a publish can keep it in segments and rewrite only those

@@ -176,7 +176,7 @@ def build_fingerprint(settings_params: dict, names: list[str]) -> str:
 
 
 # per epoch day of core.orders: h for the conversion days (what sms_conversion_days reads),
-# h_bnpl for mart.bnpl_orders (every column it reads: pipelines.marts.orders)
+# h_bnpl for mart.bnpl_orders (every column it reads: pipelines.marts.by_date)
 ORDERS_DAYS_SQL = f"""
 select
     {EPOCH_DAY.format(ts="created_at")} as eday,

@@ -62,10 +62,15 @@ TEMP_TABLES: dict[str, str] = {
     "recon_matches": "their receipts, and the unmatched receipts of those dates",
     "recon_flags": "the flags rows of the gateway-only sends of those dates",
     "delivery_logs": "the core.sms_logs rows sent on those dates",
-    # mart.bnpl_orders by local date (pipelines.marts.orders)
+    # mart.bnpl_orders and mart_int.checkout_days by local date (pipelines.marts.by_date)
+    "_sessions_days_now": "per epoch day of core.checkout_sessions: rows and Σ hash of what"
+    " mart_int.checkout_days reads",
     "_bnpl_changed_edays": "epoch days whose core.orders fingerprint (h_bnpl) changed",
     "bnpl_scope_dates": "local dates mart.bnpl_orders recomputes",
-    "bnpl_orders_input": "the core.orders rows created on those dates",
+    "bnpl_input": "the core.orders rows created on those dates",
+    "_checkout_changed_edays": "epoch days whose core.checkout_sessions fingerprint changed",
+    "checkout_scope_dates": "local dates mart_int.checkout_days recomputes",
+    "checkout_input": "the core.checkout_sessions rows started on those dates",
 }
 
 

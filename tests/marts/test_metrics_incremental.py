@@ -764,7 +764,7 @@ def _bnpl(w: Warehouse) -> list[tuple]:
 
 
 def test_bnpl_orders_update_by_local_date_of_their_orders():
-    """mart.bnpl_orders recomputes the local dates whose orders changed (pipelines.marts.orders):
+    """mart.bnpl_orders recomputes the local dates whose orders changed (pipelines.marts.by_date):
     each step equals a full rebuild, and recomputes exactly these dates."""
     w = _base()  # u1's BNPL order on 03-03, u5's on 03-18
     # card orders on eight more days: a step's dates stay under half of the days with orders
@@ -802,3 +802,83 @@ def test_bnpl_orders_update_by_local_date_of_their_orders():
     plan = run_build(w.con)
     assert _dates(plan, BNPL) == "full" and "no state" in plan.daily_plans[BNPL].reason
     assert _dates(run_build(w.con), BNPL) == ()
+
+
+CHECKOUT = "marts/checkout_days"
+
+
+def _checkout(w: Warehouse, day: str) -> list[tuple]:
+    """(metric, segment, numerator, denominator) of the checkout family on a day."""
+    return w.rows(
+        "select metric, segment, numerator, denominator from mart.metrics "
+        "where metric in ('checkout_sessions', 'checkout_conversion_rate', 'bnpl_take_rate') "
+        "and period = ? order by metric, segment",
+        [day],
+    )
+
+
+def test_checkout_metrics_recompute_the_days_whose_sessions_changed():
+    """The checkout family of mart.metrics sums mart_int.checkout_days, which recomputes the
+    local dates whose sessions changed (pipelines.marts.by_date); each step equals a full
+    rebuild and recomputes exactly the dates named."""
+    w = _base()
+    # sessions on eight days: a step's dates stay under half of the days with sessions
+    for day in range(1, 9):
+        w.add("checkout_sessions", user_id="u4", started_at=f"2024-03-{day:02d} 12:00:00+08")
+    assert _dates(run_build(w.con), CHECKOUT) == "full"  # no state yet
+    assert _dates(run_build(w.con), CHECKOUT) == ()  # nothing changed
+    # a session at 23:30 local on 03-04 (15:30 UTC), offered and completed with BNPL
+    sid = w.add(
+        "checkout_sessions",
+        user_id="u1",
+        started_at="2024-03-04 15:30:00+00",
+        status="completed",
+        payment_method="bnpl",
+    )
+    plan = run_build(w.con)
+    assert _dates(plan, CHECKOUT) == ("2024-03-04",)
+    _assert_equals_full_rebuild(w)
+    # 03-04 by hand: u4's abandoned session and u1's BNPL completion, both offered
+    assert _checkout(w, "2024-03-04") == [
+        ("bnpl_take_rate", "all", 1.0, 1.0),
+        ("checkout_conversion_rate", "all", 1.0, 2.0),
+        ("checkout_conversion_rate", "bnpl_offered=true", 1.0, 2.0),
+        ("checkout_sessions", "all", 2.0, None),
+        ("checkout_sessions", "bnpl_offered=true", 2.0, None),
+    ]
+    # it was paid by card after all: its day, no BNPL take
+    w.con.execute(
+        "update core.checkout_sessions set payment_method = 'card' where session_id = ?", [sid]
+    )
+    assert _dates(run_build(w.con), CHECKOUT) == ("2024-03-04",)
+    assert _checkout(w, "2024-03-04")[0] == ("bnpl_take_rate", "all", 0.0, 1.0)
+    # and it moves to 00:10 local on 03-06 (16:10 UTC on 03-05): both days
+    w.con.execute(
+        "update core.checkout_sessions set started_at = '2024-03-05 16:10:00+00' "
+        "where session_id = ?",
+        [sid],
+    )
+    assert _dates(run_build(w.con), CHECKOUT) == ("2024-03-04", "2024-03-06")
+    _assert_equals_full_rebuild(w)
+    assert _checkout(w, "2024-03-06") == [
+        ("bnpl_take_rate", "all", 0.0, 1.0),
+        ("checkout_conversion_rate", "all", 1.0, 2.0),
+        ("checkout_conversion_rate", "bnpl_offered=true", 1.0, 2.0),
+        ("checkout_sessions", "all", 2.0, None),
+        ("checkout_sessions", "bnpl_offered=true", 2.0, None),
+    ]
+    # withdrawn: its day only
+    w.con.execute("delete from core.checkout_sessions where session_id = ?", [sid])
+    assert _dates(run_build(w.con), CHECKOUT) == ("2024-03-06",)
+    _assert_equals_full_rebuild(w)
+    assert _checkout(w, "2024-03-06") == [
+        ("checkout_conversion_rate", "all", 0.0, 1.0),
+        ("checkout_conversion_rate", "bnpl_offered=true", 0.0, 1.0),
+        ("checkout_sessions", "all", 1.0, None),
+        ("checkout_sessions", "bnpl_offered=true", 1.0, None),
+    ]
+    # no state of an older build: rebuilt in full once, then by date again
+    w.con.execute("drop table mart_build.sessions_days")
+    plan = run_build(w.con)
+    assert _dates(plan, CHECKOUT) == "full" and "no state" in plan.daily_plans[CHECKOUT].reason
+    assert _dates(run_build(w.con), CHECKOUT) == ()
