@@ -6,9 +6,11 @@ Python's cyclic garbage collector runs a pass every 700 net allocations of conta
 A run allocates millions of them in Dagster (events, records, SQLAlchemy rows) while the data
 itself is in DuckDB: on a day's run at m the collector made about 690 passes costing
 0.6-0.7 CPU-s, most of them young-generation passes that found next to nothing, and five full
-ones that walked every object of the imported code. With the first threshold at 50,000 it makes
-about ten passes, 0.12-0.20 CPU-s (docs/performance.md, item 51). Memory is not the concern:
-the objects that die in cycles between passes are small next to DuckDB's buffers.
+ones that walked every object of the imported code. With the first threshold at 50,000, set as
+`nudgescope run` starts, it makes about 146 passes (most of them while the command's own
+modules are imported, before it can set anything), 0.16 CPU-s (docs/performance.md, item 51).
+Memory is not the concern: the objects that die in cycles between passes are small next to
+DuckDB's buffers.
 """
 
 from __future__ import annotations
