@@ -33,8 +33,8 @@ from dataclasses import dataclass
 import duckdb
 
 from pipelines.ingest import changes
+from pipelines.marts import daily, temp
 from pipelines.marts import state as mart_state
-from pipelines.marts import temp
 from pipelines.marts.daily import EPOCH_DAY, LOCAL_DATE, DailyPlan, dates_of_edays
 from pipelines.marts.rewrite import scoped_insert
 
@@ -152,14 +152,8 @@ def update(con: duckdb.DuckDBPyConnection, name: str) -> None:
     scope = _scope(s)
     if temp.count(con, scope) == 0:
         return
-    # the rows of a date of the scope: a range on the time first (row groups outside it are
-    # skipped by their min/max), the exact local date next
-    lo, hi = con.execute(
-        f"""select
-            min(local_date)::timestamp at time zone 'UTC' - interval 2 day,
-            max(local_date)::timestamp at time zone 'UTC' + interval 2 day
-        from {scope}"""
-    ).fetchone()
+    # the rows of a date of the scope: a range on the time first, the exact local date next
+    lo, hi = daily.time_bounds(con, scope)
     in_scope = f"in (select local_date from {scope})"
     source = f"{s.prefix}_input"
     temp.create(

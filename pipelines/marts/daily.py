@@ -158,6 +158,18 @@ def dates_of_edays(edays: str) -> str:
         where s.k = 0 or e.eday < {MODERN_EDAY}"""
 
 
+def time_bounds(con: duckdb.DuckDBPyConnection, scope: str) -> tuple:
+    """A range of times [lo, hi) holding every time whose local date is in the temp table
+    `scope` (a `local_date` column): two days either side, so that a read by range skips the
+    row groups of other days by their min/max before the exact local date is tested."""
+    return con.execute(
+        f"""select
+            min(local_date)::timestamp at time zone 'UTC' - interval 2 day,
+            max(local_date)::timestamp at time zone 'UTC' + interval 2 day
+        from {scope}"""
+    ).fetchone()
+
+
 def plan(con: duckdb.DuckDBPyConnection, name: str, *, flags_full: bool) -> DailyPlan:
     """Fill the temp scope table of `name` (a key of FILES); full or the dates to recompute."""
     if flags_full:
@@ -228,12 +240,7 @@ def update(con: duckdb.DuckDBPyConnection, name: str) -> None:
         cross join range(-1, 2) as s(k)
         where local_date is not null""",
     )
-    lo, hi = con.execute(
-        f"""select
-            min(local_date)::timestamp at time zone 'UTC' - interval 2 day,
-            max(local_date)::timestamp at time zone 'UTC' + interval 2 day
-        from {scope}"""
-    ).fetchone()
+    lo, hi = time_bounds(con, scope)
     sent_on_dates = f"""select {{columns}}
         from {{source}}
         where sent_at >= $lo and sent_at < $hi
