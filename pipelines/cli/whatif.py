@@ -9,8 +9,6 @@ import textwrap
 from pathlib import Path
 
 from pipelines.errors import UserError
-from pipelines.whatif import engine as E
-from pipelines.whatif import report
 from pipelines.whatif.policy import (
     BANDS,
     MAX_REMINDER_CAP,
@@ -144,8 +142,11 @@ def _user_error(msg: str) -> Exception:
 
 
 def run(args: argparse.Namespace) -> int:
+    # here, not at the top: the engine needs numpy, which no other command should import
     from pipelines.serve.sandbox import SandboxError, connect
     from pipelines.settings import paths
+    from pipelines.whatif import engine as E
+    from pipelines.whatif import report
 
     try:
         band_caps = (

@@ -72,3 +72,20 @@ def test_run_raises_the_collectors_thresholds_before_the_pipeline_starts(monkeyp
     finally:
         gc.set_threshold(*before)
     assert seen == [(50000, 20, 100)]
+
+
+def test_the_command_line_does_not_import_numpy_or_polars_before_a_command_needs_them():
+    # every command builds the whole parser; numpy and polars (about 0.4 CPU-s to import) are
+    # for the simulator and the what-if engine only, which import them when they run
+    import subprocess
+    import sys
+
+    script = (
+        "import sys; from pipelines.cli import build_parser; build_parser(); "
+        "print(sorted(m for m in ('numpy', 'polars', 'pandas') if m in sys.modules)); "
+        "from pipelines.simulator import simulate; print(simulate.__module__)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert out.stdout.splitlines() == ["[]", "pipelines.simulator.run"]
