@@ -33,9 +33,15 @@ from dataclasses import dataclass
 import duckdb
 
 from pipelines.ingest import changes
-from pipelines.marts import daily, temp
 from pipelines.marts import state as mart_state
-from pipelines.marts.daily import EPOCH_DAY, LOCAL_DATE, DailyPlan, dates_of_edays
+from pipelines.marts import temp
+from pipelines.marts.daily import (
+    EPOCH_DAY,
+    LOCAL_DATE,
+    DailyPlan,
+    changed_edays,
+    dates_of_edays,
+)
 from pipelines.marts.rewrite import scoped_insert
 
 SCHEMA = mart_state.SCHEMA
@@ -55,6 +61,9 @@ class Spec:
     saved: str  # the fingerprint of the last build, in SCHEMA
     hash: str  # the column of both that covers `columns`
     prefix: str
+    # whether this module computes and saves the fingerprint (else pipelines.marts.state does,
+    # for the orders, whose fingerprint the conversion days share)
+    kept_here: bool = True
 
 
 SPECS: dict[str, Spec] = {
@@ -63,45 +72,48 @@ SPECS: dict[str, Spec] = {
         source="core.orders",
         time="created_at",
         columns="order_id, user_id, created_at, amount, payment_method, installments, status",
-        now="_orders_days_now",  # computed and saved by pipelines.marts.state
+        now="_orders_days_now",
         saved="orders_days",
         hash="h_bnpl",
         prefix="bnpl",
+        kept_here=False,
     ),
     "marts/checkout_days": Spec(
         table="mart_int.checkout_days",
         source="core.checkout_sessions",
         time="started_at",
         columns="started_at, bnpl_offered, status, payment_method",
-        now="_sessions_days_now",  # computed and saved here
+        now="_sessions_days_now",
         saved="sessions_days",
         hash="h",
         prefix="checkout",
     ),
 }
 FILES = tuple(SPECS)
-_OWN = SPECS["marts/checkout_days"]  # the fingerprint this module keeps itself
 
 
 def snapshot(con: duckdb.DuckDBPyConnection) -> None:
-    """The current fingerprint of the sessions (every build, before its files run)."""
-    s = _OWN
-    temp.create(
-        con,
-        s.now,
-        f"""select
-            {EPOCH_DAY.format(ts=s.time)} as eday,
-            count(*) as n,
-            sum(hash({s.columns})::hugeint) as {s.hash}
-        from {s.source}
-        group by 1""",
-    )
+    """The current fingerprints this module keeps (every build, before its files run)."""
+    for s in SPECS.values():
+        if s.kept_here:
+            temp.create(
+                con,
+                s.now,
+                f"""select
+                    {EPOCH_DAY.format(ts=s.time)} as eday,
+                    count(*) as n,
+                    sum(hash({s.columns})::hugeint) as {s.hash}
+                from {s.source}
+                group by 1""",
+            )
 
 
 def save(con: duckdb.DuckDBPyConnection) -> None:
     """Record what this build reflected (inside the build's transaction, at the end)."""
     con.execute(f"create schema if not exists {SCHEMA}")
-    con.execute(f"create or replace table {SCHEMA}.{_OWN.saved} as select * from {_OWN.now}")
+    for s in SPECS.values():
+        if s.kept_here:
+            con.execute(f"create or replace table {SCHEMA}.{s.saved} as select * from {s.now}")
 
 
 def _scope(s: Spec) -> str:
@@ -125,15 +137,7 @@ def plan(con: duckdb.DuckDBPyConnection, name: str, *, flags_full: bool) -> Dail
     if found < 2:
         return DailyPlan(True, reason="no state of a previous build, or no table")
     changed = f"_{s.prefix}_changed_edays"
-    temp.create(
-        con,
-        changed,
-        f"""select coalesce(a.eday, b.eday) as eday
-        from {s.now} as a
-        full outer join {SCHEMA}.{s.saved} as b
-            on b.eday is not distinct from a.eday
-        where a.n is distinct from b.n or a.{s.hash} is distinct from b.{s.hash}""",
-    )
+    temp.create(con, changed, changed_edays(s.now, s.saved, f"n, {s.hash}"))
     if con.execute(f"select count(*) from {changed} where eday is null").fetchone()[0]:
         return DailyPlan(True, reason=f"rows without {s.time} changed")
     temp.create(con, _scope(s), dates_of_edays(f"select eday from {changed}"))
@@ -153,7 +157,7 @@ def update(con: duckdb.DuckDBPyConnection, name: str) -> None:
     if temp.count(con, scope) == 0:
         return
     # the rows of a date of the scope: a range on the time first, the exact local date next
-    lo, hi = daily.time_bounds(con, scope)
+    lo, hi = mart_state.time_bounds(con, scope)
     in_scope = f"in (select local_date from {scope})"
     source = f"{s.prefix}_input"
     temp.create(

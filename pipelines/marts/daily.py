@@ -139,7 +139,7 @@ def _in_scope(column: str, scope: str) -> str:
         or ({column} is null and exists (select 1 from {scope} where local_date is null)))"""
 
 
-def _changed_edays(con: duckdb.DuckDBPyConnection, now: str, saved: str, cols: str) -> str:
+def changed_edays(now: str, saved: str, cols: str) -> str:
     """The epoch days whose fingerprint in `now` differs from `SCHEMA.saved` (a query)."""
     differs = " or ".join(f"a.{c} is distinct from b.{c}" for c in cols.split(", "))
     return f"""select coalesce(a.eday, b.eday) as eday
@@ -158,18 +158,6 @@ def dates_of_edays(edays: str) -> str:
         where s.k = 0 or e.eday < {MODERN_EDAY}"""
 
 
-def time_bounds(con: duckdb.DuckDBPyConnection, scope: str) -> tuple:
-    """A range of times [lo, hi) holding every time whose local date is in the temp table
-    `scope` (a `local_date` column): two days either side, so that a read by range skips the
-    row groups of other days by their min/max before the exact local date is tested."""
-    return con.execute(
-        f"""select
-            min(local_date)::timestamp at time zone 'UTC' - interval 2 day,
-            max(local_date)::timestamp at time zone 'UTC' + interval 2 day
-        from {scope}"""
-    ).fetchone()
-
-
 def plan(con: duckdb.DuckDBPyConnection, name: str, *, flags_full: bool) -> DailyPlan:
     """Fill the temp scope table of `name` (a key of FILES); full or the dates to recompute."""
     if flags_full:
@@ -185,9 +173,9 @@ def plan(con: duckdb.DuckDBPyConnection, name: str, *, flags_full: bool) -> Dail
         return DailyPlan(True, reason="no state of a previous build, or no table")
     scope = _SCOPE[name]
     if name == RECONCILIATION:
-        edays = _changed_edays(con, "_sms_days_now", "sms_days", "n, h, h_gw")
+        edays = changed_edays("_sms_days_now", "sms_days", "n, h, h_gw")
     else:
-        edays = _changed_edays(con, "_log_days_now", "log_days", "n, h")
+        edays = changed_edays("_log_days_now", "log_days", "n, h")
     temp.create(con, "_daily_changed_edays", edays)
     if con.execute("select count(*) from _daily_changed_edays where eday is null").fetchone()[0]:
         # a send without a time (never in core: sent_at is required; kept exact anyway)
@@ -240,7 +228,7 @@ def update(con: duckdb.DuckDBPyConnection, name: str) -> None:
         cross join range(-1, 2) as s(k)
         where local_date is not null""",
     )
-    lo, hi = time_bounds(con, scope)
+    lo, hi = mart_state.time_bounds(con, scope)
     sent_on_dates = f"""select {{columns}}
         from {{source}}
         where sent_at >= $lo and sent_at < $hi

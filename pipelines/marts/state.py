@@ -403,10 +403,11 @@ def flags_scoped_sql() -> str:
     return scoped_insert(FLAGS_FILE, {"core.sms_messages": "flags_input"}, in_flags_scope("q"))
 
 
-def _sent_at_bounds(con: duckdb.DuckDBPyConnection, dates: str) -> tuple:
-    """A `sent_at` range around the local dates of the temp table `dates` (a name of this
-    module's own), two days of slack either side: a filter DuckDB pushes into the scan,
-    skipping other row groups by their min/max."""
+def time_bounds(con: duckdb.DuckDBPyConnection, dates: str) -> tuple:
+    """A range of times [lo, hi) holding every time whose local date is in the temp table
+    `dates` (a `local_date` column), two days of slack either side: a filter DuckDB pushes into
+    the scan, skipping other days' row groups by their min/max before the exact local date is
+    tested. (The flags' scoped reads here, and pipelines.marts.daily and by_date.)"""
     return con.execute(
         f"""select
             min(local_date)::timestamp at time zone 'UTC' - interval 2 day,
@@ -428,7 +429,7 @@ def update_flags(con: duckdb.DuckDBPyConnection) -> None:
     # the rows of the read dates: a range on sent_at first (row groups outside it are skipped
     # by their min/max), the cheap epoch day next (the local date is within a day of it),
     # the exact local date last; then, separately, the other rows of the users of U
-    lo, hi = _sent_at_bounds(con, "_read_dates")
+    lo, hi = time_bounds(con, "_read_dates")
     in_dates = f"""coalesce(
             {EPOCH_DAY.format(ts="sent_at")} in (select eday from _read_edays)
             and cast(sent_at at time zone 'Asia/Shanghai' as date)
@@ -465,7 +466,7 @@ def update_flags(con: duckdb.DuckDBPyConnection) -> None:
             from _pair_read_dates
             cross join range(-1, 2) as s(k)""",
         )
-        lo, hi = _sent_at_bounds(con, "_pair_read_dates")
+        lo, hi = time_bounds(con, "_pair_read_dates")
         con.execute(
             "insert into flags_input "
             + late_rows(
