@@ -109,7 +109,7 @@ else:
     panels = [
         charts.Panel("rate", t("m_sms_delivery_rate"), fmt.metric_unit("sms_delivery_rate")),
         charts.Panel("spend", t("sms_spend"), charts.axis_title(t("sms_spend"),
-                     t("unit_yuan_per_day")), ",.2f"),
+                     t("unit_yuan_per_day")), "dec2"),
     ]  # fmt: skip
     fig = charts.small_multiples(
         long, "local_date", "value", "panel", panels, t("delivery_chart_title"), grain="day",

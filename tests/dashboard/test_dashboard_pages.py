@@ -558,6 +558,10 @@ def test_sms_health_page(app):
     bad = table_with(at, "reason")
     assert bad["message_id"].tolist() == ["M08", "M07"]
     assert bad["reason"].tolist() == ["After opt-out", "Without consent"]
+    # daily spend is hundreds of yuan a day at scale: its axis reads "1,000", not "1,000.00"
+    # (fen show where they say something, and on hover)
+    daily = figures(at)["Delivery rate and spend per provider, daily"]
+    assert daily["layout"]["yaxis2"]["tickformat"] == ",.2~f"
     heat = figures(at)["Messages by hour × weekday (Asia/Shanghai)"]["data"][0]
     assert sum(map(sum, heat["z"])) == 16  # 14 March + 2 February messages, no verification
     assert heat["y"] == ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
