@@ -23,11 +23,17 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pipelines.bench import footprint
 from pipelines.settings import REPO_ROOT, paths
 
 TARGETS = {
     "full_run_vs_floor": 4.0,  # full run wall <= 4 x the floor's
     "incremental_vs_full": 0.10,  # incremental day wall <= 10 % of a full run's
+    "incremental_vs_full_cpu_at_l": 0.05,  # issue #17 at l: a day's CPU <= 5 % of a full run's
+    # issue #17 at l: publishing a day writes the slices of its own month only, and the live
+    # published files hold no freed blocks (pipelines.bench.footprint)
+    "publish_other_slices": 0,
+    "published_free_blocks": 0,
     "page_p95_s": 0.300,  # every page's query p95
     "peak_rss_bytes": 8 * 1024**3,  # every step
     "simulate_rows_per_s": 1_000_000,
@@ -65,6 +71,9 @@ class Measured:
     exit_code: int
     result: dict = field(default_factory=dict)
     stderr_tail: str = ""
+    # bytes the process (and the children it waited for) wrote to storage: the kernel's
+    # ru_oublock, in 512-byte units (its write_bytes accounting, taken when pages are dirtied)
+    written_bytes: int = 0
 
     def as_dict(self) -> dict:
         return {
@@ -74,6 +83,7 @@ class Measured:
             "sys_s": round(self.sys_s, 3),
             "cpu_s": round(self.user_s + self.sys_s, 3),
             "exit_code": self.exit_code,
+            "written_bytes": self.written_bytes,
         }
 
 
@@ -98,7 +108,13 @@ def measure(
         err.close()
     # Linux reports ru_maxrss in kilobytes
     return Measured(
-        wall, ru.ru_maxrss * 1024, ru.ru_utime, ru.ru_stime, proc.returncode, stderr_tail=tail
+        wall,
+        ru.ru_maxrss * 1024,
+        ru.ru_utime,
+        ru.ru_stime,
+        proc.returncode,
+        stderr_tail=tail,
+        written_bytes=ru.ru_oublock * 512,
     )
 
 
@@ -329,15 +345,20 @@ def _dir_step(root: Path, step: str, name: str, data_dir: Path) -> Measured:
     )
 
 
-def _run_step(root: Path, data_dir: Path, name: str, profile: bool, say) -> dict:
+def _run_step(
+    root: Path, data_dir: Path, name: str, profile: bool, say, new_day: str | None = None
+) -> dict:
     args = ["--data-dir", str(data_dir)]
     if profile:
         args += ["--profile", str(root / f"{name}.prof")]
     say(f"{name}: nudgescope run on {data_dir} ...")
+    before = footprint.snapshot(data_dir)
     m = step_process(
         "run", root / f"{name}.result.json", *args, env=data_env(data_dir), log=root / f"{name}.log"
     )
     out = {**_figures(m), "summary": m.result, "profiled": profile}
+    if m.exit_code == 0:
+        out["published"] = footprint.publish_figures(before, data_dir, new_day)
     if profile and m.exit_code == 0:
         out["profile_top"] = profile_top(root / f"{name}.prof", root / f"{name}.prof.txt")
     return out
@@ -537,7 +558,7 @@ def run_bench(opts: Options, say=print) -> dict:
         added = add_day(inc_dir / "landing")
         say(f"added {added['new_day']}: {added['rows']:,} rows in every source")
         steps["incremental_run"] = {
-            **_run_step(root, inc_dir, "incremental_run", opts.profile, say),
+            **_run_step(root, inc_dir, "incremental_run", opts.profile, say, added["new_day"]),
             "added": added,
             "in_place": not full_dir.exists(),
         }
@@ -554,15 +575,18 @@ def run_bench(opts: Options, say=print) -> dict:
         added = add_day(inc_dir / "landing")
         say(f"added {added['new_day']}: {added['rows']:,} rows in every source")
         steps["second_day_run"] = {
-            **_run_step(root, inc_dir, "second_day_run", opts.profile, say),
+            **_run_step(root, inc_dir, "second_day_run", opts.profile, say, added["new_day"]),
             "added": added,
         }
 
     if "compact_run" in opts.steps and (inc_dir / "serve.duckdb").exists():
         # the nightly maintenance run: the month that ended (thirds) written once as one file
         say(f"compact_run: nudgescope compact on {inc_dir} ...")
+        before = footprint.snapshot(inc_dir)
         m = _dir_step(root, "compact", "compact_run", inc_dir)
         steps["compact_run"] = {**_figures(m), "summary": m.result}
+        if m.exit_code == 0:
+            steps["compact_run"]["published"] = footprint.publish_figures(before, inc_dir)
 
     if "noop_run" in opts.steps and (inc_dir / "warehouse.duckdb").exists():
         steps["noop_run"] = _run_step(root, inc_dir, "noop_run", opts.profile, say)
@@ -670,6 +694,30 @@ def verdicts(steps: dict) -> list[dict]:
         )
     else:
         add("incremental day / full run", None, TARGETS["incremental_vs_full"], None, "ratio")
+    limit = TARGETS["incremental_vs_full_cpu_at_l"]
+    if inc and full and not inc.get("exit_code") and not full.get("exit_code"):
+        ratio = inc["cpu_s"] / max(full["cpu_s"], 1e-9)
+        label = "incremental day / full run (CPU, 5 % at l)"
+        add(label, round(ratio, 3), limit, ratio <= limit, "ratio", round(ratio, 3))
+    else:
+        add("incremental day / full run (CPU, 5 % at l)", None, limit, None, "ratio")
+    last_live = None
+    for name in ("full_run", "incremental_run", "second_day_run", "compact_run", "noop_run"):
+        step = steps.get(name) or {}
+        pub = step.get("published")
+        if not pub or step.get("from_report"):
+            continue
+        last_live = (name, pub)
+        other = pub.get("other_slices_written")
+        if other is not None:
+            label = f"{name} publish: slices of other months written"
+            add(label, len(other), TARGETS["publish_other_slices"], not other, "slices")
+    if last_live:
+        name, pub = last_live
+        free = pub["live_free_blocks"]
+        ok = free == TARGETS["published_free_blocks"] and not pub["live_unreadable"]
+        label = f"published files' freed blocks (after {name})"
+        add(label, free, TARGETS["published_free_blocks"], ok, "blocks")
     polars = steps.get("peers", {}).get("polars") or {}
     if full and polars.get("cpu_s") and not full.get("exit_code") and not polars.get("exit_code"):
         ratio = full["cpu_s"] / polars["cpu_s"]

@@ -138,6 +138,10 @@ def _gb(v: int | None) -> str:
     return "—" if v is None else f"{v / 1024**3:,.2f} GB"
 
 
+def _bytes(v: int) -> str:
+    return f"{v / 1024**3:,.2f} GB" if v >= 1024**3 else f"{v / 1024**2:,.1f} MB"
+
+
 def _met(v: bool | None) -> str:
     return {True: "[green]yes[/green]", False: "[red]no[/red]", None: "—"}[v]
 
@@ -185,6 +189,26 @@ def table(report: dict):
             "[red]failed[/red]" if fail else figure,
             target,
             _met(False if fail else ok),
+        )
+        published(name)
+
+    def published(name):
+        """What the step published (pipelines.bench.footprint), under its row."""
+        s = steps.get(name, {})
+        pub = s.get("published")
+        if not pub or s.get("exit_code"):
+            return
+        figure = (
+            f"wrote {pub['written_files']} files, {_bytes(pub['written_bytes'])} "
+            f"(live: {pub['live_files']} files, {_bytes(pub['live_bytes'])}; "
+            f"{_bytes(s.get('written_bytes') or 0)} written to disk in all)"
+        )
+        other = pub.get("other_slices_written")
+        v = verdict.get(f"{name} publish: slices of other months written", {})
+        if other is not None:
+            figure += f" · other months' slices: {', '.join(other) or 'none'}"
+        t.add_row(
+            "  published", "", "", "", figure, "its own month only" if v else "", _met(v.get("met"))
         )
 
     sim = steps.get("simulate")
@@ -255,6 +279,17 @@ def table(report: dict):
             f"<= {TARGETS['incremental_vs_full']:.0%} of full",
             v["met"],
         )
+    v = verdict.get("incremental day / full run (CPU, 5 % at l)", {})
+    if v.get("value") is not None:
+        t.add_row(
+            "  its CPU share of a full run (issue #17, at l)",
+            "",
+            "",
+            "",
+            f"{v['value']:.1%}",
+            f"<= {TARGETS['incremental_vs_full_cpu_at_l']:.0%}",
+            _met(v["met"]),
+        )
     scratch = (steps.get("peers_with_new_day") or {}).get("polars")
     if scratch:
         v = verdict.get("incremental day / polars notebook from scratch (CPU)", {})
@@ -282,6 +317,17 @@ def table(report: dict):
         add("compact_run", "compaction (nightly: the ended month)", f"merged {merged}", "", None)
     if "noop_run" in steps:
         add("noop_run", "no-op run (nothing new)", "", "", None)
+    for v in report["verdicts"]:
+        if v["target"].startswith("published files' freed blocks"):
+            t.add_row(
+                f"  {v['target']}",
+                "",
+                "",
+                "",
+                f"{v['value']:,} blocks",
+                "none",
+                _met(v["met"]),
+            )
     if "pages" in steps:
         p = steps["pages"]
         add("pages", f"pages (x{p.get('repeat', '?')} each)", "", "", None)

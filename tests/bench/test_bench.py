@@ -76,6 +76,22 @@ def test_bench_smoke_writes_json(_isolated_data_dir):
     assert compact["success"] and compact["months"] == [month]
     noop = latest["steps"]["noop_run"]["summary"]
     assert noop["success"] and noop["files_processed"] == 0
+    # what each run published (pipelines.bench.footprint): the full run wrote serve.duckdb
+    # and segments, a day only the slices of its own month, the no-op run nothing; no live
+    # file holds freed blocks
+    published = latest["steps"]["full_run"]["published"]
+    assert published["written_files"] == published["live_files"] >= 2
+    assert published["written_bytes"] == published["live_bytes"] > 0
+    for name in ("incremental_run", "second_day_run"):
+        day = latest["steps"][name]
+        assert day["published"]["other_slices_written"] == [], name
+        assert day["published"]["written_slices"], name
+        assert all(
+            s.startswith(day["added"]["new_day"][:7]) for s in day["published"]["written_slices"]
+        )
+    assert latest["steps"]["noop_run"]["published"]["written_files"] == 0
+    for name in ("full_run", "incremental_run", "second_day_run", "compact_run", "noop_run"):
+        assert latest["steps"][name]["published"]["live_free_blocks"] == 0, name
 
     pages = latest["steps"]["pages"]["pages"]
     assert pages and all(not p["errors"] and p["query"]["n"] == 2 for p in pages.values())
@@ -107,6 +123,42 @@ def test_verdicts_against_the_polars_notebook():
     assert (inc["value"], inc["met"]) == (0.333, False)  # 4.5 / 13.5 = 0.333 > 0.3
     del steps["peers"]
     assert by_target(verdicts(steps))["full run / polars notebook (CPU)"]["met"] is None
+
+
+def test_verdicts_on_a_days_share_and_what_it_published():
+    from pipelines.bench.harness import verdicts
+
+    def pub(other, free):
+        return {"other_slices_written": other, "live_free_blocks": free, "live_unreadable": []}
+
+    steps = {
+        "full_run": {"wall_s": 30.0, "cpu_s": 40.0, "exit_code": 0, "published": pub(None, 0)},
+        "incremental_run": {
+            "wall_s": 5.0,
+            "cpu_s": 2.0,
+            "exit_code": 0,
+            "published": pub(["2025-06-3"], 0),
+        },
+        "second_day_run": {"wall_s": 5.0, "cpu_s": 2.5, "exit_code": 0, "published": pub([], 2)},
+    }
+    by = by_target(verdicts(steps))
+    share = by["incremental day / full run (CPU, 5 % at l)"]
+    assert (share["value"], share["met"]) == (0.05, True)  # 2 / 40 = 5 %, the limit
+    first = by["incremental_run publish: slices of other months written"]
+    assert (first["value"], first["met"]) == (1, False)  # June's last third rewritten
+    second = by["second_day_run publish: slices of other months written"]
+    assert (second["value"], second["met"]) == (0, True)
+    assert "full_run publish: slices of other months written" not in by  # not a day
+    # the freed blocks of the files live after the last step that published
+    freed = by["published files' freed blocks (after second_day_run)"]
+    assert (freed["value"], freed["met"]) == (2, False)
+    steps["incremental_run"]["cpu_s"] = 2.1  # 5.25 %
+    assert by_target(verdicts(steps))["incremental day / full run (CPU, 5 % at l)"]["met"] is False
+    # a step carried over from an earlier report is not this run's publish
+    steps["second_day_run"]["from_report"] = "2026-11-27T11:50:06+00:00"
+    by = by_target(verdicts(steps))
+    assert by["published files' freed blocks (after incremental_run)"]["value"] == 0
+    assert "second_day_run publish: slices of other months written" not in by
 
 
 def by_target(vs: list[dict]) -> dict:
