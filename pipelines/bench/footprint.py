@@ -24,9 +24,9 @@ from pathlib import Path
 
 SERVE = "serve.duckdb"
 SEGMENTS = "serve.segments"
-# a segment's file name: <slice>-<fingerprint>.duckdb, the slice YYYY-MM, YYYY-MM-<third> or
-# `none` (the rows without a date; pipelines.serve.segments.slice_key)
-_SLICE = re.compile(r"^(\d{4}-\d{2}(?:-[123])?|none)-[0-9a-f]+\.duckdb$")
+# a segment's file name: <slice>-<fingerprint>.duckdb, the slice YYYY-MM, YYYY-MM-<third>,
+# YYYY-MM-DD or `none` (the rows without a date; pipelines.serve.segments.slice_key)
+_SLICE = re.compile(r"^(\d{4}-\d{2}(?:-\d{1,2})?|none)-[0-9a-f]+\.duckdb$")
 
 
 def _identity(path: Path) -> tuple[int, int, int]:
@@ -49,9 +49,15 @@ def snapshot(data_dir: Path) -> dict[str, tuple[int, int, int]]:
 
 
 def slice_of(name: str) -> str | None:
-    """The slice a segment file holds ('2025-07' or '2025-07-1'), None for other files."""
+    """The slice a segment file holds ('2025-07', '2025-07-1' or '2025-07-04'), None for other
+    files."""
     m = _SLICE.match(Path(name).name)
     return m.group(1) if m else None
+
+
+def third_of(day: str) -> str:
+    """The third of a month ('2025-07-1') that a day's slice ('2025-07-04') belongs to."""
+    return f"{day[:7]}-{min((int(day[8:10]) - 1) // 10, 2) + 1}"
 
 
 def _database_sizes(files: list[Path]) -> dict[str, dict]:
@@ -104,7 +110,8 @@ def publish_figures(
 
     `new_day` (ISO date): the day the run added; `other_slices_written` then names the
     slices written for any month but that day's (and the next day's), which a day that only
-    adds its own rows should not need (the bench's extra day moves every copied row to it)."""
+    adds its own rows should not need (the bench's extra day moves every copied row to it),
+    leaving out `merged_thirds`: a third that ended, written as one file from its days."""
     after = snapshot(data_dir)
     written = sorted(n for n, ident in after.items() if before.get(n) != ident)
     live_segments = _live_segments(data_dir)
@@ -112,6 +119,10 @@ def publish_figures(
     kept = sorted(n for n in after if n not in live)
     sizes = _database_sizes([data_dir / n for n in live])
     slices = sorted({s for n in written if (s := slice_of(n))})
+    # a third that ended, written as one file from the days it was listed as before the run
+    # (the run whose data starts the next third does that; pipelines.serve.segments)
+    days_before = {s for n in before if (s := slice_of(n)) and len(s) == 10}
+    merged = sorted(s for s in slices if len(s) == 9 and s in {third_of(d) for d in days_before})
     months = None
     if new_day:
         # the day's own rows: its date, and the next for the sends of its UTC evening, whose
@@ -123,8 +134,11 @@ def publish_figures(
         "written_bytes": sum(after[n][2] for n in written),
         "written": {n: after[n][2] for n in written},
         "written_slices": slices,
+        "merged_thirds": merged,
         "other_slices_written": (
-            None if months is None else [s for s in slices if s[:7] not in months]
+            None
+            if months is None
+            else [s for s in slices if s[:7] not in months and s not in merged]
         ),
         "live_files": len(live),
         "live_bytes": sum(after[n][2] for n in live if n in after),

@@ -205,6 +205,8 @@ def table(report: dict):
         )
         other = pub.get("other_slices_written")
         v = verdict.get(f"{name} publish: slices of other months written", {})
+        if pub.get("merged_thirds"):
+            figure += f" · a third that ended, from its days: {', '.join(pub['merged_thirds'])}"
         if other is not None:
             figure += f" · other months' slices: {', '.join(other) or 'none'}"
         t.add_row(

@@ -13,7 +13,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "compact",
         help="merge the published segments of the months that ended into one file each",
         description=(
-            "A data run publishes the latest month of the large tables in thirds and leaves "
+            "A data run publishes the latest month of the large tables in thirds (its latest "
+            "third by day) and leaves "
             "a month that ended so (rewriting a whole month on its first day cost that day "
             "about a third more). This publishes the warehouse as it is, with every month "
             "before the latest one as one segment file: fewer files for readers to attach. "

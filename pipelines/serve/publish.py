@@ -3,7 +3,7 @@
 Readers open `serve.duckdb` read-only, one query at a time. The large message-level tables (and
 the bills and repayments: `segments.SEGMENTED`) are published as immutable segments, about a
 month of rows each (`pipelines.serve.segments`): a publish first writes the segments whose
-content is new (a new day: a third of the latest month), then creates a new, empty database
+content is new (a new day: its own day's file), then creates a new, empty database
 file next to `serve.duckdb` under a temporary name, copies into it table by table the other
 tables readers get (core.*, mart.*, the ledger and the quarantine), lists the segments and
 makes each segmented table a view over them, adds the `meta` row, checkpoints it, fsyncs it and

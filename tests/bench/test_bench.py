@@ -82,13 +82,16 @@ def test_bench_smoke_writes_json(_isolated_data_dir):
     published = latest["steps"]["full_run"]["published"]
     assert published["written_files"] == published["live_files"] >= 2
     assert published["written_bytes"] == published["live_bytes"] > 0
+    # (the first new day starts a month: the ended month's last third, held by day until
+    # then, is written as one file)
+    assert latest["steps"]["incremental_run"]["published"]["merged_thirds"] == [f"{month}-3"]
+    assert latest["steps"]["second_day_run"]["published"]["merged_thirds"] == []
     for name in ("incremental_run", "second_day_run"):
         day = latest["steps"][name]
         assert day["published"]["other_slices_written"] == [], name
         assert day["published"]["written_slices"], name
-        assert all(
-            s.startswith(day["added"]["new_day"][:7]) for s in day["published"]["written_slices"]
-        )
+        own = set(day["published"]["written_slices"]) - set(day["published"]["merged_thirds"])
+        assert all(s.startswith(day["added"]["new_day"][:7]) for s in own), name
     assert latest["steps"]["noop_run"]["published"]["written_files"] == 0
     for name in ("full_run", "incremental_run", "second_day_run", "compact_run", "noop_run"):
         assert latest["steps"][name]["published"]["live_free_blocks"] == 0, name

@@ -96,4 +96,35 @@ def test_slice_of_a_segment_file_name():
     assert footprint.slice_of("2025-07-1-886caa8946750ffee120.duckdb") == "2025-07-1"
     assert footprint.slice_of("serve.segments/2025-06-bb7bd99d3749f82f9bc6.duckdb") == "2025-06"
     assert footprint.slice_of("serve.duckdb") is None
+    assert footprint.slice_of("2025-07-04-0123abcd.duckdb") == "2025-07-04"  # a day
     assert footprint.slice_of("none-0123abcd.duckdb") == "none"  # rows without a date
+
+
+def test_a_third_that_ended_is_a_merge_not_another_months_slice(tmp_path):
+    seg = tmp_path / "serve.segments"
+    seg.mkdir()
+    # June's last third held by day, as a data run leaves the latest third
+    june = [("2025-06-1-aa01.duckdb", "2025-06-1"), ("2025-06-2-aa02.duckdb", "2025-06-2")]
+    days = [("2025-06-29-aa29.duckdb", "2025-06-29"), ("2025-06-30-aa30.duckdb", "2025-06-30")]
+    for name, _ in june + days:
+        _segment(seg, name, 10)
+    _serve(tmp_path, june + days)
+    before = footprint.snapshot(tmp_path)
+    # 1 July's run: July's first day, June's last third as one file from its days, and (a
+    # late row) June's second third again
+    new = [
+        ("2025-06-2-bb02.duckdb", "2025-06-2"),
+        ("2025-06-3-bb03.duckdb", "2025-06-3"),
+        ("2025-07-01-bb01.duckdb", "2025-07-01"),
+    ]
+    for name, _ in new:
+        _segment(seg, name, 10)
+    _serve(tmp_path, [june[0], *new])
+    fig = footprint.publish_figures(before, tmp_path, "2025-07-01")
+    assert fig["written_slices"] == ["2025-06-2", "2025-06-3", "2025-07-01"]
+    assert fig["merged_thirds"] == ["2025-06-3"]  # its days were listed before
+    assert fig["other_slices_written"] == ["2025-06-2"]  # rewritten, not a merge
+    assert fig["kept_for_readers"] == 3  # June's old second third and its two days
+    assert footprint.third_of("2025-06-30") == "2025-06-3"
+    assert footprint.third_of("2025-07-10") == "2025-07-1"
+    assert footprint.third_of("2025-07-11") == "2025-07-2"

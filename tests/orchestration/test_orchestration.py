@@ -396,17 +396,19 @@ def test_a_month_that_ended_is_merged_by_the_compaction_not_by_the_data_run(
     landing = _landing(data)  # orders on 03-01 and 03-02 (o1 of 03-02 supersedes 03-01's)
     assert compact_segments(data).skipped.startswith("nothing is published yet")
     assert run_pipeline(data).success
-    # nothing has ended yet: March is the latest month (its first third)
-    assert query(data / "serve.duckdb", "select slice from main.segments") == [("2025-03-1",)]
+    # nothing has ended yet: March is the latest month, and its first third the latest, held
+    # by day (every row left is of 2 March)
+    assert query(data / "serve.duckdb", "select slice from main.segments") == [("2025-03-02",)]
     assert compact_segments(data).skipped.startswith("every month before the latest")
 
     put(landing, "orders", "2025-04-02", "o.csv", ORDERS_HEADER + APRIL_ORDER)
     assert run_pipeline(data).success
     slices = "select slice, rows from main.segments order by slice"
-    # the data run wrote April's first third only: March stays in thirds. Rows of every
-    # segmented table: March has core.orders o1 (03-02's) and o3, and mart.bnpl_orders o1;
-    # April core.orders o9 (a card order: no BNPL row)
-    assert query(data / "serve.duckdb", slices) == [("2025-03-1", 3), ("2025-04-1", 1)]
+    # the data run wrote April's day and March's first third (its days until now) as one
+    # file: March stays in thirds. Rows of every segmented table: March has core.orders o1
+    # (03-02's) and o3, and mart.bnpl_orders o1; April core.orders o9 (a card order: no BNPL
+    # row)
+    assert query(data / "serve.duckdb", slices) == [("2025-03-1", 3), ("2025-04-02", 1)]
     before = _published(data / "serve.duckdb")
     at = datetime(2025, 4, 3, 4, 30, tzinfo=SHANGHAI)
     instance = _instance(data)
@@ -426,7 +428,7 @@ def test_a_month_that_ended_is_merged_by_the_compaction_not_by_the_data_run(
 
     assert cli.main(["compact", "--data-dir", str(data)]) == 0
     assert "merged 2025-03 into one segment file each" in capsys.readouterr().out
-    assert query(data / "serve.duckdb", slices) == [("2025-03", 3), ("2025-04-1", 1)]
+    assert query(data / "serve.duckdb", slices) == [("2025-03", 3), ("2025-04-02", 1)]
     assert _published(data / "serve.duckdb") == before
     # recorded like any run: its own job, the compact tag, the publish's materialization
     [run] = instance.get_runs(filters=dg.RunsFilter(job_name="compact_segments"))

@@ -65,16 +65,19 @@ def _rows(serve, sql: str) -> list[tuple]:
         con.close()
 
 
-def test_a_segment_per_month_and_per_third_of_the_latest_month(tmp_path):
+def test_a_segment_per_month_per_third_of_the_latest_month_and_per_day_of_its_latest_third(
+    tmp_path,
+):
     serve = tmp_path / "serve.duckdb"
     logs = [("2025-01-31", 1), ("2025-02-01", 2), ("2025-02-28", 3), (None, 4)]
     with _warehouse(tmp_path / "w.duckdb", logs, [("2025-02-03", 9)]) as con:
         result = publish(con, serve, "run-1")
-    # January whole; February (the latest month) in thirds: days 1-10 (rows 2 and the flag)
-    # and 21-28 (row 3), none in 11-20; the row without a date apart: four files
+    # January whole; February (the latest month) in thirds: days 1-10 (rows 2 and the flag),
+    # none in 11-20, and its latest third (21-28) by day: 28 February (row 3); the row without
+    # a date apart: four files
     assert (result.segments, result.segments_written) == (4, 4)
     keys = [f.rsplit("-", 1)[0] for f in _files(serve)]
-    assert keys == ["2025-01", "2025-02-1", "2025-02-3", "none"]
+    assert keys == ["2025-01", "2025-02-1", "2025-02-28", "none"]
     assert _rows(serve, "select id from core.sms_logs order by id") == [(1,), (2,), (3,), (4,)]
     assert _rows(serve, "select id, local_date::varchar from mart.sms_message_flags") == [
         (9, "2025-02-03")
@@ -98,48 +101,56 @@ def test_a_new_day_rewrites_only_its_slice_and_old_files_go_a_publish_later(tmp_
     wh = tmp_path / "w.duckdb"
     with _warehouse(wh, [("2025-01-10", 1), ("2025-02-10", 2)]) as con:
         publish(con, serve, "run-1")
-    jan, feb1 = _files(serve)
+    jan, feb10 = _files(serve)
+    assert feb10.startswith("2025-02-10-")  # the latest third (1-10) by day
     jan_inode = (segments_dir(serve) / jan).stat().st_ino
 
     with duckdb.connect(str(wh)) as con:
         con.execute("insert into core.sms_logs (id, _dt) values (3, '2025-02-11')")
         second = publish(con, serve, "run-2")
-    # the new row is in February's second third: only that file is new
-    assert (second.segments, second.segments_written) == (3, 1)
-    files = _files(serve)
-    assert jan in files and feb1 in files and len(files) == 3
-    assert (segments_dir(serve) / jan).stat().st_ino == jan_inode
+    # the new row starts February's second third: its day is a file of its own, and the
+    # first third, which ended, is written once as one file (its day 10); January stays
+    assert (second.segments, second.segments_written) == (3, 2)
+    assert [f.rsplit("-", 1)[0] for f in fifth_files(serve)] == [
+        "2025-01",
+        "2025-02-1",
+        "2025-02-11",
+    ]
+    jan_, feb1, feb11 = fifth_files(serve)
+    assert jan_ == jan and (segments_dir(serve) / jan).stat().st_ino == jan_inode
+    # run 1's day file stays one publish longer: a reader may have opened run 1's list
+    assert set(_files(serve)) == {jan, feb10, feb1, feb11}
     assert _rows(serve, "select count(*) from core.sms_logs") == [(3,)]
-    (feb2,) = set(files) - {jan, feb1}
 
     with duckdb.connect(str(wh)) as con:
         # same number of rows, one value changed, its date noted in the change log (as the
-        # pipeline's writers do): a different fingerprint
+        # pipeline's writers do): a different fingerprint, for that day only
         con.execute("update core.sms_logs set id = 30 where id = 3")
         changes.record(con, "core.sms_logs", "select date '2025-02-11'")
         third = publish(con, serve, "run-3")
     assert third.segments_written == 1
     files = _files(serve)
-    # run 2's second third stays one publish longer: a reader may have opened run 2's file
-    assert feb2 in files and len(files) == 4
+    # run 2's day file stays one publish longer; run 1's goes
+    assert feb11 in files and feb10 not in files and len(files) == 4
     assert _rows(serve, "select list(id order by id) from core.sms_logs") == [([1, 2, 30],)]
 
     with duckdb.connect(str(wh)) as con:
-        fourth = publish(con, serve, "run-4")  # nothing changed: nothing written, feb2 goes
+        fourth = publish(con, serve, "run-4")  # nothing changed: nothing written, feb11 goes
     assert fourth.segments_written == 0
-    assert feb2 not in _files(serve) and len(_files(serve)) == 3
+    assert feb11 not in _files(serve) and len(_files(serve)) == 3
 
     with duckdb.connect(str(wh)) as con:
-        # March starts: only March's first third is written; February, which ended, keeps
-        # its two thirds (merging them is a compaction's work, not a data run's)
+        # March starts: its first day is written, and February's second third (its days held
+        # apart until now) as one file; February, which ended, keeps its thirds (merging them
+        # is a compaction's work, not a data run's)
         con.execute("insert into core.sms_logs (id, _dt) values (4, '2025-03-01')")
         fifth = publish(con, serve, "run-5")
-    assert (fifth.segments, fifth.segments_written) == (4, 1)
+    assert (fifth.segments, fifth.segments_written) == (4, 2)
     assert [f.rsplit("-", 1)[0] for f in fifth_files(serve)] == [
         "2025-01",
         "2025-02-1",
         "2025-02-2",
-        "2025-03-1",
+        "2025-03-01",
     ]
     assert fifth_files(serve)[:2] == [jan, feb1]
 
@@ -157,18 +168,18 @@ def test_a_new_day_rewrites_only_its_slice_and_old_files_go_a_publish_later(tmp_
 
     with duckdb.connect(str(wh)) as con:
         # the compaction: February as one file (its rows 2, 30 and 5), January and March's
-        # third unchanged; the rows readers see are the same
+        # day unchanged; the rows readers see are the same
         compacted = publish(con, serve, "run-7", compact=True)
     assert (compacted.segments, compacted.segments_written) == (3, 1)
     # a data run merges nothing; the compaction reports the month it merged
     assert fifth.months_merged == [] and compacted.months_merged == ["2025-02"]
     listed = fifth_files(serve)
-    assert [f.rsplit("-", 1)[0] for f in listed] == ["2025-01", "2025-02", "2025-03-1"]
+    assert [f.rsplit("-", 1)[0] for f in listed] == ["2025-01", "2025-02", "2025-03-01"]
     assert listed[0] == jan
     assert _rows(serve, "select slice, rows from main.segments order by slice") == [
         ("2025-01", 1),
         ("2025-02", 3),
-        ("2025-03-1", 1),
+        ("2025-03-01", 1),
     ]
     assert _rows(serve, "select list(id order by id) from core.sms_logs") == [([1, 2, 4, 5, 30],)]
 
@@ -178,7 +189,7 @@ def test_a_new_day_rewrites_only_its_slice_and_old_files_go_a_publish_later(tmp_
         changes.record(con, "core.sms_logs", "select date '2025-02-01'")
         late = publish(con, serve, "run-8")
     assert late.segments_written == 1
-    assert [f.rsplit("-", 1)[0] for f in fifth_files(serve)] == ["2025-01", "2025-02", "2025-03-1"]
+    assert [f.rsplit("-", 1)[0] for f in fifth_files(serve)] == ["2025-01", "2025-02", "2025-03-01"]
     assert _rows(serve, "select list(id order by id) from core.sms_logs") == [
         ([1, 2, 4, 5, 6, 30],)
     ]
@@ -194,6 +205,9 @@ def test_what_a_compaction_would_merge():
     ]
     assert to_compact(["2025-01", "2025-02", "2025-03-2"]) == []
     assert to_compact(["2025-03-1", "2025-03-2"]) == []
+    # the latest month's days (of its latest third) are never merged either
+    assert to_compact(["2025-02-1", "2025-02-2", "2025-03-1", "2025-03-14"]) == ["2025-02"]
+    assert to_compact(["2025-03-1", "2025-03-11", "2025-03-12"]) == []
     assert to_compact([]) == []
 
 
@@ -265,12 +279,15 @@ def test_the_attach_script_opens_the_views_in_a_plain_client(tmp_path):
 
 def test_the_drill_down_tables_are_sorted_by_user_within_a_segment(tmp_path):
     serve = tmp_path / "serve.duckdb"
-    # one month, users inserted out of order: u3 on the 2nd, u12 on the 1st, u3 on the 1st
+    # January, users inserted out of order: u3 on the 2nd, u12 on the 1st, u3 on the 1st
+    # (and a row in February, so that January is a month of its own, one file)
     logs = [("2025-01-02", 3), ("2025-01-01", 12), ("2025-01-01", 30), ("2025-01-03", 3)]
+    logs.append(("2025-02-15", 99))
     with _warehouse(tmp_path / "w.duckdb", logs, [("2025-01-02", 7), ("2025-01-01", 1)]) as con:
         publish(con, serve, "run-1")
-    (only,) = _files(serve)
-    with duckdb.connect(str(segments_dir(serve) / only), read_only=True) as seg:
+    jan, feb15 = _files(serve)
+    assert jan.rsplit("-", 1)[0] == "2025-01" and feb15.rsplit("-", 1)[0] == "2025-02-15"
+    with duckdb.connect(str(segments_dir(serve) / jan), read_only=True) as seg:
         # stored order (no order by): user, then send time, as text: u12 < u3 < u30
         assert seg.execute(
             'select user_id, day(sent_at) from segment."core__sms_logs"'
