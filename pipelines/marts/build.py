@@ -14,6 +14,8 @@ stay in the warehouse (publish drops every schema but core, mart and two ingest 
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -294,9 +296,28 @@ DATED_FILES = {**dict.fromkeys(daily.FILES, daily), **dict.fromkeys(by_date.FILE
 DATED_TABLES = {name: lineage.file_table(name) for name in (*DATED_FILES, *AGG_FILES)}
 
 
+# Files whose run over all their input needs more memory than DuckDB can spill when two
+# threads build their hash tables and window partitions side by side: run on one thread.
+# policy_cap_histogram (every message of a busy user-day under every subset of its day's
+# flags) ran out of the 5 GB budget at 250,000 users x 12 months (76.6 M rows) on two
+# threads; a scoped update reads a few days and keeps both threads.
+ONE_THREAD_FILES = ("marts/policy_cap_histogram",)
+
+
+@contextmanager
+def _one_thread(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    (kept,) = con.execute("select current_setting('threads')").fetchone()
+    con.execute("set threads = 1")
+    try:
+        yield
+    finally:
+        con.execute(f"set threads = {int(kept)}")
+
+
 def _run_whole(con: duckdb.DuckDBPyConnection, name: str, params: Any) -> None:
     """Run the file as it is (over all its input); note its table whole if it is dated."""
-    sqlfiles.run(con, name, params)
+    with _one_thread(con) if name in ONE_THREAD_FILES else nullcontext():
+        sqlfiles.run(con, name, params)
     if name in DATED_TABLES:
         changes.record_whole(con, DATED_TABLES[name])
 
