@@ -53,12 +53,20 @@ def any_row_order(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
     large insert on every thread and no longer holds whole intermediate results in memory to
     restore the order.
     """
-    (kept,) = con.execute("select current_setting('preserve_insertion_order')").fetchone()
-    con.execute("set preserve_insertion_order = false")
+    with setting(con, "preserve_insertion_order", False):
+        yield
+
+
+@contextmanager
+def setting(con: duckdb.DuckDBPyConnection, name: str, value: object) -> Iterator[None]:
+    """DuckDB setting `name` (a literal name) set to `value` inside; the connection's own value
+    is restored after, also when the statements inside fail."""
+    (kept,) = con.execute(f"select current_setting('{name}')").fetchone()
+    con.execute(f"set {name} = $v", {"v": value})
     try:
         yield
     finally:
-        con.execute(f"set preserve_insertion_order = {'true' if kept else 'false'}")
+        con.execute(f"set {name} = $v", {"v": kept})
 
 
 def late_rows(table: str, rest: str, alias: str = "t") -> str:

@@ -14,8 +14,7 @@ stay in the warehouse (publish drops every schema but core, mart and two ingest 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -24,7 +23,7 @@ import duckdb
 from pipelines import engines, sqlfiles
 from pipelines.ingest import changes
 from pipelines.ingest.receipts import overlay
-from pipelines.ingest.warehouse import any_row_order, late_rows
+from pipelines.ingest.warehouse import any_row_order, late_rows, setting
 from pipelines.marts import by_date, daily, lineage, temp
 from pipelines.marts import state as mart_state
 from pipelines.marts.rewrite import scoped_insert
@@ -304,19 +303,9 @@ DATED_TABLES = {name: lineage.file_table(name) for name in (*DATED_FILES, *AGG_F
 ONE_THREAD_FILES = ("marts/policy_cap_histogram",)
 
 
-@contextmanager
-def _one_thread(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
-    (kept,) = con.execute("select current_setting('threads')").fetchone()
-    con.execute("set threads = 1")
-    try:
-        yield
-    finally:
-        con.execute(f"set threads = {int(kept)}")
-
-
 def _run_whole(con: duckdb.DuckDBPyConnection, name: str, params: Any) -> None:
     """Run the file as it is (over all its input); note its table whole if it is dated."""
-    with _one_thread(con) if name in ONE_THREAD_FILES else nullcontext():
+    with setting(con, "threads", 1) if name in ONE_THREAD_FILES else nullcontext():
         sqlfiles.run(con, name, params)
     if name in DATED_TABLES:
         changes.record_whole(con, DATED_TABLES[name])
