@@ -245,35 +245,37 @@ def publish(
     try:
         con.execute(f"attach {lit(str(tmp))} as pub")
         try:
-            n = _copy_tables(con, catalog, set(views))
-            segments.create_views(con, catalog, large, "pub", planned, folder)
-            _create_derived(con, views)
-            has_context = ("mart", "run_context") in _tables(con, "pub")
-            settings_sql = (
-                "(select to_json(r) from (select * exclude (as_of) from pub.mart.run_context) as r)"
-                if has_context
-                else "null::json"
-            )
-            con.execute(
-                f"""create or replace table pub.main.meta as
-                select
-                    (select max(dt) from pub.ingest.file_ledger where status = 'loaded')
-                        as as_of,
-                    now() as published_at,
-                    $run_id as run_id,
-                    $run_id || '-' || epoch_ms(now())::varchar as data_version,
-                    json_object({counts_sql}) as rows_per_source,
-                    {settings_sql} as settings,
-                    $fingerprint as build_fingerprint,
-                    $ledger as ledger_signature""",
-                {
-                    "run_id": run_id,
-                    "fingerprint": build_fingerprint(),
-                    "ledger": ledger_signature(con, "pub"),
-                },
-            )
-            rows = con.execute("select rows_per_source from pub.main.meta").fetchone()[0]
-            con.execute("checkpoint pub")
+            with segments.write_once(con):
+                n = _copy_tables(con, catalog, set(views))
+                segments.create_views(con, catalog, large, "pub", planned, folder)
+                _create_derived(con, views)
+                has_context = ("mart", "run_context") in _tables(con, "pub")
+                settings_sql = (
+                    "(select to_json(r) from "
+                    "(select * exclude (as_of) from pub.mart.run_context) as r)"
+                    if has_context
+                    else "null::json"
+                )
+                con.execute(
+                    f"""create or replace table pub.main.meta as
+                    select
+                        (select max(dt) from pub.ingest.file_ledger where status = 'loaded')
+                            as as_of,
+                        now() as published_at,
+                        $run_id as run_id,
+                        $run_id || '-' || epoch_ms(now())::varchar as data_version,
+                        json_object({counts_sql}) as rows_per_source,
+                        {settings_sql} as settings,
+                        $fingerprint as build_fingerprint,
+                        $ledger as ledger_signature""",
+                    {
+                        "run_id": run_id,
+                        "fingerprint": build_fingerprint(),
+                        "ledger": ledger_signature(con, "pub"),
+                    },
+                )
+                rows = con.execute("select rows_per_source from pub.main.meta").fetchone()[0]
+                con.execute("checkpoint pub")
         finally:
             con.execute("detach pub")
             segments.detach_all(con, planned)

@@ -21,8 +21,7 @@ every publish cost most of an incremental run. So each of them is published in s
   name carries a fingerprint of its content (row counts, an order-independent hash of every
   row, and the columns with their types), so a file with that name is that content: it is
   written once, under a temporary name, fsynced and renamed, and never opened for writing
-  again. It holds no deleted rows; at m it holds no freed blocks either, but the month files a
-  full run wrote at half of scale l held about 0.4 % (docs/performance.md).
+  again. It holds no deleted rows and no freed blocks (`write_once`).
 - A publish fingerprints every date of the tables (rows and a sum of row hashes), but hashes
   again only the dates that the change log names (the writers of these tables note the dates
   they touch) or whose row count moved; the other dates' figures are saved from the previous
@@ -44,6 +43,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -52,7 +53,7 @@ import duckdb
 
 from pipelines.ingest import changes
 from pipelines.ingest.validate import lit, q
-from pipelines.ingest.warehouse import any_row_order
+from pipelines.ingest.warehouse import any_row_order, setting
 
 # The published tables kept as segments: the date column that picks a row's slice, and the
 # order a segment holds the rows in (None: as the warehouse has them). The two tables the
@@ -304,6 +305,23 @@ def _slice_filter(col: str, key: str) -> str:
     return f"{q(col)} >= date {lit(lo.isoformat())} and {q(col)} < date {lit(hi.isoformat())}"
 
 
+@contextmanager
+def write_once(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """Settings for a file that is written once, in one go, and then only read (a segment, the
+    published `serve.duckdb`): its checkpoint does not vacuum.
+
+    A parallel insert leaves each thread's last row group partly filled and may already have
+    written it to the file (DuckDB's optimistic writes). The checkpoint's vacuum then merges
+    such neighbours into one row group and frees the blocks they held: in the month files of a
+    full run at half of scale l, 8-36 freed blocks of 256 KB each (about 0.4 % of the files),
+    which stay in the file for good as it is never written again. Without the vacuum a few
+    row groups stay partly filled; the file holds no freed block and is no larger (measured on
+    `core.orders` of April 2025 there: 58-60 blocks against 89 with 31 freed).
+    """
+    with setting(con, "max_vacuum_tasks", 0):
+        yield
+
+
 def fsync(path: Path) -> None:
     """Flush a file (or a folder's entries) to disk."""
     fd = os.open(path, os.O_RDONLY)
@@ -329,7 +347,7 @@ def write(
         con.execute(f"create schema __segment_out.{SEGMENT_SCHEMA}")
         # a table that readers want sorted says ORDER BY; the others are written in any order,
         # on every thread (at m about 40 % less wall time for those tables, a tenth less CPU)
-        with any_row_order(con):
+        with any_row_order(con), write_once(con):
             for schema, table, col in tables:
                 order = SEGMENTED[(schema, table)][1]
                 con.execute(
@@ -337,7 +355,7 @@ def write(
                     f"from {q(catalog)}.{q(schema)}.{q(table)} where {_slice_filter(col, seg.key)}"
                     + (f" order by {order}" if order else "")
                 )
-        con.execute("checkpoint __segment_out")
+            con.execute("checkpoint __segment_out")
     finally:
         con.execute("detach __segment_out")
     fsync(tmp)

@@ -303,6 +303,30 @@ def test_the_drill_down_tables_are_sorted_by_user_within_a_segment(tmp_path):
         ]
 
 
+def test_a_segment_holds_no_freed_blocks_when_its_slice_is_two_runs_of_the_warehouse(tmp_path):
+    # April's orders lie in two separate runs of the warehouse table (the end of a first load
+    # and the start of a second), 360,000 rows: the two threads writing the segment each end
+    # with a partly filled row group, already written to the file. The checkpoint's vacuum
+    # would merge them and leave their old blocks free in the file for good (DuckDB 2.0: a
+    # block here without `segments.write_once`; 8-36 in the month files at half of scale l).
+    serve = tmp_path / "serve.duckdb"
+    with _warehouse(tmp_path / "w.duckdb", [("2025-05-10", 1)]) as con:
+        con.execute("set threads = 2")
+        for first_day in ("2025-03-25", "2025-04-25"):
+            con.execute(
+                "insert into core.orders select i, date '" + first_day + "' + (i // 40000)::int "
+                "from range(400000) as t (i)"
+            )
+        publish(con, serve, "run-1")
+    april = [f for f in _files(serve) if f.startswith("2025-04-")]
+    assert len(april) == 1
+    with duckdb.connect(str(segments_dir(serve) / april[0]), read_only=True) as seg:
+        assert seg.execute('select count(*) from segment."core__orders"').fetchone() == (360000,)
+        assert seg.execute("select free_blocks from pragma_database_size()").fetchone() == (0,)
+    with duckdb.connect(str(serve), read_only=True) as pub:
+        assert pub.execute("select free_blocks from pragma_database_size()").fetchone() == (0,)
+
+
 def test_a_publish_rehashes_the_dates_the_log_names_or_whose_row_count_moved(tmp_path, monkeypatch):
     serve = tmp_path / "serve.duckdb"
     wh = tmp_path / "w.duckdb"
