@@ -22,6 +22,8 @@ import re
 from datetime import date, timedelta
 from pathlib import Path
 
+from pipelines.serve.segments import third_of
+
 SERVE = "serve.duckdb"
 SEGMENTS = "serve.segments"
 # a segment's file name: <slice>-<fingerprint>.duckdb, the slice YYYY-MM, YYYY-MM-<third>,
@@ -53,11 +55,6 @@ def slice_of(name: str) -> str | None:
     files."""
     m = _SLICE.match(Path(name).name)
     return m.group(1) if m else None
-
-
-def third_of(day: str) -> str:
-    """The third of a month ('2025-07-1') that a day's slice ('2025-07-04') belongs to."""
-    return f"{day[:7]}-{min((int(day[8:10]) - 1) // 10, 2) + 1}"
 
 
 def _database_sizes(files: list[Path]) -> dict[str, dict]:
@@ -122,7 +119,8 @@ def publish_figures(
     # a third that ended, written as one file from the days it was listed as before the run
     # (the run whose data starts the next third does that; pipelines.serve.segments)
     days_before = {s for n in before if (s := slice_of(n)) and len(s) == 10}
-    merged = sorted(s for s in slices if len(s) == 9 and s in {third_of(d) for d in days_before})
+    thirds = {third_of(date.fromisoformat(d)) for d in days_before}
+    merged = sorted(s for s in slices if len(s) == 9 and s in thirds)
     months = None
     if new_day:
         # the day's own rows: its date, and the next for the sends of its UTC evening, whose

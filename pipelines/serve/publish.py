@@ -213,6 +213,39 @@ def compactable(serve: Path) -> list[str]:
     return segments.to_compact(listed[1]) if listed else []
 
 
+def _write_meta(con: duckdb.DuckDBPyConnection, catalog: str, run_id: str) -> str:
+    """Write `pub.main.meta` (what the published file holds, and of which run); return its
+    rows per source (JSON)."""
+    counts_sql = ", ".join(
+        f"{lit(s)}, (select count(*) from {q(catalog)}.core.{q(s)})" for s in LANDING_SOURCES
+    )
+    has_context = ("mart", "run_context") in _tables(con, "pub")
+    settings_sql = (
+        "(select to_json(r) from (select * exclude (as_of) from pub.mart.run_context) as r)"
+        if has_context
+        else "null::json"
+    )
+    con.execute(
+        f"""create or replace table pub.main.meta as
+        select
+            (select max(dt) from pub.ingest.file_ledger where status = 'loaded')
+                as as_of,
+            now() as published_at,
+            $run_id as run_id,
+            $run_id || '-' || epoch_ms(now())::varchar as data_version,
+            json_object({counts_sql}) as rows_per_source,
+            {settings_sql} as settings,
+            $fingerprint as build_fingerprint,
+            $ledger as ledger_signature""",
+        {
+            "run_id": run_id,
+            "fingerprint": build_fingerprint(),
+            "ledger": ledger_signature(con, "pub"),
+        },
+    )
+    return con.execute("select rows_per_source from pub.main.meta").fetchone()[0]
+
+
 def publish(
     con: duckdb.DuckDBPyConnection, serve: Path, run_id: str, *, compact: bool = False
 ) -> PublishResult:
@@ -239,9 +272,6 @@ def publish(
     if planned:
         segments.fsync(folder)
     tmp = serve.parent / f".{serve.name}.{os.getpid()}.{int(time.time() * 1000)}{TMP_SUFFIX}"
-    counts_sql = ", ".join(
-        f"{lit(s)}, (select count(*) from {q(catalog)}.core.{q(s)})" for s in LANDING_SOURCES
-    )
     try:
         con.execute(f"attach {lit(str(tmp))} as pub")
         try:
@@ -249,32 +279,7 @@ def publish(
                 n = _copy_tables(con, catalog, set(views))
                 segments.create_views(con, catalog, large, "pub", planned, folder)
                 _create_derived(con, views)
-                has_context = ("mart", "run_context") in _tables(con, "pub")
-                settings_sql = (
-                    "(select to_json(r) from "
-                    "(select * exclude (as_of) from pub.mart.run_context) as r)"
-                    if has_context
-                    else "null::json"
-                )
-                con.execute(
-                    f"""create or replace table pub.main.meta as
-                    select
-                        (select max(dt) from pub.ingest.file_ledger where status = 'loaded')
-                            as as_of,
-                        now() as published_at,
-                        $run_id as run_id,
-                        $run_id || '-' || epoch_ms(now())::varchar as data_version,
-                        json_object({counts_sql}) as rows_per_source,
-                        {settings_sql} as settings,
-                        $fingerprint as build_fingerprint,
-                        $ledger as ledger_signature""",
-                    {
-                        "run_id": run_id,
-                        "fingerprint": build_fingerprint(),
-                        "ledger": ledger_signature(con, "pub"),
-                    },
-                )
-                rows = con.execute("select rows_per_source from pub.main.meta").fetchone()[0]
+                rows = _write_meta(con, catalog, run_id)
                 con.execute("checkpoint pub")
         finally:
             con.execute("detach pub")

@@ -170,8 +170,10 @@ def _columns(con: duckdb.DuckDBPyConnection, catalog: str, schema: str, table: s
     ).fetchone()[0]
 
 
-def _third(d: date) -> int:
-    return min((d.day - 1) // 10, 2) + 1
+def third_of(d: date) -> str:
+    """The third of its month that date `d` falls in: YYYY-MM-1 (days 1-10), YYYY-MM-2 (11-20)
+    or YYYY-MM-3 (21 to the end)."""
+    return f"{d.isoformat()[:7]}-{min((d.day - 1) // 10, 2) + 1}"
 
 
 def slice_key(d: date | None, latest: date | None, split: frozenset[str] = frozenset()) -> str:
@@ -181,13 +183,13 @@ def slice_key(d: date | None, latest: date | None, split: frozenset[str] = froze
     date."""
     if d is None:
         return NO_DATE
-    month = f"{d.year:04d}-{d.month:02d}"
-    latest_month = "" if latest is None else f"{latest.year:04d}-{latest.month:02d}"
-    if month < latest_month and month not in split:
+    month = d.isoformat()[:7]
+    if latest is not None and month < latest.isoformat()[:7] and month not in split:
         return month
-    if latest is not None and month == latest_month and _third(d) == _third(latest):
+    third = third_of(d)
+    if latest is not None and third == third_of(latest):
         return d.isoformat()
-    return f"{month}-{_third(d)}"
+    return third
 
 
 def split_months(slices: list[str] | set[str]) -> frozenset[str]:

@@ -125,6 +125,3 @@ def test_a_third_that_ended_is_a_merge_not_another_months_slice(tmp_path):
     assert fig["merged_thirds"] == ["2025-06-3"]  # its days were listed before
     assert fig["other_slices_written"] == ["2025-06-2"]  # rewritten, not a merge
     assert fig["kept_for_readers"] == 3  # June's old second third and its two days
-    assert footprint.third_of("2025-06-30") == "2025-06-3"
-    assert footprint.third_of("2025-07-10") == "2025-07-1"
-    assert footprint.third_of("2025-07-11") == "2025-07-2"

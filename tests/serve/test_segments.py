@@ -3,6 +3,8 @@ what readers see (hand-built warehouses with a few rows, so every count is worke
 
 from __future__ import annotations
 
+from datetime import date
+
 import duckdb
 import pytest
 
@@ -15,6 +17,8 @@ from pipelines.serve.segments import (
     open_published,
     relations,
     segments_dir,
+    slice_key,
+    third_of,
     to_compact,
 )
 
@@ -193,6 +197,24 @@ def test_a_new_day_rewrites_only_its_slice_and_old_files_go_a_publish_later(tmp_
     assert _rows(serve, "select list(id order by id) from core.sms_logs") == [
         ([1, 2, 4, 5, 6, 30],)
     ]
+
+
+def test_the_slice_of_a_date():
+    d = date.fromisoformat
+    assert [third_of(d(x)) for x in ("2025-06-10", "2025-06-11", "2025-06-21", "2025-02-28")] == [
+        "2025-06-1",
+        "2025-06-2",
+        "2025-06-3",
+        "2025-02-3",
+    ]
+    latest = d("2025-07-14")  # the latest third: 11-20 July
+    assert slice_key(d("2025-05-31"), latest) == "2025-05"  # an earlier month, whole
+    assert slice_key(d("2025-05-31"), latest, frozenset({"2025-05"})) == "2025-05-3"  # split
+    assert slice_key(d("2025-07-10"), latest) == "2025-07-1"  # the latest month's first third
+    assert slice_key(d("2025-07-11"), latest) == "2025-07-11"  # a day of the latest third
+    assert slice_key(d("2025-07-14"), latest) == "2025-07-14"
+    assert slice_key(None, latest) == "none"
+    assert slice_key(d("2025-07-14"), None) == "2025-07-2"  # no latest date: thirds
 
 
 def test_what_a_compaction_would_merge():
