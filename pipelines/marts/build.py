@@ -24,7 +24,7 @@ from pipelines import engines, sqlfiles
 from pipelines.ingest import changes
 from pipelines.ingest.receipts import overlay
 from pipelines.ingest.warehouse import any_row_order, late_rows, setting
-from pipelines.marts import by_date, daily, lineage, temp
+from pipelines.marts import by_date, cycle, daily, lineage, temp
 from pipelines.marts import state as mart_state
 from pipelines.marts.rewrite import scoped_insert
 
@@ -197,6 +197,8 @@ class BuildPlan:
     # the per-date marts that read core (daily.FILES, by_date.FILES): full, or the local dates
     # recomputed
     daily_plans: dict[str, daily.DailyPlan] = field(default_factory=dict)
+    # mart.user_cycle: full, or the bills recomputed (pipelines.marts.cycle)
+    cycle_plan: cycle.CyclePlan | None = None
     seconds: dict[str, float] = field(default_factory=dict)  # per file, duckdb only
     # what the receipts overlay did, and the epoch days of core.sms_messages fingerprinted
     # again (None: every day)
@@ -264,6 +266,12 @@ def _run_plan(con: duckdb.DuckDBPyConnection, build: BuildPlan, *, spark: Any = 
                     _run_whole(con, name, params.get(name))
                 else:
                     module.update(con, name)
+            elif name == cycle.FILE:
+                build.cycle_plan = cycle.plan(con, flags_full=build.flags.full)
+                if build.cycle_plan.full:
+                    _run_whole(con, name, params.get(name))
+                else:
+                    cycle.update(con)
             elif name in mart_state.SCOPED_FILES and not build.flags.full:
                 mart_state.update_scoped_file(con, name)
             elif name in AGG_FILES and agg_ready:
@@ -282,6 +290,7 @@ def _run_plan(con: duckdb.DuckDBPyConnection, build: BuildPlan, *, spark: Any = 
     mart_state.save(con, build.fingerprint)
     daily.save(con)
     by_date.save(con)
+    cycle.save(con)
     _save_agg_state(con)
 
 

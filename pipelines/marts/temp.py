@@ -71,6 +71,14 @@ TEMP_TABLES: dict[str, str] = {
     "_checkout_changed_edays": "epoch days whose core.checkout_sessions fingerprint changed",
     "checkout_scope_dates": "local dates mart_int.checkout_days recomputes",
     "checkout_input": "the core.checkout_sessions rows started on those dates",
+    # mart.user_cycle by bill (pipelines.marts.cycle)
+    "_cycle_changed_pairs": "(input, user, local date) whose sums user_cycle reads changed",
+    "_cycle_complaint_days_now": "complaints per user and local date now",
+    "_cycle_opt_out_days_now": "opt-outs per user and local date now",
+    "_cycle_order_days_now": "BNPL orders per user and local date now",
+    "_cycle_changed_users": "users whose experiment assignments changed",
+    "cycle_scope_bills": "bills user_cycle recomputes",
+    "cycle_bills": "the mart.bill_state rows of those bills",
 }
 
 

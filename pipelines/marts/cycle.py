@@ -1,0 +1,275 @@
+"""Scoped update of `mart.user_cycle`: only the bills whose row can have changed.
+
+A row of user_cycle (one per bill) is a function of its bill's row in `mart.bill_state`, of
+its user's rows in the other inputs, and of `as_of`. Until this module it was rebuilt in full
+on every run (at half of scale l 30 of a new day's 186 CPU-s; docs/performance.md). An
+incremental build now recomputes the union of:
+
+- the bills whose columns taken from `mart.bill_state` (user, cycle, dates, score band,
+  on_time, dpd30) differ from the stored row, and new and removed bills. The stored row holds
+  those columns itself, so this needs no state; `on_time` and `dpd30` follow `as_of` there;
+- the bills whose `active_next_cycle` is null when it should not be, or the other way round:
+  it is null exactly while the last day of N lies after `as_of`;
+- every bill of a user whose experiment assignments changed (the assignment is the latest one
+  before the statement date);
+- the bills of a changed flags row (`_agg_changed`, the scoped flags update's symmetric
+  difference): their pre-due reminders (`mart_int.sms_bill_reminders`, a function of the flags
+  rows of its bill);
+- the bills whose window W holds a (user, local date) whose messages (`mart_int.sms_user_days`,
+  a function of the flags rows of that user and date: the pairs of `_agg_changed` again),
+  complaints or opt-outs changed, and the bills whose window N holds one whose BNPL orders
+  changed. The complaints, opt-outs and orders per (user, local date) are kept as state in
+  schema `mart_build` (`DAY_INPUTS`) and compared with their current sums.
+
+Those bills' rows are deleted and the file's own text runs over their `mart.bill_state` rows
+(pipelines.marts.rewrite swaps the table): the other inputs join on the user, so only those
+users' rows are summed. Nothing else of the table is touched.
+
+Full rebuild when the flags are rebuilt in full (first build, settings or SQL changed, no
+incremental), when the state or the table is missing, when the file reads a table this module
+does not follow (`FOLLOWED`), or when the bills cover more than half of the table.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import duckdb
+
+from pipelines.marts import lineage, temp
+from pipelines.marts import state as mart_state
+from pipelines.marts.rewrite import scoped_insert
+
+FILE = "marts/user_cycle"
+TABLE = "mart.user_cycle"
+SCHEMA = mart_state.SCHEMA
+
+# Every table the file reads, each followed above. A file that reads another one is rebuilt in
+# full (and tests/marts/test_cycle_incremental.py fails) until this module follows it too.
+FOLLOWED = frozenset(
+    {
+        "mart.run_context",
+        "mart.bill_state",
+        "core.experiment_assignments",
+        "mart_int.sms_bill_reminders",
+        "mart_int.sms_user_days",
+        "mart.complaints_classified",
+        "core.opt_outs",
+        "mart.bnpl_orders",
+    }
+)
+
+# The columns of a row that come from its bill in mart.bill_state.
+BILL_COLUMNS = "bill_id, user_id, cycle, statement_date, due_date, score_band, on_time, dpd30"
+
+
+@dataclass(frozen=True)
+class DayInput:
+    """An input user_cycle sums per (user, local date) over a bill's window."""
+
+    state: str  # its sums at the last build, in SCHEMA
+    now: str  # temp table of its current sums
+    query: str  # user_id, local_date and the sums user_cycle reads
+    window: str  # "w" (the bill's cycle) or "n" (the next one)
+
+
+DAY_INPUTS: tuple[DayInput, ...] = (
+    DayInput(
+        state="cycle_complaint_days",
+        now="_cycle_complaint_days_now",
+        query="""select
+            user_id,
+            local_date,
+            count(*) as complaints,
+            count(*) filter (where is_sms) as sms_complaints
+        from mart.complaints_classified
+        where user_id is not null
+        group by user_id, local_date""",
+        window="w",
+    ),
+    DayInput(
+        state="cycle_opt_out_days",
+        now="_cycle_opt_out_days_now",
+        query="""select
+            user_id,
+            cast(received_at at time zone 'Asia/Shanghai' as date) as local_date,
+            count(*) as opt_outs
+        from core.opt_outs
+        where user_id is not null
+        group by all""",
+        window="w",
+    ),
+    DayInput(
+        state="cycle_order_days",
+        now="_cycle_order_days_now",
+        query="""select user_id, local_date, count(*) as bnpl_orders
+        from mart.bnpl_orders
+        where user_id is not null
+        group by user_id, local_date""",
+        window="n",
+    ),
+)
+ASSIGNMENTS_STATE = "cycle_assignments"
+ASSIGNMENTS_SQL = """select user_id, experiment_id, arm, assigned_at
+from core.experiment_assignments
+where user_id is not null"""
+_STATE_TABLES = (*(i.state for i in DAY_INPUTS), ASSIGNMENTS_STATE)
+# the source of the pairs whose messages changed (sms_user_days, read from the flags' change)
+SMS = "sms_user_days"
+
+
+@dataclass(frozen=True)
+class CyclePlan:
+    """Full, or the bills recomputed (how many, and of how many in the table)."""
+
+    full: bool
+    bills: int = 0
+    of: int = 0
+    reason: str = ""
+    ids: tuple[str, ...] = ()  # the bills, when at most SHOWN (for the run's log and tests)
+
+
+SHOWN = 100
+
+
+def _symmetric_difference(a: str, b: str) -> str:
+    return f"""(select * from ({a}) except all select * from ({b}))
+        union all
+        (select * from ({b}) except all select * from ({a}))"""
+
+
+def plan(con: duckdb.DuckDBPyConnection, *, flags_full: bool) -> CyclePlan:
+    """Fill temp `cycle_scope_bills` with the bills to recompute; full or how many."""
+    if flags_full:
+        return CyclePlan(True, reason="the flags are rebuilt in full")
+    reads = next(f.reads for f in lineage.read_files("marts") if f.name == FILE)
+    if reads != FOLLOWED:
+        unknown = ", ".join(sorted(reads ^ FOLLOWED))
+        return CyclePlan(True, reason=f"the file's inputs differ from those followed: {unknown}")
+    if not all(temp.table_exists(con, SCHEMA, t) for t in _STATE_TABLES) or not (
+        temp.table_exists(con, *TABLE.split("."))
+    ):
+        return CyclePlan(True, reason="no state of a previous build, or no table")
+
+    # (user, local date) whose sums changed, by input: the flags rows that changed (the
+    # messages of sms_user_days) and the differences of the state kept here
+    temp.create(
+        con,
+        "_cycle_changed_pairs",
+        "select null::varchar as source, null::varchar as user_id, null::date as local_date"
+        " limit 0",
+    )
+    if temp.exists(con, "_agg_changed"):
+        con.execute(
+            f"""insert into _cycle_changed_pairs
+            select distinct '{SMS}', user_id, local_date from _agg_changed
+            where user_id is not null"""
+        )
+    for day_input in DAY_INPUTS:
+        temp.create(con, day_input.now, day_input.query)
+        difference = _symmetric_difference(
+            f"select * from {day_input.now}", f"select * from {SCHEMA}.{day_input.state}"
+        )
+        con.execute(
+            f"""insert into _cycle_changed_pairs
+            select distinct '{day_input.state}', user_id, local_date from ({difference})"""
+        )
+    assignments = _symmetric_difference(
+        ASSIGNMENTS_SQL, f"select * from {SCHEMA}.{ASSIGNMENTS_STATE}"
+    )
+    temp.create(con, "_cycle_changed_users", f"select distinct user_id from ({assignments})")
+
+    in_w = ", ".join(f"'{s}'" for s in (SMS, *(i.state for i in DAY_INPUTS if i.window == "w")))
+    in_n = ", ".join(f"'{i.state}'" for i in DAY_INPUTS if i.window == "n")
+    bills = _symmetric_difference(
+        f"select {BILL_COLUMNS} from mart.bill_state", f"select {BILL_COLUMNS} from {TABLE}"
+    )
+    reminders = "select null::varchar as bill_id where false"
+    if temp.exists(con, "_agg_changed"):
+        reminders = "select bill_id from _agg_changed where bill_id is not null"
+    temp.create(
+        con,
+        "cycle_scope_bills",
+        f"""select distinct bill_id from (
+            -- new, removed or changed in mart.bill_state
+            select bill_id from ({bills})
+            union all
+            -- N's last day crossed as_of (either way)
+            select uc.bill_id
+            from {TABLE} as uc
+            cross join mart.run_context as context
+            where (uc.active_next_cycle is null)
+                <> (cast(uc.statement_date + interval 2 month as date) - 1 > context.as_of)
+            union all
+            select b.bill_id
+            from mart.bill_state as b
+            semi join _cycle_changed_users as u
+                on u.user_id = b.user_id
+            union all
+            {reminders}
+            union all
+            select b.bill_id
+            from mart.bill_state as b
+            inner join _cycle_changed_pairs as p
+                on p.user_id = b.user_id
+            where (p.source in ({in_w})
+                    and p.local_date >= b.statement_date
+                    and p.local_date < cast(b.statement_date + interval 1 month as date))
+                or (p.source in ({in_n})
+                    and p.local_date >= cast(b.statement_date + interval 1 month as date)
+                    and p.local_date < cast(b.statement_date + interval 2 month as date))
+        )""",
+    )
+    n = temp.count(con, "cycle_scope_bills")
+    (n_all,) = con.execute(f"select count(*) from {TABLE}").fetchone()
+    if n_all and n > mart_state.FULL_SCOPE_SHARE * n_all:
+        return CyclePlan(True, n, n_all, reason="the bills cover most of the table")
+    ids: tuple[str, ...] = ()
+    if n <= SHOWN:
+        ids = tuple(
+            r[0] for r in con.execute("select bill_id from cycle_scope_bills order by 1").fetchall()
+        )
+    return CyclePlan(False, n, n_all, ids=ids)
+
+
+def update(con: duckdb.DuckDBPyConnection) -> None:
+    """Replace the rows of the planned bills (after plan, not full)."""
+    if temp.count(con, "cycle_scope_bills") == 0:
+        return
+    temp.create(
+        con,
+        "cycle_bills",
+        "select * from mart.bill_state semi join cycle_scope_bills using (bill_id)",
+    )
+    con.execute(f"delete from {TABLE} where bill_id in (select bill_id from cycle_scope_bills)")
+    con.execute(scoped_insert(FILE, {"mart.bill_state": "cycle_bills"}))
+
+
+def save(con: duckdb.DuckDBPyConnection) -> None:
+    """Record the inputs this build reflected (inside the build's transaction, at the end): the
+    differences found by plan applied to the state, or the whole state written afresh."""
+    con.execute(f"create schema if not exists {SCHEMA}")
+    planned = temp.exists(con, "_cycle_changed_users") and all(
+        temp.table_exists(con, SCHEMA, t) for t in _STATE_TABLES
+    )
+    if not planned:
+        for day_input in DAY_INPUTS:
+            con.execute(f"create or replace table {SCHEMA}.{day_input.state} as {day_input.query}")
+        con.execute(f"create or replace table {SCHEMA}.{ASSIGNMENTS_STATE} as {ASSIGNMENTS_SQL}")
+        return
+    for day_input in DAY_INPUTS:
+        state = f"{SCHEMA}.{day_input.state}"
+        changed = f"""select user_id, local_date from _cycle_changed_pairs
+            where source = '{day_input.state}'"""
+        con.execute(f"delete from {state} where (user_id, local_date) in ({changed})")
+        con.execute(
+            f"""insert into {state}
+            select * from {day_input.now} where (user_id, local_date) in ({changed})"""
+        )
+    state = f"{SCHEMA}.{ASSIGNMENTS_STATE}"
+    con.execute(f"delete from {state} where user_id in (select user_id from _cycle_changed_users)")
+    con.execute(
+        f"""insert into {state}
+        select * from ({ASSIGNMENTS_SQL})
+        where user_id in (select user_id from _cycle_changed_users)"""
+    )
