@@ -59,22 +59,27 @@ FOLLOWED = frozenset(
     }
 )
 
-# The columns of a row that come from its bill in mart.bill_state.
-BILL_COLUMNS = "bill_id, user_id, cycle, statement_date, due_date, score_band, on_time, dpd30"
+# The columns of a row that come from its bill in mart.bill_state (the key, and the values).
+BILL_VALUES = ("user_id", "cycle", "statement_date", "due_date", "score_band", "on_time", "dpd30")
+BILL_COLUMNS = ", ".join(("bill_id", *BILL_VALUES))
 
 
 @dataclass(frozen=True)
-class DayInput:
-    """An input user_cycle sums per (user, local date) over a bill's window."""
+class Kept:
+    """An input kept as state: its rows by key at the last build, compared with its rows now."""
 
-    state: str  # its sums at the last build, in SCHEMA
-    now: str  # temp table of its current sums
-    query: str  # user_id, local_date and the sums user_cycle reads
-    window: str  # "w" (the bill's cycle) or "n" (the next one)
+    state: str  # the rows at the last build, in SCHEMA
+    now: str  # temp table of the rows now
+    query: str  # the keys, then the values user_cycle's rows depend on
+    keys: tuple[str, ...]
+    values: tuple[str, ...]
+    # the window of a bill where a (user, local date) counts: "w" (the bill's cycle) or "n" (the
+    # next one); None: every bill of the user
+    window: str | None
 
 
-DAY_INPUTS: tuple[DayInput, ...] = (
-    DayInput(
+DAY_INPUTS: tuple[Kept, ...] = (
+    Kept(
         state="cycle_complaint_days",
         now="_cycle_complaint_days_now",
         query="""select
@@ -83,11 +88,13 @@ DAY_INPUTS: tuple[DayInput, ...] = (
             count(*) as complaints,
             count(*) filter (where is_sms) as sms_complaints
         from mart.complaints_classified
-        where user_id is not null
+        where user_id is not null and local_date is not null
         group by user_id, local_date""",
+        keys=("user_id", "local_date"),
+        values=("complaints", "sms_complaints"),
         window="w",
     ),
-    DayInput(
+    Kept(
         state="cycle_opt_out_days",
         now="_cycle_opt_out_days_now",
         query="""select
@@ -95,25 +102,41 @@ DAY_INPUTS: tuple[DayInput, ...] = (
             cast(received_at at time zone 'Asia/Shanghai' as date) as local_date,
             count(*) as opt_outs
         from core.opt_outs
-        where user_id is not null
+        where user_id is not null and received_at is not null
         group by all""",
+        keys=("user_id", "local_date"),
+        values=("opt_outs",),
         window="w",
     ),
-    DayInput(
+    Kept(
         state="cycle_order_days",
         now="_cycle_order_days_now",
         query="""select user_id, local_date, count(*) as bnpl_orders
         from mart.bnpl_orders
-        where user_id is not null
+        where user_id is not null and local_date is not null
         group by user_id, local_date""",
+        keys=("user_id", "local_date"),
+        values=("bnpl_orders",),
         window="n",
     ),
 )
-ASSIGNMENTS_STATE = "cycle_assignments"
-ASSIGNMENTS_SQL = """select user_id, experiment_id, arm, assigned_at
-from core.experiment_assignments
-where user_id is not null"""
-_STATE_TABLES = (*(i.state for i in DAY_INPUTS), ASSIGNMENTS_STATE)
+# a user's assignments, as a count and a sum of hashes (the fingerprint pipelines.marts.state
+# keeps of core per day)
+ASSIGNMENTS = Kept(
+    state="cycle_assignments",
+    now="_cycle_assignments_now",
+    query="""select
+        user_id,
+        count(*) as n,
+        sum(hash(experiment_id, arm, assigned_at)::hugeint) as h
+    from core.experiment_assignments
+    where user_id is not null
+    group by user_id""",
+    keys=("user_id",),
+    values=("n", "h"),
+    window=None,
+)
+KEPT = (*DAY_INPUTS, ASSIGNMENTS)
 # the source of the pairs whose messages changed (sms_user_days, read from the flags' change)
 SMS = "sms_user_days"
 
@@ -132,10 +155,28 @@ class CyclePlan:
 SHOWN = 100
 
 
-def _symmetric_difference(a: str, b: str) -> str:
-    return f"""(select * from ({a}) except all select * from ({b}))
-        union all
-        (select * from ({b}) except all select * from ({a}))"""
+def _changed_keys(now: str, saved: str, keys: tuple[str, ...], values: tuple[str, ...]) -> str:
+    """The keys whose row is new, gone or has other values in `now` than in `saved` (a full
+    outer join on the keys, which must not be null: far cheaper than `except all` both ways,
+    0.05 against 0.74 CPU-s for the bills at m)."""
+    on = " and ".join(f"a.{k} = b.{k}" for k in keys)
+    differs = " or ".join(f"a.{v} is distinct from b.{v}" for v in values)
+    return f"""select {", ".join(f"coalesce(a.{k}, b.{k}) as {k}" for k in keys)}
+        from {now} as a
+        full outer join {saved} as b
+            on {on}
+        where a.{keys[0]} is null or b.{keys[0]} is null or {differs}"""
+
+
+def _state_kept(con: duckdb.DuckDBPyConnection, kept: Kept) -> bool:
+    """Whether the state of `kept` exists with its columns (not, say, as older code kept it)."""
+    columns = con.execute(
+        """select column_name from duckdb_columns()
+        where database_name = current_database() and schema_name = ? and table_name = ?
+        order by column_index""",
+        [SCHEMA, kept.state],
+    ).fetchall()
+    return [c for (c,) in columns] == [*kept.keys, *kept.values]
 
 
 def plan(con: duckdb.DuckDBPyConnection, *, flags_full: bool) -> CyclePlan:
@@ -146,13 +187,11 @@ def plan(con: duckdb.DuckDBPyConnection, *, flags_full: bool) -> CyclePlan:
     if reads != FOLLOWED:
         unknown = ", ".join(sorted(reads ^ FOLLOWED))
         return CyclePlan(True, reason=f"the file's inputs differ from those followed: {unknown}")
-    if not all(temp.table_exists(con, SCHEMA, t) for t in _STATE_TABLES) or not (
-        temp.table_exists(con, *TABLE.split("."))
-    ):
+    if not all(_state_kept(con, k) for k in KEPT) or not temp.table_exists(con, *TABLE.split(".")):
         return CyclePlan(True, reason="no state of a previous build, or no table")
 
-    # (user, local date) whose sums changed, by input: the flags rows that changed (the
-    # messages of sms_user_days) and the differences of the state kept here
+    # (input, user, local date) whose sums changed: the flags rows that changed (the messages
+    # of sms_user_days) and the differences of the state kept here
     temp.create(
         con,
         "_cycle_changed_pairs",
@@ -165,24 +204,24 @@ def plan(con: duckdb.DuckDBPyConnection, *, flags_full: bool) -> CyclePlan:
             select distinct '{SMS}', user_id, local_date from _agg_changed
             where user_id is not null"""
         )
-    for day_input in DAY_INPUTS:
-        temp.create(con, day_input.now, day_input.query)
-        difference = _symmetric_difference(
-            f"select * from {day_input.now}", f"select * from {SCHEMA}.{day_input.state}"
-        )
+    for kept in KEPT:
+        temp.create(con, kept.now, kept.query)
+    for kept in DAY_INPUTS:
+        changed = _changed_keys(kept.now, f"{SCHEMA}.{kept.state}", kept.keys, kept.values)
         con.execute(
             f"""insert into _cycle_changed_pairs
-            select distinct '{day_input.state}', user_id, local_date from ({difference})"""
+            select '{kept.state}', user_id, local_date from ({changed})"""
         )
-    assignments = _symmetric_difference(
-        ASSIGNMENTS_SQL, f"select * from {SCHEMA}.{ASSIGNMENTS_STATE}"
+    changed = _changed_keys(
+        ASSIGNMENTS.now, f"{SCHEMA}.{ASSIGNMENTS.state}", ASSIGNMENTS.keys, ASSIGNMENTS.values
     )
-    temp.create(con, "_cycle_changed_users", f"select distinct user_id from ({assignments})")
+    temp.create(con, "_cycle_changed_users", changed)
 
-    in_w = ", ".join(f"'{s}'" for s in (SMS, *(i.state for i in DAY_INPUTS if i.window == "w")))
-    in_n = ", ".join(f"'{i.state}'" for i in DAY_INPUTS if i.window == "n")
-    bills = _symmetric_difference(
-        f"select {BILL_COLUMNS} from mart.bill_state", f"select {BILL_COLUMNS} from {TABLE}"
+    in_w = ", ".join(f"'{s}'" for s in (SMS, *(k.state for k in DAY_INPUTS if k.window == "w")))
+    in_n = ", ".join(f"'{k.state}'" for k in DAY_INPUTS if k.window == "n")
+    bill = f"select {BILL_COLUMNS} from"
+    bills = _changed_keys(
+        f"({bill} mart.bill_state)", f"({bill} {TABLE})", ("bill_id",), BILL_VALUES
     )
     reminders = "select null::varchar as bill_id where false"
     if temp.exists(con, "_agg_changed"):
@@ -249,27 +288,17 @@ def save(con: duckdb.DuckDBPyConnection) -> None:
     """Record the inputs this build reflected (inside the build's transaction, at the end): the
     differences found by plan applied to the state, or the whole state written afresh."""
     con.execute(f"create schema if not exists {SCHEMA}")
-    planned = temp.exists(con, "_cycle_changed_users") and all(
-        temp.table_exists(con, SCHEMA, t) for t in _STATE_TABLES
-    )
-    if not planned:
-        for day_input in DAY_INPUTS:
-            con.execute(f"create or replace table {SCHEMA}.{day_input.state} as {day_input.query}")
-        con.execute(f"create or replace table {SCHEMA}.{ASSIGNMENTS_STATE} as {ASSIGNMENTS_SQL}")
+    if not temp.exists(con, "_cycle_changed_users"):  # plan did not compare: write it all
+        for kept in KEPT:
+            con.execute(f"create or replace table {SCHEMA}.{kept.state} as {kept.query}")
         return
-    for day_input in DAY_INPUTS:
-        state = f"{SCHEMA}.{day_input.state}"
-        changed = f"""select user_id, local_date from _cycle_changed_pairs
-            where source = '{day_input.state}'"""
-        con.execute(f"delete from {state} where (user_id, local_date) in ({changed})")
-        con.execute(
-            f"""insert into {state}
-            select * from {day_input.now} where (user_id, local_date) in ({changed})"""
-        )
-    state = f"{SCHEMA}.{ASSIGNMENTS_STATE}"
-    con.execute(f"delete from {state} where user_id in (select user_id from _cycle_changed_users)")
-    con.execute(
-        f"""insert into {state}
-        select * from ({ASSIGNMENTS_SQL})
-        where user_id in (select user_id from _cycle_changed_users)"""
-    )
+    for kept in KEPT:
+        if kept is ASSIGNMENTS:
+            changed = "select user_id from _cycle_changed_users"
+        else:
+            changed = f"""select user_id, local_date from _cycle_changed_pairs
+                where source = '{kept.state}'"""
+        keys = f"({', '.join(kept.keys)})"
+        state = f"{SCHEMA}.{kept.state}"
+        con.execute(f"delete from {state} where {keys} in ({changed})")
+        con.execute(f"insert into {state} select * from {kept.now} where {keys} in ({changed})")

@@ -76,6 +76,7 @@ TEMP_TABLES: dict[str, str] = {
     "_cycle_complaint_days_now": "complaints per user and local date now",
     "_cycle_opt_out_days_now": "opt-outs per user and local date now",
     "_cycle_order_days_now": "BNPL orders per user and local date now",
+    "_cycle_assignments_now": "per user: experiment assignments (count, Σ hash) now",
     "_cycle_changed_users": "users whose experiment assignments changed",
     "cycle_scope_bills": "bills user_cycle recomputes",
     "cycle_bills": "the mart.bill_state rows of those bills",

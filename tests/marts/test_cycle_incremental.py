@@ -157,10 +157,13 @@ def test_a_file_reading_an_unfollowed_table_is_rebuilt_in_full(monkeypatch):
     assert plan.full and "core.opt_outs" in plan.reason
 
 
-def test_state_lost_rebuilds_in_full_once():
+def test_state_lost_or_of_another_shape_rebuilds_in_full_once():
     w = _warehouse()
     run_build(w.con)
     w.con.execute(f"drop table {cycle.SCHEMA}.cycle_order_days")
     plan = run_build(w.con).cycle_plan
     assert plan.full and "no state" in plan.reason
+    assert not run_build(w.con).cycle_plan.full
+    w.con.execute(f"alter table {cycle.SCHEMA}.cycle_assignments drop column h")
+    assert run_build(w.con).cycle_plan.full
     assert not run_build(w.con).cycle_plan.full
