@@ -9,6 +9,7 @@ incrementally where a file allows it.
   (`sms_gateway_reconciliation`, `sms_daily_delivery`);
 - `by_date` — the per-local-date update of `mart.bnpl_orders` and the checkout days;
 - `cycle` — the per-bill update of `mart.user_cycle` (the bills whose inputs changed);
+- `diff` — the keys whose rows differ between two versions of a table (a join on the key);
 - `lineage` — what each file writes and reads (parsed SQL) and the build order;
 - `rewrite` — a file run over scoped input: table references swapped on the parsed SQL;
 - `parse_cache` — what `lineage` and `rewrite` derive from a file, kept on disk between

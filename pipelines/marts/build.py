@@ -24,7 +24,7 @@ from pipelines import engines, sqlfiles
 from pipelines.ingest import changes
 from pipelines.ingest.receipts import overlay
 from pipelines.ingest.warehouse import any_row_order, late_rows, setting
-from pipelines.marts import by_date, cycle, daily, lineage, temp
+from pipelines.marts import by_date, cycle, daily, diff, lineage, temp
 from pipelines.marts import state as mart_state
 from pipelines.marts.rewrite import scoped_insert
 
@@ -346,13 +346,19 @@ def _flags_scope_rows(con: duckdb.DuckDBPyConnection, name: str) -> None:
 def _flags_changed_rows(con: duckdb.DuckDBPyConnection) -> None:
     """Temp `_agg_changed`: the flags rows that changed in the scoped update (the symmetric
     difference of the scope's rows before and after it; rows outside the scope are not
-    touched). The aggregates' scope D and mart.sms_gateway_reconciliation's read it."""
+    touched). The aggregates' scope D, mart.sms_gateway_reconciliation's read and
+    mart.user_cycle's scope read it. A message has one flags row (the grain check), so the
+    rows of the messages whose row differs are found by a join on message_id (at half of l
+    1.27 CPU-s as `except all` both ways)."""
+    values = [c for c in temp.columns(con, "_agg_flags_old") if c != "message_id"]
+    changed = diff.changed_keys("_agg_flags_old", "_agg_flags_new", ("message_id",), values)
     temp.create(
         con,
         "_agg_changed",
-        """(select * from _agg_flags_old except all select * from _agg_flags_new)
+        f"""with changed as ({changed})
+        select * from _agg_flags_old semi join changed using (message_id)
         union all
-        (select * from _agg_flags_new except all select * from _agg_flags_old)""",
+        select * from _agg_flags_new semi join changed using (message_id)""",
     )
 
 

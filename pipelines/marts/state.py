@@ -62,7 +62,7 @@ from pipelines import sqlfiles
 from pipelines.ingest import changes
 from pipelines.ingest.receipts import overlay
 from pipelines.ingest.warehouse import late_rows
-from pipelines.marts import temp
+from pipelines.marts import diff, temp
 from pipelines.marts.lineage import file_table
 from pipelines.marts.rewrite import scoped_insert
 
@@ -555,18 +555,14 @@ def changed_scope_users(con: duckdb.DuckDBPyConnection) -> None:
     Computed once per build; needs that state (callers check) and the built user_scopes."""
     if temp.exists(con, "_agg_changed_users"):
         return
-    temp.create(
-        con,
-        "_agg_changed_users",
-        f"""select distinct user_id
-        from (
-            (select * from ({USER_SCOPES_STATE_SQL}) except all
-                select user_id, score_band, experiment_id from {SCHEMA}.agg_user_scopes)
-            union all
-            (select user_id, score_band, experiment_id from {SCHEMA}.agg_user_scopes
-                except all select * from ({USER_SCOPES_STATE_SQL}))
-        )""",
+    # one row per (user, experiment) on each side (mart_int.user_scopes' grain)
+    changed = diff.changed_keys(
+        f"({USER_SCOPES_STATE_SQL})",
+        f"{SCHEMA}.agg_user_scopes",
+        ("user_id", "experiment_id"),
+        ("score_band",),
     )
+    temp.create(con, "_agg_changed_users", f"select distinct user_id from ({changed})")
 
 
 def changed_user_dates(con: duckdb.DuckDBPyConnection) -> None:

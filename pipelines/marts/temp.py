@@ -103,6 +103,18 @@ def table_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> boo
     )
 
 
+def columns(con: duckdb.DuckDBPyConnection, name: str) -> list[str]:
+    """The column names of the declared temp table `name`, in order."""
+    return [
+        c
+        for (c,) in con.execute(
+            """select column_name from duckdb_columns()
+            where database_name = 'temp' and table_name = ? order by column_index""",
+            [_declared(name)],
+        ).fetchall()
+    ]
+
+
 def _declared(name: str) -> str:
     if name not in TEMP_TABLES:
         raise KeyError(f"temp table {name!r} is not declared in pipelines.marts.temp")

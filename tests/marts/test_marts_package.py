@@ -30,6 +30,7 @@ from pipelines.marts import (
     temp,
 )
 from pipelines.marts.build import AGG_PLAN_READS
+from pipelines.marts.diff import changed_keys
 from tests.fixtures.metrics.warehouse import Warehouse
 
 # --------------------------------------------------------------------------- lineage
@@ -399,3 +400,39 @@ def test_user_scopes_is_the_one_fan_out():
     assert got == [(None, "*", 2), ("A", "*", 1), ("B", "*", 1), (None, "e1", 1),
                    ("A", "e1", 1), ("A", "e2", 1)]  # fmt: skip
     assert "mart_int.user_scopes" in HELPER_TABLES
+
+
+def test_changed_keys_finds_new_gone_and_changed_rows_by_key():
+    con = duckdb.connect()
+    con.execute("create table saved (k varchar, d date, v int, w varchar)")
+    con.execute("create table now (k varchar, d date, v int, w varchar)")
+    con.execute(
+        """insert into saved values
+        ('a', '2024-01-01', 1, 'x'),  -- the same in now
+        ('b', '2024-01-01', 1, 'x'),  -- v changes
+        ('c', '2024-01-01', 1, null), -- w becomes 'x'
+        ('d', '2024-01-01', 1, 'x'),  -- gone
+        ('a', '2024-01-02', 1, 'x'),  -- gone (the same k on another date)
+        (null, '2024-01-01', 1, 'x')  -- a null key, the same in now"""
+    )
+    con.execute(
+        """insert into now values
+        ('a', '2024-01-01', 1, 'x'),
+        ('b', '2024-01-01', 2, 'x'),
+        ('c', '2024-01-01', 1, 'x'),
+        ('e', '2024-01-01', 1, 'x'),  -- new
+        (null, '2024-01-01', 1, 'x')"""
+    )
+    sql = changed_keys("now", "saved", ("k", "d"), ("v", "w"))
+    got = con.execute(f"select k, cast(d as varchar) from ({sql}) order by all").fetchall()
+    assert got == [
+        ("a", "2024-01-02"),
+        ("b", "2024-01-01"),
+        ("c", "2024-01-01"),
+        ("d", "2024-01-01"),
+        ("e", "2024-01-01"),
+    ]
+    # no values: only new and gone keys
+    sql = changed_keys("now", "saved", ("k", "d"), ())
+    got = con.execute(f"select k from ({sql}) order by all").fetchall()
+    assert got == [("a",), ("d",), ("e",)]
