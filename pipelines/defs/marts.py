@@ -144,6 +144,12 @@ def marts(
     aggregates = (
         "full" if build.aggregates_full else f"{len(build.aggregate_dates)} local dates recomputed"
     )
+    state = build.bills_plan
+    users = (
+        "full"
+        if state is None or state.full
+        else f"{state.bills} of {state.of} bills of {state.users} users recomputed"
+    )
     cycle = build.cycle_plan
     bills = (
         "full" if cycle is None or cycle.full else f"{cycle.bills} of {cycle.of} bills recomputed"
@@ -151,7 +157,7 @@ def marts(
     slowest = sorted(build.seconds.items(), key=lambda item: -item[1])[:5]
     context.log.info(
         f"marts built on {engine} for as_of {as_of}, flags {how}, dashboard aggregates "
-        f"{aggregates}, user_cycle {bills}; slowest files: "
+        f"{aggregates}, bill_state {users}, user_cycle {bills}; slowest files: "
         + ", ".join(f"{name} {seconds:.1f} s" for name, seconds in slowest)
         + f"; rows: {counts}"
     )

@@ -8,6 +8,7 @@ incrementally where a file allows it.
 - `daily` — the per-local-date update of the two SMS marts that read core directly
   (`sms_gateway_reconciliation`, `sms_daily_delivery`);
 - `by_date` — the per-local-date update of `mart.bnpl_orders` and the checkout days;
+- `bills` — the per-user update of `mart.bill_state` (the users whose bills changed);
 - `cycle` — the per-bill update of `mart.user_cycle` (the bills whose inputs changed);
 - `diff` — the keys whose rows differ between two versions of a table (a join on the key);
 - `lineage` — what each file writes and reads (parsed SQL) and the build order;

@@ -24,7 +24,7 @@ from pipelines import engines, sqlfiles
 from pipelines.ingest import changes
 from pipelines.ingest.receipts import overlay
 from pipelines.ingest.warehouse import any_row_order, late_rows, setting
-from pipelines.marts import by_date, cycle, daily, diff, lineage, temp
+from pipelines.marts import bills, by_date, cycle, daily, diff, lineage, temp
 from pipelines.marts import state as mart_state
 from pipelines.marts.rewrite import scoped_insert
 
@@ -197,6 +197,8 @@ class BuildPlan:
     # the per-date marts that read core (daily.FILES, by_date.FILES): full, or the local dates
     # recomputed
     daily_plans: dict[str, daily.DailyPlan] = field(default_factory=dict)
+    # mart.bill_state: full, or the users whose bills were recomputed (pipelines.marts.bills)
+    bills_plan: bills.BillsPlan | None = None
     # mart.user_cycle: full, or the bills recomputed (pipelines.marts.cycle)
     cycle_plan: cycle.CyclePlan | None = None
     seconds: dict[str, float] = field(default_factory=dict)  # per file, duckdb only
@@ -266,6 +268,12 @@ def _run_plan(con: duckdb.DuckDBPyConnection, build: BuildPlan, *, spark: Any = 
                     _run_whole(con, name, params.get(name))
                 else:
                     module.update(con, name)
+            elif name == bills.FILE:
+                build.bills_plan = bills.plan(con, flags_full=build.flags.full)
+                if build.bills_plan.full:
+                    _run_whole(con, name, params.get(name))
+                else:
+                    bills.update(con)
             elif name == cycle.FILE:
                 build.cycle_plan = cycle.plan(con, flags_full=build.flags.full)
                 if build.cycle_plan.full:

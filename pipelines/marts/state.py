@@ -262,17 +262,7 @@ def _changed_keys(
     """Temp table `target`: the keys of the snapshot `now` and the saved state `SCHEMA.saved`
     that are on one side only or whose fingerprint `columns` differ (names are this module's
     own constants, never input)."""
-    differs = " or ".join(f"a.{c} is distinct from b.{c}" for c in columns)
-    temp.create(
-        con,
-        target,
-        f"""
-        select coalesce(a.{key}, b.{key}) as {key}
-        from {now} as a
-        full outer join {SCHEMA}.{saved} as b
-            on b.{key} = a.{key}
-        where a.{key} is null or b.{key} is null or {differs}""",
-    )
+    temp.create(con, target, diff.changed_keys(now, f"{SCHEMA}.{saved}", (key,), columns))
 
 
 def plan_flags(con: duckdb.DuckDBPyConnection, fingerprint: str, window_minutes: int) -> FlagsPlan:

@@ -71,6 +71,9 @@ TEMP_TABLES: dict[str, str] = {
     "_checkout_changed_edays": "epoch days whose core.checkout_sessions fingerprint changed",
     "checkout_scope_dates": "local dates mart_int.checkout_days recomputes",
     "checkout_input": "the core.checkout_sessions rows started on those dates",
+    # mart.bill_state by user (pipelines.marts.bills)
+    "bills_scope_users": "users whose bills mart.bill_state recomputes",
+    "bills_input": "the core.bills rows of those users",
     # mart.user_cycle by bill (pipelines.marts.cycle)
     "_cycle_changed_pairs": "(input, user, local date) whose sums user_cycle reads changed",
     "_cycle_complaint_days_now": "complaints per user and local date now",

@@ -1,0 +1,146 @@
+"""Scoped update of `mart.bill_state`: only the bills of the users whose bills can have changed.
+
+A row of bill_state (one per bill with `amount_due > 0`) depends on its `core.bills` row, on
+its successful repayments (the settlement), on its user's score band, on `as_of` (whether
+`on_time` and `dpd7` / `dpd30` / `dpd90` are defined yet), and, through `is_first_bill`, on
+the other bills of its user. Until this module it was rebuilt in full on every run: at half of
+scale l 7-9 CPU-s of a new day. An incremental build now recomputes every bill of the users
+who have:
+
+- a bill that is new, gone (or no longer has an amount due), or whose `core.bills` columns
+  differ from the stored row (both the old and the new user of a bill that changed hands);
+- a bill whose due date, amount or successful repayments changed: `_changed_bills`, which
+  the flags' plan computes from the per-bill fingerprint it keeps (pipelines.marts.state);
+- a bill where one of `on_time`, `dpd7`, `dpd30`, `dpd90` is null and should not be under the
+  new `as_of`, or the other way round;
+- a score band in the stored rows other than the one in `core.users` now.
+
+Their rows are deleted, and the file's own text runs over their `core.bills` rows
+(pipelines.marts.rewrite swaps the table); the repayments and users join on the bills.
+
+Full rebuild when the flags are rebuilt in full (they then keep no `_changed_bills`), when the
+table is missing, when the file reads a table this module does not follow (`FOLLOWED`), when
+there is no `as_of`, when a bill without a user is in scope, or when the users' bills are more
+than half of the table.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import duckdb
+
+from pipelines.marts import diff, lineage, temp
+from pipelines.marts import state as mart_state
+from pipelines.marts.rewrite import scoped_insert
+
+FILE = "marts/bill_state"
+TABLE = "mart.bill_state"
+
+# Every table the file reads, each followed above (tests/marts/test_bills_incremental.py).
+FOLLOWED = frozenset({"core.bills", "core.repayments", "core.users", "mart.run_context"})
+
+# The columns of a row that come from its core.bills row, besides the key.
+BILL_VALUES = ("user_id", "cycle", "statement_date", "due_date", "amount_due")
+_BILL_COLUMNS = ", ".join(("bill_id", *BILL_VALUES))
+
+# The as_of thresholds: a column is defined (not null) exactly when its condition holds.
+THRESHOLDS = {
+    "on_time": "due_date < {as_of}",
+    "dpd7": "due_date + 7 <= {as_of}",
+    "dpd30": "due_date + 30 <= {as_of}",
+    "dpd90": "due_date + 90 <= {as_of}",
+}
+SHOWN = 100
+
+
+@dataclass(frozen=True)
+class BillsPlan:
+    """Full, or the users whose bills are recomputed (how many, and their bills of how many)."""
+
+    full: bool
+    users: int = 0
+    bills: int = 0
+    of: int = 0
+    reason: str = ""
+    ids: tuple[str, ...] = ()  # the users, when at most SHOWN (for the run's log and tests)
+
+
+def plan(con: duckdb.DuckDBPyConnection, *, flags_full: bool) -> BillsPlan:
+    """Fill temp `bills_scope_users` with the users whose bills to recompute; full or how
+    many."""
+    if flags_full or not temp.exists(con, "_changed_bills"):
+        return BillsPlan(True, reason="the flags are rebuilt in full")
+    reads = next(f.reads for f in lineage.read_files("marts") if f.name == FILE)
+    if reads != FOLLOWED:
+        unknown = ", ".join(sorted(reads ^ FOLLOWED))
+        return BillsPlan(True, reason=f"the file's inputs differ from those followed: {unknown}")
+    if not temp.table_exists(con, *TABLE.split(".")):
+        return BillsPlan(True, reason="no table")
+    (as_of,) = con.execute("select as_of from mart.run_context").fetchone()
+    if as_of is None:
+        return BillsPlan(True, reason="no as_of")
+
+    rows = diff.changed_keys(
+        f"(select {_BILL_COLUMNS} from core.bills where amount_due > 0)",
+        f"(select {_BILL_COLUMNS} from {TABLE})",
+        ("bill_id",),
+        BILL_VALUES,
+    )
+    crossed = " or ".join(
+        f"(b.{column} is null) = ({condition.format(as_of='c.as_of')})"
+        for column, condition in THRESHOLDS.items()
+    )
+    temp.create(
+        con,
+        "bills_scope_users",
+        f"""with changed as (
+            {rows}
+            union
+            select bill_id from _changed_bills
+            union
+            select b.bill_id
+            from {TABLE} as b
+            cross join mart.run_context as c
+            where {crossed}
+        )
+        select user_id from core.bills semi join changed using (bill_id)
+        union
+        select user_id from {TABLE} semi join changed using (bill_id)
+        union
+        select b.user_id
+        from {TABLE} as b
+        left join core.users as u
+            on u.user_id = b.user_id
+        where b.score_band is distinct from u.score_band""",
+    )
+    (users, nulls) = con.execute(
+        "select count(*), count(*) filter (where user_id is null) from bills_scope_users"
+    ).fetchone()
+    if nulls:
+        return BillsPlan(True, users, reason="a bill without a user changed")
+    (bills,) = con.execute(
+        f"select count(*) from {TABLE} semi join bills_scope_users using (user_id)"
+    ).fetchone()
+    (n_all,) = con.execute(f"select count(*) from {TABLE}").fetchone()
+    if n_all and bills > mart_state.FULL_SCOPE_SHARE * n_all:
+        return BillsPlan(True, users, bills, n_all, reason="the bills cover most of the table")
+    ids: tuple[str, ...] = ()
+    if users <= SHOWN:
+        ids = tuple(
+            r[0] for r in con.execute("select user_id from bills_scope_users order by 1").fetchall()
+        )
+    return BillsPlan(False, users, bills, n_all, ids=ids)
+
+
+def update(con: duckdb.DuckDBPyConnection) -> None:
+    """Replace the rows of the planned users' bills (after plan, not full)."""
+    if temp.count(con, "bills_scope_users") == 0:
+        return
+    temp.create(
+        con,
+        "bills_input",
+        "select * from core.bills semi join bills_scope_users using (user_id)",
+    )
+    con.execute(f"delete from {TABLE} where user_id in (select user_id from bills_scope_users)")
+    con.execute(scoped_insert(FILE, {"core.bills": "bills_input"}))
