@@ -275,7 +275,13 @@ def _run_plan(con: duckdb.DuckDBPyConnection, build: BuildPlan, *, spark: Any = 
                 else:
                     bills.update(con)
             elif name == cycle.FILE:
-                build.cycle_plan = cycle.plan(con, flags_full=build.flags.full)
+                # the per-date marts updated by date (not rebuilt): the dates they recomputed
+                dates = {
+                    file: by_date.scope_table(file)
+                    for file, plan in build.daily_plans.items()
+                    if file in by_date.SPECS and not plan.full
+                }
+                build.cycle_plan = cycle.plan(con, flags_full=build.flags.full, dates=dates)
                 if build.cycle_plan.full:
                     _run_whole(con, name, params.get(name))
                 else:

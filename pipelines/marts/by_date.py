@@ -120,6 +120,11 @@ def _scope(s: Spec) -> str:
     return f"{s.prefix}_scope_dates"
 
 
+def scope_table(name: str) -> str:
+    """The temp table of the local dates `name` (a key of SPECS) recomputes, after plan."""
+    return _scope(SPECS[name])
+
+
 def plan(con: duckdb.DuckDBPyConnection, name: str, *, flags_full: bool) -> DailyPlan:
     """Fill the temp scope table of `name` (a key of SPECS) with the local dates to recompute;
     full or those dates."""

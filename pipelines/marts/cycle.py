@@ -32,6 +32,7 @@ does not follow (`FOLLOWED`), or when the bills cover more than half of the tabl
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import duckdb
@@ -76,6 +77,9 @@ class Kept:
     # the window of a bill where a (user, local date) counts: "w" (the bill's cycle) or "n" (the
     # next one); None: every bill of the user
     window: str | None
+    # the mart file whose table this sums when that file is updated by local date
+    # (pipelines.marts.by_date): only the dates it recomputed can have changed
+    by_date: str | None = None
 
 
 DAY_INPUTS: tuple[Kept, ...] = (
@@ -118,6 +122,7 @@ DAY_INPUTS: tuple[Kept, ...] = (
         keys=("user_id", "local_date"),
         values=("bnpl_orders",),
         window="n",
+        by_date="marts/bnpl_orders",
     ),
 )
 # a user's assignments, as a count and a sum of hashes (the fingerprint pipelines.marts.state
@@ -166,8 +171,18 @@ def _state_kept(con: duckdb.DuckDBPyConnection, kept: Kept) -> bool:
     return [c for (c,) in columns] == [*kept.keys, *kept.values]
 
 
-def plan(con: duckdb.DuckDBPyConnection, *, flags_full: bool) -> CyclePlan:
-    """Fill temp `cycle_scope_bills` with the bills to recompute; full or how many."""
+def plan(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    flags_full: bool,
+    dates: Mapping[str, str] | None = None,
+) -> CyclePlan:
+    """Fill temp `cycle_scope_bills` with the bills to recompute; full or how many.
+
+    `dates`: for a file updated by local date in this build, the temp table of the dates it
+    recomputed (absent: rebuilt in full); an input that sums its table is compared on those
+    dates only."""
+    dates = dates or {}
     if flags_full:
         return CyclePlan(True, reason="the flags are rebuilt in full")
     reads = next(f.reads for f in lineage.read_files("marts") if f.name == FILE)
@@ -191,10 +206,16 @@ def plan(con: duckdb.DuckDBPyConnection, *, flags_full: bool) -> CyclePlan:
             select distinct '{SMS}', user_id, local_date from _agg_changed
             where user_id is not null"""
         )
+    saved: dict[str, str] = {}
     for kept in KEPT:
-        temp.create(con, kept.now, kept.query)
+        query, saved[kept.state] = kept.query, f"{SCHEMA}.{kept.state}"
+        if kept.by_date in dates:
+            only = f"where local_date in (select local_date from {dates[kept.by_date]})"
+            query = f"select * from ({query}) {only}"
+            saved[kept.state] = f"(select * from {saved[kept.state]} {only})"
+        temp.create(con, kept.now, query)
     for kept in DAY_INPUTS:
-        changed = diff.changed_keys(kept.now, f"{SCHEMA}.{kept.state}", kept.keys, kept.values)
+        changed = diff.changed_keys(kept.now, saved[kept.state], kept.keys, kept.values)
         con.execute(
             f"""insert into _cycle_changed_pairs
             select '{kept.state}', user_id, local_date from ({changed})"""

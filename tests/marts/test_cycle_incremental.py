@@ -16,6 +16,8 @@ rebuild of the same core.
 
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
 from test_metrics_incremental import _assert_equals_full_rebuild
 
@@ -51,6 +53,10 @@ def _warehouse() -> Warehouse:
     # share of the days (a larger one rebuilds the flags, and so user_cycle, in full)
     for day in range(1, 21):
         _sms(w, f"z{day}", "uz", f"2024-01-{day:02d} 12:00:00+08", purpose="marketing")
+        # and card orders, so that mart.bnpl_orders is updated by date too (pipelines.marts.
+        # by_date), and user_cycle compares the orders of those dates only
+        w.add("orders", user_id="uz", created_at=f"2024-01-{day:02d} 12:00:00+08",
+              payment_method="card")  # fmt: skip
     return w
 
 
@@ -73,12 +79,16 @@ def steps():
     first = run_build(w.con)
     assert first.cycle_plan.full and "flags" in first.cycle_plan.reason
 
+    builds = []
+
     def step() -> tuple[str, ...]:
-        plan = run_build(w.con).cycle_plan
+        builds.append(run_build(w.con))
+        plan = builds[-1].cycle_plan
         assert not plan.full, plan.reason
         _assert_equals_full_rebuild(w)
         return plan.ids
 
+    step.builds = builds
     return w, step
 
 
@@ -109,6 +119,7 @@ def test_each_input_recomputes_the_bills_it_reaches(steps):
     w.add("orders", user_id="ua", created_at="2024-03-20 10:00:00+08", payment_method="bnpl")
     assert step() == ("BA2",)
     assert _row(w, "BA2")[4] is True
+    assert step.builds[-1].daily_plans["marts/bnpl_orders"].dates == (date(2024, 3, 20),)
 
     # an experiment assignment of ub: every bill of ub
     w.add("experiment_assignments", experiment_id="e1", user_id="ub", arm="treat",
