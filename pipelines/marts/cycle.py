@@ -78,8 +78,19 @@ class Kept:
     # next one); None: every bill of the user
     window: str | None
     # the mart file whose table this sums when that file is updated by local date
-    # (pipelines.marts.by_date): only the dates it recomputed can have changed
+    # (pipelines.marts.by_date): only the dates it recomputed can have changed. The query
+    # names that table as `{<placeholder>}`, to read only those dates' rows
     by_date: str | None = None
+    placeholder: str | None = None
+
+    def sql(self, dates: str | None = None) -> str:
+        """The query over all rows, or over the rows of the local dates in temp `dates`."""
+        if self.placeholder is None:
+            return self.query
+        table = lineage.file_table(self.by_date)
+        if dates is not None:
+            table = f"(select * from {table} where local_date in (select local_date from {dates}))"
+        return self.query.format(**{self.placeholder: table})
 
 
 DAY_INPUTS: tuple[Kept, ...] = (
@@ -116,13 +127,14 @@ DAY_INPUTS: tuple[Kept, ...] = (
         state="cycle_order_days",
         now="_cycle_order_days_now",
         query="""select user_id, local_date, count(*) as bnpl_orders
-        from mart.bnpl_orders
+        from {orders}
         where user_id is not null and local_date is not null
         group by user_id, local_date""",
         keys=("user_id", "local_date"),
         values=("bnpl_orders",),
         window="n",
         by_date="marts/bnpl_orders",
+        placeholder="orders",
     ),
 )
 # a user's assignments, as a count and a sum of hashes (the fingerprint pipelines.marts.state
@@ -208,12 +220,12 @@ def plan(
         )
     saved: dict[str, str] = {}
     for kept in KEPT:
-        query, saved[kept.state] = kept.query, f"{SCHEMA}.{kept.state}"
-        if kept.by_date in dates:
-            only = f"where local_date in (select local_date from {dates[kept.by_date]})"
-            query = f"select * from ({query}) {only}"
-            saved[kept.state] = f"(select * from {saved[kept.state]} {only})"
-        temp.create(con, kept.now, query)
+        saved[kept.state] = f"{SCHEMA}.{kept.state}"
+        only = dates.get(kept.by_date) if kept.by_date else None
+        if only is not None:
+            saved[kept.state] = f"""(select * from {saved[kept.state]}
+                where local_date in (select local_date from {only}))"""
+        temp.create(con, kept.now, kept.sql(only))
     for kept in DAY_INPUTS:
         changed = diff.changed_keys(kept.now, saved[kept.state], kept.keys, kept.values)
         con.execute(
@@ -298,7 +310,7 @@ def save(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(f"create schema if not exists {SCHEMA}")
     if not temp.exists(con, "_cycle_changed_users"):  # plan did not compare: write it all
         for kept in KEPT:
-            con.execute(f"create or replace table {SCHEMA}.{kept.state} as {kept.query}")
+            con.execute(f"create or replace table {SCHEMA}.{kept.state} as {kept.sql()}")
         return
     for kept in KEPT:
         if kept is ASSIGNMENTS:
