@@ -32,7 +32,7 @@ import duckdb
 
 from pipelines.marts import diff, lineage, temp
 from pipelines.marts import state as mart_state
-from pipelines.marts.rewrite import scoped_insert
+from pipelines.marts.rewrite import replace_keys
 
 FILE = "marts/bill_state"
 TABLE = "mart.bill_state"
@@ -51,7 +51,6 @@ THRESHOLDS = {
     "dpd30": "due_date + 30 <= {as_of}",
     "dpd90": "due_date + 90 <= {as_of}",
 }
-SHOWN = 100
 
 
 @dataclass(frozen=True)
@@ -63,7 +62,7 @@ class BillsPlan:
     bills: int = 0
     of: int = 0
     reason: str = ""
-    ids: tuple[str, ...] = ()  # the users, when at most SHOWN (for the run's log and tests)
+    ids: tuple[str, ...] = ()  # the users, when at most temp.LISTED (for logs, tests)
 
 
 def plan(con: duckdb.DuckDBPyConnection, *, flags_full: bool) -> BillsPlan:
@@ -125,22 +124,10 @@ def plan(con: duckdb.DuckDBPyConnection, *, flags_full: bool) -> BillsPlan:
     (n_all,) = con.execute(f"select count(*) from {TABLE}").fetchone()
     if n_all and bills > mart_state.FULL_SCOPE_SHARE * n_all:
         return BillsPlan(True, users, bills, n_all, reason="the bills cover most of the table")
-    ids: tuple[str, ...] = ()
-    if users <= SHOWN:
-        ids = tuple(
-            r[0] for r in con.execute("select user_id from bills_scope_users order by 1").fetchall()
-        )
+    ids = temp.listed(con, "bills_scope_users", "user_id")
     return BillsPlan(False, users, bills, n_all, ids=ids)
 
 
 def update(con: duckdb.DuckDBPyConnection) -> None:
     """Replace the rows of the planned users' bills (after plan, not full)."""
-    if temp.count(con, "bills_scope_users") == 0:
-        return
-    temp.create(
-        con,
-        "bills_input",
-        "select * from core.bills semi join bills_scope_users using (user_id)",
-    )
-    con.execute(f"delete from {TABLE} where user_id in (select user_id from bills_scope_users)")
-    con.execute(scoped_insert(FILE, {"core.bills": "bills_input"}))
+    replace_keys(con, FILE, "bills_scope_users", "user_id", "core.bills", "bills_input")

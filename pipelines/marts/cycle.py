@@ -39,7 +39,7 @@ import duckdb
 
 from pipelines.marts import diff, lineage, temp
 from pipelines.marts import state as mart_state
-from pipelines.marts.rewrite import scoped_insert
+from pipelines.marts.rewrite import replace_keys
 
 FILE = "marts/user_cycle"
 TABLE = "mart.user_cycle"
@@ -166,10 +166,7 @@ class CyclePlan:
     bills: int = 0
     of: int = 0
     reason: str = ""
-    ids: tuple[str, ...] = ()  # the bills, when at most SHOWN (for the run's log and tests)
-
-
-SHOWN = 100
+    ids: tuple[str, ...] = ()  # the bills, when at most temp.LISTED (for logs, tests)
 
 
 def _state_kept(con: duckdb.DuckDBPyConnection, kept: Kept) -> bool:
@@ -283,25 +280,12 @@ def plan(
     (n_all,) = con.execute(f"select count(*) from {TABLE}").fetchone()
     if n_all and n > mart_state.FULL_SCOPE_SHARE * n_all:
         return CyclePlan(True, n, n_all, reason="the bills cover most of the table")
-    ids: tuple[str, ...] = ()
-    if n <= SHOWN:
-        ids = tuple(
-            r[0] for r in con.execute("select bill_id from cycle_scope_bills order by 1").fetchall()
-        )
-    return CyclePlan(False, n, n_all, ids=ids)
+    return CyclePlan(False, n, n_all, ids=temp.listed(con, "cycle_scope_bills", "bill_id"))
 
 
 def update(con: duckdb.DuckDBPyConnection) -> None:
     """Replace the rows of the planned bills (after plan, not full)."""
-    if temp.count(con, "cycle_scope_bills") == 0:
-        return
-    temp.create(
-        con,
-        "cycle_bills",
-        "select * from mart.bill_state semi join cycle_scope_bills using (bill_id)",
-    )
-    con.execute(f"delete from {TABLE} where bill_id in (select bill_id from cycle_scope_bills)")
-    con.execute(scoped_insert(FILE, {"mart.bill_state": "cycle_bills"}))
+    replace_keys(con, FILE, "cycle_scope_bills", "bill_id", "mart.bill_state", "cycle_bills")
 
 
 def save(con: duckdb.DuckDBPyConnection) -> None:

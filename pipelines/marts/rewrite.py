@@ -27,11 +27,12 @@ import re
 from collections.abc import Mapping
 from functools import cache
 
+import duckdb
 from sqlglot import exp
 
 from pipelines import sqlfiles
-from pipelines.marts import parse_cache
-from pipelines.marts.lineage import LineageError, qualified, statement
+from pipelines.marts import parse_cache, temp
+from pipelines.marts.lineage import LineageError, file_table, qualified, statement
 
 _AS = re.compile(r"\s+as\s", re.IGNORECASE)
 
@@ -87,6 +88,20 @@ def _file_scoped_insert(name: str, replace: tuple[tuple[str, str], ...], where: 
     sql = _scoped_insert(name, dict(replace), where, None)
     parse_cache.put(entry, sql)
     return sql
+
+
+def replace_keys(
+    con: duckdb.DuckDBPyConnection, name: str, scope: str, key: str, source: str, copy: str
+) -> None:
+    """Recompute the rows of the table file `name` creates whose `key` is in temp table
+    `scope`: delete them, and insert what the file computes with table `source` replaced by
+    its rows of those keys (copied into temp table `copy`). The table and `source` both have
+    the column `key`, and a row of the table depends on `source`'s rows of its key only."""
+    if temp.count(con, scope) == 0:
+        return
+    temp.create(con, copy, f"select * from {source} semi join {scope} using ({key})")
+    con.execute(f"delete from {file_table(name)} where {key} in (select {key} from {scope})")
+    con.execute(scoped_insert(name, {source: copy}))
 
 
 def _scoped_insert(

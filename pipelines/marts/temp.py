@@ -134,6 +134,19 @@ def count(con: duckdb.DuckDBPyConnection, name: str) -> int:
     return con.execute(f"select count(*) from {_declared(name)}").fetchone()[0]
 
 
+LISTED = 100  # a plan names its keys when there are at most this many
+
+
+def listed(con: duckdb.DuckDBPyConnection, name: str, column: str, at_most: int = LISTED) -> tuple:
+    """The values of `column` of the declared temp table `name`, sorted, when it has at most
+    `at_most` rows (for a run's log and the tests); else ()."""
+    if count(con, name) > at_most:
+        return ()
+    return tuple(
+        r[0] for r in con.execute(f"select {column} from {_declared(name)} order by 1").fetchall()
+    )
+
+
 def drop_all(con: duckdb.DuckDBPyConnection) -> None:
     """Drop every declared temp table that exists."""
     for name in TEMP_TABLES:
