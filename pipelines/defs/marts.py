@@ -150,6 +150,12 @@ def marts(
         if state is None or state.full
         else f"{state.bills} of {state.of} bills of {state.users} users recomputed"
     )
+    chosen = build.preferences_plan
+    settings_users = (
+        "full"
+        if chosen is None or chosen.full
+        else f"{chosen.users} of {chosen.of} users recomputed"
+    )
     cycle = build.cycle_plan
     bills = (
         "full" if cycle is None or cycle.full else f"{cycle.bills} of {cycle.of} bills recomputed"
@@ -157,7 +163,8 @@ def marts(
     slowest = sorted(build.seconds.items(), key=lambda item: -item[1])[:5]
     context.log.info(
         f"marts built on {engine} for as_of {as_of}, flags {how}, dashboard aggregates "
-        f"{aggregates}, bill_state {users}, user_cycle {bills}; slowest files: "
+        f"{aggregates}, bill_state {users}, preference_users {settings_users}, "
+        f"user_cycle {bills}; slowest files: "
         + ", ".join(f"{name} {seconds:.1f} s" for name, seconds in slowest)
         + f"; rows: {counts}"
     )

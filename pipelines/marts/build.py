@@ -24,7 +24,7 @@ from pipelines import engines, sqlfiles
 from pipelines.ingest import changes
 from pipelines.ingest.receipts import overlay
 from pipelines.ingest.warehouse import any_row_order, late_rows, setting
-from pipelines.marts import bills, by_date, cycle, daily, diff, lineage, temp
+from pipelines.marts import bills, by_date, cycle, daily, diff, lineage, preferences, temp
 from pipelines.marts import state as mart_state
 from pipelines.marts.rewrite import scoped_insert
 
@@ -199,6 +199,8 @@ class BuildPlan:
     daily_plans: dict[str, daily.DailyPlan] = field(default_factory=dict)
     # mart.bill_state: full, or the users whose bills were recomputed (pipelines.marts.bills)
     bills_plan: bills.BillsPlan | None = None
+    # mart.preference_users: full, or the users recomputed (pipelines.marts.preferences)
+    preferences_plan: preferences.PreferencesPlan | None = None
     # mart.user_cycle: full, or the bills recomputed (pipelines.marts.cycle)
     cycle_plan: cycle.CyclePlan | None = None
     seconds: dict[str, float] = field(default_factory=dict)  # per file, duckdb only
@@ -274,6 +276,12 @@ def _run_plan(con: duckdb.DuckDBPyConnection, build: BuildPlan, *, spark: Any = 
                     _run_whole(con, name, params.get(name))
                 else:
                     bills.update(con)
+            elif name == preferences.FILE:
+                build.preferences_plan = preferences.plan(con, flags_full=build.flags.full)
+                if build.preferences_plan.full:
+                    _run_whole(con, name, params.get(name))
+                else:
+                    preferences.update(con)
             elif name == cycle.FILE:
                 # the per-date marts updated by date (not rebuilt): the dates they recomputed
                 dates = {
@@ -305,6 +313,7 @@ def _run_plan(con: duckdb.DuckDBPyConnection, build: BuildPlan, *, spark: Any = 
     daily.save(con)
     by_date.save(con)
     cycle.save(con)
+    preferences.save(con)
     _save_agg_state(con)
 
 

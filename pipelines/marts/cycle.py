@@ -32,7 +32,7 @@ does not follow (`FOLLOWED`), or when the bills cover more than half of the tabl
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import duckdb
@@ -139,6 +139,7 @@ DAY_INPUTS: tuple[Kept, ...] = (
 )
 # a user's assignments, as a count and a sum of hashes (the fingerprint pipelines.marts.state
 # keeps of core per day)
+COMPLAINT_DAYS, OPT_OUT_DAYS, ORDER_DAYS = DAY_INPUTS
 ASSIGNMENTS = Kept(
     state="cycle_assignments",
     now="_cycle_assignments_now",
@@ -180,6 +181,51 @@ def _state_kept(con: duckdb.DuckDBPyConnection, kept: Kept) -> bool:
     return [c for (c,) in columns] == [*kept.keys, *kept.values]
 
 
+def changed_pairs(
+    con: duckdb.DuckDBPyConnection,
+    inputs: Sequence[Kept],
+    dates: Mapping[str, str] | None = None,
+) -> None:
+    """Temp `_cycle_changed_pairs`: (input, user, local date) whose sums changed since the last
+    build, for the messages (the flags rows that changed) and for each of `inputs` (a kept day
+    input, whose state must exist). Each input is compared once per build, by the first
+    caller (user_cycle, or a file planned before it that reads the same input), so call it
+    only once that input's table is built. `dates`: as for plan."""
+    dates = dates or {}
+    if not temp.exists(con, "_cycle_changed_pairs"):
+        temp.create(
+            con,
+            "_cycle_changed_pairs",
+            "select null::varchar as source, null::varchar as user_id, null::date as local_date"
+            " limit 0",
+        )
+        if temp.exists(con, "_agg_changed"):
+            con.execute(
+                f"""insert into _cycle_changed_pairs
+                select distinct '{SMS}', user_id, local_date from _agg_changed
+                where user_id is not null"""
+            )
+    for kept in inputs:
+        if temp.exists(con, kept.now):  # compared already in this build
+            continue
+        saved = f"{SCHEMA}.{kept.state}"
+        only = dates.get(kept.by_date) if kept.by_date else None
+        if only is not None:
+            saved = f"(select * from {saved} where local_date in (select local_date from {only}))"
+        temp.create(con, kept.now, kept.sql(only))
+        changed = diff.changed_keys(kept.now, saved, kept.keys, kept.values)
+        con.execute(
+            f"""insert into _cycle_changed_pairs
+            select '{kept.state}', user_id, local_date from ({changed})"""
+        )
+
+
+def state_kept(con: duckdb.DuckDBPyConnection, *inputs: Kept) -> bool:
+    """Whether the state of every one of `inputs` exists with its columns (not, say, as older
+    code kept it)."""
+    return all(_state_kept(con, kept) for kept in inputs)
+
+
 def plan(
     con: duckdb.DuckDBPyConnection,
     *,
@@ -198,37 +244,11 @@ def plan(
     if reads != FOLLOWED:
         unknown = ", ".join(sorted(reads ^ FOLLOWED))
         return CyclePlan(True, reason=f"the file's inputs differ from those followed: {unknown}")
-    if not all(_state_kept(con, k) for k in KEPT) or not temp.table_exists(con, *TABLE.split(".")):
+    if not state_kept(con, *KEPT) or not temp.table_exists(con, *TABLE.split(".")):
         return CyclePlan(True, reason="no state of a previous build, or no table")
 
-    # (input, user, local date) whose sums changed: the flags rows that changed (the messages
-    # of sms_user_days) and the differences of the state kept here
-    temp.create(
-        con,
-        "_cycle_changed_pairs",
-        "select null::varchar as source, null::varchar as user_id, null::date as local_date"
-        " limit 0",
-    )
-    if temp.exists(con, "_agg_changed"):
-        con.execute(
-            f"""insert into _cycle_changed_pairs
-            select distinct '{SMS}', user_id, local_date from _agg_changed
-            where user_id is not null"""
-        )
-    saved: dict[str, str] = {}
-    for kept in KEPT:
-        saved[kept.state] = f"{SCHEMA}.{kept.state}"
-        only = dates.get(kept.by_date) if kept.by_date else None
-        if only is not None:
-            saved[kept.state] = f"""(select * from {saved[kept.state]}
-                where local_date in (select local_date from {only}))"""
-        temp.create(con, kept.now, kept.sql(only))
-    for kept in DAY_INPUTS:
-        changed = diff.changed_keys(kept.now, saved[kept.state], kept.keys, kept.values)
-        con.execute(
-            f"""insert into _cycle_changed_pairs
-            select '{kept.state}', user_id, local_date from ({changed})"""
-        )
+    changed_pairs(con, DAY_INPUTS, dates)
+    temp.create(con, ASSIGNMENTS.now, ASSIGNMENTS.sql())
     changed = diff.changed_keys(
         ASSIGNMENTS.now, f"{SCHEMA}.{ASSIGNMENTS.state}", ASSIGNMENTS.keys, ASSIGNMENTS.values
     )

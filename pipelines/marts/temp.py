@@ -74,6 +74,9 @@ TEMP_TABLES: dict[str, str] = {
     # mart.bill_state by user (pipelines.marts.bills)
     "bills_scope_users": "users whose bills mart.bill_state recomputes",
     "bills_input": "the core.bills rows of those users",
+    # mart.preference_users by user (pipelines.marts.preferences)
+    "pref_scope_users": "users mart.preference_users recomputes",
+    "pref_input": "the core.sms_preferences rows of those users",
     # mart.user_cycle by bill (pipelines.marts.cycle)
     "_cycle_changed_pairs": "(input, user, local date) whose sums user_cycle reads changed",
     "_cycle_complaint_days_now": "complaints per user and local date now",
