@@ -144,27 +144,16 @@ def marts(
     aggregates = (
         "full" if build.aggregates_full else f"{len(build.aggregate_dates)} local dates recomputed"
     )
-    state = build.bills_plan
-    users = (
-        "full"
-        if state is None or state.full
-        else f"{state.bills} of {state.of} bills of {state.users} users recomputed"
-    )
-    chosen = build.preferences_plan
-    settings_users = (
-        "full"
-        if chosen is None or chosen.full
-        else f"{chosen.users} of {chosen.of} users recomputed"
-    )
-    cycle = build.cycle_plan
-    bills = (
-        "full" if cycle is None or cycle.full else f"{cycle.bills} of {cycle.of} bills recomputed"
+    # the marts updated by key: full, or how many rows of how many were recomputed
+    by_key = ", ".join(
+        f"{name.partition('/')[2]} "
+        + ("full" if plan.full else f"{plan.rows} of {plan.of} rows ({plan.keys} keys) recomputed")
+        for name, plan in build.keyed_plans.items()
     )
     slowest = sorted(build.seconds.items(), key=lambda item: -item[1])[:5]
     context.log.info(
         f"marts built on {engine} for as_of {as_of}, flags {how}, dashboard aggregates "
-        f"{aggregates}, bill_state {users}, preference_users {settings_users}, "
-        f"user_cycle {bills}; slowest files: "
+        f"{aggregates}, {by_key}; slowest files: "
         + ", ".join(f"{name} {seconds:.1f} s" for name, seconds in slowest)
         + f"; rows: {counts}"
     )

@@ -12,6 +12,7 @@ incrementally where a file allows it.
 - `cycle` — the per-bill update of `mart.user_cycle` (the bills whose inputs changed);
 - `diff` — the keys whose rows differ between two versions of a table (a join on the key);
 - `preferences` — the per-user update of `mart.preference_users`;
+- `keyed` — what the three updates by key share: the checks before a scope, full or scope;
 - `lineage` — what each file writes and reads (parsed SQL) and the build order;
 - `rewrite` — a file run over scoped input: table references swapped on the parsed SQL;
 - `parse_cache` — what `lineage` and `rewrite` derive from a file, kept on disk between

@@ -26,12 +26,12 @@ than half of the table.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
 
 import duckdb
 
-from pipelines.marts import diff, lineage, temp
-from pipelines.marts import state as mart_state
+from pipelines.marts import diff, keyed, temp
+from pipelines.marts.keyed import KeyedPlan
 from pipelines.marts.rewrite import replace_keys
 
 FILE = "marts/bill_state"
@@ -53,32 +53,19 @@ THRESHOLDS = {
 }
 
 
-@dataclass(frozen=True)
-class BillsPlan:
-    """Full, or the users whose bills are recomputed (how many, and their bills of how many)."""
-
-    full: bool
-    users: int = 0
-    bills: int = 0
-    of: int = 0
-    reason: str = ""
-    ids: tuple[str, ...] = ()  # the users, when at most temp.LISTED (for logs, tests)
-
-
-def plan(con: duckdb.DuckDBPyConnection, *, flags_full: bool) -> BillsPlan:
+def plan(
+    con: duckdb.DuckDBPyConnection, *, flags_full: bool, dates: Mapping[str, str]
+) -> KeyedPlan:
     """Fill temp `bills_scope_users` with the users whose bills to recompute; full or how
-    many."""
-    if flags_full or not temp.exists(con, "_changed_bills"):
-        return BillsPlan(True, reason="the flags are rebuilt in full")
-    reads = next(f.reads for f in lineage.read_files("marts") if f.name == FILE)
-    if reads != FOLLOWED:
-        unknown = ", ".join(sorted(reads ^ FOLLOWED))
-        return BillsPlan(True, reason=f"the file's inputs differ from those followed: {unknown}")
-    if not temp.table_exists(con, *TABLE.split(".")):
-        return BillsPlan(True, reason="no table")
+    many. (`dates`: what the per-date marts recomputed; this file reads none of them.)"""
+    refused = keyed.refuse(
+        con, FILE, FOLLOWED, flags_full=flags_full, tables=(TABLE,), temps=("_changed_bills",)
+    )
+    if refused:
+        return refused
     (as_of,) = con.execute("select as_of from mart.run_context").fetchone()
     if as_of is None:
-        return BillsPlan(True, reason="no as_of")
+        return KeyedPlan(True, reason="no as_of")
 
     rows = diff.changed_keys(
         f"(select {_BILL_COLUMNS} from core.bills where amount_due > 0)",
@@ -113,19 +100,7 @@ def plan(con: duckdb.DuckDBPyConnection, *, flags_full: bool) -> BillsPlan:
             on u.user_id = b.user_id
         where b.score_band is distinct from u.score_band""",
     )
-    (users, nulls) = con.execute(
-        "select count(*), count(*) filter (where user_id is null) from bills_scope_users"
-    ).fetchone()
-    if nulls:
-        return BillsPlan(True, users, reason="a bill without a user changed")
-    (bills,) = con.execute(
-        f"select count(*) from {TABLE} semi join bills_scope_users using (user_id)"
-    ).fetchone()
-    (n_all,) = con.execute(f"select count(*) from {TABLE}").fetchone()
-    if n_all and bills > mart_state.FULL_SCOPE_SHARE * n_all:
-        return BillsPlan(True, users, bills, n_all, reason="the bills cover most of the table")
-    ids = temp.listed(con, "bills_scope_users", "user_id")
-    return BillsPlan(False, users, bills, n_all, ids=ids)
+    return keyed.decide(con, TABLE, "bills_scope_users", "user_id")
 
 
 def update(con: duckdb.DuckDBPyConnection) -> None:

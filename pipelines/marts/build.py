@@ -24,7 +24,7 @@ from pipelines import engines, sqlfiles
 from pipelines.ingest import changes
 from pipelines.ingest.receipts import overlay
 from pipelines.ingest.warehouse import any_row_order, late_rows, setting
-from pipelines.marts import bills, by_date, cycle, daily, diff, lineage, preferences, temp
+from pipelines.marts import bills, by_date, cycle, daily, diff, keyed, lineage, preferences, temp
 from pipelines.marts import state as mart_state
 from pipelines.marts.rewrite import scoped_insert
 
@@ -197,17 +197,25 @@ class BuildPlan:
     # the per-date marts that read core (daily.FILES, by_date.FILES): full, or the local dates
     # recomputed
     daily_plans: dict[str, daily.DailyPlan] = field(default_factory=dict)
-    # mart.bill_state: full, or the users whose bills were recomputed (pipelines.marts.bills)
-    bills_plan: bills.BillsPlan | None = None
-    # mart.preference_users: full, or the users recomputed (pipelines.marts.preferences)
-    preferences_plan: preferences.PreferencesPlan | None = None
-    # mart.user_cycle: full, or the bills recomputed (pipelines.marts.cycle)
-    cycle_plan: cycle.CyclePlan | None = None
+    # the marts updated by key (KEYED_FILES): full, or the keys recomputed
+    keyed_plans: dict[str, keyed.KeyedPlan] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)  # per file, duckdb only
     # what the receipts overlay did, and the epoch days of core.sms_messages fingerprinted
     # again (None: every day)
     overlay_refresh: overlay.Refresh | None = None
     message_days: int | None = None
+
+    @property
+    def bills_plan(self) -> keyed.KeyedPlan | None:
+        return self.keyed_plans.get(bills.FILE)
+
+    @property
+    def cycle_plan(self) -> keyed.KeyedPlan | None:
+        return self.keyed_plans.get(cycle.FILE)
+
+    @property
+    def preferences_plan(self) -> keyed.KeyedPlan | None:
+        return self.keyed_plans.get(preferences.FILE)
 
 
 def build_plan(
@@ -270,30 +278,20 @@ def _run_plan(con: duckdb.DuckDBPyConnection, build: BuildPlan, *, spark: Any = 
                     _run_whole(con, name, params.get(name))
                 else:
                     module.update(con, name)
-            elif name == bills.FILE:
-                build.bills_plan = bills.plan(con, flags_full=build.flags.full)
-                if build.bills_plan.full:
-                    _run_whole(con, name, params.get(name))
-                else:
-                    bills.update(con)
-            elif name == preferences.FILE:
-                build.preferences_plan = preferences.plan(con, flags_full=build.flags.full)
-                if build.preferences_plan.full:
-                    _run_whole(con, name, params.get(name))
-                else:
-                    preferences.update(con)
-            elif name == cycle.FILE:
+            elif name in KEYED_FILES:
                 # the per-date marts updated by date (not rebuilt): the dates they recomputed
                 dates = {
                     file: by_date.scope_table(file)
                     for file, plan in build.daily_plans.items()
                     if file in by_date.SPECS and not plan.full
                 }
-                build.cycle_plan = cycle.plan(con, flags_full=build.flags.full, dates=dates)
-                if build.cycle_plan.full:
+                module = KEYED_FILES[name]
+                plan = module.plan(con, flags_full=build.flags.full, dates=dates)
+                build.keyed_plans[name] = plan
+                if plan.full:
                     _run_whole(con, name, params.get(name))
                 else:
-                    cycle.update(con)
+                    module.update(con)
             elif name in mart_state.SCOPED_FILES and not build.flags.full:
                 mart_state.update_scoped_file(con, name)
             elif name in AGG_FILES and agg_ready:
@@ -320,6 +318,9 @@ def _run_plan(con: duckdb.DuckDBPyConnection, build: BuildPlan, *, spark: Any = 
 # the marts that read core and are updated by local date: the two SMS marts, the BNPL orders
 # and the checkout sessions' days
 DATED_FILES = {**dict.fromkeys(daily.FILES, daily), **dict.fromkeys(by_date.FILES, by_date)}
+# the marts updated by key (pipelines.marts.keyed): file -> its module (plan, update, and its
+# state saved at the end of every build where it keeps one)
+KEYED_FILES = {bills.FILE: bills, preferences.FILE: preferences, cycle.FILE: cycle}
 # Every table whose rows a build replaces by local date (the files above and the dashboard's
 # aggregates), by file: its writers note the dates they replace in the change log, or `whole`
 # when the file ran in full, so a publish can keep it in segments and rewrite only those

@@ -37,8 +37,9 @@ from dataclasses import dataclass
 
 import duckdb
 
-from pipelines.marts import diff, lineage, temp
+from pipelines.marts import diff, keyed, lineage, temp
 from pipelines.marts import state as mart_state
+from pipelines.marts.keyed import KeyedPlan
 from pipelines.marts.rewrite import replace_keys
 
 FILE = "marts/user_cycle"
@@ -159,17 +160,6 @@ KEPT = (*DAY_INPUTS, ASSIGNMENTS)
 SMS = "sms_user_days"
 
 
-@dataclass(frozen=True)
-class CyclePlan:
-    """Full, or the bills recomputed (how many, and of how many in the table)."""
-
-    full: bool
-    bills: int = 0
-    of: int = 0
-    reason: str = ""
-    ids: tuple[str, ...] = ()  # the bills, when at most temp.LISTED (for logs, tests)
-
-
 def _state_kept(con: duckdb.DuckDBPyConnection, kept: Kept) -> bool:
     """Whether the state of `kept` exists with its columns (not, say, as older code kept it)."""
     columns = con.execute(
@@ -227,25 +217,18 @@ def state_kept(con: duckdb.DuckDBPyConnection, *inputs: Kept) -> bool:
 
 
 def plan(
-    con: duckdb.DuckDBPyConnection,
-    *,
-    flags_full: bool,
-    dates: Mapping[str, str] | None = None,
-) -> CyclePlan:
+    con: duckdb.DuckDBPyConnection, *, flags_full: bool, dates: Mapping[str, str]
+) -> KeyedPlan:
     """Fill temp `cycle_scope_bills` with the bills to recompute; full or how many.
 
     `dates`: for a file updated by local date in this build, the temp table of the dates it
     recomputed (absent: rebuilt in full); an input that sums its table is compared on those
     dates only."""
-    dates = dates or {}
-    if flags_full:
-        return CyclePlan(True, reason="the flags are rebuilt in full")
-    reads = next(f.reads for f in lineage.read_files("marts") if f.name == FILE)
-    if reads != FOLLOWED:
-        unknown = ", ".join(sorted(reads ^ FOLLOWED))
-        return CyclePlan(True, reason=f"the file's inputs differ from those followed: {unknown}")
-    if not state_kept(con, *KEPT) or not temp.table_exists(con, *TABLE.split(".")):
-        return CyclePlan(True, reason="no state of a previous build, or no table")
+    refused = keyed.refuse(con, FILE, FOLLOWED, flags_full=flags_full, tables=(TABLE,))
+    if refused:
+        return refused
+    if not state_kept(con, *KEPT):
+        return KeyedPlan(True, reason="no state of a previous build, or no table")
 
     changed_pairs(con, DAY_INPUTS, dates)
     temp.create(con, ASSIGNMENTS.now, ASSIGNMENTS.sql())
@@ -296,11 +279,7 @@ def plan(
                     and p.local_date < cast(b.statement_date + interval 2 month as date))
         )""",
     )
-    n = temp.count(con, "cycle_scope_bills")
-    (n_all,) = con.execute(f"select count(*) from {TABLE}").fetchone()
-    if n_all and n > mart_state.FULL_SCOPE_SHARE * n_all:
-        return CyclePlan(True, n, n_all, reason="the bills cover most of the table")
-    return CyclePlan(False, n, n_all, ids=temp.listed(con, "cycle_scope_bills", "bill_id"))
+    return keyed.decide(con, TABLE, "cycle_scope_bills", "bill_id")
 
 
 def update(con: duckdb.DuckDBPyConnection) -> None:

@@ -26,12 +26,13 @@ without an id is in scope, or when the users are more than half of the table.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
 
 import duckdb
 
-from pipelines.marts import cycle, lineage, temp
+from pipelines.marts import cycle, keyed, temp
 from pipelines.marts import state as mart_state
+from pipelines.marts.keyed import KeyedPlan
 from pipelines.marts.rewrite import replace_keys
 
 FILE = "marts/preference_users"
@@ -55,39 +56,29 @@ FOLLOWED = frozenset(
 DAY_INPUTS = (cycle.COMPLAINT_DAYS, cycle.OPT_OUT_DAYS)
 
 
-@dataclass(frozen=True)
-class PreferencesPlan:
-    """Full, or the users recomputed (how many, of how many rows)."""
-
-    full: bool
-    users: int = 0
-    of: int = 0
-    reason: str = ""
-    ids: tuple[str, ...] = ()  # the users, when at most temp.LISTED (for logs, tests)
-
-
-def plan(con: duckdb.DuckDBPyConnection, *, flags_full: bool) -> PreferencesPlan:
-    """Fill temp `pref_scope_users` with the users to recompute; full or how many."""
-    if flags_full or not temp.exists(con, "flags_scope_users"):
-        return PreferencesPlan(True, reason="the flags are rebuilt in full")
-    reads = next(f.reads for f in lineage.read_files("marts") if f.name == FILE)
-    if reads != FOLLOWED:
-        unknown = ", ".join(sorted(reads ^ FOLLOWED))
-        return PreferencesPlan(
-            True, reason=f"the file's inputs differ from those followed: {unknown}"
-        )
-    if (
-        not temp.table_exists(con, *TABLE.split("."))
-        or not temp.table_exists(con, SCHEMA, FIRST_DAY)
-        or not cycle.state_kept(con, *DAY_INPUTS)
-    ):
-        return PreferencesPlan(True, reason="no state of a previous build, or no table")
+def plan(
+    con: duckdb.DuckDBPyConnection, *, flags_full: bool, dates: Mapping[str, str]
+) -> KeyedPlan:
+    """Fill temp `pref_scope_users` with the users to recompute; full or how many.
+    (`dates`: what the per-date marts recomputed; this file reads none of them.)"""
+    refused = keyed.refuse(
+        con,
+        FILE,
+        FOLLOWED,
+        flags_full=flags_full,
+        tables=(TABLE, f"{SCHEMA}.{FIRST_DAY}"),
+        temps=("flags_scope_users",),
+    )
+    if refused:
+        return refused
+    if not cycle.state_kept(con, *DAY_INPUTS):
+        return KeyedPlan(True, reason="no state of a previous build, or no table")
     (moved,) = con.execute(
         f"""select (select first_date from {SCHEMA}.{FIRST_DAY})
             is distinct from ({FIRST_DAY_SQL})"""
     ).fetchone()
     if moved:
-        return PreferencesPlan(True, reason="the first day with messages moved")
+        return KeyedPlan(True, reason="the first day with messages moved")
 
     cycle.changed_pairs(con, DAY_INPUTS)
     sources = ", ".join(f"'{s}'" for s in (cycle.SMS, *(k.state for k in DAY_INPUTS)))
@@ -114,15 +105,7 @@ def plan(con: duckdb.DuckDBPyConnection, *, flags_full: bool) -> PreferencesPlan
         cross join mart.run_context as c
         where p.after_complete is distinct from (p.chosen_date + 30 <= c.as_of)""",
     )
-    (users, nulls) = con.execute(
-        "select count(*), count(*) filter (where user_id is null) from pref_scope_users"
-    ).fetchone()
-    if nulls:
-        return PreferencesPlan(True, users, reason="a user without an id changed")
-    (n_all,) = con.execute(f"select count(*) from {TABLE}").fetchone()
-    if n_all and users > mart_state.FULL_SCOPE_SHARE * n_all:
-        return PreferencesPlan(True, users, n_all, reason="the users cover most of the table")
-    return PreferencesPlan(False, users, n_all, ids=temp.listed(con, "pref_scope_users", "user_id"))
+    return keyed.decide(con, TABLE, "pref_scope_users", "user_id")
 
 
 def update(con: duckdb.DuckDBPyConnection) -> None:

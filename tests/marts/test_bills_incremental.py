@@ -134,3 +134,18 @@ def test_a_file_reading_an_unfollowed_table_is_rebuilt_in_full(monkeypatch):
     monkeypatch.setattr(bills, "FOLLOWED", bills.FOLLOWED - {"core.users"})
     plan = run_build(w.con).bills_plan
     assert plan.full and "core.users" in plan.reason
+
+
+def test_a_scope_over_half_of_the_table_rebuilds_it_in_full():
+    w = _warehouse()
+    run_build(w.con)
+    # 8 of the 13 users (the padding users p0-p7): their 8 bills of 15
+    w.con.execute("update core.users set score_band = 'D' where user_id < 'p8'")
+    plan = run_build(w.con).bills_plan
+    assert plan.full and "most of the table" in plan.reason
+    assert (plan.keys, plan.rows, plan.of) == (8, 8, 15)
+    _assert_equals_full_rebuild(w)
+    # 7 users: their 7 bills of 15 are less than half
+    w.con.execute("update core.users set score_band = 'E' where user_id < 'p7'")
+    plan = run_build(w.con).bills_plan
+    assert not plan.full and (plan.keys, plan.rows) == (7, 7)
