@@ -18,7 +18,7 @@ rebuild of the same core.
 from __future__ import annotations
 
 import pytest
-from test_metrics_incremental import _assert_equals_full_rebuild
+from test_metrics_incremental import _assert_equals_full_rebuild, _keyed_steps
 
 from pipelines.marts import bills, run_build
 from tests.fixtures.metrics.warehouse import Warehouse
@@ -71,16 +71,7 @@ def _row(w: Warehouse, bill: str) -> tuple:
 @pytest.fixture(scope="module")
 def steps():
     w = _warehouse()
-    first = run_build(w.con)
-    assert first.bills_plan.full and "flags" in first.bills_plan.reason
-
-    def step() -> tuple[str, ...]:
-        plan = run_build(w.con).bills_plan
-        assert not plan.full, plan.reason
-        _assert_equals_full_rebuild(w)
-        return plan.ids
-
-    return w, step
+    return w, _keyed_steps(w, bills.FILE)
 
 
 def test_each_input_recomputes_the_bills_of_the_users_it_reaches(steps):

@@ -19,7 +19,7 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
-from test_metrics_incremental import _assert_equals_full_rebuild
+from test_metrics_incremental import _keyed_steps
 
 from pipelines.marts import cycle, run_build
 from tests.fixtures.metrics.warehouse import Warehouse
@@ -76,20 +76,7 @@ def _row(w: Warehouse, bill: str) -> tuple:
 @pytest.fixture(scope="module")
 def steps():
     w = _warehouse()
-    first = run_build(w.con)
-    assert first.cycle_plan.full and "flags" in first.cycle_plan.reason
-
-    builds = []
-
-    def step() -> tuple[str, ...]:
-        builds.append(run_build(w.con))
-        plan = builds[-1].cycle_plan
-        assert not plan.full, plan.reason
-        _assert_equals_full_rebuild(w)
-        return plan.ids
-
-    step.builds = builds
-    return w, step
+    return w, _keyed_steps(w, cycle.FILE)
 
 
 def test_each_input_recomputes_the_bills_it_reaches(steps):

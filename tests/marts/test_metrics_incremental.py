@@ -125,6 +125,26 @@ def _assert_equals_full_rebuild(w: Warehouse, settings: MetricSettings | None = 
         con.execute("detach ref")
 
 
+def _keyed_steps(w: Warehouse, name: str):
+    """For the tests of a mart updated by key (pipelines.marts.keyed; `name` its file): build
+    `w` once (in full: no state yet), and return `step`, which builds again, checks that the
+    file was updated by key and that every mart equals a full rebuild, and returns the keys it
+    recomputed (`step.builds`: every build's plan)."""
+    first = run_build(w.con)
+    assert first.keyed_plans[name].full and "flags" in first.keyed_plans[name].reason
+    builds = []
+
+    def step() -> tuple[str, ...]:
+        builds.append(run_build(w.con))
+        plan = builds[-1].keyed_plans[name]
+        assert not plan.full, plan.reason
+        _assert_equals_full_rebuild(w)
+        return plan.ids
+
+    step.builds = builds
+    return step
+
+
 def _flags(w: Warehouse, message_id: str) -> tuple:
     return w.rows(
         "select is_duplicate, is_after_opt_out, is_over_daily_cap, is_marketing_without_consent "
