@@ -78,20 +78,19 @@ class Kept:
     # the window of a bill where a (user, local date) counts: "w" (the bill's cycle) or "n" (the
     # next one); None: every bill of the user
     window: str | None
-    # the mart file whose table this sums when that file is updated by local date
-    # (pipelines.marts.by_date): only the dates it recomputed can have changed. The query
-    # names that table as `{<placeholder>}`, to read only those dates' rows
+    # the mart file whose table this sums, when that file is updated by local date
+    # (pipelines.marts.by_date): only the dates it recomputed can have changed. The query then
+    # names that table `{source}`, so that it can read only those dates' rows
     by_date: str | None = None
-    placeholder: str | None = None
 
     def sql(self, dates: str | None = None) -> str:
         """The query over all rows, or over the rows of the local dates in temp `dates`."""
-        if self.placeholder is None:
+        if self.by_date is None:
             return self.query
         table = lineage.file_table(self.by_date)
         if dates is not None:
             table = f"(select * from {table} where local_date in (select local_date from {dates}))"
-        return self.query.format(**{self.placeholder: table})
+        return self.query.format(source=table)
 
 
 DAY_INPUTS: tuple[Kept, ...] = (
@@ -128,19 +127,18 @@ DAY_INPUTS: tuple[Kept, ...] = (
         state="cycle_order_days",
         now="_cycle_order_days_now",
         query="""select user_id, local_date, count(*) as bnpl_orders
-        from {orders}
+        from {source}
         where user_id is not null and local_date is not null
         group by user_id, local_date""",
         keys=("user_id", "local_date"),
         values=("bnpl_orders",),
         window="n",
         by_date="marts/bnpl_orders",
-        placeholder="orders",
     ),
 )
+COMPLAINT_DAYS, OPT_OUT_DAYS, ORDER_DAYS = DAY_INPUTS
 # a user's assignments, as a count and a sum of hashes (the fingerprint pipelines.marts.state
 # keeps of core per day)
-COMPLAINT_DAYS, OPT_OUT_DAYS, ORDER_DAYS = DAY_INPUTS
 ASSIGNMENTS = Kept(
     state="cycle_assignments",
     now="_cycle_assignments_now",
@@ -158,17 +156,6 @@ ASSIGNMENTS = Kept(
 KEPT = (*DAY_INPUTS, ASSIGNMENTS)
 # the source of the pairs whose messages changed (sms_user_days, read from the flags' change)
 SMS = "sms_user_days"
-
-
-def _state_kept(con: duckdb.DuckDBPyConnection, kept: Kept) -> bool:
-    """Whether the state of `kept` exists with its columns (not, say, as older code kept it)."""
-    columns = con.execute(
-        """select column_name from duckdb_columns()
-        where database_name = current_database() and schema_name = ? and table_name = ?
-        order by column_index""",
-        [SCHEMA, kept.state],
-    ).fetchall()
-    return [c for (c,) in columns] == [*kept.keys, *kept.values]
 
 
 def changed_pairs(
@@ -213,7 +200,9 @@ def changed_pairs(
 def state_kept(con: duckdb.DuckDBPyConnection, *inputs: Kept) -> bool:
     """Whether the state of every one of `inputs` exists with its columns (not, say, as older
     code kept it)."""
-    return all(_state_kept(con, kept) for kept in inputs)
+    return all(
+        temp.table_columns(con, SCHEMA, kept.state) == [*kept.keys, *kept.values] for kept in inputs
+    )
 
 
 def plan(

@@ -55,13 +55,10 @@ def refuse(
     return None
 
 
-def decide(
-    con: duckdb.DuckDBPyConnection, table: str, scope: str, key: str, rows_key: str | None = None
-) -> KeyedPlan:
-    """After the scope (temp `scope`, one column `key`) is filled: full when a key is null (its
-    rows cannot be found by key) or when the rows of the scope's keys in `table` are more than
-    half of it; else the scope. `rows_key`: the column of `table` the scope's keys match
-    (default `key`)."""
+def decide(con: duckdb.DuckDBPyConnection, table: str, scope: str, key: str) -> KeyedPlan:
+    """After the scope (temp `scope`, one column `key`, also a column of `table`) is filled:
+    full when a key is null (its rows cannot be found by key) or when the rows of the scope's
+    keys in `table` are more than half of it; else the scope."""
     (keys, nulls) = con.execute(
         f"select count(*), count(*) filter (where {key} is null) from {scope}"
     ).fetchone()
@@ -69,7 +66,7 @@ def decide(
         return KeyedPlan(True, keys, reason=f"a row without a {key} changed")
     (rows,) = con.execute(
         f"""select count(*) from {table} as t
-        semi join {scope} as s on s.{key} = t.{rows_key or key}"""
+        semi join {scope} as s on s.{key} = t.{key}"""
     ).fetchone()
     (n_all,) = con.execute(f"select count(*) from {table}").fetchone()
     if n_all and rows > mart_state.FULL_SCOPE_SHARE * n_all:

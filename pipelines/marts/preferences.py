@@ -114,6 +114,9 @@ def update(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def save(con: duckdb.DuckDBPyConnection) -> None:
-    """Record the first day with messages this build reflected (inside its transaction)."""
+    """Record the first day with messages this build reflected (inside its transaction). A
+    plan that got as far as a scope found it unchanged: nothing to write then."""
+    if temp.exists(con, "pref_scope_users"):
+        return
     con.execute(f"create schema if not exists {SCHEMA}")
     con.execute(f"create or replace table {SCHEMA}.{FIRST_DAY} as {FIRST_DAY_SQL}")

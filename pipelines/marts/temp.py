@@ -111,12 +111,24 @@ def table_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> boo
 
 def columns(con: duckdb.DuckDBPyConnection, name: str) -> list[str]:
     """The column names of the declared temp table `name`, in order."""
+    return _columns(con, "temp", "main", _declared(name))
+
+
+def table_columns(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> list[str]:
+    """The column names of the (non-temp) table schema.table of the current database, in
+    order; [] when there is no such table."""
+    (database,) = con.execute("select current_database()").fetchone()
+    return _columns(con, database, schema, table)
+
+
+def _columns(con: duckdb.DuckDBPyConnection, database: str, schema: str, table: str) -> list:
     return [
         c
         for (c,) in con.execute(
             """select column_name from duckdb_columns()
-            where database_name = 'temp' and table_name = ? order by column_index""",
-            [_declared(name)],
+            where database_name = ? and schema_name = ? and table_name = ?
+            order by column_index""",
+            [database, schema, table],
         ).fetchall()
     ]
 
@@ -140,10 +152,10 @@ def count(con: duckdb.DuckDBPyConnection, name: str) -> int:
 LISTED = 100  # a plan names its keys when there are at most this many
 
 
-def listed(con: duckdb.DuckDBPyConnection, name: str, column: str, at_most: int = LISTED) -> tuple:
+def listed(con: duckdb.DuckDBPyConnection, name: str, column: str) -> tuple:
     """The values of `column` of the declared temp table `name`, sorted, when it has at most
-    `at_most` rows (for a run's log and the tests); else ()."""
-    if count(con, name) > at_most:
+    LISTED rows (for a run's log and the tests); else ()."""
+    if count(con, name) > LISTED:
         return ()
     return tuple(
         r[0] for r in con.execute(f"select {column} from {_declared(name)} order by 1").fetchall()
