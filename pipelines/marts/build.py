@@ -344,11 +344,14 @@ def _run_whole(con: duckdb.DuckDBPyConnection, name: str, params: Any) -> None:
         changes.record_whole(con, DATED_TABLES[name])
 
 
-# a reminder's rank runs over its bill's whole pre-due sequence: this file also reads every
-# flags row of the bills that have a message on a date of D
+# a reminder's rank and masks run over its bill's whole pre-due sequence: this file also reads
+# the due reminders of the bills that have one on a date of D (RANKED_PURPOSE)
 AGG_BILL_FILES = ("marts/policy_cap_histogram",)
 # the purposes of its pre-due reminders (with local_date <= the bill's due date)
 PRE_DUE_PURPOSES = "('bill_notice', 'due_reminder')"
+# the one purpose it ranks per bill (`is_pre_due`): the bill notice only holds rank 1's slot,
+# and a bill's other messages count on their own day only
+RANKED_PURPOSE = "due_reminder"
 
 _AGG_STATE = ("agg_user_scopes", "agg_bills")
 
@@ -478,14 +481,18 @@ def _update_aggregate(con: duckdb.DuckDBPyConnection, name: str) -> None:
     if name in AGG_BILL_FILES:
         source = "agg_flags_bills"
         if not temp.exists(con, source):
-            # the other pre-due reminders of their bills, found by bill and purpose first
+            # the other due reminders of the bills with one in D, found by bill and purpose
+            # first: only a due reminder of D is ranked over its bill's sequence (reading every
+            # bill with a message in D too: 1.7x the bills, 1.26x the rows and about 1.4x the
+            # CPU at half of l)
             others = late_rows(
                 "mart.sms_message_flags",
                 f"""semi join (
-                    select distinct bill_id from agg_flags_dates where bill_id is not null
+                    select distinct bill_id from agg_flags_dates
+                    where purpose = '{RANKED_PURPOSE}'
                 ) as b
                     on b.bill_id = f.bill_id
-                where f.purpose in {PRE_DUE_PURPOSES} and not coalesce(f.{in_dates}, false)""",
+                where f.purpose = '{RANKED_PURPOSE}' and not coalesce(f.{in_dates}, false)""",
                 alias="f",
             )
             temp.create(con, source, f"select * from agg_flags_dates union all {others}")

@@ -49,7 +49,7 @@ TEMP_TABLES: dict[str, str] = {
     "_changed_user_dates": "every local date of the messages of those users",
     "agg_scope_dates": "D: local dates the aggregates recompute",
     "agg_flags_dates": "the flags rows of D",
-    "agg_flags_bills": "the flags rows of D and the pre-due reminders of their bills",
+    "agg_flags_bills": "the flags rows of D and the due reminders of their bills",
     # the two per-date SMS marts that read core (pipelines.marts.daily)
     "_log_days_now": "per epoch day of core.sms_logs: rows and Σ hash of every column",
     "_unmatched_rows": "the unmatched receipts with the local date of their own time",
