@@ -297,7 +297,9 @@ def _run_plan(con: duckdb.DuckDBPyConnection, build: BuildPlan, *, spark: Any = 
             elif name in AGG_FILES and agg_ready:
                 if not agg_planned:
                     agg_planned = True
-                    build.aggregates_full, build.aggregate_dates = _plan_aggregates(con)
+                    build.aggregates_full, build.aggregate_dates = _plan_aggregates(
+                        con, cycle_keyed=_cycle_keyed(build)
+                    )
                 if build.aggregates_full:
                     _run_whole(con, name, params.get(name))
                 else:
@@ -312,7 +314,14 @@ def _run_plan(con: duckdb.DuckDBPyConnection, build: BuildPlan, *, spark: Any = 
     by_date.save(con)
     cycle.save(con)
     preferences.save(con)
-    _save_agg_state(con)
+    _save_agg_state(con, cycle_keyed=_cycle_keyed(build))
+
+
+def _cycle_keyed(build: BuildPlan) -> bool:
+    """Whether mart.user_cycle was updated by bill in this build: its rows outside the temp
+    `cycle_scope_bills` are then those of the previous build."""
+    plan = build.cycle_plan
+    return plan is not None and not plan.full
 
 
 # the marts that read core and are updated by local date: the two SMS marts, the BNPL orders
@@ -389,7 +398,9 @@ def _flags_changed_rows(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
-def _plan_aggregates(con: duckdb.DuckDBPyConnection) -> tuple[bool, tuple]:
+def _plan_aggregates(
+    con: duckdb.DuckDBPyConnection, *, cycle_keyed: bool = False
+) -> tuple[bool, tuple]:
     """Fill temp agg_scope_dates (D); returns (full, D as a sorted tuple of dates).
 
     D = the local dates of flags rows that changed (the symmetric difference of the flags
@@ -397,10 +408,15 @@ def _plan_aggregates(con: duckdb.DuckDBPyConnection) -> tuple[bool, tuple]:
     date of the bills of such rows or whose due date in mart.user_cycle changed (a reminder's
     rank and pre-due status follow its bill), and every date of the users whose score band or
     experiments changed (their rows move to other keys).
+
+    `cycle_keyed`: mart.user_cycle was updated by bill (_cycle_keyed), so only the bills of
+    `cycle_scope_bills` can have a new due date: only theirs are compared with the state
+    (which holds every bill's due date of the previous build, _save_agg_state).
     """
     schema = mart_state.SCHEMA
     if not temp.exists(con, "_agg_changed"):  # the flags were not touched
         temp.create(con, "_agg_changed", "select * from mart.sms_message_flags limit 0")
+    in_scope = "semi join cycle_scope_bills as s on s.bill_id = t.bill_id" if cycle_keyed else ""
     # bills whose pre-due reminders' ranks or pre-due status may change, and from which
     # local date: a changed pre-due row changes the ranks of its bill's later pre-due rows
     # only; a moved due date changes which of its reminders are pre-due (from_date null: all)
@@ -409,8 +425,10 @@ def _plan_aggregates(con: duckdb.DuckDBPyConnection) -> tuple[bool, tuple]:
         "_agg_changed_bills",
         f"""with moved as (
             select coalesce(a.bill_id, b.bill_id) as bill_id
-            from (select bill_id, due_date from mart.user_cycle) as a
-            full outer join {schema}.agg_bills as b
+            from (select t.bill_id, t.due_date from mart.user_cycle as t {in_scope}) as a
+            full outer join (
+                select t.bill_id, t.due_date from {schema}.agg_bills as t {in_scope}
+            ) as b
                 on b.bill_id = a.bill_id
             where a.bill_id is null or b.bill_id is null
                 or a.due_date is distinct from b.due_date
@@ -501,13 +519,28 @@ def _update_aggregate(con: duckdb.DuckDBPyConnection, name: str) -> None:
     changes.record(con, table, "select local_date from agg_scope_dates")
 
 
-def _save_agg_state(con: duckdb.DuckDBPyConnection) -> None:
-    """Record the users' score bands and experiments and the bills' due dates of this build."""
+def _save_agg_state(con: duckdb.DuckDBPyConnection, *, cycle_keyed: bool = False) -> None:
+    """Record the users' score bands and experiments and the bills' due dates of this build.
+    The due dates are rewritten for the bills of `cycle_scope_bills` only when mart.user_cycle
+    was updated by bill (`cycle_keyed`) and the state is there: the other bills' rows are
+    unchanged since the previous build, which saved them (at half of l a whole rewrite cost
+    0.84 CPU-s a day)."""
     schema = mart_state.SCHEMA
     con.execute(f"drop table if exists {schema}.agg_users")  # the state of older builds
     con.execute(
         f"create or replace table {schema}.agg_user_scopes as {mart_state.USER_SCOPES_STATE_SQL}"
     )
+    if cycle_keyed and temp.table_exists(con, schema, "agg_bills"):
+        con.execute(
+            f"""delete from {schema}.agg_bills
+            where bill_id in (select bill_id from cycle_scope_bills)"""
+        )
+        con.execute(
+            f"""insert into {schema}.agg_bills
+            select t.bill_id, t.due_date from mart.user_cycle as t
+            semi join cycle_scope_bills as s on s.bill_id = t.bill_id"""
+        )
+        return
     con.execute(
         f"""create or replace table {schema}.agg_bills as
         select bill_id, due_date from mart.user_cycle"""

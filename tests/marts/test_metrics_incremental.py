@@ -113,6 +113,15 @@ def _assert_equals_full_rebuild(w: Warehouse, settings: MetricSettings | None = 
             + list(HELPER_TABLES)
             + ["core.sms_messages", "core.sms_receipt_matches"]
         )
+        # and the build's own state (what the next build compares with): as a full build
+        # leaves it
+        tables += [
+            f"mart_build.{t}"
+            for (t,) in con.execute(
+                "select table_name from duckdb_tables() "
+                "where database_name = 'memory' and schema_name = 'mart_build' order by 1"
+            ).fetchall()
+        ]
         for table in tables:
             got = _rows(con, f"memory.{table}")
             want = _rows(con, f"ref.{table}")
