@@ -261,6 +261,9 @@ def _run_plan(con: duckdb.DuckDBPyConnection, build: BuildPlan, *, spark: Any = 
         for name in build.names:
             started = time.perf_counter()
             if name == mart_state.FLAGS_FILE and not build.flags.full:
+                build.flags.scope_pairs = mart_state.plan_pairs(
+                    con, build.settings.duplicate_window_minutes
+                )
                 if build.flags.scope_dates or build.flags.scope_users or build.flags.scope_pairs:
                     _flags_scope_rows(con, "_agg_flags_old")
                     mart_state.update_flags(con)

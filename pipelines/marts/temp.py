@@ -24,6 +24,8 @@ TEMP_TABLES: dict[str, str] = {
     "_flag_users_now": "per user: first opt-out time and marketing consent",
     "_flag_bills_now": "per bill: due date, amount and its successful repayments (count, Σ hash)",
     "_changed_bills": "bills whose due date, amount or successful repayments changed",
+    "_flag_bills_before": "per bill of those: the due date and settlement time the last"
+    " build's flags read",
     "_orders_days_now": "per epoch day of core.orders: rows, Σ hash of what the conversion"
     " reads (h) and of what mart.bnpl_orders reads (h_bnpl)",
     "_changed_edays": "epoch days whose sms_logs fingerprint changed",
@@ -32,8 +34,11 @@ TEMP_TABLES: dict[str, str] = {
     "flags_scope_users": "U: users the flags recompute on every date",
     "flags_scope_pairs": "P: (user, local date) pairs the flags recompute (changed bills)",
     "_read_dates": "S and the days before it the duplicate window reaches",
-    "_pair_read_dates": "P and, per user, the days before it the duplicate window reaches",
     "conv_scope_dates": "local dates sms_conversion_days recomputes",
+    # P, at the flags' turn (state.plan_pairs)
+    "_flag_bill_moves": "bills whose due date or settlement time the flags read moved, and"
+    " from when (null: every message)",
+    "_pair_read_dates": "P and, per user, the days before it the duplicate window reaches",
     # the scoped flags update (state.update_flags)
     "_read_edays": "epoch days around the read dates",
     "_pair_read_edays": "per user of P, the epoch days around its read dates",
