@@ -312,7 +312,7 @@ def _run_plan(con: duckdb.DuckDBPyConnection, build: BuildPlan, *, spark: Any = 
             build.seconds[name] = time.perf_counter() - started
         if not agg_planned:
             build.aggregates_full = True
-    mart_state.save(con, build.fingerprint)
+    mart_state.save(con, build.fingerprint, flags_full=build.flags.full)
     daily.save(con)
     by_date.save(con)
     cycle.save(con)

@@ -51,6 +51,8 @@ TEMP_TABLES: dict[str, str] = {
     "_agg_changed": "flags rows that changed (symmetric difference of the two above)",
     "_agg_changed_bills": "bills whose pre-due reminders' ranks or status may change",
     "_agg_changed_users": "users whose score band or experiment scopes changed",
+    "_message_bills_moved": "bills whose count of flags rows the scoped update moved, and"
+    " their new count (state.save)",
     "_changed_user_dates": "every local date of the messages of those users",
     "agg_scope_dates": "D: local dates the aggregates recompute",
     "agg_flags_dates": "the flags rows of D",

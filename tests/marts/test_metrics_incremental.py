@@ -473,6 +473,28 @@ def test_late_repayment_and_new_preference_touch_only_their_messages():
     assert not plan.flags.full and plan.flags.scope_pairs == 6
     _assert_equals_full_rebuild(w)
 
+    # a collection message of a bill core does not know yet (b9 of u5, sent 03-18), then the
+    # bill (due 03-20): the message, flagged with no bill before, is now a collection before
+    # its due date. A bill new to the state counts as a moved due date (no time bound), and
+    # a flags row of the last build names it: P is that message's day, 03-18
+    _sms(w, "lc9", "u5", "2024-03-18 10:00:00+08", bill_id="b9", purpose="overdue_collection")
+    run_build(w.con)
+    assert _new_flags(w, "lc9")[1] is False
+    _assert_equals_full_rebuild(w)
+    w.add(
+        "bills",
+        bill_id="b9",
+        user_id="u5",
+        cycle="2024-03",
+        statement_date="2024-03-05",
+        due_date="2024-03-20",
+        amount_due=50,
+    )
+    plan = run_build(w.con)
+    assert not plan.flags.full and plan.flags.scope_pairs == 1
+    assert _new_flags(w, "lc9")[1] is True
+    _assert_equals_full_rebuild(w)
+
 
 def test_gateway_receipts_update_only_the_messages_they_touch():
     """Receipts change a message's delivery and add the sends the log does not know; the
