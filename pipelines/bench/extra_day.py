@@ -6,7 +6,11 @@ with, in every row:
 
 - every calendar date moved forward by the same number of days (text `YYYY-MM-DD`, inside any
   timestamp spelling, and Parquet DATE / TIMESTAMP columns), so each row lands on the new day;
-- the primary key made new by appending `-x1` (for `users` and `experiment_assignments` also
+- the primary key made new by a day counter, `-x1` appended to an original key and `-xN`
+  turned into `-x(N+1)` on a key copied before, so a key stays as long over any number of
+  added days (an appended `-x1` a day grew the message ids past the contract's 64
+  characters after 13 days at scale l, and the day's rows were quarantined); for `users`
+  and `experiment_assignments` also
   the `user_id`, so the day's new users and their assignments stay consistent; for `sms_logs`
   also the caller's `out_id`, which names one send); other references (user, bill, order ids)
   keep pointing at existing rows.
@@ -29,6 +33,8 @@ from pathlib import Path
 from pipelines import contract
 
 SUFFIX = "-x1"
+# a key copied before ends in -x<N>: the next copy counts on
+COUNTED = re.compile(r"-x(\d+)$")
 DATE = re.compile(r"(?<!\d)(\d{4})-(\d{2})-(\d{2})(?!\d)")
 FORMATS = ("csv.gz", "parquet", "jsonl", "csv")
 
@@ -50,6 +56,14 @@ def _keys(source: str) -> set[str]:
         # gateway receipts (matched by it) and rematch those old messages
         keys.add("out_id")
     return keys
+
+
+def _next_key(value: str) -> str:
+    """The key of the next day's copy: `-x1` appended, or `-xN` counted on to `-x(N+1)`."""
+    m = COUNTED.search(value)
+    if m:
+        return f"{value[: m.start()]}-x{int(m.group(1)) + 1}"
+    return value + SUFFIX
 
 
 class _Shift:
@@ -85,7 +99,7 @@ def _csv(src: Path, dst: Path, keys: set[str], shift: _Shift) -> int:
         row = [shift.text(v) for v in row]
         for i in key_idx:
             if i < len(row) and row[i]:
-                row[i] += SUFFIX
+                row[i] = _next_key(row[i])
         writer.writerow(row)
         n += 1
     data = out.getvalue().encode(encoding)
@@ -105,7 +119,7 @@ def _jsonl(src: Path, dst: Path, keys: set[str], shift: _Shift) -> int:
             if isinstance(v, str):
                 rec[k] = shift.text(v)
                 if k in keys and rec[k]:
-                    rec[k] += SUFFIX
+                    rec[k] = _next_key(rec[k])
         lines.append(json.dumps(rec, ensure_ascii=False))
     dst.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return len(lines)
@@ -122,7 +136,14 @@ def _parquet(src: Path, dst: Path, keys: set[str], days: int) -> int:
         for name, typ in types.items():
             q = '"' + name.replace('"', '""') + '"'
             if name in keys:
-                exprs.append(f"{q} || '{SUFFIX}' as {q}")
+                # _next_key in SQL
+                counted = f"regexp_extract({q}, '-x(\\d+)$', 1)"
+                exprs.append(
+                    f"""case when {counted} <> ''
+                        then regexp_replace({q}, '-x\\d+$', '')
+                            || '-x' || (cast({counted} as bigint) + 1)
+                        else {q} || '{SUFFIX}' end as {q}"""
+                )
             elif typ == "DATE":
                 exprs.append(f"({q} + interval ({days}) day)::date as {q}")
             elif typ.startswith("TIMESTAMP"):

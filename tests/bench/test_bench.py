@@ -204,6 +204,33 @@ def test_extra_day_copies_the_last_day_with_new_keys(tmp_path):
     assert new_users.read_text(encoding="utf-8").splitlines()[1:] == [
         "u9-x1,2025-07-01 08:00:00,3000,A,yes,上海,"
     ]
+    # a second day copies the first one's keys with the count moved on, not a second suffix
+    # (the ids would outgrow the contract's 64 characters after some days: quarantined)
+    assert add_day(tmp_path)["new_day"] == "2025-07-02"
+    newer = tmp_path / "sms_logs" / "dt=2025-07-02" / "sms_logs-2025-07-02-001.csv"
+    assert [r.split(",")[0] for r in newer.read_text(encoding="utf-8").splitlines()[1:]] == [
+        "M1-x2",
+        "M2-x2",
+    ]
+
+
+def test_extra_day_counts_parquet_keys_on(tmp_path):
+    """In Parquet the keys get the same day counter: appended once, then counted on."""
+    import duckdb
+
+    from pipelines.bench.extra_day import add_day
+
+    folder = tmp_path / "sms_logs" / "dt=2025-06-30"
+    folder.mkdir(parents=True)
+    duckdb.sql(
+        "select * from (values ('P1', 'O1'), ('P2-x9', 'O2-x9'), ('P3', null)) "
+        "as t (message_id, out_id)"
+    ).write_parquet(str(folder / "sms_logs-2025-06-30.parquet"))
+    assert add_day(tmp_path)["new_day"] == "2025-07-01"
+    out = tmp_path / "sms_logs" / "dt=2025-07-01" / "sms_logs-2025-07-01.parquet"
+    assert duckdb.sql(
+        f"select message_id, out_id from read_parquet('{out}') order by 1"
+    ).fetchall() == [("P1-x1", "O1-x1"), ("P2-x10", "O2-x10"), ("P3-x1", None)]
 
 
 def test_the_peers_comparison_reads_a_published_file_with_segments(tmp_path, capsys):
