@@ -534,14 +534,12 @@ def _save_agg_state(con: duckdb.DuckDBPyConnection, *, cycle_keyed: bool = False
         f"create or replace table {schema}.agg_user_scopes as {mart_state.USER_SCOPES_STATE_SQL}"
     )
     if cycle_keyed and temp.table_exists(con, schema, "agg_bills"):
-        con.execute(
-            f"""delete from {schema}.agg_bills
-            where bill_id in (select bill_id from cycle_scope_bills)"""
-        )
-        con.execute(
-            f"""insert into {schema}.agg_bills
-            select t.bill_id, t.due_date from mart.user_cycle as t
-            semi join cycle_scope_bills as s on s.bill_id = t.bill_id"""
+        diff.replace_rows(
+            con,
+            f"{schema}.agg_bills",
+            "(select bill_id, due_date from mart.user_cycle)",
+            "select bill_id from cycle_scope_bills",
+            ("bill_id",),
         )
         return
     con.execute(

@@ -290,7 +290,4 @@ def save(con: duckdb.DuckDBPyConnection) -> None:
         else:
             changed = f"""select user_id, local_date from _cycle_changed_pairs
                 where source = '{kept.state}'"""
-        keys = f"({', '.join(kept.keys)})"
-        state = f"{SCHEMA}.{kept.state}"
-        con.execute(f"delete from {state} where {keys} in ({changed})")
-        con.execute(f"insert into {state} select * from {kept.now} where {keys} in ({changed})")
+        diff.replace_rows(con, f"{SCHEMA}.{kept.state}", kept.now, changed, kept.keys)

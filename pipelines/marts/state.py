@@ -406,20 +406,13 @@ def plan_pairs(con: duckdb.DuckDBPyConnection, window_minutes: int) -> int:
     brings no earlier day (its bill's messages of that day are in S already); before, every
     changed bill brought all the days of its reminders and collections: 28,569 user days
     at half of l on an ordinary day."""
-    settled_now = (
-        "s.settled_at" if temp.table_exists(con, "mart", "bill_state") else "null::timestamptz"
-    )
+    # (mart.bill_state exists here: the flags file reads it, so the build made it first)
     # a bill that no flags row of the last build names has no message whose flags its change
     # can move (a message new in this build is on a date of S): a bill new to the state, the
     # usual moved due date, mostly is one (without the state: every bill counts)
     named = (
         f"and b.bill_id in (select bill_id from {SCHEMA}.message_bills)"
         if temp.table_exists(con, SCHEMA, "message_bills")
-        else ""
-    )
-    joined_now = (
-        "left join mart.bill_state as s on s.bill_id = b.bill_id"
-        if temp.table_exists(con, "mart", "bill_state")
         else ""
     )
     temp.create(
@@ -429,15 +422,16 @@ def plan_pairs(con: duckdb.DuckDBPyConnection, window_minutes: int) -> int:
             b.bill_id,
             case
                 when b.due_date is not distinct from n.due_date and b.settled_known
-                    then least(b.settled_at, {settled_now})
+                    then least(b.settled_at, s.settled_at)
             end as from_at
         from _flag_bills_before as b
         left join _flag_bills_now as n
             on n.bill_id = b.bill_id
-        {joined_now}
+        left join mart.bill_state as s
+            on s.bill_id = b.bill_id
         where (b.due_date is distinct from n.due_date
                 or not b.settled_known
-                or b.settled_at is distinct from {settled_now})
+                or b.settled_at is distinct from s.settled_at)
             {named}""",
     )
     (moved, earliest) = con.execute(
@@ -726,8 +720,13 @@ def _save_message_bills(con: duckdb.DuckDBPyConnection, flags_full: bool) -> Non
         left join {state} as s
             on s.bill_id = delta.bill_id""",
     )
-    con.execute(f"delete from {state} where bill_id in (select bill_id from _message_bills_moved)")
-    con.execute(f"insert into {state} select bill_id, n from _message_bills_moved where n > 0")
+    diff.replace_rows(
+        con,
+        state,
+        "(select bill_id, n from _message_bills_moved where n > 0)",
+        "select bill_id from _message_bills_moved",
+        ("bill_id",),
+    )
 
 
 def _save_by_key(
@@ -738,10 +737,7 @@ def _save_by_key(
     are replaced; else the whole table is written. (`flag_bills` at half of l: 1.0 CPU-s a
     day rewritten whole.)"""
     if temp.exists(con, changed):
-        con.execute(f"delete from {SCHEMA}.{table} where {key} in (select {key} from {changed})")
-        con.execute(
-            f"insert into {SCHEMA}.{table} select * from {now} semi join {changed} using ({key})"
-        )
+        diff.replace_rows(con, f"{SCHEMA}.{table}", now, f"select {key} from {changed}", (key,))
     else:
         con.execute(f"create or replace table {SCHEMA}.{table} as select * from {now}")
 
