@@ -22,12 +22,16 @@ import heapq
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import cache
-
-import sqlglot
-from sqlglot import exp
+from typing import TYPE_CHECKING
 
 from pipelines import sqlfiles
 from pipelines.marts import parse_cache
+
+if TYPE_CHECKING:
+    from sqlglot import exp
+
+# sqlglot is imported where a file is parsed, not with the module: importing it costs about
+# 0.4 CPU-s, and a run whose parses are all in parse_cache never needs it.
 
 
 class LineageError(ValueError):
@@ -70,6 +74,8 @@ def _file_statement(name: str) -> exp.Expression:
 
 
 def _parse(name: str, text: str) -> exp.Expression:
+    import sqlglot
+
     statements = [s for s in sqlglot.parse(text, read="duckdb") if s is not None]
     if len(statements) != 1:
         raise LineageError(f"{name}: expected one statement, found {len(statements)}")
@@ -78,6 +84,8 @@ def _parse(name: str, text: str) -> exp.Expression:
 
 def parse_file(name: str, sql: str | None = None) -> MartFile:
     """The lineage of sql/<name>.sql (or of the given text)."""
+    from sqlglot import exp
+
     tree = statement(name, sql)
     if isinstance(tree, exp.Create):
         kind = str(tree.args.get("kind") or "").upper()
@@ -98,6 +106,8 @@ def parse_file(name: str, sql: str | None = None) -> MartFile:
 
 def _reads(tree: exp.Expression, written: str) -> frozenset[str]:
     # only schema-qualified names are tables: the unqualified ones are CTEs and aliases
+    from sqlglot import exp
+
     return frozenset(
         qualified(t) for t in tree.find_all(exp.Table) if t.db and qualified(t) != written
     )

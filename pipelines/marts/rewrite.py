@@ -26,13 +26,18 @@ import json
 import re
 from collections.abc import Mapping
 from functools import cache
+from typing import TYPE_CHECKING
 
 import duckdb
-from sqlglot import exp
 
 from pipelines import sqlfiles
 from pipelines.marts import parse_cache, temp
 from pipelines.marts.lineage import LineageError, file_table, qualified, statement
+
+if TYPE_CHECKING:
+    from sqlglot import exp
+# sqlglot is imported only where a file is rewritten (see lineage: most runs find the
+# rewritten text in parse_cache)
 
 _AS = re.compile(r"\s+as\s", re.IGNORECASE)
 
@@ -44,6 +49,8 @@ class RewriteError(ValueError):
 def created_query(name: str, sql: str | None = None) -> tuple[str, exp.Query]:
     """(table, query) of a file `create [or replace] table s.t as <query>` (the query is the
     parsed file's own node: copy it before changing it)."""
+    from sqlglot import exp
+
     try:
         tree = statement(name, sql)
     except LineageError:
@@ -129,6 +136,8 @@ def _edits(
     query: exp.Query, replace: Mapping[str, str], text: str, name: str
 ) -> list[tuple[int, int, str]]:
     """(start, end, new text) of every reference to a replaced table in the query."""
+    from sqlglot import exp
+
     edits: list[tuple[int, int, str]] = []
     found: set[str] = set()
     for table in query.find_all(exp.Table):
