@@ -18,6 +18,7 @@ from dagster_duckdb import DuckDBResource
 from pydantic import PrivateAttr
 
 from pipelines import settings
+from pipelines.ingest import vacuum
 from pipelines.ingest.warehouse import configure
 
 
@@ -36,6 +37,9 @@ class WarehouseResource(DuckDBResource):
     (almost all of it instance start-up, an in-memory database costs the same) and under 1 ms
     with it, for some 55 connections per run. Each step still gets its own session (its own
     temp tables and transaction), closed when the step ends.
+
+    That held connection also decides, before any step, whether this run's checkpoints vacuum
+    the warehouse's row groups (`pipelines.ingest.vacuum`: every N-th run does).
     """
 
     _instance: Any = PrivateAttr(default=None)
@@ -46,8 +50,11 @@ class WarehouseResource(DuckDBResource):
             # opened exactly as every step's connection is (DuckDB reuses an open instance
             # only for the same path and configuration); the library's exit closes it
             held = super().get_connection()
-            held.__enter__()
+            con = held.__enter__()
             self._instance = held
+            # whether this run's checkpoints vacuum (set for the instance the steps share)
+            if vacuum.plan_run(con):
+                context.log.info("this run lets DuckDB vacuum the warehouse's row groups")
 
     def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
         held, self._instance = self._instance, None
