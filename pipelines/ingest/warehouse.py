@@ -130,8 +130,19 @@ def ensure(con: duckdb.DuckDBPyConnection) -> None:
         "where database_name = current_database() and not temporary"
     ).fetchall()
     if set(present) >= EXPECTED_TABLES:
-        _pending_files(con)
-        _sms_logs_out_id(con)
+        # one look at the catalog for both upgrades (each step calls ensure; a look costs
+        # about 3 ms of CPU at scale m, whatever it asks)
+        out_ids, pending_files = con.execute(
+            "select count(*) filter (where schema_name in ('staging', 'core') "
+            "  and table_name = 'sms_logs' and column_name = 'out_id'), "
+            "count(*) filter (where schema_name = 'staging' "
+            "  and table_name like '\\_pending\\_%' escape '\\' and column_name = '_file') "
+            "from duckdb_columns() where database_name = current_database()"
+        ).fetchone()
+        if pending_files < len(LANDING_SOURCES):
+            _pending_files(con)
+        if out_ids < 2:
+            _sms_logs_out_id(con)
         return
     for name in (
         "schema_ingest",
