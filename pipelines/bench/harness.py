@@ -485,19 +485,31 @@ def run_bench(opts: Options, say=print) -> dict:
         )
         steps["floor"] = {**_figures(m), **m.result}
 
+    todo = set(opts.steps)
     if "full_run" in opts.steps:
         fresh_data_dir(full_dir, landing)
         steps["full_run"] = _run_step(root, full_dir, "full_run", opts.profile, say)
-        if serve.exists():
+        if steps["full_run"]["exit_code"] != 0:
+            # every later step measures the full run's warehouse (or a day added to it): on a
+            # failed one (half built, or none) their figures would mean nothing
+            reason = (steps["full_run"].get("summary") or {}).get("error") or (
+                f"exit code {steps['full_run']['exit_code']}"
+            )
+            skipped = sorted(todo - {"simulate", "floor", "full_run"})
+            say(f"full_run FAILED ({reason}); not run: {', '.join(skipped) or 'nothing'}")
+            for name in skipped:
+                steps[name] = {"skipped": "the full run failed"}
+            todo -= set(skipped)
+        elif serve.exists():
             steps["full_run"]["core_rows"] = serve_rows(serve)
 
-    if "peers" in opts.steps and (full_dir / "landing").is_dir():
+    if "peers" in todo and (full_dir / "landing").is_dir():
         steps["peers"] = run_peers(root, full_dir, serve, opts.fmt, say)
 
     if not serve.exists() and (inc_dir / "serve.duckdb").exists():
         serve = inc_dir / "serve.duckdb"  # an earlier incremental run moved the full run's folder
 
-    if "pages" in opts.steps and serve.exists():
+    if "pages" in todo and serve.exists():
         say(f"pages: every dashboard page x {opts.repeat}, uncached ...")
         m = step_process(
             "pages",
@@ -510,7 +522,7 @@ def run_bench(opts: Options, say=print) -> dict:
         )
         steps["pages"] = {**_figures(m), **m.result}
 
-    if "sql" in opts.steps and serve.exists():
+    if "sql" in todo and serve.exists():
         say(f"sql: a typical nudgescope sql query x {opts.repeat} ...")
         m = step_process(
             "sql",
@@ -538,7 +550,7 @@ def run_bench(opts: Options, say=print) -> dict:
         )
         steps["sql"]["cli_process"] = cli.as_dict()
 
-    if "incremental_run" in opts.steps and (full_dir / "warehouse.duckdb").exists():
+    if "incremental_run" in todo and (full_dir / "warehouse.duckdb").exists():
         from pipelines.bench.extra_day import add_day
 
         state = _tree_bytes(full_dir, skip="landing")
@@ -562,11 +574,11 @@ def run_bench(opts: Options, say=print) -> dict:
             "added": added,
             "in_place": not full_dir.exists(),
         }
-        if "peers" in opts.steps:
+        if "peers" in todo:
             scratch = run_peers(root, inc_dir, None, opts.fmt, say, only=("polars",))
             steps["peers_with_new_day"] = scratch
 
-    if "second_day_run" in opts.steps and (inc_dir / "serve.duckdb").exists():
+    if "second_day_run" in todo and (inc_dir / "serve.duckdb").exists():
         # The day incremental_run adds follows the data set's last day, the first of a month
         # at every scale (the month that ended stays in thirds: pipelines.serve.segments).
         # One more day, in the same month, is what most days cost.
@@ -579,7 +591,7 @@ def run_bench(opts: Options, say=print) -> dict:
             "added": added,
         }
 
-    if "compact_run" in opts.steps and (inc_dir / "serve.duckdb").exists():
+    if "compact_run" in todo and (inc_dir / "serve.duckdb").exists():
         # the nightly maintenance run: the month that ended (thirds) written once as one file
         say(f"compact_run: nudgescope compact on {inc_dir} ...")
         before = footprint.snapshot(inc_dir)
@@ -588,11 +600,11 @@ def run_bench(opts: Options, say=print) -> dict:
         if m.exit_code == 0:
             steps["compact_run"]["published"] = footprint.publish_figures(before, inc_dir)
 
-    if "noop_run" in opts.steps and (inc_dir / "warehouse.duckdb").exists():
+    if "noop_run" in todo and (inc_dir / "warehouse.duckdb").exists():
         steps["noop_run"] = _run_step(root, inc_dir, "noop_run", opts.profile, say)
 
     state_dir = inc_dir if (inc_dir / "serve.duckdb").exists() else full_dir
-    if "time_to_alert" in opts.steps and (state_dir / "serve.duckdb").exists():
+    if "time_to_alert" in todo and (state_dir / "serve.duckdb").exists():
         # on a throwaway copy: the step lands two more days of sms_logs (pipelines.bench
         # .alert_latency); removed afterwards, it is as large as the warehouse. The last step,
         # so without room for a copy it runs on the folder itself.

@@ -146,6 +146,12 @@ def _met(v: bool | None) -> str:
     return {True: "[green]yes[/green]", False: "[red]no[/red]", None: "—"}[v]
 
 
+def _why(step: dict) -> str:
+    """The start of a failed run's error, as its summary gives it."""
+    error = str((step.get("summary") or {}).get("error") or "")
+    return error if len(error) <= 80 else error[:79] + "…"
+
+
 def table(report: dict):
     from rich.table import Table
 
@@ -179,6 +185,9 @@ def table(report: dict):
 
     def add(name, label, figure, target, met):
         s = steps.get(name, {})
+        if s.get("skipped"):
+            t.add_row(label, "", "", "", f"not run: {s['skipped']}", target, "")
+            return
         ok = met if rss_met(name) is not False else False
         fail = s.get("exit_code")
         t.add_row(
@@ -186,7 +195,7 @@ def table(report: dict):
             _s(s.get("wall_s")),
             _s(s.get("cpu_s")),
             _gb(s.get("peak_rss_bytes")),
-            "[red]failed[/red]" if fail else figure,
+            f"[red]failed[/red] {_why(s)}" if fail else figure,
             target,
             _met(False if fail else ok),
         )
@@ -309,7 +318,11 @@ def table(report: dict):
         share = (
             f"{second['wall_s'] / full['wall_s']:.0%} of full (CPU "
             f"{second['cpu_s'] / full['cpu_s']:.0%})"
-            if full and full.get("wall_s") and full.get("cpu_s") and not second.get("exit_code")
+            if full
+            and full.get("wall_s")
+            and full.get("cpu_s")
+            and second.get("wall_s")
+            and not second.get("exit_code")
             else "—"
         )
         add("second_day_run", "incremental run (+1 more day, same month)", share, "", None)

@@ -448,3 +448,40 @@ def test_against_an_unknown_revision_is_a_clear_error(_isolated_data_dir, capsys
                  "--against", "no-such-rev-xyz"])  # fmt: skip
     assert code != 0
     assert "no-such-rev-xyz" in capsys.readouterr().err
+
+
+def test_a_failed_full_run_stops_the_steps_that_measure_its_warehouse(
+    _isolated_data_dir, monkeypatch, capsys
+):
+    # at half of l a full run once failed (no space left for DuckDB's spill) and the bench
+    # went on to add a day to the half-built warehouse, timing a whole build as "a day"
+    from pipelines.bench import harness
+
+    calls = []
+
+    def failing(root, data_dir, name, profile, say, new_day=None):
+        calls.append(name)
+        return {
+            "wall_s": 3.0,
+            "cpu_s": 4.0,
+            "peak_rss_bytes": 1,
+            "exit_code": 1,
+            "summary": {"success": False, "error": "marts: IO Error: No space left on device"},
+        }
+
+    monkeypatch.setattr(harness, "_run_step", failing)
+    steps = ["full_run", "pages", "sql", "incremental_run", "second_day_run", "noop_run"]
+    code = main(
+        ["bench", "--scale", "s", "--users", "20", "--months", "1", "--repeat", "1"]
+        + ["--steps", ",".join(steps)]
+    )
+    said = capsys.readouterr()
+    assert calls == ["full_run"]
+    assert "full_run FAILED (marts: IO Error: No space left on device)" in said.err
+    latest = json.loads((_isolated_data_dir / "bench" / "latest-s.json").read_text("utf-8"))
+    for name in steps[1:]:
+        assert latest["steps"][name] == {"skipped": "the full run failed"}
+    verdicts = {v["target"]: v for v in latest["verdicts"]}
+    assert verdicts["incremental day / full run"]["met"] is None
+    assert code != 0
+    assert said.out.count("not run:") == len(steps) - 1  # a row for each step not run
