@@ -246,7 +246,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--repeat", type=int, default=20)
     p.add_argument("--profile", type=Path)
     a = p.parse_args(argv)
-    _write(a.result, STEPS[a.step](a))
+    result = STEPS[a.step](a)
+    _write(a.result, result)
+    # a run or compaction that failed is a failed step (its figures are not a measurement)
+    if result.get("success") is False:
+        return result.get("exit_code") or 1
     return 0
 
 

@@ -485,3 +485,20 @@ def test_a_failed_full_run_stops_the_steps_that_measure_its_warehouse(
     assert verdicts["incremental day / full run"]["met"] is None
     assert code != 0
     assert said.out.count("not run:") == len(steps) - 1  # a row for each step not run
+
+
+def test_a_step_whose_run_failed_exits_with_the_runs_code(tmp_path, monkeypatch):
+    # the process's exit code is what the bench reads as the step's; a failed pipeline run
+    # used to leave it 0, so a failed full run looked measured
+    from pipelines.bench import step
+
+    monkeypatch.setitem(
+        step.STEPS, "run", lambda a: {"success": False, "error": "marts: disk full", "exit_code": 1}
+    )
+    result = tmp_path / "r.json"
+    assert step.main(["run", "--result", str(result), "--data-dir", str(tmp_path)]) == 1
+    assert json.loads(result.read_text("utf-8"))["error"] == "marts: disk full"
+    monkeypatch.setitem(step.STEPS, "run", lambda a: {"success": True, "exit_code": 0})
+    assert step.main(["run", "--result", str(result), "--data-dir", str(tmp_path)]) == 0
+    monkeypatch.setitem(step.STEPS, "compact", lambda a: {"success": False, "error": "x"})
+    assert step.main(["compact", "--result", str(result), "--data-dir", str(tmp_path)]) == 1
