@@ -51,9 +51,14 @@ class WarehouseResource(DuckDBResource):
             # only for the same path and configuration); the library's exit closes it
             held = super().get_connection()
             con = held.__enter__()
-            self._instance = held
             # whether this run's checkpoints vacuum (set for the instance the steps share)
-            if vacuum.plan_run(con):
+            try:
+                vacuums = vacuum.plan_run(con)
+            except BaseException:
+                held.__exit__(None, None, None)  # the run stops here: leave the file free
+                raise
+            self._instance = held
+            if vacuums:
                 context.log.info("this run lets DuckDB vacuum the warehouse's row groups")
 
     def teardown_after_execution(self, context: dg.InitResourceContext) -> None:

@@ -127,10 +127,12 @@ def run_pipeline(
     goes into the run's config. Nothing to do (every file loaded, serve.duckdb current): no
     Dagster import, no run, `up_to_date`.
     """
+    from pipelines.ingest import vacuum
     from pipelines.marts import MetricSettings
 
     t0 = time.monotonic()
     paths = _cli_paths(data_dir)
+    vacuum.every()  # a bad NUDGESCOPE_VACUUM_EVERY is a UserError here, before any run
     # a CLI run always builds with the default settings: a publish made with others is stale
     todo = planner.plan(paths, MetricSettings().as_params(), retry_notifications=True)
     summary = RunSummary("", False, 0.0, todo.range, ignored=todo.scan.ignored, serve=paths.serve)
@@ -284,6 +286,16 @@ def _first_failure(result) -> str:
                 return clean_error(
                     f"check {data.check_name} on {data.asset_key.to_user_string()} failed"
                 )
+        if ev.event_type == dg.DagsterEventType.RESOURCE_INIT_FAILURE:
+            # a resource failed before any step (the warehouse could not be opened, …)
+            err = getattr(ev.event_specific_data, "error", None)
+            cause = err.cause if err is not None and err.cause is not None else err
+            if cause is None:
+                return "resources: failed to start"
+            msg = cause.message
+            if cause.cls_name == "UserError":  # its own words, without the class name
+                msg = msg.split(": ", 1)[-1]
+            return clean_error(f"resources: {msg}")
     return "the run failed"
 
 

@@ -134,3 +134,33 @@ def test_the_run_decides_once_and_every_step_sees_it(tmp_path, monkeypatch):
     assert seen == [(100, 100), (0, 0), (100, 100)]
     with duckdb.connect(path, read_only=True) as con:
         assert _state(con) == 0
+
+
+def test_a_bad_setting_stops_the_run_at_its_start_naming_it(tmp_path, monkeypatch):
+    from pipelines.orchestration.run import _first_failure
+
+    monkeypatch.setenv(vacuum.EVERY_ENV, "0")
+    path = tmp_path / "warehouse.duckdb"
+
+    @dg.asset
+    def one(duckdb: WarehouseResource) -> int:
+        return 1
+
+    result = dg.materialize(
+        [one], resources={"duckdb": WarehouseResource(database=str(path))}, raise_on_error=False
+    )
+    assert not result.success
+    assert _first_failure(result) == (
+        "resources: NUDGESCOPE_VACUUM_EVERY='0': expected a whole number of runs, 1 or more"
+    )
+    # the held connection was closed: the file is free for a plain read-only open
+    duckdb.connect(str(path), read_only=True).close()
+
+
+def test_the_cli_run_refuses_a_bad_setting_before_it_plans(tmp_path, monkeypatch):
+    from pipelines.orchestration.run import run_pipeline
+
+    monkeypatch.setenv(vacuum.EVERY_ENV, "eight")
+    with pytest.raises(UserError, match="NUDGESCOPE_VACUUM_EVERY='eight'"):
+        run_pipeline(tmp_path)
+    assert not (tmp_path / "warehouse.duckdb").exists()
