@@ -272,14 +272,23 @@ def _check_warnings(result) -> list[str]:
     return out
 
 
+def _error_text(err) -> str:
+    """What went wrong, in the failing code's words: Dagster's wrappers ("Error occurred while
+    executing op …") are skipped for their cause, and the exception's qualified class name
+    before its message is dropped."""
+    while err.cause is not None and err.cls_name.startswith("Dagster"):
+        err = err.cause
+    head, sep, rest = err.message.partition(": ")
+    return clean_error(rest if sep and head.rsplit(".", 1)[-1] == err.cls_name else err.message)
+
+
 def _first_failure(result) -> str:
     import dagster as dg
 
     for ev in result.all_events:
         if ev.is_step_failure:
             err = ev.step_failure_data.error
-            msg = err.message if err else "step failed"
-            return clean_error(f"{ev.step_key}: {msg}")
+            return f"{ev.step_key}: {_error_text(err) if err else 'step failed'}"
         if ev.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION:
             data = ev.event_specific_data
             if not data.passed and data.severity == dg.AssetCheckSeverity.ERROR:
@@ -289,13 +298,7 @@ def _first_failure(result) -> str:
         if ev.event_type == dg.DagsterEventType.RESOURCE_INIT_FAILURE:
             # a resource failed before any step (the warehouse could not be opened, …)
             err = getattr(ev.event_specific_data, "error", None)
-            cause = err.cause if err is not None and err.cause is not None else err
-            if cause is None:
-                return "resources: failed to start"
-            msg = cause.message
-            if cause.cls_name == "UserError":  # its own words, without the class name
-                msg = msg.split(": ", 1)[-1]
-            return clean_error(f"resources: {msg}")
+            return f"resources: {_error_text(err) if err else 'failed to start'}"
     return "the run failed"
 
 

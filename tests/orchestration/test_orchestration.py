@@ -467,3 +467,29 @@ def test_the_compaction_step_refuses_a_warehouse_ahead_of_the_publish(_isolated_
     assert s.months == ["2025-03"] and s.run_id
     assert not s.success and "compaction refused: the warehouse has writes" in s.error
     assert query(data / "serve.duckdb", "select data_version from meta")[0][0] == version
+
+
+def test_a_failed_step_is_reported_in_the_failing_codes_words():
+    # Dagster wraps what a step raised ("Error occurred while executing op …"); the summary
+    # gives the cause, without its qualified class name
+    import duckdb
+
+    from pipelines.errors import UserError
+    from pipelines.orchestration.run import _first_failure
+
+    @dg.asset
+    def settings_step() -> None:
+        raise UserError("NUDGESCOPE_MEMORY_LIMIT='lots' is not a DuckDB memory size")
+
+    @dg.asset
+    def full_disk() -> None:
+        raise duckdb.IOException('IO Error: Could not write file "w.tmp": No space left on device')
+
+    first = dg.materialize([settings_step], raise_on_error=False)
+    second = dg.materialize([full_disk], raise_on_error=False)
+    assert _first_failure(first) == (
+        "settings_step: NUDGESCOPE_MEMORY_LIMIT='lots' is not a DuckDB memory size"
+    )
+    assert _first_failure(second) == (
+        'full_disk: IO Error: Could not write file "w.tmp": No space left on device'
+    )
