@@ -34,6 +34,9 @@ DEFAULT_MEMORY_LIMIT = "5GB"
 def configure(con: duckdb.DuckDBPyConnection) -> None:
     """Session settings every pipeline connection uses."""
     con.execute(f"set TimeZone = '{TIMEZONE}'")
+    # DuckDB draws its own progress bar on stdout for any statement over 2 s: in a terminal
+    # it tears through `nudgescope run`'s progress display, in a log it leaves lines of bars
+    con.execute("set enable_progress_bar = false")
     con.execute("set preserve_insertion_order = true")
     limit = os.environ.get(MEMORY_LIMIT_ENV, DEFAULT_MEMORY_LIMIT)
     try:
