@@ -2,7 +2,7 @@
 
 A row of user_cycle (one per bill) is a function of its bill's row in `mart.bill_state`, of
 its user's rows in the other inputs, and of `as_of`. Until this module it was rebuilt in full
-on every run (at half of scale l 30 of a new day's 186 CPU-s; docs/performance.md). An
+on every run (at half of scale l 30 of a new day's 186 CPU-s; docs/performance-history.md). An
 incremental build now recomputes the union of:
 
 - the bills whose columns taken from `mart.bill_state` (user, cycle, dates, score band,

@@ -8,7 +8,8 @@ itself is in DuckDB: on a day's run at m the collector made about 690 passes cos
 0.6-0.7 CPU-s, most of them young-generation passes that found next to nothing, and five full
 ones that walked every object of the imported code. With the first threshold at 50,000, set as
 `nudgescope run` starts, it makes about 146 passes (most of them while the command's own
-modules are imported, before it can set anything), 0.16 CPU-s (docs/performance.md, item 51).
+modules are imported, before it can set anything), 0.16 CPU-s
+(docs/performance-history.md, item 51).
 Memory is not the concern: the objects that die in cycles between passes are small next to
 DuckDB's buffers.
 """
