@@ -18,8 +18,8 @@ changes its day. The writes are noted in the change log by date (a publish keeps
 `mart.bnpl_orders` in segments).
 
 Before, both files ran over every row on every run (at m on a day: bnpl_orders 0.35 CPU-s and
-its 314k rows written again at the commit, the checkout metrics 0.47-0.54; docs/performance-history.md,
-items 52 and 54).
+its 314k rows written again at the commit, the checkout metrics 0.47-0.54;
+docs/performance-history.md, items 52 and 54).
 
 Full rebuild when the flags are rebuilt in full (first build, settings or SQL changed, no
 incremental), when the table or its saved fingerprint is missing (state kept by older code:
