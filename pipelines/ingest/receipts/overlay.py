@@ -53,7 +53,7 @@ from pipelines import sqlfiles
 from pipelines.contract import RECEIPTS
 from pipelines.ingest import changes
 from pipelines.ingest.warehouse import late_rows
-from pipelines.schema import core_table_ddl
+from pipelines.schema import column_ddl, core_table_ddl
 
 MATCHES, MESSAGES = "core/sms_receipt_matches", "core/sms_messages"
 STATE_SCHEMA = "mart_build"  # private (never published), next to the marts' own state
@@ -131,8 +131,9 @@ def refresh(con: duckdb.DuckDBPyConnection) -> Refresh:
     done = Refresh(full, _log_days(con, trusted), _receipt_days(con, trusted))
     con.execute(f"drop table if exists {MESSAGE_EDAYS}")
     if full:
+        sqlfiles.run(con, MATCHES)
+        _create_declared(con, "core.sms_messages", _file_query(MESSAGES))
         for name in (MATCHES, MESSAGES):
-            sqlfiles.run(con, name)
             changes.record_whole(con, name.replace("/", "."))
     else:
         _update(con)
@@ -507,11 +508,33 @@ def _matches_sql() -> str:
     return query.strip().rstrip(";")
 
 
+def _file_query(name: str) -> str:
+    """The query of the file `core/<table>` that creates core.<table> (`create or replace
+    table core.<table> as <query>`)."""
+    table = name.replace("/", ".")
+    _, found, query = sqlfiles.load(name).partition(f"create or replace table {table} as")
+    if not found:
+        raise RuntimeError(f"{name}: unexpected shape, no `create or replace table {table} as`")
+    return query.strip().rstrip(";")
+
+
+def _create_declared(con: duckdb.DuckDBPyConnection, table: str, query: str) -> None:
+    """`create or replace table <table> as <query>`, but with the table declared first, so
+    each column gets its compression where it is not DuckDB's choice (`schema.column_ddl`:
+    the free text with zstd); the rows are the same."""
+    cols = con.execute(f"describe {query}").fetchall()  # column_name, column_type, ...
+    con.execute(
+        f"create or replace table {table} ("
+        + ", ".join(column_ddl(name, type_) for name, type_, *_ in cols)
+        + ")"
+    )
+    con.execute(f"insert into {table} {query}")
+
+
 def _messages_sql() -> str:
     """The messages file over the changed log rows and their matches (a query)."""
-    text = sqlfiles.load(MESSAGES)
-    _, found, query = text.partition("create or replace table core.sms_messages as")
-    if not found or query.count("from core.sms_receipt_matches") != 1:
+    query = _file_query(MESSAGES)
+    if query.count("from core.sms_receipt_matches") != 1:
         raise RuntimeError(f"{MESSAGES}: unexpected shape for the incremental update")
     query = query.replace("from core.sms_receipt_matches", "from _ov_matches")
     query = query.replace("select * from core.sms_logs", "select * from _ov_logs")
