@@ -14,7 +14,7 @@ from pipelines import sqlfiles
 from pipelines.contract import LANDING_SOURCES, SOURCES
 from pipelines.errors import UserError
 from pipelines.ingest.validate import lit, q
-from pipelines.schema import core_columns, core_table_ddl
+from pipelines.schema import column_ddl, core_columns, core_table_ddl
 from pipelines.settings import TIMEZONE
 
 
@@ -183,10 +183,13 @@ def _sms_logs_out_id(con: duckdb.DuckDBPyConnection) -> None:
             "cast(null as VARCHAR) as out_id" if c == "out_id" else q(c)
             for c, _ in core_columns("sms_logs")
         )
+        # declared like a new warehouse's table (its text with zstd: schema.column_ddl)
+        ddl = ", ".join(column_ddl(c, t) for c, t in core_columns("sms_logs"))
         con.execute("begin")
         try:
+            con.execute(f'create table {schema}."_sms_logs_new" ({ddl})')
             con.execute(
-                f'create table {schema}."_sms_logs_new" as select {cols} from {schema}.sms_logs'
+                f'insert into {schema}."_sms_logs_new" select {cols} from {schema}.sms_logs'
             )
             con.execute(f"drop table {schema}.sms_logs")
             con.execute(f'alter table {schema}."_sms_logs_new" rename to sms_logs')

@@ -46,6 +46,12 @@ def test_ensure_adds_out_id_and_the_pending_file_column_to_an_old_warehouse(tmp_
     assert con.execute("select message_id, out_id, _row from core.sms_logs").fetchall() == [
         ("m1", None, 1)
     ]
+    for schema in ("staging", "core"):  # made again as a new warehouse's: its text in zstd
+        (ddl,) = con.execute(
+            "select sql from duckdb_tables() where schema_name = $s and table_name = 'sms_logs'",
+            {"s": schema},
+        ).fetchone()
+        assert '"content" VARCHAR USING COMPRESSION ZSTD' in ddl, ddl
     assert _columns(con, "staging", "_pending_orders")[-1] == "_file"
     # and a warehouse that has both is left as it is
     warehouse.ensure(con)
