@@ -72,6 +72,20 @@ def setting(con: duckdb.DuckDBPyConnection, name: str, value: object) -> Iterato
         con.execute(f"set {name} = $v", {"v": kept})
 
 
+def create_declared(con: duckdb.DuckDBPyConnection, table: str, query: str) -> None:
+    """`create or replace table <table> as <query>`, but declared first from the query's
+    columns, so each column gets its compression where it is not DuckDB's choice
+    (`schema.column_ddl`: the SMS text with zstd), then filled by an insert of the same
+    rows (in the query's order, where it has an ORDER BY)."""
+    cols = con.execute(f"describe {query}").fetchall()  # column_name, column_type, ...
+    con.execute(
+        f"create or replace table {table} ("
+        + ", ".join(column_ddl(name, type_) for name, type_, *_ in cols)
+        + ")"
+    )
+    con.execute(f"insert into {table} {query}")
+
+
 def late_rows(table: str, rest: str, alias: str = "t") -> str:
     """`select * from <table>` of the rows that `select <alias>.rowid from <table> as <alias>
     <rest>` finds (`rest`: its joins and where clause), in two passes: the row ids first,
@@ -183,13 +197,11 @@ def _sms_logs_out_id(con: duckdb.DuckDBPyConnection) -> None:
             "cast(null as VARCHAR) as out_id" if c == "out_id" else q(c)
             for c, _ in core_columns("sms_logs")
         )
-        # declared like a new warehouse's table (its text with zstd: schema.column_ddl)
-        ddl = ", ".join(column_ddl(c, t) for c, t in core_columns("sms_logs"))
         con.execute("begin")
         try:
-            con.execute(f'create table {schema}."_sms_logs_new" ({ddl})')
-            con.execute(
-                f'insert into {schema}."_sms_logs_new" select {cols} from {schema}.sms_logs'
+            # declared like a new warehouse's table (its text with zstd)
+            create_declared(
+                con, f'{schema}."_sms_logs_new"', f"select {cols} from {schema}.sms_logs"
             )
             con.execute(f"drop table {schema}.sms_logs")
             con.execute(f'alter table {schema}."_sms_logs_new" rename to sms_logs')

@@ -53,8 +53,7 @@ import duckdb
 
 from pipelines.ingest import changes
 from pipelines.ingest.validate import lit, q
-from pipelines.ingest.warehouse import any_row_order, setting
-from pipelines.schema import column_ddl
+from pipelines.ingest.warehouse import any_row_order, create_declared, setting
 
 # The published tables kept as segments: the date column that picks a row's slice, and the
 # order a segment holds the rows in (None: as the warehouse has them). The two tables the
@@ -160,16 +159,6 @@ def present(con: duckdb.DuckDBPyConnection, catalog: str) -> Tables:
         ).fetchall()
     )
     return [(s, t, col) for (s, t), (col, _) in sorted(SEGMENTED.items()) if (s, t) in have]
-
-
-def _column_types(
-    con: duckdb.DuckDBPyConnection, catalog: str, schema: str, table: str
-) -> list[tuple[str, str]]:
-    return con.execute(
-        "select column_name, data_type from duckdb_columns() where database_name = $c "
-        "and schema_name = $s and table_name = $t order by column_index",
-        {"c": catalog, "s": schema, "t": table},
-    ).fetchall()
 
 
 def _columns(con: duckdb.DuckDBPyConnection, catalog: str, schema: str, table: str) -> str:
@@ -363,17 +352,13 @@ def write(
         with any_row_order(con), write_once(con):
             for schema, table, col in tables:
                 order = SEGMENTED[(schema, table)][1]
-                target = f"__segment_out.{inner_name(schema, table)}"
                 # declared, not `create table as`: the free text is stored with zstd
-                cols = ", ".join(
-                    column_ddl(name, type_)
-                    for name, type_ in _column_types(con, catalog, schema, table)
-                )
-                con.execute(f"create table {target} ({cols})")
-                con.execute(
-                    f"insert into {target} select * "
-                    f"from {q(catalog)}.{q(schema)}.{q(table)} where {_slice_filter(col, seg.key)}"
-                    + (f" order by {order}" if order else "")
+                create_declared(
+                    con,
+                    f"__segment_out.{inner_name(schema, table)}",
+                    f"select * from {q(catalog)}.{q(schema)}.{q(table)} "
+                    f"where {_slice_filter(col, seg.key)}"
+                    + (f" order by {order}" if order else ""),
                 )
             con.execute("checkpoint __segment_out")
     finally:

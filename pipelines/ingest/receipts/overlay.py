@@ -52,8 +52,8 @@ import duckdb
 from pipelines import sqlfiles
 from pipelines.contract import RECEIPTS
 from pipelines.ingest import changes
-from pipelines.ingest.warehouse import late_rows
-from pipelines.schema import column_ddl, core_table_ddl
+from pipelines.ingest.warehouse import create_declared, late_rows
+from pipelines.schema import core_table_ddl
 
 MATCHES, MESSAGES = "core/sms_receipt_matches", "core/sms_messages"
 STATE_SCHEMA = "mart_build"  # private (never published), next to the marts' own state
@@ -132,7 +132,7 @@ def refresh(con: duckdb.DuckDBPyConnection) -> Refresh:
     con.execute(f"drop table if exists {MESSAGE_EDAYS}")
     if full:
         sqlfiles.run(con, MATCHES)
-        _create_declared(con, "core.sms_messages", _file_query(MESSAGES))
+        create_declared(con, "core.sms_messages", _file_query(MESSAGES))
         for name in (MATCHES, MESSAGES):
             changes.record_whole(con, name.replace("/", "."))
     else:
@@ -497,11 +497,8 @@ def _update(con: duckdb.DuckDBPyConnection) -> None:
 
 def _matches_sql() -> str:
     """The matches file over the receipts of R and the log rows they name (a query)."""
-    text = sqlfiles.load(MATCHES)
-    _, found, query = text.partition("create or replace table core.sms_receipt_matches as")
-    if not found or query.count("from core.sms_receipts") != 1:
-        raise RuntimeError(f"{MATCHES}: unexpected shape for the incremental update")
-    if query.count("from core.sms_logs") != 1:
+    query = _file_query(MATCHES)
+    if query.count("from core.sms_receipts") != 1 or query.count("from core.sms_logs") != 1:
         raise RuntimeError(f"{MATCHES}: unexpected shape for the incremental update")
     query = query.replace("from core.sms_receipts", "from _ov_receipts")
     query = query.replace("from core.sms_logs", "from _ov_match_logs")
@@ -516,19 +513,6 @@ def _file_query(name: str) -> str:
     if not found:
         raise RuntimeError(f"{name}: unexpected shape, no `create or replace table {table} as`")
     return query.strip().rstrip(";")
-
-
-def _create_declared(con: duckdb.DuckDBPyConnection, table: str, query: str) -> None:
-    """`create or replace table <table> as <query>`, but with the table declared first, so
-    each column gets its compression where it is not DuckDB's choice (`schema.column_ddl`:
-    the free text with zstd); the rows are the same."""
-    cols = con.execute(f"describe {query}").fetchall()  # column_name, column_type, ...
-    con.execute(
-        f"create or replace table {table} ("
-        + ", ".join(column_ddl(name, type_) for name, type_, *_ in cols)
-        + ")"
-    )
-    con.execute(f"insert into {table} {query}")
 
 
 def _messages_sql() -> str:
