@@ -45,6 +45,7 @@ import re
 from collections import defaultdict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -53,7 +54,39 @@ from pipelines.whatif.estimate import Lin, Quantity, binomial, interpolation, po
 from pipelines.whatif.policy import Policy, Scope, Weights
 from pipelines.whatif.rules import ALL_FILTERS, FILTERS, REMOVING, VIOLATIONS
 
-QueryFn = Callable[[str, dict[str, object]], list[dict[str, object]]]
+# A query's result: rows as dicts, or a pandas DataFrame (the dashboard's cached queries return
+# one; the count tables read it by column, with no Python loop over its rows).
+Result = Any
+QueryFn = Callable[[str, dict[str, object]], Result]
+
+
+def rows(result: Result) -> list[dict[str, object]]:
+    """A query result as a list of rows (dicts)."""
+    return result.to_dict("records") if hasattr(result, "to_dict") else list(result)
+
+
+def _column(result: Result, name: str, *, text: bool = False) -> np.ndarray:
+    """One column of a query result as an array: int64 with nulls as 0, or str with `text`."""
+    if hasattr(result, "columns"):  # a DataFrame
+        col = result[name]
+        if text:
+            return col.astype(str).to_numpy(dtype=str)
+        return col.fillna(0).to_numpy(dtype=np.int64)
+    if text:
+        return np.array([str(r[name]) for r in result], dtype=str)
+    return np.array([int(r[name] or 0) for r in result], dtype=np.int64)
+
+
+def _cell_index(result: Result) -> tuple[list[tuple[str, str]], np.ndarray]:
+    """The distinct (month, band_key) of a result, sorted, and each row's index among them."""
+    months, bands = _column(result, "month", text=True), _column(result, "band_key", text=True)
+    # "\x01" sorts below every printable character, so the joined keys sort as the (month,
+    # band) pairs do (numpy's strings drop a trailing "\0", so not that)
+    joined = np.char.add(np.char.add(months, "\x01"), bands)
+    keys, inverse = np.unique(joined, return_inverse=True)
+    cells = [tuple(str(k).split("\x01", 1)) for k in keys]
+    return cells, inverse.reshape(-1)
+
 
 OUTCOMES = (
     "on_time_repayments",
@@ -192,24 +225,26 @@ def load_inputs(query: QueryFn, scope: Scope) -> Inputs:
     notes: list[str] = []
 
     complaints: dict[tuple[str, bool], int] = defaultdict(int)
-    for r in query(sqlfiles.load("whatif/complaints"), params):
+    for r in rows(query(sqlfiles.load("whatif/complaints"), params)):
         complaints[(str(r["rule_group"]), bool(r["is_regulator"]))] += int(r["complaints"])
     for group in {r.complaint_group for r in FILTERS} | {"daily_cap", "promo"}:
         for reg in (False, True):
             n = complaints.get((group, reg), 0)
             q[f"complaints:{group}:{int(reg)}"] = poisson(n, f"complaints {group} reg={reg}")
 
-    opt_outs = sum(int(r["opt_outs"]) for r in query(sqlfiles.load("whatif/opt_outs"), params))
+    opt_outs = sum(
+        int(r["opt_outs"]) for r in rows(query(sqlfiles.load("whatif/opt_outs"), params))
+    )
     q["opt_outs"] = poisson(opt_outs, "opt-outs")
 
-    rows = query(sqlfiles.load("whatif/bills"), params)
-    exp, _ = _experiment(rows, scope.experiment)
+    bills = rows(query(sqlfiles.load("whatif/bills"), params))
+    exp, _ = _experiment(bills, scope.experiment)
     groups: dict[tuple[str, str, str], dict[str, int]] = defaultdict(lambda: defaultdict(int))
     if exp is None:
         notes.append("no_experiment")
     else:
         arm_counts: dict[tuple[int, str], dict[str, int]] = defaultdict(lambda: defaultdict(int))
-        for r in rows:
+        for r in bills:
             in_arm = r["experiment_id"] == exp.experiment_id and r["arm"]
             group = str(r["arm"]) if in_arm else OUTSIDE
             g = groups[(str(r["month"]), str(r["band_key"]), group)]
@@ -318,34 +353,49 @@ class CountTables:
 
 
 def count_tables(query: QueryFn, scope: Scope) -> CountTables:
-    """Run the two count queries of a scope (every filter set; the same for every policy)."""
+    """Run the two count queries of a scope (every filter set; the same for every policy) and
+    scatter their rows into the arrays, column by column (thousands of rows at m: a loop over
+    them in Python was a fifth of the trade-offs page's every rerun)."""
     params = {**scope.params(), "filter_sets": list(range(N_SETS))}
     frows = query(sqlfiles.load("whatif/filter_counts"), params)
-    cells = sorted({(str(r["month"]), str(r["band_key"])) for r in frows})
-    at = {c: i for i, c in enumerate(cells)}
+    if not len(frows):
+        cells: list[tuple[str, str]] = []
+        empty = np.zeros((N_SETS, 0, len(FILTER_COLUMNS)), dtype=np.int64)
+        caps = np.zeros((N_SETS, 0, N_CAPS + 1), dtype=np.int64)
+        days = np.zeros((N_SETS, 0, N_CAPS + 2, N_CAPS + 1), dtype=np.int64)
+        return CountTables(cells, empty, caps, caps.copy(), days, days.copy())
+    cells, cell_of = _cell_index(frows)
     n = len(cells)
     filt = np.zeros((N_SETS, n, len(FILTER_COLUMNS)), dtype=np.int64)
-    for r in frows:
-        filt[int(r["set_filters"]), at[(str(r["month"]), str(r["band_key"]))]] = [
-            int(r[_READ_AS.get(k, k)] or 0) for k in FILTER_COLUMNS
-        ]
+    values = np.stack([_column(frows, _READ_AS.get(k, k)) for k in FILTER_COLUMNS], axis=1)
+    filt[_column(frows, "set_filters"), cell_of] = values
     cut = np.zeros((N_SETS, n, N_CAPS + 1), dtype=np.int64)
     promo = np.zeros_like(cut)
     surplus = np.zeros((N_SETS, n, N_CAPS + 2, N_CAPS + 1), dtype=np.int64)
     promo_day = np.zeros_like(surplus)
+    crows = query(sqlfiles.load("whatif/cap_counts"), params)
+    if not len(crows):
+        return CountTables(cells, filt, cut, promo, surplus, promo_day)
     ks = range(1, N_CAPS + 1)
-    for r in query(sqlfiles.load("whatif/cap_counts"), params):
-        c = at.get((str(r["month"]), str(r["band_key"])))
-        if c is None:  # no message of the cell in scope: nothing to remove from
-            continue
-        s, kind, rc = int(r["set_filters"]), r["kind"], int(r["hist_reminder_cap"])
-        if kind == "reminder":
-            cut[s, c, 1:] += [int(r[f"cut_{k}"]) for k in ks]
-            promo[s, c, 1:] += [int(r[f"promo_{k}"]) for k in ks]
-        elif -1 <= rc <= N_CAPS and kind == "day":
-            surplus[s, c, rc + 1, 1:] += [int(r[f"surplus_{k}"]) for k in ks]
-        elif -1 <= rc <= N_CAPS and kind == "promo_day":
-            promo_day[s, c, rc + 1, 1:] += [int(r[f"cut_{k}"]) for k in ks]
+    # the cap rows' cells among the filter rows' cells (none: nothing in scope to remove from)
+    cap_cells, cap_cell_of = _cell_index(crows)
+    at = {c: i for i, c in enumerate(cells)}
+    c = np.array([at.get(x, -1) for x in cap_cells], dtype=np.int64)[cap_cell_of]
+    s = _column(crows, "set_filters")
+    kind = _column(crows, "kind", text=True)
+    rc = _column(crows, "hist_reminder_cap")
+    cuts = np.stack([_column(crows, f"cut_{k}") for k in ks], axis=1)
+    known = c >= 0
+    reminder = known & (kind == "reminder")
+    np.add.at(cut[:, :, 1:], (s[reminder], c[reminder]), cuts[reminder])
+    promos = np.stack([_column(crows, f"promo_{k}") for k in ks], axis=1)
+    np.add.at(promo[:, :, 1:], (s[reminder], c[reminder]), promos[reminder])
+    in_range = known & (rc >= -1) & (rc <= N_CAPS)
+    day = in_range & (kind == "day")
+    over = np.stack([_column(crows, f"surplus_{k}") for k in ks], axis=1)
+    np.add.at(surplus[:, :, :, 1:], (s[day], c[day], rc[day] + 1), over[day])
+    pday = in_range & (kind == "promo_day")
+    np.add.at(promo_day[:, :, :, 1:], (s[pday], c[pday], rc[pday] + 1), cuts[pday])
     return CountTables(cells, filt, cut, promo, surplus, promo_day)
 
 

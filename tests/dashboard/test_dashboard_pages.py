@@ -15,6 +15,8 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from dashboard import charts
+from pipelines.bench.pages import page_names
 from pipelines.serve.sandbox import connect
 from pipelines.settings import REPO_ROOT
 from tests.fixtures.dashboard.build import build
@@ -725,6 +727,21 @@ def test_every_page_in_chinese(fixture_db, monkeypatch):
         open_page(at, page)
         assert at.title[0].value == title
     assert metrics(open_page(at, "data_status"))["数据截至"][0] == "2026-03-31"
+
+
+def test_every_chart_has_the_one_look(app):
+    # charts.style no longer sets the template on each figure (it cost most of styling one):
+    # every figure, px or go, starts from the app's default. Each chart of every page must
+    # still have plotly_white's white plot (plotly's own default is #E5ECF6) and the app's font.
+    seen = 0
+    for page in page_names():
+        open_page(app, page)
+        for title, spec in figures(app).items():
+            layout = spec["layout"]
+            assert layout["template"]["layout"]["plot_bgcolor"] == "white", (page, title)
+            assert layout["font"]["family"] == charts.FONT, (page, title)
+            seen += 1
+    assert seen >= 20  # the pages' charts were there to check
 
 
 def test_labels_exist_in_both_languages_with_the_same_placeholders():

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import datetime as dt
 
+import duckdb
 import numpy as np
+import pandas as pd
 import pytest
 
 from pipelines.whatif import engine as E
@@ -79,9 +81,17 @@ def query(sql: str, params: dict) -> list[dict]:
     raise AssertionError(sql)
 
 
-@pytest.fixture(scope="module")
-def tables():
-    return E.count_tables(query, SCOPE)
+def frame_query(sql: str, params: dict) -> pd.DataFrame:
+    """The same answers as the dashboard's cached queries give them: DataFrames read from
+    DuckDB (its column types, strings and nullable counts as DuckDB returns them)."""
+    frame = pd.DataFrame(query(sql, params))  # noqa: F841 - read by DuckDB by its name
+    return duckdb.sql("select * from frame").df()
+
+
+@pytest.fixture(scope="module", params=["rows", "frame"])
+def tables(request):
+    # the engine reads a result given as rows (the CLI) or as a DataFrame (the dashboard)
+    return E.count_tables(query if request.param == "rows" else frame_query, SCOPE)
 
 
 def test_tables_hold_what_the_queries_said(tables):
@@ -94,6 +104,24 @@ def test_tables_hold_what_the_queries_said(tables):
     # sets without rows count nothing; the April row has no cell
     assert not tables.filters[5].any() and not tables.reminder_cut[5].any()
     assert tables.reminder_cut.sum() == 20 + 12 + 6 + 3 + 1 + 18 + 10 + 5 + 2 + 9 + 4 + 2
+
+
+@pytest.mark.parametrize("form", ["rows", "frame"])
+def test_null_counts_read_as_zero(form):
+    # a count the query leaves null reads as 0, whether the result comes as rows or a frame
+    capped = [dict(CAP_ROWS[0], cut_4=None, promo_2=None)]
+
+    def nulls(sql, params):
+        rows = FILTER_ROWS if "sms_daily_flags" in sql else capped
+        if form == "rows":
+            return rows
+        frame = pd.DataFrame(rows)  # noqa: F841 - read by DuckDB by its name
+        return duckdb.sql("select * from frame").df()
+
+    got = E.count_tables(nulls, SCOPE)
+    a = got.cells.index((M, "A"))
+    assert got.reminder_cut[0, a].tolist() == [0, 20, 12, 6, 0, 1, 0]
+    assert got.reminder_promo[0, a].tolist() == [0, 4, 0, 1, 0, 0, 0]
 
 
 def test_compliance_reminder_cap_daily_cap_and_rewrite_by_hand(tables):
