@@ -12,6 +12,7 @@ import json
 
 import numpy as np
 import pandas as pd
+import plotly.io as pio
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -732,7 +733,9 @@ def test_every_page_in_chinese(fixture_db, monkeypatch):
 def test_every_chart_has_the_one_look(app):
     # charts.style no longer sets the template on each figure (it cost most of styling one):
     # every figure, px or go, starts from the app's default. Each chart of every page must
-    # still have plotly_white's white plot (plotly's own default is #E5ECF6) and the app's font.
+    # still have plotly_white's white plot (plotly's own default is #E5ECF6) and the app's font,
+    # and draw only trace types whose plotly_white defaults the app's lean template kept.
+    white = pio.templates["plotly_white"]
     seen = 0
     for page in page_names():
         open_page(app, page)
@@ -740,6 +743,11 @@ def test_every_chart_has_the_one_look(app):
             layout = spec["layout"]
             assert layout["template"]["layout"]["plot_bgcolor"] == "white", (page, title)
             assert layout["font"]["family"] == charts.FONT, (page, title)
+            for tr in spec["data"]:
+                kind = tr.get("type", "scatter")
+                assert kind in charts.TRACE_TYPES, (page, title, kind)
+                kept = layout["template"]["data"][kind]
+                assert kept == [_plain(d.to_plotly_json()) for d in white.data[kind]], kind
             seen += 1
     assert seen >= 20  # the pages' charts were there to check
 
