@@ -292,8 +292,8 @@ def line(
     labels = dict(labels or {})
     y_title = y_title if y_title is not None else labels.get(y, "")
     x_title = x_title if x_title is not None else labels.get(x)
-    fig = px.line(df, x=x, y=y, color=color, markers=markers, color_discrete_map=dict(colors or {}))
-    fig.update_traces(hovertemplate=None)  # px's names the data frame's columns
+    # px.line's figure without px's hover template (it names the data frame's columns)
+    fig = _line_figure(df, x, y, color, markers, colors)
     style(fig, title, legend=color is not None)
     fig.update_yaxes(title=y_title, tickformat=TICKS.get(y_format, y_format), rangemode="tozero")
     if y_format == "int" and len(df):
@@ -314,6 +314,47 @@ def _values(col: pd.Series):
     return col.to_numpy()
 
 
+def _groups(
+    df: pd.DataFrame, color: str | None, colors: Mapping[str, str] | None
+) -> list[tuple[str, pd.DataFrame, str]]:
+    """The traces px makes of `df` by `color`, as (name, rows, colour): a trace per value in
+    the order the values first appear (rows without one are left out), each in its colour from
+    `colors` or else the palette's next one, counting the entries of `colors` (px's rule);
+    without `color`, one trace (even of no rows) in the palette's first colour."""
+    sequence = list(px.defaults.color_discrete_sequence)
+    if color is None:
+        return [("", df, sequence[0])]
+    mapping = dict(colors or {})
+    out = []
+    for key in df[color].unique():
+        if pd.isna(key):
+            continue
+        if key not in mapping:
+            mapping[key] = sequence[len(mapping) % len(sequence)]
+        out.append((str(key), df[df[color] == key], mapping[key]))
+    return out
+
+
+def _numeric_colour(df: pd.DataFrame, color: str | None) -> bool:
+    """Numbers as colours (px.bar draws a colour scale of them): no chart of the app has them,
+    and px draws those."""
+    if color is None:
+        return False
+    kind = df[color].dtype
+    return pd.api.types.is_numeric_dtype(kind) and not pd.api.types.is_bool_dtype(kind)
+
+
+def _px_layout(fig: go.Figure, x: str, y: str, color: str | None, **more) -> go.Figure:
+    """The layout px gives a one-panel figure (axis titles the column names)."""
+    return fig.update_layout(
+        xaxis={"anchor": "y", "domain": [0.0, 1.0], "title": {"text": x}},
+        yaxis={"anchor": "x", "domain": [0.0, 1.0], "title": {"text": y}},
+        legend={"tracegroupgap": 0, **({"title": {"text": color}} if color and fig.data else {})},
+        margin={"t": 60},
+        **more,
+    )
+
+
 def _bar_figure(
     df: pd.DataFrame,
     x: str,
@@ -327,50 +368,68 @@ def _bar_figure(
     color_discrete_map=colors)` makes, without its hover template, built from plain traces.
     px took 35-40 ms a chart to make it (most of drawing a page's bars); this takes 2-3 ms.
     tests/dashboard/test_charts.py checks that both give the same figure."""
-    numeric = color is not None and pd.api.types.is_numeric_dtype(df[color].dtype)
-    if numeric and not pd.api.types.is_bool_dtype(df[color].dtype):
-        # numbers as colours: px draws a colour scale; no chart of the app does, so px it is
-        return px.bar(df, x=x, y=y, color=color, barmode=barmode, orientation=orientation
-                      ).update_traces(hovertemplate=None)  # fmt: skip
-    mapping = dict(colors or {})
-    sequence = list(px.defaults.color_discrete_sequence)
-    if color is None:  # one trace, even of no rows, in the first colour
-        groups = [("", df)]
-        mapping = {"": sequence[0]}
-    else:
-        # px: a trace per value, in the order the values first appear; rows without one: none
-        keys = [k for k in df[color].unique() if not pd.isna(k)]
-        groups = [(k, df[df[color] == k]) for k in keys]
-    traces = []
-    for key, part in groups:
-        name = "" if color is None else str(key)
-        if key not in mapping:
-            mapping[key] = sequence[len(mapping) % len(sequence)]
-        grouped = {"alignmentgroup": "True", "offsetgroup": name} if barmode == "group" else {}
-        traces.append(
-            go.Bar(
-                **grouped,
-                legendgroup=name,
-                marker={"color": mapping[key], "pattern": {"shape": ""}},
-                name=name,
-                orientation=orientation,
-                showlegend=color is not None,
-                textposition="auto",
-                x=_values(part[x]),
-                xaxis="x",
-                y=_values(part[y]),
-                yaxis="y",
-            )
+    if _numeric_colour(df, color):
+        fig = px.bar(df, x=x, y=y, color=color, barmode=barmode, orientation=orientation,
+                     color_discrete_map=dict(colors or {}))  # fmt: skip
+        return fig.update_traces(hovertemplate=None)
+    grouped = barmode == "group"
+    traces = [
+        go.Bar(
+            **({"alignmentgroup": "True", "offsetgroup": name} if grouped else {}),
+            legendgroup=name,
+            marker={"color": colour, "pattern": {"shape": ""}},
+            name=name,
+            orientation=orientation,
+            showlegend=color is not None,
+            textposition="auto",
+            x=_values(part[x]),
+            xaxis="x",
+            y=_values(part[y]),
+            yaxis="y",
         )
-    fig = go.Figure(traces)
-    fig.update_layout(
-        xaxis={"anchor": "y", "domain": [0.0, 1.0], "title": {"text": x}},
-        yaxis={"anchor": "x", "domain": [0.0, 1.0], "title": {"text": y}},
-        legend={"tracegroupgap": 0, **({"title": {"text": color}} if color and traces else {})},
-        margin={"t": 60},
-        barmode=barmode,
-    )
-    return fig
+        for name, part, colour in _groups(df, color, colors)
+    ]
+    return _px_layout(go.Figure(traces), x, y, color, barmode=barmode)
+
+
+# px draws a line chart of more rows than this with WebGL (render_mode "auto")
+WEBGL_ROWS = 1000
+
+
+def _line_figure(
+    df: pd.DataFrame,
+    x: str,
+    y: str,
+    color: str | None,
+    markers: bool,
+    colors: Mapping[str, str] | None,
+) -> go.Figure:
+    """The figure `px.line(df, x=x, y=y, color=color, markers=markers,
+    color_discrete_map=colors)` makes, without its hover template, from plain traces (as
+    `_bar_figure`; the same test)."""
+    if _numeric_colour(df, color):
+        fig = px.line(df, x=x, y=y, color=color, markers=markers,
+                      color_discrete_map=dict(colors or {}))  # fmt: skip
+        return fig.update_traces(hovertemplate=None)
+    webgl = len(df) > WEBGL_ROWS
+    trace = go.Scattergl if webgl else go.Scatter
+    traces = [
+        trace(
+            **({} if webgl else {"orientation": "v"}),
+            legendgroup=name,
+            line={"color": colour, "dash": "solid"},
+            marker={"symbol": "circle"},
+            mode="lines+markers" if markers else "lines",
+            name=name,
+            showlegend=color is not None,
+            x=_values(part[x]),
+            xaxis="x",
+            y=_values(part[y]),
+            yaxis="y",
+        )
+        for name, part, colour in _groups(df, color, colors)
+    ]
+    return _px_layout(go.Figure(traces), x, y, color)
 
 
 def bar(
