@@ -524,8 +524,15 @@ def small_multiples(
     day_axis = day_ticks(shown_x, panel_px) if grain == "day" else {}
     shown: set[str] = set()
     empty: list[int] = []  # panels whose every value is hidden (too few) or missing
+    # Every panel's traces and axis settings are gathered, then set in one go: Plotly's
+    # add_trace / update_yaxes by row and column look the subplot up each call (most of the
+    # 120 ms six panels took). Panel i is subplot i + 1 of make_subplots' grid, row by row:
+    # axes x/y, x2/y2, ...
+    traces: list[go.Scatter] = []
+    axes: dict[str, dict] = {}
     for i, p in enumerate(panels):
-        r, c = divmod(i, cols)
+        sub = "" if i == 0 else str(i + 1)
+        xaxis, yaxis = axes.setdefault(f"xaxis{sub}", {}), axes.setdefault(f"yaxis{sub}", {})
         part = df[df[facet] == p.key].sort_values(x)
         if series:
             names = list(dict.fromkeys(
@@ -538,7 +545,7 @@ def small_multiples(
         for name, g in groups:
             name = name[0] if isinstance(name, tuple) else name
             colour = (series_colors or {}).get(name, p.color) if series else p.color
-            fig.add_trace(
+            traces.append(
                 go.Scatter(
                     x=g[x],
                     y=g[y],
@@ -548,17 +555,15 @@ def small_multiples(
                     showlegend=bool(series) and str(name) not in shown,
                     line={"color": colour},
                     marker={"color": colour},
-                ),
-                row=r + 1,
-                col=c + 1,
+                    xaxis=f"x{sub}",
+                    yaxis=f"y{sub}",
+                )
             )
             if series:
                 shown.add(str(name))
-        fig.update_yaxes(
+        yaxis.update(
             title={"text": p.y_title, "font": {"size": 11}},
             tickformat=TICKS.get(p.y_format, p.y_format),
-            row=r + 1,
-            col=c + 1,
         )
         vals = pd.to_numeric(part[y], errors="coerce").dropna()
         if vals.empty:
@@ -567,29 +572,27 @@ def small_multiples(
             # a share: never below 0 % or above 100 %, and a flat line is not centred on 0
             lo, hi = float(vals.min()), float(vals.max())
             pad = max((hi - lo) * 0.1, 0.02)
-            fig.update_yaxes(range=[max(0.0, lo - pad), min(1.0, hi + pad)], row=r + 1, col=c + 1)
+            yaxis.update(range=[max(0.0, lo - pad), min(1.0, hi + pad)])
         elif p.y_format != "pct":  # counts and ratios from zero (also a single point)
-            fig.update_yaxes(rangemode="tozero", row=r + 1, col=c + 1)
+            yaxis.update(rangemode="tozero")
         top = vals.max() if len(vals) else None
         if p.y_format == "int" and top is not None and top <= 10:
-            fig.update_yaxes(dtick=1, tick0=0, rangemode="tozero", row=r + 1, col=c + 1)
+            yaxis.update(dtick=1, tick0=0, rangemode="tozero")
         if grain == "month":
-            fig.update_xaxes(
+            xaxis.update(
                 **month_ticks(_months_in(span) if span else 1, panel_px),
                 hoverformat=fmt.month_tick(),  # a month reads the same on hover
                 range=span,
-                row=r + 1,
-                col=c + 1,
             )
         elif grain == "day":
-            fig.update_xaxes(
+            xaxis.update(
                 **day_axis,
                 tickformat=fmt.day_tick(),
                 hoverformat=fmt.day_hover(),
                 ticklabelstandoff=DAY_LABEL_STANDOFF_PX,  # as time_axis's
-                row=r + 1,
-                col=c + 1,
             )
+    fig.add_traces(traces)
+    fig.update_layout(axes)
     for a in fig.layout.annotations:
         a.update(font={"size": 13}, x=a.x, xanchor="center")
     for i in empty:  # an empty panel says why, rather than showing a bare axis
