@@ -45,9 +45,12 @@ import re
 from collections import defaultdict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Union
 
 import numpy as np
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 from pipelines import sqlfiles
 from pipelines.whatif.estimate import Lin, Quantity, binomial, interpolation, poisson, total
@@ -56,21 +59,28 @@ from pipelines.whatif.rules import ALL_FILTERS, FILTERS, REMOVING, VIOLATIONS
 
 # A query's result: rows as dicts, or a pandas DataFrame (the dashboard's cached queries return
 # one; the count tables read it by column, with no Python loop over its rows).
-Result = Any
+Result = Union[list[dict[str, object]], "pd.DataFrame"]
 QueryFn = Callable[[str, dict[str, object]], Result]
+
+
+def _is_frame(result: Result) -> bool:
+    return hasattr(result, "columns")
 
 
 def rows(result: Result) -> list[dict[str, object]]:
     """A query result as a list of rows (dicts)."""
-    return result.to_dict("records") if hasattr(result, "to_dict") else list(result)
+    return result.to_dict("records") if _is_frame(result) else list(result)
 
 
 def _column(result: Result, name: str, *, text: bool = False) -> np.ndarray:
-    """One column of a query result as an array: int64 with nulls as 0, or str with `text`."""
-    if hasattr(result, "columns"):  # a DataFrame
+    """One column of a query result as an array: int64 with nulls as 0, or with `text` str
+    with nulls as "None" (as str() of a row's value)."""
+    if _is_frame(result):
         col = result[name]
         if text:
-            return col.astype(str).to_numpy(dtype=str)
+            # not col.astype(str).to_numpy(dtype=str): a null stays a float NaN there, and
+            # numpy then sizes the strings by it, cutting every value to one character
+            return np.array(col.astype(object).where(col.notna(), None).tolist(), dtype=str)
         return col.fillna(0).to_numpy(dtype=np.int64)
     if text:
         return np.array([str(r[name]) for r in result], dtype=str)
@@ -177,13 +187,13 @@ class Inputs:
         return reg / allc if allc else 0.0
 
 
-def _cadence(rows: list[dict]) -> int | None:
+def _cadence(bills: list[dict]) -> int | None:
     """Due reminders of a group's cadence: the most common count among its bills that were not
     paid on time (they receive every reminder), ties to the larger; no late bill: the largest
     count seen."""
     late: dict[int, int] = defaultdict(int)
     seen = []
-    for r in rows:
+    for r in bills:
         k = max(int(r["pre_due_reminders"] or 0) - 1, 0)
         seen.append(k)
         n_late = int(r["on_time_n"] or 0) - int(r["on_time_sum"] or 0)
@@ -194,9 +204,9 @@ def _cadence(rows: list[dict]) -> int | None:
     return max(seen) if seen else None
 
 
-def _experiment(rows: list[dict], chosen: str | None) -> tuple[Experiment | None, list[dict]]:
+def _experiment(bills: list[dict], chosen: str | None) -> tuple[Experiment | None, list[dict]]:
     by_exp: dict[str, dict[str, list[dict]]] = defaultdict(lambda: defaultdict(list))
-    for r in rows:
+    for r in bills:
         if r["experiment_id"] and r["arm"]:
             by_exp[r["experiment_id"]][r["arm"]].append(r)
     candidates = {}
@@ -208,10 +218,10 @@ def _experiment(rows: list[dict], chosen: str | None) -> tuple[Experiment | None
         if len(levels) >= 2:
             candidates[exp] = (cad, levels)
     if not candidates:
-        return None, rows
+        return None, bills
     exp = max(candidates, key=lambda e: (candidates[e][1][-1] - candidates[e][1][0], e))
     cad, levels = candidates[exp]
-    outside = [r for r in rows if not (r["experiment_id"] == exp and r["arm"])]
+    outside = [r for r in bills if not (r["experiment_id"] == exp and r["arm"])]
     out_cad = _cadence(outside)
     cadence = {a: c for a, c in cad.items() if c is not None}
     if out_cad is not None:

@@ -39,7 +39,17 @@ NULLS = pd.DataFrame(
         "c": pd.array(["a", None], dtype="string"),
     }
 )
-# categoricals, booleans as colours, numbers as colours (px: a colour scale), zoned times
+# rows without a colour value between others (px gives them a colour, so those after them take
+# the next one), as object and as pandas' own text
+GAPS = pd.DataFrame(
+    {
+        "d": ["w", "x", "y", "z", "w"],
+        "v": [1, 2, 3, 4, 5],
+        "o": pd.Series(["a", None, "b", np.nan, "a"], dtype=object),
+        "s": pd.Series(["a", None, "b", None, "a"], dtype="str"),
+    }
+)
+# categoricals, booleans as colours, numbers as colours (px.bar: a colour scale), zoned times
 OTHER = pd.DataFrame(
     {
         "d": pd.Categorical(["z", "y", "z", "y"], categories=["y", "z"]),
@@ -52,7 +62,7 @@ OTHER = pd.DataFrame(
 # more rows than px draws without WebGL (a line of them is a scattergl trace)
 MANY = pd.DataFrame(
     {
-        "day": pd.date_range("2023-01-01", periods=1200, freq="D").repeat(1),
+        "day": pd.date_range("2023-01-01", periods=1200, freq="D"),
         "v": np.arange(1200) % 7,
         "c": ["a", "b", "c"] * 400,
     }
@@ -69,6 +79,9 @@ FRAMES = [
     (OTHER, "d", "v", "k"),
     (OTHER, "m", "v", "t"),
     (MANY, "day", "v", "c"),
+    (GAPS, "d", "v", "o"),
+    (GAPS, "d", "v", "s"),
+    (CATEGORIES, "c", "v", "c"),  # the category axis is also the colour (px orders it)
 ]
 COLOURS = [None, {"b": "#123456", "y": "#654321", True: "#111111"}]
 

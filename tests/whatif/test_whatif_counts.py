@@ -124,6 +124,25 @@ def test_null_counts_read_as_zero(form):
     assert got.reminder_promo[0, a].tolist() == [0, 4, 0, 1, 0, 0, 0]
 
 
+@pytest.mark.parametrize("form", ["rows", "frame"])
+def test_a_null_month_does_not_cut_the_other_cells(form):
+    # a null text value reads as "None" in either form, and the other months stay whole (with
+    # a NaN among them numpy once sized the strings by it: every month cut to one character)
+    odd = [*FILTER_ROWS, dict(frow(0, "A", messages=7), month=None)]
+
+    def nulls(sql, params):
+        rows = odd if "sms_daily_flags" in sql else CAP_ROWS
+        if form == "rows":
+            return rows
+        frame = pd.DataFrame(rows)  # noqa: F841 - read by DuckDB by its name
+        return duckdb.sql("select * from frame").df()
+
+    got = E.count_tables(nulls, SCOPE)
+    assert got.cells == [(M, "?"), (M, "A"), ("None", "A")]
+    assert got.filters[0, 2, E.FILTER_COLUMNS.index("messages")] == 7
+    assert got.reminder_cut[1, 1].tolist() == [0, 18, 10, 5, 2, 0, 0]
+
+
 def test_compliance_reminder_cap_daily_cap_and_rewrite_by_hand(tables):
     # compliance on, 2 due reminders (histogram cap 3), at most 2 messages a day, rewrite on
     p = Policy(block_marketing_without_permission=True, max_pre_due_reminders=2, daily_cap=2,
