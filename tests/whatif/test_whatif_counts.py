@@ -81,11 +81,25 @@ def query(sql: str, params: dict) -> list[dict]:
     raise AssertionError(sql)
 
 
-def frame_query(sql: str, params: dict) -> pd.DataFrame:
-    """The same answers as the dashboard's cached queries give them: DataFrames read from
-    DuckDB (its column types, strings and nullable counts as DuckDB returns them)."""
-    frame = pd.DataFrame(query(sql, params))  # noqa: F841 - read by DuckDB by its name
+def as_frame(rows: list[dict]) -> pd.DataFrame:
+    """Rows as the dashboard's cached queries give them: a DataFrame read from DuckDB (its
+    column types, strings and nullable counts as DuckDB returns them)."""
+    frame = pd.DataFrame(rows)  # noqa: F841 - read by DuckDB by its name
     return duckdb.sql("select * from frame").df()
+
+
+def frame_query(sql: str, params: dict) -> pd.DataFrame:
+    return as_frame(query(sql, params))
+
+
+def answering(filter_rows: list[dict], cap_rows: list[dict], form: str):
+    """A query giving these rows for the filter counts and the cap counts, as rows or a frame."""
+
+    def run(sql: str, params: dict):
+        rows = filter_rows if "sms_daily_flags" in sql else cap_rows
+        return rows if form == "rows" else as_frame(rows)
+
+    return run
 
 
 @pytest.fixture(scope="module", params=["rows", "frame"])
@@ -110,15 +124,7 @@ def test_tables_hold_what_the_queries_said(tables):
 def test_null_counts_read_as_zero(form):
     # a count the query leaves null reads as 0, whether the result comes as rows or a frame
     capped = [dict(CAP_ROWS[0], cut_4=None, promo_2=None)]
-
-    def nulls(sql, params):
-        rows = FILTER_ROWS if "sms_daily_flags" in sql else capped
-        if form == "rows":
-            return rows
-        frame = pd.DataFrame(rows)  # noqa: F841 - read by DuckDB by its name
-        return duckdb.sql("select * from frame").df()
-
-    got = E.count_tables(nulls, SCOPE)
+    got = E.count_tables(answering(FILTER_ROWS, capped, form), SCOPE)
     a = got.cells.index((M, "A"))
     assert got.reminder_cut[0, a].tolist() == [0, 20, 12, 6, 0, 1, 0]
     assert got.reminder_promo[0, a].tolist() == [0, 4, 0, 1, 0, 0, 0]
@@ -129,15 +135,7 @@ def test_a_null_month_does_not_cut_the_other_cells(form):
     # a null text value reads as "None" in either form, and the other months stay whole (with
     # a NaN among them numpy once sized the strings by it: every month cut to one character)
     odd = [*FILTER_ROWS, dict(frow(0, "A", messages=7), month=None)]
-
-    def nulls(sql, params):
-        rows = odd if "sms_daily_flags" in sql else CAP_ROWS
-        if form == "rows":
-            return rows
-        frame = pd.DataFrame(rows)  # noqa: F841 - read by DuckDB by its name
-        return duckdb.sql("select * from frame").df()
-
-    got = E.count_tables(nulls, SCOPE)
+    got = E.count_tables(answering(odd, CAP_ROWS, form), SCOPE)
     assert got.cells == [(M, "?"), (M, "A"), ("None", "A")]
     assert got.filters[0, 2, E.FILTER_COLUMNS.index("messages")] == 7
     assert got.reminder_cut[1, 1].tolist() == [0, 18, 10, 5, 2, 0, 0]
