@@ -377,6 +377,50 @@ def test_the_table_says_what_a_disagreement_with_the_notebook_is_made_of():
     assert "4,847 sends only the gateways know" in text
 
 
+def test_the_table_gives_a_pages_queries_and_its_whole_run():
+    """A page's row gives its queries' p50 and p95 (the target) and its whole run's p50."""
+    from rich.console import Console
+
+    from pipelines.cli.bench import table
+
+    report = {
+        "scale": "m",
+        "machine": {
+            "cores": 2,
+            "memory_bytes": 24 << 30,
+            "duckdb": "2.0.0",
+            "load_average_at_start": [1.0, 1.0, 1.0],
+        },
+        "dataset": {"users": 50_000, "months": 6, "format": "csv"},
+        "steps": {
+            "pages": {
+                "repeat": 20,
+                "pages": {
+                    "tradeoffs": {
+                        "query": {"p50_s": 0.196, "p95_s": 0.232},
+                        "page_run": {"p50_s": 0.45, "p95_s": 0.635},
+                    }
+                },
+            }
+        },
+        "verdicts": [
+            {
+                "target": "page tradeoffs query p95",
+                "value": 0.232,
+                "limit": 0.3,
+                "met": True,
+                "unit": "s",
+                "cpu_value": None,
+            }
+        ],
+    }
+    console = Console(width=400, record=True)
+    console.print(table(report))
+    text = " ".join(console.export_text().split())
+    assert "page tradeoffs │ run p50 450 ms │" in text
+    assert "queries p50 196 ms · p95 232 ms │ p95 <= 300 ms │ yes" in text
+
+
 def test_against_schedule_alternates_rounds_and_days():
     """Round 1 starts with the revision (0), round 2 with this code (1); within a round the
     days go ABBA: the code that ran its day last runs the next day first."""
