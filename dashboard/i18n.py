@@ -885,9 +885,9 @@ L: dict[str, tuple[str, str]] = {
         "落后天数 = 数据截至日期 − 该数据源最新已加载分区；"
         "超过 {late} 天为“延迟”，超过 {stale} 天为“过期”"
         "（设置 NUDGESCOPE_FRESHNESS_LATE_DAYS / NUDGESCOPE_FRESHNESS_STALE_DAYS）。",
-        "Days behind = as-of date − the source's latest loaded partition; more than {late} days is "
-        "late, more than {stale} stale (settings NUDGESCOPE_FRESHNESS_LATE_DAYS / "
-        "NUDGESCOPE_FRESHNESS_STALE_DAYS).",
+        "Days behind = as-of date − the source's latest loaded partition; late when more than "
+        "{late} day(s) behind, stale when more than {stale} (settings "
+        "NUDGESCOPE_FRESHNESS_LATE_DAYS / NUDGESCOPE_FRESHNESS_STALE_DAYS).",
     ),
 }
 

@@ -40,6 +40,9 @@ if rows:
         colors=fmt.color_map("data_source", codes("data_source")), x_title=t("source_axis"),
     )  # fmt: skip
     fig.update_layout(showlegend=False)
+    # each bar says its count: next to the millions of SMS rows the small sources (complaints,
+    # opt-outs, preferences) have no visible bar and would read as nothing published
+    fig.update_traces(texttemplate="%{y:,}", textposition="outside", cliponaxis=False)
     charts.show(fig, rps.drop(columns="label"), "status_rows")
 
 # undelivered alert notifications (pipelines.alerts), retried at the next run

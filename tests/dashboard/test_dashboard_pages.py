@@ -634,8 +634,11 @@ def test_data_status_page(app):
         "Required field missing",
         "Value not allowed",
     ]
-    rows = figures(at)["Published rows per source"]["data"][0]
+    per_source = figures(at)["Published rows per source"]["data"]
+    rows = per_source[0]
     assert dict(zip(rows["x"], rows["y"], strict=True))["Bills"] == 24
+    # every bar is labelled with its count (a source of a few rows has no visible bar)
+    assert {(t["texttemplate"], t["textposition"]) for t in per_source} == {("%{y:,}", "outside")}
 
 
 def test_freshness_thresholds(app, monkeypatch):
