@@ -333,9 +333,8 @@ def test_log_only_reconciles_the_notebooks_daily_counts(tmp_path):
     assert log_only(serve, peer)["differing_day_counts"] == 7
 
 
-def test_the_table_says_what_a_disagreement_with_the_notebook_is_made_of():
-    """A notebook that disagrees only because it cannot see the gateway-only sends is
-    reported with that explanation, not as a bare disagreement."""
+def table_text(steps: dict, verdicts: list[dict]) -> str:
+    """The bench's printed table for a report of these steps at m, as one line of text."""
     from rich.console import Console
 
     from pipelines.cli.bench import table
@@ -349,7 +348,19 @@ def test_the_table_says_what_a_disagreement_with_the_notebook_is_made_of():
             "load_average_at_start": [1.0, 1.0, 1.0],
         },
         "dataset": {"users": 50_000, "months": 6, "format": "csv"},
-        "steps": {
+        "steps": steps,
+        "verdicts": verdicts,
+    }
+    console = Console(width=400, record=True)
+    console.print(table(report))
+    return " ".join(console.export_text().split())
+
+
+def test_the_table_says_what_a_disagreement_with_the_notebook_is_made_of():
+    """A notebook that disagrees only because it cannot see the gateway-only sends is
+    reported with that explanation, not as a bare disagreement."""
+    text = table_text(
+        {
             "peers": {
                 "polars": {
                     "wall_s": 10.0,
@@ -367,11 +378,8 @@ def test_the_table_says_what_a_disagreement_with_the_notebook_is_made_of():
                 }
             }
         },
-        "verdicts": [],
-    }
-    console = Console(width=400, record=True)
-    console.print(table(report))
-    text = " ".join(console.export_text().split())
+        [],
+    )
     assert "disagrees with the published numbers on: mart.metrics sms_sent" in text
     assert "on the log's own messages every daily count agrees (181 days)" in text
     assert "4,847 sends only the gateways know" in text
@@ -379,44 +387,10 @@ def test_the_table_says_what_a_disagreement_with_the_notebook_is_made_of():
 
 def test_the_table_gives_a_pages_queries_and_its_whole_run():
     """A page's row gives its queries' p50 and p95 (the target) and its whole run's p50."""
-    from rich.console import Console
-
-    from pipelines.cli.bench import table
-
-    report = {
-        "scale": "m",
-        "machine": {
-            "cores": 2,
-            "memory_bytes": 24 << 30,
-            "duckdb": "2.0.0",
-            "load_average_at_start": [1.0, 1.0, 1.0],
-        },
-        "dataset": {"users": 50_000, "months": 6, "format": "csv"},
-        "steps": {
-            "pages": {
-                "repeat": 20,
-                "pages": {
-                    "tradeoffs": {
-                        "query": {"p50_s": 0.196, "p95_s": 0.232},
-                        "page_run": {"p50_s": 0.45, "p95_s": 0.635},
-                    }
-                },
-            }
-        },
-        "verdicts": [
-            {
-                "target": "page tradeoffs query p95",
-                "value": 0.232,
-                "limit": 0.3,
-                "met": True,
-                "unit": "s",
-                "cpu_value": None,
-            }
-        ],
-    }
-    console = Console(width=400, record=True)
-    console.print(table(report))
-    text = " ".join(console.export_text().split())
+    page = {"query": {"p50_s": 0.196, "p95_s": 0.232}, "page_run": {"p50_s": 0.45, "p95_s": 0.635}}
+    verdict = {"target": "page tradeoffs query p95", "value": 0.232, "limit": 0.3, "met": True,
+               "unit": "s", "cpu_value": None}  # fmt: skip
+    text = table_text({"pages": {"repeat": 20, "pages": {"tradeoffs": page}}}, [verdict])
     assert "page tradeoffs │ run p50 450 ms │" in text
     assert "queries p50 196 ms · p95 232 ms │ p95 <= 300 ms │ yes" in text
 
