@@ -9,7 +9,8 @@ after the run, and `publish_figures` compares the two:
   segment files whose name did not exist before (a segment is written once under a name that
   carries a fingerprint of its content, `pipelines.serve.segments`), with their bytes;
 - the slices (months, or thirds of a month) those segments hold, so that a day that rewrote
-  a slice other than its own shows;
+  a slice other than its own shows, and apart from them the months of the tables a day revises
+  in any month (a file per month whose rows changed);
 - the live files (`serve.duckdb` and the segments it lists) with their total bytes and freed
   blocks, read with DuckDB's `pragma database_size` on each file opened read-only; the files
   of the previous list that a publish keeps for readers that opened the previous
@@ -22,13 +23,22 @@ import re
 from datetime import date, timedelta
 from pathlib import Path
 
-from pipelines.serve.segments import third_of
+from pipelines.serve.segments import HISTORY_GROUP, third_of
 
 SERVE = "serve.duckdb"
 SEGMENTS = "serve.segments"
 # a segment's file name: <slice>-<fingerprint>.duckdb, the slice YYYY-MM, YYYY-MM-<third>,
 # YYYY-MM-DD or `none` (the rows without a date; pipelines.serve.segments.slice_key)
 _SLICE = re.compile(r"^(\d{4}-\d{2}(?:-\d{1,2})?|none)-[0-9a-f]+\.duckdb$")
+# a month file of the tables a day revises in any month: history-<YYYY-MM|none>-<fingerprint>
+_HISTORY = re.compile(rf"^{HISTORY_GROUP}-(\d{{4}}-\d{{2}}|none)-[0-9a-f]+\.duckdb$")
+
+
+def history_month_of(name: str) -> str | None:
+    """The month ('2025-07' or 'none') a month file of the HISTORY tables holds, None for other
+    files."""
+    m = _HISTORY.match(Path(name).name)
+    return m.group(1) if m else None
 
 
 def _identity(path: Path) -> tuple[int, int, int]:
@@ -133,6 +143,9 @@ def publish_figures(
         "written": {n: after[n][2] for n in written},
         "written_slices": slices,
         "merged_thirds": merged,
+        # the months of the tables a day revises (bills' state and cycles, incidents' messages)
+        # whose content changed: written as their own files, see pipelines.serve.segments
+        "history_months_written": sorted({m for n in written if (m := history_month_of(n))}),
         "other_slices_written": (
             None
             if months is None

@@ -218,6 +218,9 @@ def table(report: dict):
             figure += f" · a third that ended, from its days: {', '.join(pub['merged_thirds'])}"
         if other is not None:
             figure += f" · other months' slices: {', '.join(other) or 'none'}"
+        if pub.get("history_months_written"):
+            months = pub["history_months_written"]
+            figure += f" · bills' and incidents' months revised: {', '.join(months)}"
         t.add_row(
             "  published", "", "", "", figure, "its own month only" if v else "", _met(v.get("met"))
         )

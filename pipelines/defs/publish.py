@@ -45,7 +45,8 @@ def serve_db(
     progress.report("publish", 1, 1)
     context.log.info(
         f"published {result.path} ({result.tables} tables, {result.segments_written} of "
-        f"{result.segments} segments written, {result.seconds:.1f} s)"
+        f"{result.segments} segments and {result.history_written} of "
+        f"{result.history_segments} history months written, {result.seconds:.1f} s)"
         + (f"; months merged: {', '.join(result.months_merged) or 'none'}" if compact else "")
     )
     metadata = {
@@ -55,6 +56,8 @@ def serve_db(
         "rows_per_source": dg.MetadataValue.json(result.rows_per_source),
         "segments": result.segments,
         "segments_written": result.segments_written,
+        "history_segments": result.history_segments,
+        "history_written": result.history_written,
     }
     if compact:
         metadata["months_merged"] = dg.MetadataValue.json(result.months_merged)

@@ -2,8 +2,10 @@
 
 Readers open `serve.duckdb` read-only, one query at a time. The large message-level tables (and
 the bills and repayments: `segments.SEGMENTED`) are published as immutable segments, about a
-month of rows each (`pipelines.serve.segments`): a publish first writes the segments whose
-content is new (a new day: its own day's file), then creates a new, empty database
+month of rows each (`pipelines.serve.segments`), and so are the tables whose old rows a day
+revises (`segments.HISTORY`: the bills' state and cycles, the incidents' messages), one file per
+month of their own: a publish first writes the segments whose content is new (a new day: its
+own day's file, and the months of those tables it revised), then creates a new, empty database
 file next to `serve.duckdb` under a temporary name, copies into it table by table the other
 tables readers get (core.*, mart.*, the ledger and the quarantine), lists the segments and
 makes each segmented table a view over them, adds the `meta` row, checkpoints it, fsyncs it and
@@ -61,6 +63,8 @@ class PublishResult:
     segments: int = 0  # segments the published file lists
     segments_written: int = 0  # of which this publish wrote (the others were unchanged)
     months_merged: list[str] = field(default_factory=list)  # compact: months made one file
+    history_segments: int = 0  # the HISTORY tables' month files the published file lists
+    history_written: int = 0  # of which this publish wrote
 
 
 def build_fingerprint() -> str:
@@ -173,7 +177,8 @@ def _copy_tables(
 
 
 def published_segments(serve: Path) -> tuple[set[str], list[str]] | None:
-    """The segment files and slices the current published database lists (None: unknown)."""
+    """The segment files the current published database lists, and the slices of the
+    SEGMENTED tables' segments among them (None: unknown)."""
     if not serve.is_file():
         return set(), []
     try:
@@ -184,7 +189,7 @@ def published_segments(serve: Path) -> tuple[set[str], list[str]] | None:
             rows = old.execute(f"select file, slice from main.{segments.LIST_TABLE}").fetchall()
     except duckdb.Error:
         return None
-    return {file for file, _ in rows}, [key for _, key in rows]
+    return {file for file, _ in rows}, segments.date_slices([key for _, key in rows])
 
 
 def unpublished(con: duckdb.DuckDBPyConnection, serve: Path) -> str | None:
@@ -269,37 +274,44 @@ def publish(
     merged = segments.to_compact(previous[1]) if compact and previous is not None else []
     planned = segments.plan(parts, large, split)
     written = sum(segments.write(con, catalog, large, seg, folder) for seg in planned)
-    if planned:
+    history = segments.present_history(con, catalog)
+    by_month = segments.plan_months(segments.fingerprint_months(con, catalog, history), history)
+    history_written = sum(segments.write(con, catalog, history, seg, folder) for seg in by_month)
+    if planned or by_month:
         segments.fsync(folder)
     tmp = serve.parent / f".{serve.name}.{os.getpid()}.{int(time.time() * 1000)}{TMP_SUFFIX}"
     try:
         con.execute(f"attach {lit(str(tmp))} as pub")
         try:
             with segments.write_once(con):
-                n = _copy_tables(con, catalog, set(views))
-                segments.create_views(con, catalog, large, "pub", planned, folder)
+                n = _copy_tables(con, catalog, set(views) | {(s, t) for s, t, _ in history})
+                segments.list_segments(con, "pub", planned + by_month, folder)
+                segments.create_views(con, catalog, large, "pub", planned)
+                segments.create_views(con, catalog, history, "pub", by_month)
                 _create_derived(con, views)
                 rows = _write_meta(con, catalog, run_id)
                 con.execute("checkpoint pub")
         finally:
             con.execute("detach pub")
-            segments.detach_all(con, planned)
+            segments.detach_all(con, planned + by_month)
         segments.fsync(tmp)
         os.replace(tmp, serve)
     except BaseException:
         _remove_stale(serve)
         raise
-    segments.write_attach_script(serve, planned)
+    segments.write_attach_script(serve, planned + by_month)
     segments.fsync(serve.parent)
     if previous is not None:  # else keep every file: a reader may still need one
-        segments.collect_garbage(folder, previous[0] | {seg.file for seg in planned})
+        segments.collect_garbage(folder, previous[0] | {seg.file for seg in planned + by_month})
     changes.save_parts(con, parts)  # the next publish rehashes only the dates written since
     return PublishResult(
         serve,
-        n + len(large) + len(views) + 1,
+        n + len(large) + len(history) + len(views) + 1,
         json.loads(rows),
         time.monotonic() - t0,
         len(planned),
         written,
         merged,
+        len(by_month),
+        history_written,
     )

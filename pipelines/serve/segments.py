@@ -79,6 +79,25 @@ SEGMENTED: dict[tuple[str, str], tuple[str, str | None]] = {
     ("mart", "sms_daily_flags"): ("local_date", None),
     ("mart", "sms_never_sent"): ("local_date", None),
 }
+# The published tables whose old rows a day revises: a repayment today changes the row of a
+# bill of any month in `mart.bill_state` and `mart.user_cycle`, and an incident's messages are
+# added while it lasts. Sliced by the dates above, a month's file holds the slice of every large
+# table (about 1 GB a month at half of scale l), so a day would rewrite most of the history. So
+# these tables are segments of their own: one file per month of the SQL expression given (every
+# month whole, the latest one too), holding that month's rows of the three tables and nothing
+# else. A day rewrites the months whose rows it changed (at scale m two days changed 3-4 of 7
+# statement months), where a plain table in `serve.duckdb` was copied whole by every publish
+# (135.5 of a day's 158 MB at half of l). A publish hashes every row of them (0.85 CPU-s at half
+# of l), so their writers need not note dates in the change log. (expression, order or None)
+HISTORY: dict[tuple[str, str], tuple[str, str | None]] = {
+    ("alerts", "incident_messages"): (
+        "cast(timezone('UTC', sent_at) as date)",
+        "incident_id, message_id",
+    ),
+    ("mart", "bill_state"): ("statement_date", None),
+    ("mart", "user_cycle"): ("statement_date", None),
+}
+HISTORY_GROUP = "history"  # the file name's prefix and the listed slice's: history-2025-03-...
 SEGMENT_SCHEMA = "segment"  # inside a segment file; no reader filters on it by accident
 LIST_TABLE = "segments"  # main.segments of serve.duckdb: alias, file, slice, rows
 FORMAT = "1"  # part of every fingerprint: a change of the layout renames every segment
@@ -96,18 +115,33 @@ class SegmentError(Exception):
 @dataclass(frozen=True)
 class Segment:
     # YYYY-MM (a month), YYYY-MM-1|2|3 (a third of the latest month, or of a month that ended
-    # until a compaction), YYYY-MM-DD (a day of the latest third), or NO_DATE
+    # until a compaction), YYYY-MM-DD (a day of the latest third), or NO_DATE; in the HISTORY
+    # group always a month (or NO_DATE)
     key: str
     fingerprint: str
     rows: int
+    group: str = ""  # "" for the tables of SEGMENTED, HISTORY_GROUP for those of HISTORY
 
     @property
     def file(self) -> str:
-        return f"{self.key}-{self.fingerprint}.duckdb"
+        prefix = f"{self.group}-" if self.group else ""
+        return f"{prefix}{self.key}-{self.fingerprint}.duckdb"
 
     @property
     def alias(self) -> str:
-        return f"seg_{self.key.replace('-', '')}_{self.fingerprint[:12]}"
+        prefix = self.group[:1]
+        return f"seg_{prefix}{self.key.replace('-', '')}_{self.fingerprint[:12]}"
+
+    @property
+    def listed_slice(self) -> str:
+        """The slice as `main.segments` lists it: the key, after `<group>:` in a group."""
+        return f"{self.group}:{self.key}" if self.group else self.key
+
+
+def date_slices(listed_slices: list[str]) -> list[str]:
+    """Of the slices `main.segments` lists, those of the SEGMENTED tables (the ones cut into
+    months, thirds and days), without the HISTORY group's."""
+    return [k for k in listed_slices if ":" not in k]
 
 
 def attach_sql(path: Path, alias: str) -> str:
@@ -159,6 +193,18 @@ def present(con: duckdb.DuckDBPyConnection, catalog: str) -> Tables:
         ).fetchall()
     )
     return [(s, t, col) for (s, t), (col, _) in sorted(SEGMENTED.items()) if (s, t) in have]
+
+
+def present_history(con: duckdb.DuckDBPyConnection, catalog: str) -> Tables:
+    """The HISTORY tables that exist in `catalog`: (schema, table, month expression)."""
+    have = set(
+        con.execute(
+            "select schema_name, table_name from duckdb_tables() "
+            "where database_name = $c and not temporary",
+            {"c": catalog},
+        ).fetchall()
+    )
+    return [(s, t, expr) for (s, t), (expr, _) in sorted(HISTORY.items()) if (s, t) in have]
 
 
 def _columns(con: duckdb.DuckDBPyConnection, catalog: str, schema: str, table: str) -> str:
@@ -292,19 +338,64 @@ def plan(parts: Parts, tables: Tables, split: frozenset[str] = frozenset()) -> l
     return out
 
 
+def fingerprint_months(
+    con: duckdb.DuckDBPyConnection, catalog: str, tables: Tables
+) -> dict[str, tuple[str, dict[str, tuple[int, int]]]]:
+    """Rows and Σ hash(row) per month (YYYY-MM, or NO_DATE) of every HISTORY table in
+    `tables`, from every row (no change log: a day revises rows of any month)."""
+    out = {}
+    for schema, table, expr in tables:
+        rows = con.execute(
+            f"""select coalesce(strftime({expr}, '%Y-%m'), {lit(NO_DATE)}), count(*),
+                sum(hash(__row)::hugeint)::varchar
+            from {q(catalog)}.{q(schema)}.{q(table)} as __row
+            group by 1"""
+        ).fetchall()
+        shape = _columns(con, catalog, schema, table)
+        out[f"{schema}.{table}"] = (shape, {m: (n, int(h)) for m, n, h in rows})
+    return out
+
+
+def plan_months(
+    parts: dict[str, tuple[str, dict[str, tuple[int, int]]]], tables: Tables
+) -> list[Segment]:
+    """One HISTORY_GROUP segment per month in `parts` (fingerprint_months), named by its
+    content: the rows, the sum of their hashes and the columns of each table's month."""
+    months = sorted({m for _, per in parts.values() for m in per})
+    out = []
+    for key in months:
+        h = hashlib.sha256(f"nudgescope segment {FORMAT}\0{HISTORY_GROUP}\0{key}\0".encode())
+        total = 0
+        for schema, table, _ in tables:
+            shape, per = parts[f"{schema}.{table}"]
+            n, digest = per.get(key, (0, 0))
+            total += n
+            h.update(f"{schema}.{table}\0{shape}\0{n}\0{digest}\0".encode())
+        out.append(Segment(key, h.hexdigest()[:20], total, HISTORY_GROUP))
+    return out
+
+
 def _slice_filter(col: str, key: str) -> str:
-    """A range predicate on `col` for slice `key` (a range, so zone maps skip row groups)."""
+    """A range predicate on `col` (an SQL expression) for slice `key` (a range, so zone maps
+    skip row groups)."""
     if key == NO_DATE:
-        return f"{q(col)} is null"
+        return f"{col} is null"
     if len(key) == 10:  # a day
-        return f"{q(col)} = date {lit(key)}"
+        return f"{col} = date {lit(key)}"
     y, m, *third = (int(x) for x in key.split("-"))
     lo = date(y, m, 1)
     hi = date(y + (m == 12), m % 12 + 1, 1)
     if third:
         lo = date(y, m, 1 + 10 * (third[0] - 1))
         hi = date(y, m, 1 + 10 * third[0]) if third[0] < 3 else hi
-    return f"{q(col)} >= date {lit(lo.isoformat())} and {q(col)} < date {lit(hi.isoformat())}"
+    return f"{col} >= date {lit(lo.isoformat())} and {col} < date {lit(hi.isoformat())}"
+
+
+def _spec(schema: str, table: str, col: str) -> tuple[str, str | None]:
+    """The slicing expression (SQL) and the row order of a segmented or HISTORY table."""
+    if (schema, table) in HISTORY:
+        return HISTORY[(schema, table)]
+    return q(col), SEGMENTED[(schema, table)][1]
 
 
 @contextmanager
@@ -351,13 +442,13 @@ def write(
         # on every thread (at m about 40 % less wall time for those tables, a tenth less CPU)
         with any_row_order(con), write_once(con):
             for schema, table, col in tables:
-                order = SEGMENTED[(schema, table)][1]
+                expr, order = _spec(schema, table, col)
                 # declared, not `create table as`: the free text is stored with zstd
                 create_declared(
                     con,
                     f"__segment_out.{inner_name(schema, table)}",
                     f"select * from {q(catalog)}.{q(schema)}.{q(table)} "
-                    f"where {_slice_filter(col, seg.key)}"
+                    f"where {_slice_filter(expr, seg.key)}"
                     + (f" order by {order}" if order else ""),
                 )
             con.execute("checkpoint __segment_out")
@@ -368,17 +459,11 @@ def write(
     return True
 
 
-def create_views(
-    con: duckdb.DuckDBPyConnection,
-    catalog: str,
-    tables: Tables,
-    target: str,
-    segments: list[Segment],
-    folder: Path,
+def list_segments(
+    con: duckdb.DuckDBPyConnection, target: str, segments: list[Segment], folder: Path
 ) -> None:
-    """In database `target`: the list of segments and a view per segmented table over them
-    (a plain empty copy when there are no rows at all). The segments stay attached in `con`
-    under their aliases until `detach_all`."""
+    """In database `target`: the list of segments (every group). The segments stay attached
+    in `con` under their aliases until `detach_all`."""
     con.execute(
         f"create table {q(target)}.main.{LIST_TABLE} "
         "(alias varchar, file varchar, slice varchar, rows bigint)"
@@ -386,9 +471,20 @@ def create_views(
     for seg in segments:
         con.execute(
             f"insert into {q(target)}.main.{LIST_TABLE} values ($a, $f, $m, $r)",
-            {"a": seg.alias, "f": seg.file, "m": seg.key, "r": seg.rows},
+            {"a": seg.alias, "f": seg.file, "m": seg.listed_slice, "r": seg.rows},
         )
         con.execute(attach_sql(folder / seg.file, seg.alias))
+
+
+def create_views(
+    con: duckdb.DuckDBPyConnection,
+    catalog: str,
+    tables: Tables,
+    target: str,
+    segments: list[Segment],
+) -> None:
+    """In database `target`: a view per table of `tables` over its slices in `segments`
+    (attached by `list_segments`), or a plain empty copy when there are no rows at all."""
     for schema, table, _ in tables:
         con.execute(f"create schema if not exists {q(target)}.{q(schema)}")
         name = f"{q(target)}.{q(schema)}.{q(table)}"

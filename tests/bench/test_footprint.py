@@ -98,6 +98,13 @@ def test_slice_of_a_segment_file_name():
     assert footprint.slice_of("serve.duckdb") is None
     assert footprint.slice_of("2025-07-04-0123abcd.duckdb") == "2025-07-04"  # a day
     assert footprint.slice_of("none-0123abcd.duckdb") == "none"  # rows without a date
+    # the month files of the tables a day revises are not slices of the dated tables
+    assert footprint.slice_of("history-2025-03-0123abcd.duckdb") is None
+    assert footprint.history_month_of("serve.segments/history-2025-03-0123abcd.duckdb") == (
+        "2025-03"
+    )
+    assert footprint.history_month_of("history-none-0123abcd.duckdb") == "none"
+    assert footprint.history_month_of("2025-03-0123abcd.duckdb") is None
 
 
 def test_a_third_that_ended_is_a_merge_not_another_months_slice(tmp_path):
@@ -124,4 +131,26 @@ def test_a_third_that_ended_is_a_merge_not_another_months_slice(tmp_path):
     assert fig["written_slices"] == ["2025-06-2", "2025-06-3", "2025-07-01"]
     assert fig["merged_thirds"] == ["2025-06-3"]  # its days were listed before
     assert fig["other_slices_written"] == ["2025-06-2"]  # rewritten, not a merge
+    assert fig["history_months_written"] == []
     assert fig["kept_for_readers"] == 3  # June's old second third and its two days
+
+
+def test_a_revised_history_month_is_reported_apart_from_the_dated_slices(tmp_path):
+    seg = tmp_path / "serve.segments"
+    seg.mkdir()
+    july, march_old = "2025-07-01-aa01.duckdb", "history-2025-03-aa03.duckdb"
+    _segment(seg, july, 10)
+    _segment(seg, march_old, 10)
+    _serve(tmp_path, [(july, "2025-07-01"), (march_old, "history:2025-03")])
+    before = footprint.snapshot(tmp_path)
+    # 2 July: its own day, and March's bills again (a late repayment of a March bill)
+    new = [("2025-07-02-bb02.duckdb", "2025-07-02"), ("history-2025-03-bb03.duckdb", "h")]
+    for name, _ in new:
+        _segment(seg, name, 10)
+    _serve(tmp_path, [(july, "2025-07-01"), (new[0][0], "2025-07-02"), (new[1][0], "h")])
+    fig = footprint.publish_figures(before, tmp_path, "2025-07-02")
+    assert fig["written_files"] == 3  # serve.duckdb and the two files
+    assert fig["written_slices"] == ["2025-07-02"]
+    assert fig["other_slices_written"] == []
+    assert fig["history_months_written"] == ["2025-03"]
+    assert fig["kept_for_readers"] == 1  # March's previous file

@@ -11,7 +11,7 @@ import pytest
 from pipelines.contract import LANDING_SOURCES
 from pipelines.ingest import changes
 from pipelines.serve import sandbox
-from pipelines.serve.publish import publish
+from pipelines.serve.publish import compactable, publish
 from pipelines.serve.segments import (
     SegmentError,
     open_published,
@@ -384,3 +384,137 @@ def test_a_publish_rehashes_the_dates_the_log_names_or_whose_row_count_moved(tmp
         con.execute("update core.sms_logs set id = 20 where id = 2")
         with pytest.raises(RuntimeError, match=r"core.sms_logs: .*2025-02-10"):
             publish(con, serve, "run-6")
+
+
+def _history(con) -> None:
+    """mart.bill_state and mart.user_cycle (statement_date) and alerts.incident_messages
+    (sent_at) in the warehouse of `_warehouse`: bills b1 (January), b2 and b3 (February), b4
+    (no statement date); incident 1's messages m1 (31 January 23:30 UTC) and m2 (February)."""
+    con.execute("create schema alerts")
+    for table in ("bill_state", "user_cycle"):
+        con.execute(
+            f"create table mart.{table} (bill_id varchar, statement_date date, on_time boolean)"
+        )
+        con.execute(
+            f"""insert into mart.{table} values ('b1', '2025-01-05', true),
+            ('b2', '2025-02-05', null), ('b3', '2025-02-20', true), ('b4', null, false)"""
+        )
+    con.execute(
+        "create table alerts.incident_messages (incident_id bigint, message_id varchar, "
+        "sent_at timestamptz)"
+    )
+    con.execute(
+        """insert into alerts.incident_messages values
+        (1, 'm2', '2025-02-01 00:10:00+00'), (1, 'm1', '2025-01-31 23:30:00+00')"""
+    )
+
+
+def _history_files(serve) -> list[str]:
+    return [f for f in fifth_files(serve) if f.startswith("history-")]
+
+
+def test_the_tables_a_day_revises_are_segments_of_their_own_one_per_month(tmp_path):
+    serve = tmp_path / "serve.duckdb"
+    wh = tmp_path / "w.duckdb"
+    with _warehouse(wh, [("2025-02-10", 1)]) as con:
+        _history(con)
+        first = publish(con, serve, "run-1")
+    # January (b1, m1), February (b2, b3, m2) and the bill without a date: three month files,
+    # apart from the one date segment of the sms log (10 February, the latest third's day)
+    assert (first.segments, first.segments_written) == (1, 1)
+    assert (first.history_segments, first.history_written) == (3, 3)
+    names = _history_files(serve)
+    assert [f.rsplit("-", 1)[0] for f in names] == [
+        "history-2025-01",
+        "history-2025-02",
+        "history-none",
+    ]
+    jan, feb, none = names
+    assert _rows(serve, "select slice, rows from main.segments order by slice") == [
+        ("2025-02-10", 1),
+        ("history:2025-01", 3),  # b1 twice (both bill tables) and m1
+        ("history:2025-02", 5),
+        ("history:none", 2),
+    ]
+    # a month file holds that month of the three tables and nothing else; the incidents' month
+    # is the UTC one, and their messages are kept in incident and message order
+    with duckdb.connect(str(segments_dir(serve) / feb), read_only=True) as seg:
+        tables = seg.execute("select table_name from duckdb_tables() order by 1").fetchall()
+        assert tables == [
+            ("alerts__incident_messages",),
+            ("mart__bill_state",),
+            ("mart__user_cycle",),
+        ]
+        assert seg.execute(
+            'select bill_id from segment."mart__bill_state" order by 1'
+        ).fetchall() == [("b2",), ("b3",)]
+        assert seg.execute(
+            'select message_id from segment."alerts__incident_messages"'
+        ).fetchall() == [("m2",)]
+    # readers see the same rows as the warehouse, through views
+    assert _rows(serve, "select list(bill_id order by bill_id) from mart.user_cycle") == [
+        (["b1", "b2", "b3", "b4"],)
+    ]
+    assert _rows(serve, "select list(message_id order by 1) from alerts.incident_messages") == [
+        (["m1", "m2"],)
+    ]
+    con = open_published(serve)
+    try:
+        assert ("mart", "bill_state") in relations(con, ("mart",))
+        assert con.execute(
+            "select table_type from information_schema.tables "
+            "where table_schema = 'mart' and table_name = 'bill_state'"
+        ).fetchone() == ("VIEW",)
+    finally:
+        con.close()
+
+    with duckdb.connect(str(wh)) as con:
+        # a repayment today settles January's bill late: only January's file is new; the date
+        # segments and the other months stay (the writers note nothing in the change log for
+        # these tables: every row is hashed)
+        con.execute("update mart.bill_state set on_time = false where bill_id = 'b1'")
+        second = publish(con, serve, "run-2")
+    assert (second.segments_written, second.history_written) == (0, 1)
+    jan2, feb2, none2 = _history_files(serve)
+    assert (feb2, none2) == (feb, none) and jan2 != jan and jan2.startswith("history-2025-01-")
+    assert _rows(serve, "select on_time from mart.bill_state where bill_id = 'b1'") == [(False,)]
+    assert _rows(serve, "select on_time from mart.user_cycle where bill_id = 'b1'") == [(True,)]
+
+    with duckdb.connect(str(wh)) as con:
+        # a new incident message in March: a new month file, nothing else
+        con.execute(
+            "insert into alerts.incident_messages values (2, 'm3', '2025-03-02 08:00:00+00')"
+        )
+        third = publish(con, serve, "run-3")
+        assert (third.segments_written, third.history_written) == (0, 1)
+        assert [f.rsplit("-", 1)[0] for f in _history_files(serve)] == [
+            "history-2025-01",
+            "history-2025-02",
+            "history-2025-03",
+            "history-none",
+        ]
+        # nothing changed: nothing written; the replaced January file is gone by now
+        assert publish(con, serve, "run-4").history_written == 0
+    assert jan not in _files(serve) and jan2 in _files(serve)
+    # the month files are not slices of the date segments: no month to compact
+    assert compactable(serve) == []
+    with duckdb.connect(str(wh)) as con:
+        compacted = publish(con, serve, "run-5", compact=True)
+    assert compacted.months_merged == [] and compacted.history_written == 0
+
+
+def test_the_history_tables_empty_are_published_as_empty_tables(tmp_path):
+    serve = tmp_path / "serve.duckdb"
+    with _warehouse(tmp_path / "w.duckdb", [("2025-02-10", 1)]) as con:
+        _history(con)
+        con.execute("delete from mart.bill_state")
+        result = publish(con, serve, "run-1")
+    assert result.history_segments == 3  # the other two tables still have rows
+    assert _rows(serve, "select count(*) from mart.bill_state") == [(0,)]
+    with _warehouse(tmp_path / "w2.duckdb", [("2025-02-10", 1)]) as con:
+        _history(con)
+        for table in ("mart.bill_state", "mart.user_cycle", "alerts.incident_messages"):
+            con.execute(f"delete from {table}")
+        result = publish(con, tmp_path / "s2.duckdb", "run-1")
+    assert (result.history_segments, result.history_written) == (0, 0)
+    assert _rows(tmp_path / "s2.duckdb", "select count(*) from alerts.incident_messages") == [(0,)]
