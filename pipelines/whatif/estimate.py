@@ -37,7 +37,7 @@ def poisson(count: float, label: str = "") -> Quantity:
     return Quantity(float(count), float(count) + 1.0, label)
 
 
-@dataclass
+@dataclass(slots=True)
 class Lin:
     """const + sum(coef[q] * q): an expected change over measured quantities."""
 

@@ -51,7 +51,6 @@ def _factors(w: Weights) -> np.ndarray:
 @dataclass
 class Candidate:
     policy: Policy
-    evaluation: E.Evaluation
     value: dict[str, float]  # change, ci_low, ci_high of the net value
     messages_removed: int
     tied_with_best: bool = False
@@ -235,26 +234,23 @@ def search(inputs: E.Inputs, weights: Weights) -> Search:
 def _candidates(
     inputs: E.Inputs, weights: Weights, pool: dict[str, Policy], known: dict | None = None
 ) -> list[Candidate]:
-    """The pool evaluated in full, best first; a policy in `known` (policy -> its candidate)
-    reuses that evaluation."""
+    """The pool's net value (with its interval) and messages removed, from each policy's exact
+    counts, best first; a policy in `known` (policy -> its candidate) reuses that one."""
     known = known or {}
     todo = {name: p for name, p in pool.items() if p not in known}
-    counts = E.count_from(inputs.tables, todo)
+    totals = E.count_totals(inputs.tables, todo)
     out = []
     for name, p in pool.items():
         if p in known:
             k = known[p]
-            out.append(Candidate(p, k.evaluation, dict(k.value), k.messages_removed,
-                                 net_form=k.net_form))  # fmt: skip
+            out.append(Candidate(p, dict(k.value), k.messages_removed, net_form=k.net_form))
             continue
-        ev = E.evaluate(inputs, p, counts[name], weights)
-        net = ev.form("net_value_yuan")
+        net = E.net_value(inputs, p, totals[name], weights)
         out.append(
             Candidate(
                 p,
-                ev,
                 net.interval(inputs.quantities),
-                -int(round(ev.form("messages").value(inputs.quantities))),
+                E.messages_removed(totals[name]),
                 net_form=net,
             )
         )
