@@ -257,8 +257,9 @@ fig = go.Figure(
         hovertemplate="%{text}<br>%{x:,} · %{y:,.0f}<extra></extra>",
     )
 )
-fig.update_xaxes(title=t("messages_removed"))
-fig.update_yaxes(title=t("value_yuan"))
+# whole numbers with separators: the SI suffixes Plotly picks (5M, 100k) read oddly in Chinese
+fig.update_xaxes(title=t("messages_removed"), tickformat=charts.TICKS["int"])
+fig.update_yaxes(title=t("value_yuan"), tickformat=charts.TICKS["yuan"])
 charts.style(fig, t("frontier_policy_title"))
 fr_df = pd.DataFrame(
     [{"policy": describe(c.policy), "messages_removed": c.messages_removed, **c.value} for c in fr]

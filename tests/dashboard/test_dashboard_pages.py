@@ -410,6 +410,10 @@ def test_tradeoffs_charts_curve_arms_frontier(app):
     assert trace(curve, "All")["hovertemplate"].startswith(
         "%{fullData.name}<br>Pre-due reminders: %{x}<br>On time: %{y:.1%}"
     )
+    # the policy frontier: whole messages and yuan with separators, no SI suffix (5M, 100k)
+    policy_frontier = next(s for title, s in figs.items() if title.startswith("Efficient frontier"))
+    assert policy_frontier["layout"]["xaxis"]["tickformat"] == ",d"
+    assert policy_frontier["layout"]["yaxis"]["tickformat"] == ",.0f"
     arms = figs["Arms vs control: difference with 95% CI"]
     arm = trace(arms, "EXP-REMIND-01 · 2 reminders")  # the arm by its label
     # bills due Jan-Mar: control U01 U03 U05 U07 on time 10/12 (U05 late in Feb and Mar),
