@@ -274,7 +274,7 @@ def publish(
     merged = segments.to_compact(previous[1]) if compact and previous is not None else []
     planned = segments.plan(parts, large, split)
     written = sum(segments.write(con, catalog, large, seg, folder) for seg in planned)
-    history = segments.present_history(con, catalog)
+    history = segments.present(con, catalog, segments.HISTORY)
     by_month = segments.plan_months(segments.fingerprint_months(con, catalog, history), history)
     history_written = sum(segments.write(con, catalog, history, seg, folder) for seg in by_month)
     if planned or by_month:

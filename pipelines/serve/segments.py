@@ -187,8 +187,13 @@ def inner_name(schema: str, table: str) -> str:
     return f"{SEGMENT_SCHEMA}.{q(f'{schema}__{table}')}"
 
 
-def present(con: duckdb.DuckDBPyConnection, catalog: str) -> Tables:
-    """The segmented tables that exist in `catalog`: (schema, table, date column)."""
+def present(
+    con: duckdb.DuckDBPyConnection,
+    catalog: str,
+    specs: dict[tuple[str, str], tuple[str, str | None]] = SEGMENTED,
+) -> Tables:
+    """The tables of `specs` (SEGMENTED, or HISTORY) that exist in `catalog`: (schema, table,
+    date column, or HISTORY's month expression)."""
     have = set(
         con.execute(
             "select schema_name, table_name from duckdb_tables() "
@@ -196,19 +201,7 @@ def present(con: duckdb.DuckDBPyConnection, catalog: str) -> Tables:
             {"c": catalog},
         ).fetchall()
     )
-    return [(s, t, col) for (s, t), (col, _) in sorted(SEGMENTED.items()) if (s, t) in have]
-
-
-def present_history(con: duckdb.DuckDBPyConnection, catalog: str) -> Tables:
-    """The HISTORY tables that exist in `catalog`: (schema, table, month expression)."""
-    have = set(
-        con.execute(
-            "select schema_name, table_name from duckdb_tables() "
-            "where database_name = $c and not temporary",
-            {"c": catalog},
-        ).fetchall()
-    )
-    return [(s, t, expr) for (s, t), (expr, _) in sorted(HISTORY.items()) if (s, t) in have]
+    return [(s, t, col) for (s, t), (col, _) in sorted(specs.items()) if (s, t) in have]
 
 
 def _columns(con: duckdb.DuckDBPyConnection, catalog: str, schema: str, table: str) -> str:
