@@ -220,7 +220,7 @@ def table(report: dict):
             figure += f" · other months' slices: {', '.join(other) or 'none'}"
         if pub.get("history_months_written"):
             months = pub["history_months_written"]
-            figure += f" · bills' and incidents' months revised: {', '.join(months)}"
+            figure += f" · month files of the revised tables written: {', '.join(months)}"
         t.add_row(
             "  published", "", "", "", figure, "its own month only" if v else "", _met(v.get("met"))
         )

@@ -389,7 +389,9 @@ def test_a_publish_rehashes_the_dates_the_log_names_or_whose_row_count_moved(tmp
 def _history(con) -> None:
     """mart.bill_state and mart.user_cycle (statement_date) and alerts.incident_messages
     (sent_at) in the warehouse of `_warehouse`: bills b1 (January), b2 and b3 (February), b4
-    (no statement date); incident 1's messages m1 (31 January 23:30 UTC) and m2 (February)."""
+    (no statement date); incident 1's messages m1 (31 January 23:30 UTC, already 1 February in
+    the session's Asia/Shanghai, as the warehouse's connections are set) and m2 (February)."""
+    con.execute("set TimeZone = 'Asia/Shanghai'")
     con.execute("create schema alerts")
     for table in ("bill_state", "user_cycle"):
         con.execute(
@@ -455,6 +457,12 @@ def test_the_tables_a_day_revises_are_segments_of_their_own_one_per_month(tmp_pa
     assert _rows(serve, "select list(bill_id order by bill_id) from mart.user_cycle") == [
         (["b1", "b2", "b3", "b4"],)
     ]
+    # a plain DuckDB client too, through the attach script, which names the month files
+    script = (tmp_path / "serve.attach.sql").read_text(encoding="utf-8")
+    assert all(name in script for name in names)
+    with duckdb.connect(str(serve), read_only=True) as plain:
+        plain.execute(script)
+        assert plain.execute("select count(*) from alerts.incident_messages").fetchone() == (2,)
     assert _rows(serve, "select list(message_id order by 1) from alerts.incident_messages") == [
         (["m1", "m2"],)
     ]

@@ -378,8 +378,9 @@ def test_the_net_value_from_totals_equals_the_full_evaluation(fixture_query):
     """The search ranks its candidates by engine.net_value, which sums the counts over the
     cells first; engine.evaluate prices cell by cell. The same form, the same interval, the
     same messages removed, for policies with every lever: filters, the promotion rewrite, a
-    daily cap, a uniform and a per-band reminder cap."""
-    scope = Scope(dt.date(2026, 3, 1), dt.date(2026, 3, 31))
+    daily cap, a uniform and a per-band reminder cap; over January-March, so that the cells
+    summed are of several months (February and March have messages) and bands."""
+    scope = Scope(dt.date(2026, 1, 1), dt.date(2026, 3, 31))
     inputs = E.load_inputs(fixture_query, scope)
     w = Weights(message=0.3, violation=20.0)
     both = (False, True)
@@ -395,6 +396,7 @@ def test_the_net_value_from_totals_equals_the_full_evaluation(fixture_query):
     )
     counts = E.count_from(inputs.tables, policies)
     totals = E.count_totals(inputs.tables, policies)
+    assert {month for month, _ in inputs.tables.cells} == {"2026-02", "2026-03"}
     nonzero = 0
     for name, p in policies.items():
         assert totals[name] == {
