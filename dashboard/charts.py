@@ -43,9 +43,8 @@ _WHITE = pio.templates["plotly_white"]
 pio.templates[TEMPLATE] = go.layout.Template(
     layout=_WHITE.layout, data={kind: _WHITE.data[kind] for kind in TRACE_TYPES}
 )
-pio.templates.default = TEMPLATE
+pio.templates.default = TEMPLATE  # px too: it takes the default template when given none
 # Plotly Express picks colours when a trace is made: set its defaults, not only the layout.
-px.defaults.template = TEMPLATE
 px.defaults.color_discrete_sequence = list(fmt.PALETTE)
 # What the browser may fetch: nothing outside the app (no Plotly logo link, no mode bar).
 CONFIG = {"displaylogo": False, "displayModeBar": False}
@@ -535,7 +534,7 @@ def small_multiples(
     span = x_range(shown_x, "month") if grain == "month" else None
     day_axis = day_ticks(shown_x, panel_px) if grain == "day" else {}
     shown: set[str] = set()
-    empty: list[int] = []  # panels whose every value is hidden (too few) or missing
+    empty: list[str] = []  # axis suffixes of the panels whose every value is hidden or missing
     # Every panel's traces and axis settings are gathered, then set in one go: Plotly's
     # add_trace / update_yaxes by row and column look the subplot up each call (a quarter of
     # the 120 ms six panels took). Panel i is subplot i + 1 of make_subplots' grid, row by row:
@@ -579,7 +578,7 @@ def small_multiples(
         )
         vals = pd.to_numeric(part[y], errors="coerce").dropna()
         if vals.empty:
-            empty.append(i)
+            empty.append(sub)
         if p.y_format == "pct" and len(vals) and vals.min() >= 0 and vals.max() <= 1:
             # a share: never below 0 % or above 100 %, and a flat line is not centred on 0
             lo, hi = float(vals.min()), float(vals.max())
@@ -607,12 +606,11 @@ def small_multiples(
     fig.update_layout(axes)
     for a in fig.layout.annotations:
         a.update(font={"size": 13}, x=a.x, xanchor="center")
-    for i in empty:  # an empty panel says why, rather than showing a bare axis
-        ref = "" if i == 0 else str(i + 1)
+    for sub in empty:  # an empty panel says why, rather than showing a bare axis
         fig.add_annotation(
             text=t("too_few"),
-            xref=f"x{ref} domain",
-            yref=f"y{ref} domain",
+            xref=f"x{sub} domain",
+            yref=f"y{sub} domain",
             x=0.5,
             y=0.5,
             showarrow=False,

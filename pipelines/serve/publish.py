@@ -160,11 +160,12 @@ def _create_derived(con: duckdb.DuckDBPyConnection, views: dict) -> None:
 def _copy_tables(
     con: duckdb.DuckDBPyConnection, catalog: str, skip: set[tuple[str, str]] = frozenset()
 ) -> int:
-    """Copy into the empty database `pub` every table readers get but the segmented ones and
-    `skip`; returns how many."""
+    """Copy into the empty database `pub` every table readers get but the segmented ones (and
+    HISTORY's) and `skip`; returns how many."""
     n = 0
     for schema, table in _tables(con, catalog):
-        if (schema, table) in segments.SEGMENTED or (schema, table) in skip:
+        key = (schema, table)
+        if key in skip or key in segments.SEGMENTED or key in segments.HISTORY:
             continue
         if schema in PUBLISHED_SCHEMAS or (schema == "ingest" and table in COPIED_INGEST_TABLES):
             con.execute(f"create schema if not exists pub.{q(schema)}")
@@ -284,7 +285,7 @@ def publish(
         con.execute(f"attach {lit(str(tmp))} as pub")
         try:
             with segments.write_once(con):
-                n = _copy_tables(con, catalog, set(views) | {(s, t) for s, t, _ in history})
+                n = _copy_tables(con, catalog, set(views))
                 segments.list_segments(con, "pub", planned + by_month, folder)
                 segments.create_views(con, catalog, large, "pub", planned)
                 segments.create_views(con, catalog, history, "pub", by_month)

@@ -252,21 +252,35 @@ Days = dict[date | None, tuple[int, int]]  # per date: rows, sum of row hashes
 Parts = dict[str, tuple[str, Days]]  # per 'schema.table': (columns with types, Days)
 
 
-def _days(con, catalog: str, schema: str, table: str, col: str, dates=None) -> Days:
-    """Rows and Σ hash(row) per date of `col`: all dates, or only `dates`."""
-    where, params = "", {}
-    if dates is not None:
-        if not dates:
-            return {}
-        cond, params = changes.in_dates(q(col), dates)
-        where = f"where {cond}"
+def _hashes(con, catalog: str, schema: str, table: str, key: str, where: str = "", params=None):
+    """Rows and Σ hash(row) per value of the SQL expression `key` (rows matching `where`)."""
     rows = con.execute(
-        f"""select {q(col)}, count(*), sum(hash(__row)::hugeint)::varchar
+        f"""select {key}, count(*), sum(hash(__row)::hugeint)::varchar
         from {q(catalog)}.{q(schema)}.{q(table)} as __row {where}
         group by 1""",
-        params,
+        params or {},
     ).fetchall()
-    return {d: (n, int(h)) for d, n, h in rows}
+    return {k: (n, int(h)) for k, n, h in rows}
+
+
+def _days(con, catalog: str, schema: str, table: str, col: str, dates=None) -> Days:
+    """Rows and Σ hash(row) per date of `col`: all dates, or only `dates`."""
+    if dates is None:
+        return _hashes(con, catalog, schema, table, q(col))
+    if not dates:
+        return {}
+    cond, params = changes.in_dates(q(col), dates)
+    return _hashes(con, catalog, schema, table, q(col), f"where {cond}", params)
+
+
+def _segment(key: str, group: str, sums: list[tuple[str, str, int, int]]) -> Segment:
+    """The segment of slice `key` of `group` ("" or HISTORY_GROUP) named by its content: per
+    table (name, columns with types, rows, Σ hash) in `sums`."""
+    prefix = f"{group}\0" if group else ""
+    h = hashlib.sha256(f"nudgescope segment {FORMAT}\0{prefix}{key}\0".encode())
+    for name, shape, n, digest in sums:
+        h.update(f"{name}\0{shape}\0{n}\0{digest}\0".encode())
+    return Segment(key, h.hexdigest()[:20], sum(n for _, _, n, _ in sums), group)
 
 
 def _counts(con, catalog: str, schema: str, table: str, col: str) -> dict[date | None, int]:
@@ -324,15 +338,11 @@ def plan(parts: Parts, tables: Tables, split: frozenset[str] = frozenset()) -> l
             per = slices.setdefault(slice_key(d, latest, split), {})
             rows, total = per.get(f"{schema}.{table}", (0, 0))
             per[f"{schema}.{table}"] = (rows + n, total + digest)
-    out = []
-    for key in sorted(slices):
-        h = hashlib.sha256(f"nudgescope segment {FORMAT}\0{key}\0".encode())
-        for schema, table, _ in tables:
-            shape = parts[f"{schema}.{table}"][0]
-            n, digest = slices[key].get(f"{schema}.{table}", (0, 0))
-            h.update(f"{schema}.{table}\0{shape}\0{n}\0{digest}\0".encode())
-        out.append(Segment(key, h.hexdigest()[:20], sum(n for n, _ in slices[key].values())))
-    return out
+    names = [f"{schema}.{table}" for schema, table, _ in tables]
+    return [
+        _segment(key, "", [(n, parts[n][0], *slices[key].get(n, (0, 0))) for n in names])
+        for key in sorted(slices)
+    ]
 
 
 def fingerprint_months(
@@ -340,17 +350,15 @@ def fingerprint_months(
 ) -> dict[str, tuple[str, dict[str, tuple[int, int]]]]:
     """Rows and Σ hash(row) per month (YYYY-MM, or NO_DATE) of every HISTORY table in
     `tables`, from every row (no change log: a day revises rows of any month)."""
-    out = {}
-    for schema, table, expr in tables:
-        rows = con.execute(
-            f"""select coalesce(strftime({expr}, '%Y-%m'), {lit(NO_DATE)}), count(*),
-                sum(hash(__row)::hugeint)::varchar
-            from {q(catalog)}.{q(schema)}.{q(table)} as __row
-            group by 1"""
-        ).fetchall()
-        shape = _columns(con, catalog, schema, table)
-        out[f"{schema}.{table}"] = (shape, {m: (n, int(h)) for m, n, h in rows})
-    return out
+    return {
+        f"{schema}.{table}": (
+            _columns(con, catalog, schema, table),
+            _hashes(
+                con, catalog, schema, table, f"coalesce(strftime({expr}, '%Y-%m'), {lit(NO_DATE)})"
+            ),
+        )
+        for schema, table, expr in tables
+    }
 
 
 def plan_months(
@@ -358,18 +366,14 @@ def plan_months(
 ) -> list[Segment]:
     """One HISTORY_GROUP segment per month in `parts` (fingerprint_months), named by its
     content: the rows, the sum of their hashes and the columns of each table's month."""
+    names = [f"{schema}.{table}" for schema, table, _ in tables]
     months = sorted({m for _, per in parts.values() for m in per})
-    out = []
-    for key in months:
-        h = hashlib.sha256(f"nudgescope segment {FORMAT}\0{HISTORY_GROUP}\0{key}\0".encode())
-        total = 0
-        for schema, table, _ in tables:
-            shape, per = parts[f"{schema}.{table}"]
-            n, digest = per.get(key, (0, 0))
-            total += n
-            h.update(f"{schema}.{table}\0{shape}\0{n}\0{digest}\0".encode())
-        out.append(Segment(key, h.hexdigest()[:20], total, HISTORY_GROUP))
-    return out
+    return [
+        _segment(
+            key, HISTORY_GROUP, [(n, parts[n][0], *parts[n][1].get(key, (0, 0))) for n in names]
+        )
+        for key in months
+    ]
 
 
 def _slice_filter(col: str, key: str) -> str:

@@ -467,7 +467,8 @@ def count(
 
 
 def _count_arrays(tables: CountTables, ps: list[Policy]) -> tuple[tuple[str, ...], np.ndarray]:
-    """The count columns, and the counts [policy, cell, column] of the policies `ps`."""
+    """The count columns, and the counts [policy, cell, column] of the policies `ps` (a policy
+    without the promotion rewrite rewrites nothing)."""
     filt, capped = combine(
         tables,
         np.array([p.filters() for p in ps], dtype=np.int64),
@@ -476,7 +477,10 @@ def _count_arrays(tables: CountTables, ps: list[Policy]) -> tuple[tuple[str, ...
     )
     keys = [k for k in FILTER_COLUMNS if k != "promo_after_filters"]
     keep = [FILTER_COLUMNS.index(k) for k in keys]
-    return (*keys, *CAP_COLUMNS), np.concatenate([filt[:, :, keep], capped], axis=2)
+    counts = np.concatenate([filt[:, :, keep], capped], axis=2)
+    plain = np.array([not p.no_promo_in_reminders for p in ps], dtype=bool)
+    counts[plain, :, len(keys) + CAP_COLUMNS.index("rewritten_promo")] = 0
+    return (*keys, *CAP_COLUMNS), counts
 
 
 def count_totals(tables: CountTables, policies: Mapping[str, Policy]) -> dict[str, dict[str, int]]:
@@ -486,11 +490,8 @@ def count_totals(tables: CountTables, policies: Mapping[str, Policy]) -> dict[st
     ps = list(policies.values())
     cols, counts = _count_arrays(tables, ps)
     out: dict[str, dict[str, int]] = {}
-    for name, p, sums in zip(policies, ps, counts.sum(axis=1).tolist(), strict=True):
-        row = dict(zip(cols, sums, strict=True))
-        if not p.no_promo_in_reminders:
-            row["rewritten_promo"] = 0
-        out[name] = row
+    for name, sums in zip(policies, counts.sum(axis=1).tolist(), strict=True):
+        out[name] = dict(zip(cols, sums, strict=True))
     return out
 
 
@@ -506,14 +507,11 @@ def count_from(
     cols, counts = _count_arrays(tables, ps)
     rows = counts.tolist()
     out: dict[str, dict[tuple[str, str], dict[str, int]]] = {}
-    for name, p, per_cell in zip(names, ps, rows, strict=True):
-        cells = {}
-        for cell, vals in zip(tables.cells, per_cell, strict=True):
-            row = dict(zip(cols, vals, strict=True))
-            if not p.no_promo_in_reminders:
-                row["rewritten_promo"] = 0
-            cells[cell] = row
-        out[name] = cells
+    for name, per_cell in zip(names, rows, strict=True):
+        out[name] = {
+            cell: dict(zip(cols, vals, strict=True))
+            for cell, vals in zip(tables.cells, per_cell, strict=True)
+        }
     return out
 
 
@@ -572,6 +570,33 @@ _VIOLATION_KEYS = tuple(f"removed_{r}" for r in VIOLATIONS)
 _REMOVING_KEYS = tuple(f"removed_{r}" for r in REMOVING)
 
 
+def _count_forms(c: Mapping[str, int], tot: Mapping[str, int]) -> dict[str, Lin]:
+    """The forms of a cell's counts `c` (every outcome; the reminder cap's are added by
+    `_reminder_cap`), given the policy's counts summed over every cell `tot`: the complaints a
+    rule avoids are its share of the rule's flagged messages, the opt-outs the removed marketing
+    a user could still opt out of, violations and messages the counts removed."""
+    cell = {o: Lin() for o in OUTCOMES}
+    # complaints avoided by the filters, the daily cap and the promo rewrite
+    for flagged, acted_key, direct, regulator in _RULE_KEYS:
+        acted = c.get(acted_key, 0)
+        if acted and tot[flagged]:
+            share = acted / tot[flagged]
+            cell["complaints"].term(direct, -share)
+            cell["complaints"].term(regulator, -share)
+            cell["regulator_complaints"].term(regulator, -share)
+    # opt-outs avoided: marketing messages a user could still opt out of
+    reachable = c.get("removed_marketing_reachable", 0)
+    if c.get("removed_daily_cap", 0) and tot["flagged_daily_cap"]:
+        reachable += (
+            c["removed_daily_cap"] * tot["flagged_daily_cap_marketing"] / tot["flagged_daily_cap"]
+        )
+    if reachable and tot["marketing_reachable"]:
+        cell["opt_outs"].term("opt_outs", -reachable / tot["marketing_reachable"])
+    cell["violations"].const = -sum(c.get(k, 0) for k in _VIOLATION_KEYS)
+    cell["messages"].const = -sum(c.get(k, 0) for k in _REMOVING_KEYS)
+    return cell
+
+
 def evaluate(
     inputs: Inputs,
     policy: Policy,
@@ -588,29 +613,7 @@ def evaluate(
     cells: dict[tuple[str, str], dict[str, Lin]] = {}
     keys = set(counts) | {(m, b) for (m, b, _) in inputs.bill_groups}
     for key in sorted(keys):
-        c = counts.get(key, {})
-        cell = {o: Lin() for o in OUTCOMES}
-        # complaints avoided by the filters, the daily cap and the promo rewrite
-        for flagged, acted_key, direct, regulator in _RULE_KEYS:
-            acted = c.get(acted_key, 0)
-            if acted and tot[flagged]:
-                share = acted / tot[flagged]
-                cell["complaints"].term(direct, -share)
-                cell["complaints"].term(regulator, -share)
-                cell["regulator_complaints"].term(regulator, -share)
-        # opt-outs avoided: marketing messages a user could still opt out of
-        reachable = c.get("removed_marketing_reachable", 0)
-        if c.get("removed_daily_cap", 0) and tot["flagged_daily_cap"]:
-            reachable += (
-                c["removed_daily_cap"]
-                * tot["flagged_daily_cap_marketing"]
-                / tot["flagged_daily_cap"]
-            )
-        if reachable and tot["marketing_reachable"]:
-            cell["opt_outs"].term("opt_outs", -reachable / tot["marketing_reachable"])
-        cell["violations"].const = -sum(c.get(k, 0) for k in _VIOLATION_KEYS)
-        cell["messages"].const = -sum(c.get(k, 0) for k in _REMOVING_KEYS)
-        cells[key] = cell
+        cells[key] = _count_forms(counts.get(key, {}), tot)
     _reminder_cap(inputs, policy, cells, reg_share, notes)
     for cell in cells.values():
         cell["sms_cost_yuan"] = cell["messages"].scaled(weights.message)
@@ -623,26 +626,11 @@ def net_value(inputs: Inputs, policy: Policy, totals: dict[str, int], weights: W
     (`count_totals`): evaluate(...).form("net_value_yuan") with the cells summed first. Every
     term is linear in a cell's counts (a rule's share of its flagged messages, the reachable
     marketing, the removed messages) or a form added as it is (the reminder cap's), so the sum
-    over cells is the same form, added in another order (equal to rounding). The search ranks
-    hundreds of policies by it: evaluating each cell of each took it a second at scale m."""
+    over cells is the same form, added in another order (equal to rounding): the totals are
+    priced as one cell. The search ranks hundreds of policies by it: evaluating each cell of each
+    took it a second at scale m."""
     tot: dict[str, int] = defaultdict(int, totals)
-    whole = {o: Lin() for o in OUTCOMES}
-    for flagged, acted_key, direct, regulator in _RULE_KEYS:
-        acted = tot[acted_key]
-        if acted and tot[flagged]:
-            share = acted / tot[flagged]
-            whole["complaints"].term(direct, -share)
-            whole["complaints"].term(regulator, -share)
-            whole["regulator_complaints"].term(regulator, -share)
-    reachable = tot["removed_marketing_reachable"]
-    if tot["removed_daily_cap"] and tot["flagged_daily_cap"]:
-        reachable += (
-            tot["removed_daily_cap"] * tot["flagged_daily_cap_marketing"] / tot["flagged_daily_cap"]
-        )
-    if reachable and tot["marketing_reachable"]:
-        whole["opt_outs"].term("opt_outs", -reachable / tot["marketing_reachable"])
-    whole["violations"].const = -sum(tot[k] for k in _VIOLATION_KEYS)
-    whole["messages"].const = -sum(tot[k] for k in _REMOVING_KEYS)
+    whole = _count_forms(tot, tot)
     cells = {("", ""): whole}
     _reminder_cap(inputs, policy, cells, inputs.regulator_share, [], lambda month, band: ("", ""))
     return _value(whole, weights)

@@ -80,15 +80,14 @@ def _cap_values(inputs: E.Inputs) -> np.ndarray:
     q = inputs.quantities
     out = np.zeros((len(BAND_KEYS), len(CAP_CHOICES), len(VALUE_OUTCOMES)))
     for k_i, k in enumerate(CAP_CHOICES):
-        cells: dict[tuple[str, str], dict[str, Lin]] = {}
-        E._reminder_cap(inputs, Policy(max_pre_due_reminders=k), cells, inputs.regulator_share, [])
+        # the bill groups' forms summed per band (every month in one cell)
+        bands: dict[tuple[str, str], dict[str, Lin]] = {}
+        policy = Policy(max_pre_due_reminders=k)
+        E._reminder_cap(inputs, policy, bands, inputs.regulator_share, [], lambda m, b: ("", b))
         for b, band in enumerate(BAND_KEYS):
-            for o, outcome in enumerate(VALUE_OUTCOMES):
-                form = Lin()
-                for (_, cb), cell in sorted(cells.items()):
-                    if cb == band:
-                        form.add(cell[outcome])
-                out[b, k_i, o] = form.value(q)
+            if ("", band) in bands:
+                for o, outcome in enumerate(VALUE_OUTCOMES):
+                    out[b, k_i, o] = bands[("", band)][outcome].value(q)
     return out
 
 
